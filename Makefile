@@ -1,0 +1,41 @@
+# eventinvoke — the two commands a user needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROTOS := $(wildcard protos/eventinvoke/v1/*.proto)
+GENERATED := protos/eventinvoke/v1/.generated
+
+.PHONY: install run test protos lint fmt clean
+
+install: $(STAMP) $(GENERATED)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml hatch_build.py | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+protos: $(GENERATED)
+
+$(GENERATED): $(PROTOS) $(STAMP)
+	$(BIN)/python hatch_build.py
+	touch $@
+
+run: install
+	$(BIN)/eventinvoke up $(ARGS)
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check services plugins clients tests
+	$(BIN)/mypy services/eventinvoke plugins/eventinvoke clients/eventinvoke
+
+fmt: install
+	$(BIN)/ruff format services plugins clients tests
+
+clean:
+	rm -rf $(VENV) protos/eventinvoke/v1/*_pb2*.py* $(GENERATED)

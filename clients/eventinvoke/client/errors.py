@@ -1,0 +1,168 @@
+"""The exceptions the client raises, and the one table that maps a gRPC status onto them.
+
+The servers send every error as a non-OK status whose details hold one ``google.rpc.ErrorInfo``:
+``reason`` is the AWS exception name, ``metadata["httpStatus"]`` the HTTP status AWS would use,
+and the status message is AWS's message. That comes back here as the exception of the same name,
+so callers catch ``ResourceNotFoundException`` exactly as they would with boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+ERROR_DOMAIN = "lambda.eventinvoke"
+
+
+class EventInvokeError(Exception):
+    """Base of every exception this client raises."""
+
+
+class ServiceError(EventInvokeError):
+    """The service answered with an error: AWS's exception name, message and HTTP status."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        http_status: int = 500,
+        metadata: Mapping[str, str] | None = None,
+        operation_name: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        self.metadata = dict(metadata or {})
+        # The AWS operation that failed (e.g. "GetFunction"), for messages like the AWS CLI's.
+        self.operation_name = operation_name
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r}, {self.message!r}, {self.http_status})"
+
+
+class ResourceNotFoundException(ServiceError):
+    pass
+
+
+class InvalidParameterValueException(ServiceError):
+    pass
+
+
+class ValidationException(ServiceError):
+    pass
+
+
+class InvalidRequestContentException(ServiceError):
+    pass
+
+
+class RequestEntityTooLargeException(ServiceError):
+    pass
+
+
+class ResourceConflictException(ServiceError):
+    pass
+
+
+class TooManyRequestsException(ServiceError):
+    pass
+
+
+class ServiceException(ServiceError):
+    pass
+
+
+class EndpointConnectionError(EventInvokeError):
+    """Nothing answered at the endpoint (botocore's exception of the same name)."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(f'Could not connect to the endpoint URL: "{endpoint}"')
+        self.endpoint = endpoint
+
+
+class ParamValidationError(EventInvokeError, ValueError):
+    """A request argument has the wrong shape; nothing was sent (botocore's exception)."""
+
+    def __init__(self, report: str) -> None:
+        super().__init__(f"Parameter validation failed:\n{report}")
+        self.report = report
+
+
+# ErrorInfo.reason -> exception class. A reason not listed becomes a plain ServiceError.
+_BY_REASON: dict[str, type[ServiceError]] = {
+    cls.__name__: cls
+    for cls in (
+        ResourceNotFoundException,
+        InvalidParameterValueException,
+        ValidationException,
+        InvalidRequestContentException,
+        RequestEntityTooLargeException,
+        ResourceConflictException,
+        TooManyRequestsException,
+        ServiceException,
+    )
+}
+
+# For a status without ErrorInfo: the HTTP status of each gRPC code (google.rpc.Code's mapping).
+_HTTP_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+}
+
+
+def error_info(status: status_pb2.Status | None) -> error_details_pb2.ErrorInfo | None:
+    """The ``ErrorInfo`` among a rich status's details, if there is one."""
+    if status is None:
+        return None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info
+    return None
+
+
+def from_status(
+    code: grpc.StatusCode,
+    message: str,
+    status: status_pb2.Status | None,
+    *,
+    endpoint: str,
+    operation_name: str,
+) -> EventInvokeError:
+    """The exception for a failed call: its gRPC code, message and rich status (if any)."""
+    info = error_info(status)
+    if info is None:
+        if code is grpc.StatusCode.UNAVAILABLE:
+            # No ErrorInfo means no eventinvoke server produced this: the connection failed.
+            return EndpointConnectionError(endpoint)
+        return ServiceError(
+            code.name, message, _HTTP_STATUS.get(code, 500), operation_name=operation_name
+        )
+    metadata = dict(info.metadata)
+    try:
+        http_status = int(metadata.get("httpStatus", ""))
+    except ValueError:
+        http_status = _HTTP_STATUS.get(code, 500)
+    cls = _BY_REASON.get(info.reason, ServiceError)
+    return cls(info.reason, message, http_status, metadata, operation_name)

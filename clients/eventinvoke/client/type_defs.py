@@ -1,0 +1,104 @@
+"""The AWS-shaped dicts the client returns and accepts, as boto3 and the AWS CLI show them.
+
+Key names and presence follow AWS: a key marked ``NotRequired`` is left out when AWS leaves it
+out (for example ``Environment`` when a function has no variables), never sent as ``None``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+
+class ResponseMetadata(TypedDict):
+    RequestId: str
+
+
+class InvocationResponse(TypedDict):
+    StatusCode: int
+    FunctionError: NotRequired[str]
+    LogResult: NotRequired[str]
+    # Only for RequestResponse (200): the function's result or error object, JSON bytes.
+    Payload: NotRequired[bytes]
+    ExecutedVersion: NotRequired[str]
+    ResponseMetadata: ResponseMetadata
+
+
+class Environment(TypedDict, total=False):
+    Variables: dict[str, str]
+
+
+class DeadLetterConfig(TypedDict, total=False):
+    # "" removes the dead-letter queue (UpdateFunctionConfiguration).
+    TargetArn: str
+
+
+class FunctionConfiguration(TypedDict):
+    FunctionName: str
+    FunctionArn: str
+    Runtime: str
+    Role: str
+    Handler: str
+    CodeSize: int
+    Description: str
+    Timeout: int
+    MemorySize: int
+    LastModified: str
+    CodeSha256: str
+    Version: str
+    Environment: NotRequired[Environment]
+    DeadLetterConfig: NotRequired[DeadLetterConfig]
+    State: str
+    RevisionId: str
+
+
+class GetFunctionResponse(TypedDict):
+    Configuration: FunctionConfiguration
+
+
+class ListFunctionsResponse(TypedDict):
+    Functions: list[FunctionConfiguration]
+    NextMarker: NotRequired[str]
+
+
+class OnOutcome(TypedDict, total=False):
+    Destination: str
+
+
+class DestinationConfig(TypedDict, total=False):
+    # In responses both keys are always present ({} when unset); in requests either may be left out.
+    OnSuccess: OnOutcome
+    OnFailure: OnOutcome
+
+
+class FunctionEventInvokeConfig(TypedDict):
+    LastModified: float
+    FunctionArn: str
+    MaximumRetryAttempts: NotRequired[int]
+    MaximumEventAgeInSeconds: NotRequired[int]
+    DestinationConfig: DestinationConfig
+
+
+class ListFunctionEventInvokeConfigsResponse(TypedDict):
+    FunctionEventInvokeConfigs: list[FunctionEventInvokeConfig]
+    NextMarker: NotRequired[str]
+
+
+class FailedDeliveryDestination(TypedDict):
+    Target: str
+    # "OnSuccess", "OnFailure" or "DeadLetter".
+    Kind: str
+
+
+class FailedDelivery(TypedDict):
+    DeliveryId: str
+    Destination: FailedDeliveryDestination
+    Reason: str
+    Attempts: int
+    FailTime: NotRequired[str]
+    # The execution record as destinations receive it (spec §4.1, camelCase keys).
+    Record: dict[str, Any]
+
+
+class ListFailedDeliveriesResponse(TypedDict):
+    FailedDeliveries: list[FailedDelivery]
+    NextMarker: NotRequired[str]

@@ -1,0 +1,1 @@
+"""Queue and store backends: the embedded SQLite default, and NATS JetStream for scale-out."""

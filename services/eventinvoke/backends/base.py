@@ -1,0 +1,118 @@
+"""The small interface every backend implements (DESIGN.md §2).
+
+Three parts: the function store, the event queue and the Router's outbox. Every write that
+returns has been made durable (for SQLite: committed with synchronous=FULL).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from eventinvoke.core.model import (
+    Delivery,
+    EventInvokeConfig,
+    FailedDelivery,
+    FunctionConfig,
+    QueuedEvent,
+)
+
+
+class FunctionStore(Protocol):
+    """Functions, their deployment packages, and their event invoke configs."""
+
+    async def create_function(self, function: FunctionConfig) -> bool:
+        """Store a new function. Returns False, changing nothing, when the name is taken."""
+
+    async def get_function(self, name: str, version: str = "$LATEST") -> FunctionConfig | None: ...
+
+    async def list_functions(
+        self, marker: str | None, limit: int
+    ) -> tuple[list[FunctionConfig], str | None]:
+        """A page of functions ordered by name, and the marker of the next page (or None)."""
+
+    async def update_function(self, function: FunctionConfig) -> None:
+        """Replace a function's configuration (same name and version)."""
+
+    async def delete_function(self, name: str) -> bool:
+        """Delete a function, all its versions and event invoke configs. False if absent."""
+
+    async def put_code(self, code_sha256: str, zip_bytes: bytes) -> None:
+        """Keep a deployment package under its hash (idempotent)."""
+
+    async def get_code(self, code_sha256: str) -> bytes | None: ...
+
+    async def put_event_invoke_config(self, config: EventInvokeConfig) -> None:
+        """Create or replace the config of (function_name, qualifier)."""
+
+    async def get_event_invoke_config(
+        self, function_name: str, qualifier: str
+    ) -> EventInvokeConfig | None: ...
+
+    async def delete_event_invoke_config(self, function_name: str, qualifier: str) -> bool: ...
+
+    async def list_event_invoke_configs(self, function_name: str) -> list[EventInvokeConfig]:
+        """All configs of a function, ordered by qualifier."""
+
+
+class EventQueue(Protocol):
+    """Accepted asynchronous events. Events are leased, never popped."""
+
+    async def enqueue(self, event: QueuedEvent) -> None:
+        """Store an event durably; it is visible at ``event.visible_at``."""
+
+    async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[QueuedEvent]:
+        """Take up to ``limit`` visible events whose lease is free or expired.
+
+        Leased events are invisible to other owners for ``lease_seconds``; an owner that dies
+        loses its leases when they expire, and the events are leased again.
+        """
+
+    async def extend(self, event_id: int, lease_seconds: float) -> None:
+        """Renew a lease from now."""
+
+    async def retry(self, event_id: int, attempts: int, visible_at: float) -> None:
+        """Release the lease, record the attempts made, make the event visible again later."""
+
+    async def ack(self, event_id: int) -> None:
+        """The event is settled: remove it."""
+
+    async def depth(self) -> int: ...
+
+    async def oldest_age(self) -> float | None:
+        """Seconds since the oldest queued event was enqueued, None when empty."""
+
+
+class Outbox(Protocol):
+    """The Router's durable outbox and its failed-delivery store."""
+
+    async def add(self, deliveries: list[Delivery]) -> None:
+        """Store deliveries durably, all or none."""
+
+    async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[Delivery]:
+        """Take up to ``limit`` due deliveries, like EventQueue.lease."""
+
+    async def delivered(self, delivery_id: str) -> None:
+        """Delivered: remove it."""
+
+    async def retry(self, delivery_id: str, attempts: int, visible_at: float) -> None:
+        """Delivery failed for now: try again at ``visible_at``."""
+
+    async def fail(self, delivery_id: str, attempts: int, reason: str) -> None:
+        """Delivery failed for good: move it to the failed-delivery store."""
+
+    async def list_failed(
+        self, marker: str | None, limit: int
+    ) -> tuple[list[FailedDelivery], str | None]: ...
+
+    async def pending(self) -> int:
+        """Deliveries not yet made (not counting failed ones)."""
+
+
+class Backend(Protocol):
+    """One backend: its three parts, opened and closed together."""
+
+    store: FunctionStore
+    queue: EventQueue
+    outbox: Outbox
+
+    async def close(self) -> None: ...

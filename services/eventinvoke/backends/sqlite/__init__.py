@@ -1,0 +1,37 @@
+"""The embedded backend: one SQLite file in the data directory, nothing to install.
+
+Services running as separate processes may open the same data directory; SQLite's file locks
+keep their writes serialized and their leases exclusive.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eventinvoke.backends.sqlite.database import Database
+from eventinvoke.backends.sqlite.outbox import SqliteOutbox
+from eventinvoke.backends.sqlite.queue import SqliteEventQueue
+from eventinvoke.backends.sqlite.store import SqliteFunctionStore
+
+__all__ = ["SqliteBackend"]
+
+DATABASE_FILE = "eventinvoke.db"
+
+
+class SqliteBackend:
+    """The store, queue and outbox over one shared ``Database`` (and its group commit)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.store = SqliteFunctionStore(database)
+        self.queue = SqliteEventQueue(database)
+        self.outbox = SqliteOutbox(database)
+
+    @classmethod
+    async def open(cls, data_dir: Path) -> SqliteBackend:
+        """Open the backend in ``data_dir``, creating the directory and the file if needed."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(await Database.open(data_dir / DATABASE_FILE))
+
+    async def close(self) -> None:
+        await self.database.close()

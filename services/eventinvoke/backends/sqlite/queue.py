@@ -1,0 +1,116 @@
+"""The event queue in SQLite: events are leased, never popped (DESIGN.md §3.2)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from eventinvoke.backends.sqlite.database import Database
+from eventinvoke.core.model import QueuedEvent
+
+_EVENT_COLUMNS = (
+    "event_id, request_id, function_name, qualifier, payload, enqueued_at, attempts, visible_at"
+)
+
+
+class SqliteEventQueue:
+    """The EventQueue of the embedded backend."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def enqueue(self, event: QueuedEvent) -> None:
+        """Store the event; the queue assigns its own ``event_id`` (the one given is ignored)."""
+
+        def enqueue(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, "
+                "attempts, visible_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.request_id,
+                    event.function_name,
+                    event.qualifier,
+                    event.payload,
+                    event.enqueued_at,
+                    event.attempts,
+                    event.visible_at,
+                    event.visible_at,
+                ),
+            )
+
+        await self._database.write(enqueue)
+
+    async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[QueuedEvent]:
+        """Select and mark in one statement of a write transaction, which holds SQLite's write
+        lock: two owners, even in two processes, can never lease the same event at once."""
+
+        def lease(connection: sqlite3.Connection) -> list[QueuedEvent]:
+            now = time.time()
+            expires = now + lease_seconds
+            rows = connection.execute(
+                "UPDATE events SET lease_owner = ?, lease_expires = ?, available_at = ? "
+                "WHERE event_id IN (SELECT event_id FROM events WHERE available_at <= ? "
+                "ORDER BY available_at, event_id LIMIT ?) "
+                f"RETURNING {_EVENT_COLUMNS}",
+                (owner, expires, expires, now, limit),
+            ).fetchall()
+            events = [_event(row) for row in rows]
+            # RETURNING gives no order of its own.
+            return sorted(events, key=lambda event: (event.visible_at, event.event_id or 0))
+
+        return await self._database.write(lease)
+
+    async def extend(self, event_id: int, lease_seconds: float) -> None:
+        """Renew a lease; an event no longer leased (retried or acked) is left alone."""
+
+        def extend(connection: sqlite3.Connection) -> None:
+            expires = time.time() + lease_seconds
+            connection.execute(
+                "UPDATE events SET lease_expires = ?, available_at = ? "
+                "WHERE event_id = ? AND lease_owner IS NOT NULL",
+                (expires, expires, event_id),
+            )
+
+        await self._database.write(extend)
+
+    async def retry(self, event_id: int, attempts: int, visible_at: float) -> None:
+        def retry(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "UPDATE events SET attempts = ?, visible_at = ?, available_at = ?, "
+                "lease_owner = NULL, lease_expires = NULL WHERE event_id = ?",
+                (attempts, visible_at, visible_at, event_id),
+            )
+
+        await self._database.write(retry)
+
+    async def ack(self, event_id: int) -> None:
+        def ack(connection: sqlite3.Connection) -> None:
+            connection.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
+
+        await self._database.write(ack)
+
+    async def depth(self) -> int:
+        def depth(connection: sqlite3.Connection) -> int:
+            return int(connection.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+        return await self._database.read(depth)
+
+    async def oldest_age(self) -> float | None:
+        def oldest(connection: sqlite3.Connection) -> float | None:
+            return connection.execute("SELECT MIN(enqueued_at) FROM events").fetchone()[0]
+
+        enqueued_at = await self._database.read(oldest)
+        return None if enqueued_at is None else time.time() - enqueued_at
+
+
+def _event(row: sqlite3.Row) -> QueuedEvent:
+    return QueuedEvent(
+        event_id=row["event_id"],
+        request_id=row["request_id"],
+        function_name=row["function_name"],
+        qualifier=row["qualifier"],
+        payload=bytes(row["payload"]),
+        enqueued_at=row["enqueued_at"],
+        attempts=row["attempts"],
+        visible_at=row["visible_at"],
+    )

@@ -1,0 +1,124 @@
+"""The tables, created on open. ``PRAGMA user_version`` records the schema's version, so that a
+later release can migrate an existing file step by step instead of guessing what it holds.
+
+Queues (events, deliveries) keep ``available_at``: the moment a row can next be leased, that is
+``visible_at`` while it is free and the lease's expiry while it is leased. One indexed column
+makes "due and not leased (or lease expired)" a single range scan.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 1
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS functions (
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    runtime TEXT NOT NULL,
+    handler TEXT NOT NULL,
+    code_sha256 TEXT NOT NULL,
+    code_size INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    timeout INTEGER NOT NULL,
+    memory_size INTEGER NOT NULL,
+    environment TEXT NOT NULL,
+    description TEXT NOT NULL,
+    dead_letter_target_arn TEXT,
+    last_modified TEXT NOT NULL,
+    revision_id TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+
+CREATE TABLE IF NOT EXISTS code (
+    code_sha256 TEXT PRIMARY KEY,
+    zip BLOB NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS event_invoke_configs (
+    function_name TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    last_modified REAL NOT NULL,
+    maximum_retry_attempts INTEGER,
+    maximum_event_age_in_seconds INTEGER,
+    on_success TEXT,
+    on_failure TEXT,
+    PRIMARY KEY (function_name, qualifier)
+);
+
+-- AUTOINCREMENT: an event id is never reused, so a late ack from an owner whose lease
+-- expired can only ever touch its own event.
+CREATE TABLE IF NOT EXISTS events (
+    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    function_name TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    enqueued_at REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    visible_at REAL NOT NULL,
+    available_at REAL NOT NULL,
+    lease_owner TEXT,
+    lease_expires REAL
+);
+CREATE INDEX IF NOT EXISTS events_available ON events (available_at);
+CREATE INDEX IF NOT EXISTS events_enqueued ON events (enqueued_at);
+
+CREATE TABLE IF NOT EXISTS deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id TEXT NOT NULL UNIQUE,
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    function_arn TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    approximate_invoke_count INTEGER NOT NULL,
+    request_payload BLOB NOT NULL,
+    timestamp TEXT NOT NULL,
+    executed_version TEXT,
+    function_error TEXT,
+    response_payload BLOB,
+    status_code INTEGER NOT NULL,
+    available_at REAL NOT NULL,
+    lease_owner TEXT,
+    lease_expires REAL
+);
+CREATE INDEX IF NOT EXISTS deliveries_available ON deliveries (available_at);
+
+CREATE TABLE IF NOT EXISTS failed_deliveries (
+    failed_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    function_arn TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    approximate_invoke_count INTEGER NOT NULL,
+    request_payload BLOB NOT NULL,
+    timestamp TEXT NOT NULL,
+    executed_version TEXT,
+    function_error TEXT,
+    response_payload BLOB,
+    status_code INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    failed_at REAL NOT NULL
+);
+"""
+
+
+def create_schema(connection: sqlite3.Connection) -> None:
+    """Create the tables of a new file; refuse a file written by a newer release."""
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {version} is newer than this release ({SCHEMA_VERSION})"
+        )
+    # executescript() would COMMIT the writer's open transaction, so run statement by statement.
+    for statement in _TABLES.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

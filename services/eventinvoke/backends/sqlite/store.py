@@ -1,0 +1,190 @@
+"""Functions, deployment packages and event invoke configs in SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from eventinvoke.backends.sqlite.database import Database
+from eventinvoke.core.model import LATEST, EventInvokeConfig, FunctionConfig
+
+_FUNCTION_COLUMNS = (
+    "name, version, arn, runtime, handler, code_sha256, code_size, role, timeout, memory_size, "
+    "environment, description, dead_letter_target_arn, last_modified, revision_id"
+)
+_CONFIG_COLUMNS = (
+    "function_name, qualifier, last_modified, maximum_retry_attempts, "
+    "maximum_event_age_in_seconds, on_success, on_failure"
+)
+
+
+class SqliteFunctionStore:
+    """The FunctionStore of the embedded backend."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def create_function(self, function: FunctionConfig) -> bool:
+        def create(connection: sqlite3.Connection) -> bool:
+            taken = connection.execute(
+                "SELECT 1 FROM functions WHERE name = ?", (function.name,)
+            ).fetchone()
+            if taken:
+                return False
+            connection.execute(
+                f"INSERT INTO functions ({_FUNCTION_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _function_values(function),
+            )
+            return True
+
+        return await self._database.write(create)
+
+    async def get_function(self, name: str, version: str = LATEST) -> FunctionConfig | None:
+        def get(connection: sqlite3.Connection) -> FunctionConfig | None:
+            row = connection.execute(
+                f"SELECT {_FUNCTION_COLUMNS} FROM functions WHERE name = ? AND version = ?",
+                (name, version),
+            ).fetchone()
+            return None if row is None else _function(row)
+
+        return await self._database.read(get)
+
+    async def list_functions(
+        self, marker: str | None, limit: int
+    ) -> tuple[list[FunctionConfig], str | None]:
+        """One row per function (its $LATEST), as ListFunctions shows them by default.
+
+        The marker is the name of the last function of the previous page.
+        """
+
+        def page(connection: sqlite3.Connection) -> tuple[list[FunctionConfig], str | None]:
+            rows = connection.execute(
+                f"SELECT {_FUNCTION_COLUMNS} FROM functions "
+                "WHERE version = ? AND name > ? ORDER BY name LIMIT ?",
+                (LATEST, marker or "", limit + 1),
+            ).fetchall()
+            functions = [_function(row) for row in rows[:limit]]
+            more = len(rows) > limit
+            return functions, (functions[-1].name if more and functions else None)
+
+        return await self._database.read(page)
+
+    async def update_function(self, function: FunctionConfig) -> None:
+        def update(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "UPDATE functions SET arn = ?, runtime = ?, handler = ?, code_sha256 = ?, "
+                "code_size = ?, role = ?, timeout = ?, memory_size = ?, environment = ?, "
+                "description = ?, dead_letter_target_arn = ?, last_modified = ?, revision_id = ? "
+                "WHERE name = ? AND version = ?",
+                (*_function_values(function)[2:], function.name, function.version),
+            )
+
+        await self._database.write(update)
+
+    async def delete_function(self, name: str) -> bool:
+        """Deletes the versions and configs; packages stay, other functions may share them."""
+
+        def delete(connection: sqlite3.Connection) -> bool:
+            deleted = connection.execute("DELETE FROM functions WHERE name = ?", (name,)).rowcount
+            connection.execute("DELETE FROM event_invoke_configs WHERE function_name = ?", (name,))
+            return deleted > 0
+
+        return await self._database.write(delete)
+
+    async def put_code(self, code_sha256: str, zip_bytes: bytes) -> None:
+        def put(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "INSERT OR IGNORE INTO code (code_sha256, zip) VALUES (?, ?)",
+                (code_sha256, zip_bytes),
+            )
+
+        await self._database.write(put)
+
+    async def get_code(self, code_sha256: str) -> bytes | None:
+        def get(connection: sqlite3.Connection) -> bytes | None:
+            row = connection.execute(
+                "SELECT zip FROM code WHERE code_sha256 = ?", (code_sha256,)
+            ).fetchone()
+            return None if row is None else bytes(row["zip"])
+
+        return await self._database.read(get)
+
+    async def put_event_invoke_config(self, config: EventInvokeConfig) -> None:
+        def put(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                f"INSERT OR REPLACE INTO event_invoke_configs ({_CONFIG_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    config.function_name,
+                    config.qualifier,
+                    config.last_modified,
+                    config.maximum_retry_attempts,
+                    config.maximum_event_age_in_seconds,
+                    config.on_success,
+                    config.on_failure,
+                ),
+            )
+
+        await self._database.write(put)
+
+    async def get_event_invoke_config(
+        self, function_name: str, qualifier: str
+    ) -> EventInvokeConfig | None:
+        def get(connection: sqlite3.Connection) -> EventInvokeConfig | None:
+            row = connection.execute(
+                f"SELECT {_CONFIG_COLUMNS} FROM event_invoke_configs "
+                "WHERE function_name = ? AND qualifier = ?",
+                (function_name, qualifier),
+            ).fetchone()
+            return None if row is None else EventInvokeConfig(**dict(row))
+
+        return await self._database.read(get)
+
+    async def delete_event_invoke_config(self, function_name: str, qualifier: str) -> bool:
+        def delete(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "DELETE FROM event_invoke_configs WHERE function_name = ? AND qualifier = ?",
+                (function_name, qualifier),
+            )
+            return cursor.rowcount > 0
+
+        return await self._database.write(delete)
+
+    async def list_event_invoke_configs(self, function_name: str) -> list[EventInvokeConfig]:
+        def list_(connection: sqlite3.Connection) -> list[EventInvokeConfig]:
+            rows = connection.execute(
+                f"SELECT {_CONFIG_COLUMNS} FROM event_invoke_configs "
+                "WHERE function_name = ? ORDER BY qualifier",
+                (function_name,),
+            ).fetchall()
+            return [EventInvokeConfig(**dict(row)) for row in rows]
+
+        return await self._database.read(list_)
+
+
+def _function_values(function: FunctionConfig) -> tuple[object, ...]:
+    """The row of a function, in the order of ``_FUNCTION_COLUMNS``."""
+    return (
+        function.name,
+        function.version,
+        function.arn,
+        function.runtime,
+        function.handler,
+        function.code_sha256,
+        function.code_size,
+        function.role,
+        function.timeout,
+        function.memory_size,
+        json.dumps(function.environment),
+        function.description,
+        function.dead_letter_target_arn,
+        function.last_modified,
+        function.revision_id,
+    )
+
+
+def _function(row: sqlite3.Row) -> FunctionConfig:
+    values = dict(row)
+    values["environment"] = json.loads(values["environment"])
+    return FunctionConfig(**values)

@@ -1,0 +1,46 @@
+"""The ``eventinvoke`` command: AWS CLI-style client commands plus the server commands.
+
+Client commands mirror ``aws lambda``'s names, flags, JSON output and exit codes, so what you know
+from ``aws lambda ... --endpoint-url`` works here against an Invoker's gRPC address.
+"""
+
+from __future__ import annotations
+
+import click
+from eventinvoke.cli import event_invoke, functions, server
+from eventinvoke.cli._common import AwsGroup, Settings
+from eventinvoke.client import DEFAULT_ENDPOINT
+
+
+@click.group(cls=AwsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--endpoint",
+    "--endpoint-url",
+    "endpoint",
+    envvar="EVENTINVOKE_ENDPOINT",
+    default=DEFAULT_ENDPOINT,
+    show_default=True,
+    help="The Invoker's gRPC address, host:port.",
+)
+@click.option(
+    "--router-endpoint",
+    envvar="EVENTINVOKE_ROUTER_ENDPOINT",
+    help="The Router's gRPC address; defaults to --endpoint.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, endpoint: str, router_endpoint: str | None, debug: bool) -> None:
+    """Self-hosted asynchronous function invocation with Lambda-style Destinations."""
+    ctx.obj = Settings(endpoint, router_endpoint, debug)
+
+
+functions.register(cli)
+event_invoke.register(cli)
+server.register(cli)
+
+
+def main() -> None:
+    cli(prog_name="eventinvoke")
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,3 @@
+from eventinvoke.cli import main
+
+main()

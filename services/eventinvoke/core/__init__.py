@@ -1,0 +1,1 @@
+"""Domain types shared by the services. Nothing here imports grpc."""

@@ -1,0 +1,169 @@
+"""The domain's data: functions, async settings, queued events and execution records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+LATEST = "$LATEST"
+
+# Conditions of an execution record (spec §3.7).
+SUCCESS = "Success"
+RETRIES_EXHAUSTED = "RetriesExhausted"
+EVENT_AGE_EXCEEDED = "EventAgeExceeded"
+ZERO_RESERVED_CONCURRENCY = "ZeroReservedConcurrency"
+
+UNHANDLED = "Unhandled"
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """One version of a function: what runs and how."""
+
+    name: str
+    arn: str  # unqualified
+    runtime: str
+    handler: str
+    code_sha256: str  # base64, as AWS shows it; also the key of the stored package
+    code_size: int
+    role: str = ""
+    timeout: int = 3
+    memory_size: int = 128
+    environment: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    dead_letter_target_arn: str | None = None
+    version: str = LATEST
+    last_modified: str = ""
+    revision_id: str = ""
+
+    @property
+    def sandbox_key(self) -> str:
+        """Sandboxes are reused only while this stays the same."""
+        return f"{self.name}:{self.version}:{self.revision_id}"
+
+
+@dataclass(frozen=True)
+class EventInvokeConfig:
+    """Asynchronous settings of one qualifier. ``None`` means "never set"."""
+
+    function_name: str
+    qualifier: str
+    last_modified: float
+    maximum_retry_attempts: int | None = None
+    maximum_event_age_in_seconds: int | None = None
+    on_success: str | None = None
+    on_failure: str | None = None
+
+
+@dataclass
+class QueuedEvent:
+    """An accepted asynchronous invocation, as the queue holds it."""
+
+    request_id: str
+    function_name: str
+    qualifier: str
+    payload: bytes
+    enqueued_at: float  # epoch seconds
+    attempts: int = 0  # function executions made so far
+    visible_at: float = 0.0
+    event_id: int | None = None  # the queue's own key
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """What a destination receives (spec §4.1)."""
+
+    request_id: str
+    function_arn: str  # qualified
+    condition: str
+    approximate_invoke_count: int
+    request_payload: bytes
+    timestamp: datetime
+    executed_version: str | None = None  # None: the function never ran
+    function_error: str | None = None
+    response_payload: bytes | None = None
+    status_code: int = 200
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "version": "1.0",
+            "timestamp": format_timestamp(self.timestamp),
+            "requestContext": {
+                "requestId": self.request_id,
+                "functionArn": self.function_arn,
+                "condition": self.condition,
+                "approximateInvokeCount": self.approximate_invoke_count,
+            },
+            "requestPayload": loads_or_text(self.request_payload),
+        }
+        if self.executed_version is not None:
+            context: dict[str, Any] = {
+                "statusCode": self.status_code,
+                "executedVersion": self.executed_version,
+            }
+            if self.function_error:
+                context["functionError"] = self.function_error
+            record["responseContext"] = context
+            record["responsePayload"] = (
+                None if self.response_payload is None else loads_or_text(self.response_payload)
+            )
+        return record
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+    @property
+    def failed(self) -> bool:
+        return self.condition != SUCCESS
+
+    @property
+    def error_message(self) -> str:
+        """The error object's ``errorMessage``, for dead-letter attributes."""
+        body = loads_or_text(self.response_payload or b"")
+        if isinstance(body, dict):
+            return str(body.get("errorMessage", ""))
+        return ""
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and ``Z``, e.g. ``2019-11-24T23:08:25.651Z``."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def loads_or_text(data: bytes) -> Any:
+    """Parse JSON bytes; bytes that are not JSON become a string (they are never dropped)."""
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data.decode("utf-8", "replace")
+
+
+# Kinds of delivery: a record to OnSuccess / OnFailure, or the raw event to the dead-letter queue.
+ON_SUCCESS = "OnSuccess"
+ON_FAILURE = "OnFailure"
+DEAD_LETTER = "DeadLetter"
+
+
+@dataclass
+class Delivery:
+    """One record (or, for a dead-letter queue, one raw event) on its way to one target."""
+
+    delivery_id: str
+    target: str
+    kind: str  # ON_SUCCESS, ON_FAILURE or DEAD_LETTER
+    record: ExecutionRecord
+    attempts: int = 0  # delivery attempts made so far
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    """A delivery given up on, kept so that nothing is silently dropped."""
+
+    delivery: Delivery
+    reason: str
+    failed_at: float  # epoch seconds

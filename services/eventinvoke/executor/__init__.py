@@ -1,0 +1,1 @@
+"""The Executor: leases events, applies the retry policy, runs functions in sandboxes."""

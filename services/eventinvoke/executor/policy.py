@@ -1,0 +1,72 @@
+"""AWS's retry and event-age policy for asynchronous invocations (spec §3).
+
+All durations are AWS's, multiplied by ``time_scale`` (EVENTINVOKE_TIME_SCALE) so that tests and
+demos run the real policy in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eventinvoke.core.model import (
+    EVENT_AGE_EXCEEDED,
+    RETRIES_EXHAUSTED,
+    SUCCESS,
+    EventInvokeConfig,
+)
+
+DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 2
+DEFAULT_MAXIMUM_EVENT_AGE = 21600.0  # seconds, 6 h
+RETRY_DELAYS = (60.0, 120.0)  # before attempt 2, before attempt 3
+
+
+@dataclass(frozen=True)
+class Settle:
+    """The event is done: route a record with this condition."""
+
+    condition: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Run the event again at ``at`` (epoch seconds)."""
+
+    at: float
+
+
+Decision = Settle | Retry
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    time_scale: float = 1.0
+
+    def max_age(self, config: EventInvokeConfig | None) -> float:
+        age = config.maximum_event_age_in_seconds if config else None
+        return (DEFAULT_MAXIMUM_EVENT_AGE if age is None else age) * self.time_scale
+
+    def expired(self, enqueued_at: float, now: float, config: EventInvokeConfig | None) -> bool:
+        """Too old to run at all (it waited past its age, e.g. after a crash)."""
+        return now - enqueued_at >= self.max_age(config)
+
+    def after_attempt(
+        self,
+        *,
+        failed: bool,
+        attempts: int,
+        enqueued_at: float,
+        now: float,
+        config: EventInvokeConfig | None,
+    ) -> Decision:
+        """What follows attempt number ``attempts`` (1-based), read with the config of now."""
+        if not failed:
+            return Settle(SUCCESS)
+        retries = config.maximum_retry_attempts if config else None
+        retries = DEFAULT_MAXIMUM_RETRY_ATTEMPTS if retries is None else retries
+        if attempts > retries:
+            return Settle(RETRIES_EXHAUSTED)
+        delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1] * self.time_scale
+        # AWS's look-ahead: give up now when the next retry would start past the event's age.
+        if now + delay - enqueued_at >= self.max_age(config):
+            return Settle(EVENT_AGE_EXCEEDED)
+        return Retry(now + delay)

@@ -1,0 +1,51 @@
+"""Building the execution record and choosing where it goes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from eventinvoke.core.model import (
+    DEAD_LETTER,
+    LATEST,
+    ON_FAILURE,
+    ON_SUCCESS,
+    SUCCESS,
+    EventInvokeConfig,
+    ExecutionRecord,
+    FunctionConfig,
+    QueuedEvent,
+)
+from eventinvoke.executor.sandbox import Outcome
+
+
+def build_record(
+    event: QueuedEvent,
+    function: FunctionConfig,
+    condition: str,
+    attempts: int,
+    outcome: Outcome | None,
+) -> ExecutionRecord:
+    """The record of spec §4.1; without response fields when the function never ran."""
+    return ExecutionRecord(
+        request_id=event.request_id,
+        function_arn=f"{function.arn}:{event.qualifier or LATEST}",
+        condition=condition,
+        approximate_invoke_count=attempts,
+        request_payload=event.payload,
+        timestamp=datetime.now(UTC),
+        executed_version=function.version if outcome is not None else None,
+        function_error=outcome.function_error if outcome is not None else None,
+        response_payload=outcome.payload if outcome is not None else None,
+    )
+
+
+def destinations_for(
+    record: ExecutionRecord, function: FunctionConfig, config: EventInvokeConfig | None
+) -> list[tuple[str, str]]:
+    """(target, kind) pairs: OnSuccess, or OnFailure plus the dead-letter queue."""
+    if record.condition == SUCCESS:
+        return [(config.on_success, ON_SUCCESS)] if config and config.on_success else []
+    targets = [(config.on_failure, ON_FAILURE)] if config and config.on_failure else []
+    if function.dead_letter_target_arn:
+        targets.append((function.dead_letter_target_arn, DEAD_LETTER))
+    return targets

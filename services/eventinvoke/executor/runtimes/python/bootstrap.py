@@ -1,0 +1,278 @@
+"""Python runtime for eventinvoke sandboxes: a small Lambda Runtime API client.
+
+Runs inside the sandbox process, so it uses the standard library only and imports nothing from
+eventinvoke. It follows AWS's Python runtime (awslambdaric) where the function can tell the
+difference: the handler string, the context object, and the shape of error objects.
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+API_PREFIX = "/2018-06-01/runtime"
+
+
+class Fault(Exception):
+    """A failure of the runtime's own making (bad handler, import error), as AWS names them."""
+
+    def __init__(self, error_type: str, message: str, trace: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace or []
+
+
+class RuntimeClient:
+    """One persistent HTTP/1.1 connection to the Runtime API, with no timeout (spec §6.1)."""
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        self._connection = http.client.HTTPConnection(host, int(port), timeout=None)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        self._connection.request(method, API_PREFIX + path, body=body, headers=headers or {})
+        response = self._connection.getresponse()
+        return response.status, response.headers, response.read()
+
+    def next(self) -> tuple[http.client.HTTPMessage, bytes]:
+        status, headers, body = self._request("GET", "/invocation/next")
+        if status != 200:
+            raise SystemExit(f"Runtime API /next returned {status}: {body!r}")
+        return headers, body
+
+    def post_response(self, request_id: str, body: bytes) -> None:
+        headers = {"Content-Type": "application/json"}
+        self._request("POST", f"/invocation/{request_id}/response", body, headers)
+
+    def post_error(self, request_id: str, error: dict[str, Any], error_type: str) -> None:
+        headers = {
+            "Content-Type": "application/json",
+            "Lambda-Runtime-Function-Error-Type": error_type,
+        }
+        self._request("POST", f"/invocation/{request_id}/error", to_json(error), headers)
+
+    def post_init_error(self, error: dict[str, Any], error_type: str) -> None:
+        headers = {
+            "Content-Type": "application/json",
+            "Lambda-Runtime-Function-Error-Type": error_type,
+        }
+        self._request("POST", "/init/error", to_json(error), headers)
+
+
+class LambdaContext:
+    """The handler's second argument, with the attribute names of AWS's Python runtime."""
+
+    def __init__(
+        self,
+        request_id: str,
+        invoked_function_arn: str,
+        deadline_ms: int,
+        client_context: Any = None,
+        identity: Any = None,
+    ) -> None:
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_function_arn
+        self.client_context = client_context
+        self.identity = identity
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def __repr__(self) -> str:
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},"
+            f"function_name={self.function_name},function_version={self.function_version},"
+            f"invoked_function_arn={self.invoked_function_arn}])"
+        )
+
+
+def to_json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def make_error(message: str, error_type: str, trace: list[str], request_id: str) -> dict[str, Any]:
+    return {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": trace,
+    }
+
+
+def user_frames(tb: Any) -> list[str]:
+    """The traceback without this bootstrap's own frames, formatted like AWS's runtime."""
+    frames = traceback.extract_tb(tb)
+    while frames and frames[0].filename == __file__:
+        frames.pop(0)
+    return traceback.format_list(frames)
+
+
+def log_error(error: dict[str, Any]) -> None:
+    """Write the error to the log the way AWS's runtime does: ``[ERROR] Type: message``."""
+    lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
+    if error["stackTrace"]:
+        lines.append("Traceback (most recent call last):")
+        lines.extend(line.rstrip("\n") for line in error["stackTrace"])
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def load_handler(handler: str) -> Any:
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise Fault("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {e}") from None
+    if modname.split(".")[0] in sys.builtin_module_names:
+        raise Fault(
+            "Runtime.BuiltInModuleConflict",
+            f"Cannot use built-in module {modname} as a handler module",
+        )
+    try:
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as e:
+        raise Fault(
+            "Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}"
+        ) from None
+    except SyntaxError as e:
+        trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
+        raise Fault(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {e}", trace
+        ) from None
+    try:
+        return getattr(module, fname)
+    except AttributeError:
+        raise Fault(
+            "Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'"
+        ) from None
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id on log records, for the Lambda log format."""
+
+    request_id = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = RequestIdFilter.request_id
+        return True
+
+
+def setup_logging() -> None:
+    # The format AWS's Python runtime gives the root logger.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
+    handler.addFilter(RequestIdFilter())
+    logging.getLogger().addHandler(handler)
+
+
+def flush_output() -> None:
+    # What the function printed must be in the log before the invoker hears the answer.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def parse_json_header(value: str | None) -> Any:
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+def invoke(
+    client: RuntimeClient, handler: Any, headers: http.client.HTTPMessage, body: bytes
+) -> None:
+    request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
+    RequestIdFilter.request_id = request_id
+    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    context = LambdaContext(
+        request_id,
+        headers.get("Lambda-Runtime-Invoked-Function-Arn", ""),
+        int(headers.get("Lambda-Runtime-Deadline-Ms", "0") or 0),
+        parse_json_header(headers.get("Lambda-Runtime-Client-Context")),
+        parse_json_header(headers.get("Lambda-Runtime-Cognito-Identity")),
+    )
+    try:
+        event = json.loads(body) if body else {}
+        value = handler(event, context)
+    except Exception as e:
+        error = make_error(str(e), type(e).__name__, user_frames(e.__traceback__), request_id)
+    else:
+        try:
+            result = to_json(value)
+        except (TypeError, ValueError) as e:
+            error = make_error(
+                f"Unable to marshal response: {e}", "Runtime.MarshalError", [], request_id
+            )
+        else:
+            flush_output()
+            client.post_response(request_id, result)
+            return
+    log_error(error)
+    flush_output()
+    client.post_error(request_id, error, error["errorType"])
+
+
+def main() -> None:
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    # The function's code comes first on sys.path, and this script's own directory not at all,
+    # so a user module may share a name with anything here.
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    sys.path.insert(0, task_root)
+
+    client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    setup_logging()
+    try:
+        handler = load_handler(os.environ.get("_HANDLER", ""))
+    except Fault as fault:
+        error = make_error(fault.message, fault.error_type, fault.trace, "")
+        log_error(error)
+        client.post_init_error(error, fault.error_type)
+        sys.exit(1)
+    except Exception as e:  # the module raised at import time
+        error = make_error(str(e), type(e).__name__, user_frames(e.__traceback__), "")
+        log_error(error)
+        client.post_init_error(error, "Runtime.Unknown")
+        sys.exit(1)
+
+    while True:
+        headers, body = client.next()
+        invoke(client, handler, headers, body)
+
+
+if __name__ == "__main__":
+    main()

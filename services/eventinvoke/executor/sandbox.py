@@ -1,0 +1,498 @@
+"""Sandboxes: one runtime process plus its Runtime API server, and the pool that reuses them.
+
+A sandbox runs one invocation at a time. It stays warm for the next invocation of the same
+``FunctionConfig.sandbox_key`` until it is idle too long, evicted for room, or its function's
+code or configuration changes. A timeout, a crash or an init error discards it, so the next
+invocation starts fresh (and re-runs init), as on AWS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import math
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from eventinvoke.core.model import UNHANDLED, FunctionConfig
+from eventinvoke.executor.runtime_api import Event, RuntimeApi
+
+RUNTIMES_DIR = Path(__file__).resolve().parent / "runtimes"
+
+# How long a new sandbox may take to reach its first /next (AWS's init phase limit).
+INIT_TIMEOUT = 10.0
+TAIL_BYTES = 4096
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    request_id: str
+    payload: bytes  # JSON bytes
+    invoked_function_arn: str
+    client_context: str = ""  # base64 JSON
+    tail_log: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    payload: bytes  # result JSON bytes, or the error object JSON bytes
+    function_error: str | None  # "Unhandled" on any function error, else None
+    log_tail: bytes = b""  # last 4096 bytes of this invocation's log, when tail_log
+    duration_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    log_dir: Path
+    region: str = "us-east-1"
+    max_per_function: int = 8
+    max_total: int = 32
+    idle_seconds: float = 300.0  # warm sandboxes idle longer are stopped
+
+
+def platform_error(error_type: str, request_id: str, message: str) -> bytes:
+    """An error object Lambda itself produces (spec §1.5), e.g. for timeouts and crashes."""
+    body = {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+class SetupError(Exception):
+    """The sandbox could not be started: the invocation fails without running anything."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+    def outcome(self, request_id: str) -> Outcome:
+        return Outcome(platform_error(self.error_type, request_id, self.message), UNHANDLED)
+
+
+# -- runtimes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """How to start a runtime's process."""
+
+    argv: list[str]
+    runtime_dir: Path
+    execution_env: bool  # AWS sets AWS_EXECUTION_ENV for managed runtimes, not `provided*`
+
+
+def _python(function: FunctionConfig, code_dir: Path) -> Launcher:
+    # Every python3.x runs on this interpreter; -u so prints reach the log as they happen.
+    runtime_dir = RUNTIMES_DIR / "python"
+    return Launcher([sys.executable, "-u", str(runtime_dir / "bootstrap.py")], runtime_dir, True)
+
+
+def _provided(function: FunctionConfig, code_dir: Path) -> Launcher:
+    bootstrap = code_dir / "bootstrap"
+    if not bootstrap.is_file():
+        raise SetupError(
+            "Runtime.InvalidEntrypoint", f"Couldn't find valid bootstrap(s): [{bootstrap}]"
+        )
+    return Launcher([str(bootstrap)], code_dir, False)
+
+
+# Runtime name prefix -> launcher. A new runtime (nodejs*, next) is one entry here plus its
+# bootstrap under runtimes/.
+RUNTIMES: dict[str, Callable[[FunctionConfig, Path], Launcher]] = {
+    "python3": _python,
+    "provided": _provided,
+}
+
+
+def launcher_for(function: FunctionConfig, code_dir: Path) -> Launcher:
+    for prefix, make in RUNTIMES.items():
+        if function.runtime.startswith(prefix):
+            return make(function, code_dir)
+    raise SetupError("Runtime.InvalidRuntime", f"Runtime {function.runtime} is not supported")
+
+
+# -- one sandbox -------------------------------------------------------------------------
+
+ReuseKey = tuple[str, ...]
+
+
+def reuse_key(function: FunctionConfig, code_dir: Path) -> ReuseKey:
+    """When a warm sandbox may serve an invocation.
+
+    ``sandbox_key`` is the contract (it changes with every code or configuration update); the
+    fields a running process has baked in are added so that a caller which forgets to bump the
+    revision still never runs stale code or a stale environment.
+    """
+    environment = json.dumps(function.environment, sort_keys=True)
+    return (
+        function.sandbox_key,
+        str(code_dir),
+        function.code_sha256,
+        function.runtime,
+        function.handler,
+        str(function.memory_size),
+        environment,
+    )
+
+
+def _exit_reason(returncode: int) -> str:
+    # Worded like AWS, which reports Go's os/exec messages.
+    if returncode == 0:
+        return "Runtime exited without providing a reason"
+    if returncode > 0:
+        return f"Runtime exited with error: exit status {returncode}"
+    name = signal.strsignal(-returncode) or f"signal {-returncode}"
+    return f"Runtime exited with error: signal: {name[0].lower()}{name[1:]}"
+
+
+def _decode_client_context(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+
+
+class Sandbox:
+    """One runtime process and the Runtime API server it talks to."""
+
+    def __init__(
+        self,
+        function: FunctionConfig,
+        code_dir: Path,
+        launcher: Launcher,
+        settings: SandboxSettings,
+    ) -> None:
+        self.function = function
+        self.key = reuse_key(function, code_dir)
+        self.code_dir = code_dir
+        self.launcher = launcher
+        self.settings = settings
+        self.api = RuntimeApi()
+        now = datetime.now(UTC)
+        stream_id = uuid.uuid4().hex
+        self.log_stream_name = f"{now:%Y/%m/%d}/[{function.version}]{stream_id}"
+        self.log_path = settings.log_dir / function.name / f"{now:%Y-%m-%d}-{stream_id}.log"
+        self.process: asyncio.subprocess.Process | None = None
+        self.busy = False
+        self.reusable = True
+        self.last_used = time.monotonic()
+        self._exited: asyncio.Task[int] | None = None
+        self._log_fd = -1
+        self._started_at = 0.0
+        self._initialised = False
+        self._max_memory_mb = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    @property
+    def alive(self) -> bool:
+        return self._exited is not None and not self._exited.done()
+
+    def environment(self) -> dict[str, str]:
+        function = self.function
+        env = {"LANG": "en_US.UTF-8", "TZ": ":UTC", "PATH": os.environ.get("PATH", DEFAULT_PATH)}
+        if "LD_LIBRARY_PATH" in os.environ:
+            env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
+        env.update(function.environment)  # users may change the unreserved defaults above
+        env.update(
+            {
+                "_HANDLER": function.handler,
+                "AWS_REGION": self.settings.region,
+                "AWS_DEFAULT_REGION": self.settings.region,
+                "AWS_LAMBDA_FUNCTION_NAME": function.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": function.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream_name,
+                "AWS_LAMBDA_RUNTIME_API": self.api.address,
+                "LAMBDA_TASK_ROOT": str(self.code_dir),
+                "LAMBDA_RUNTIME_DIR": str(self.launcher.runtime_dir),
+            }
+        )
+        if self.launcher.execution_env:
+            env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{function.runtime}"
+        else:
+            env.pop("AWS_EXECUTION_ENV", None)
+        return env
+
+    async def start(self) -> None:
+        await self.api.start()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._started_at = asyncio.get_running_loop().time()
+        # The process writes straight into the log file (no pipe to drain, nothing buffered
+        # on our side), and leads its own process group so a kill reaches its children too.
+        self.process = await asyncio.create_subprocess_exec(
+            *self.launcher.argv,
+            cwd=self.code_dir,
+            env=self.environment(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=self._log_fd,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._exited = asyncio.create_task(self.process.wait())
+
+    async def invoke(self, invocation: Invocation) -> Outcome:
+        assert self._exited is not None, "start() first"
+        loop = asyncio.get_running_loop()
+        function = self.function
+        request_id = invocation.request_id
+        start_offset = self.log_path.stat().st_size
+        self._log(f"START RequestId: {request_id} Version: {function.version}\n")
+
+        handle = self.api.submit(
+            Event(
+                request_id=request_id,
+                payload=invocation.payload,
+                invoked_function_arn=invocation.invoked_function_arn,
+                timeout=float(function.timeout),
+                client_context=_decode_client_context(invocation.client_context),
+            )
+        )
+        submitted = loop.time()
+        status = ""
+        init_ms: float | None = None
+        # Phase 1: until the runtime takes the event. On a new sandbox this is its init.
+        await asyncio.wait(
+            {handle.taken, handle.result, self._exited},
+            timeout=INIT_TIMEOUT,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        began = submitted
+        if handle.taken.done() and not handle.taken.cancelled():
+            began = handle.taken.result()
+            if not self._initialised:
+                init_ms = (began - self._started_at) * 1000
+            self._initialised = True
+            self._note_memory()  # now too, in case the process is gone by the end
+            # Phase 2: the function runs, within its timeout counted from the take.
+            remaining = began + function.timeout - loop.time()
+            await asyncio.wait(
+                {handle.result, self._exited},
+                timeout=max(remaining, 0),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        self._note_memory()
+        ended = loop.time()
+        timed_out_after = 0.0
+
+        if handle.result.done() and not handle.result.cancelled():
+            result = handle.result.result()
+            payload, function_error = result.payload, UNHANDLED if result.error else None
+            if self.api.init_error is not None:
+                self.reusable = False
+                status = "error"
+        elif self._exited.done():
+            payload = platform_error(
+                "Runtime.ExitError", request_id, _exit_reason(self._exited.result())
+            )
+            function_error, status = UNHANDLED, "error"
+            self.reusable = False
+            self._log(
+                f"RequestId: {request_id} Error: {_exit_reason(self._exited.result())}\n"
+                "Runtime.ExitError\n"
+            )
+        else:
+            timed_out_after = function.timeout if handle.taken.done() else INIT_TIMEOUT
+            message = f"Task timed out after {timed_out_after:.2f} seconds"
+            payload = platform_error("Sandbox.Timedout", request_id, message)
+            function_error, status = UNHANDLED, "timeout"
+            self.reusable = False
+            await self.kill()
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            self._log(f"{stamp} {request_id} {message}\n")
+        if not self.reusable:
+            self.api.abandon()
+
+        duration_ms = (timed_out_after * 1000) if timed_out_after else (ended - began) * 1000
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms"
+            f"\tBilled Duration: {max(math.ceil(duration_ms), 1)} ms"
+            f"\tMemory Size: {function.memory_size} MB\tMax Memory Used: {self._max_memory_mb} MB"
+        )
+        if init_ms is not None:
+            report += f"\tInit Duration: {init_ms:.2f} ms"
+        if status:
+            report += f"\tStatus: {status}"
+        self._log(f"END RequestId: {request_id}\n{report}\n")
+        self.last_used = time.monotonic()
+        tail = self._read_tail(start_offset) if invocation.tail_log else b""
+        return Outcome(payload, function_error, tail, duration_ms)
+
+    async def kill(self) -> None:
+        if self.process is not None and self._exited is not None and not self._exited.done():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            await self._exited
+
+    async def stop(self) -> None:
+        self.reusable = False
+        await self.kill()
+        await self.api.close()
+        if self._log_fd >= 0:
+            os.close(self._log_fd)
+            self._log_fd = -1
+
+    def _log(self, text: str) -> None:
+        if self._log_fd >= 0:
+            os.write(self._log_fd, text.encode())
+
+    def _read_tail(self, start_offset: int) -> bytes:
+        with open(self.log_path, "rb") as log:
+            end = log.seek(0, os.SEEK_END)
+            log.seek(max(start_offset, end - TAIL_BYTES))
+            return log.read(TAIL_BYTES)
+
+    def _note_memory(self) -> None:
+        # Peak resident set of the runtime process (approximate: children are not counted).
+        if self.process is None:
+            return
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                self._max_memory_mb = max(self._max_memory_mb, int(line.split()[1]) // 1024)
+
+
+# -- the pool ----------------------------------------------------------------------------
+
+
+class SandboxPool:
+    """Runs invocations in warm sandboxes, starting and retiring them as needed."""
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self._settings = settings
+        self._sandboxes: list[Sandbox] = []  # every live sandbox, busy or idle
+        self._latest_key: dict[tuple[str, str], ReuseKey] = {}  # (name, version) -> newest
+        self._changed = asyncio.Condition()
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def sandboxes(self) -> list[Sandbox]:
+        """The live sandboxes (for inspection and tests)."""
+        return list(self._sandboxes)
+
+    async def run(
+        self, function: FunctionConfig, code_dir: Path, invocation: Invocation
+    ) -> Outcome:
+        try:
+            launcher = launcher_for(function, code_dir)
+        except SetupError as e:
+            return e.outcome(invocation.request_id)
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap_idle())
+        key = reuse_key(function, code_dir)
+        self._latest_key[(function.name, function.version)] = key
+        sandbox = await self._acquire(function, code_dir, launcher, key)
+        try:
+            if sandbox.process is None:
+                try:
+                    await sandbox.start()
+                except OSError as e:
+                    sandbox.reusable = False
+                    reason = f"fork/exec {launcher.argv[0]}: {e.strerror or e}".lower()
+                    return SetupError("Runtime.InvalidEntrypoint", reason).outcome(
+                        invocation.request_id
+                    )
+            return await sandbox.invoke(invocation)
+        except BaseException:
+            sandbox.reusable = False
+            raise
+        finally:
+            await self._release(sandbox)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        sandboxes, self._sandboxes = self._sandboxes, []
+        await asyncio.gather(*(sandbox.stop() for sandbox in sandboxes), *self._stopping)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _acquire(
+        self, function: FunctionConfig, code_dir: Path, launcher: Launcher, key: ReuseKey
+    ) -> Sandbox:
+        settings = self._settings
+        async with self._changed:
+            while True:
+                if self._closed:
+                    raise RuntimeError("the sandbox pool is closed")
+                self._retire_stale_and_dead()
+                for sandbox in reversed(self._sandboxes):  # most recently used first
+                    if sandbox.key == key and not sandbox.busy:
+                        sandbox.busy = True
+                        return sandbox
+                same = [s for s in self._sandboxes if s.function.name == function.name]
+                if len(same) >= settings.max_per_function:
+                    victims = same
+                elif len(self._sandboxes) >= settings.max_total:
+                    victims = self._sandboxes
+                else:
+                    sandbox = Sandbox(function, code_dir, launcher, settings)
+                    sandbox.busy = True
+                    self._sandboxes.append(sandbox)
+                    return sandbox
+                idle = [s for s in victims if not s.busy]
+                if idle:  # make room by stopping the one idle longest
+                    self._discard(min(idle, key=lambda s: s.last_used))
+                    continue
+                await self._changed.wait()
+
+    async def _release(self, sandbox: Sandbox) -> None:
+        sandbox.busy = False
+        current = self._latest_key.get((sandbox.function.name, sandbox.function.version))
+        if not sandbox.reusable or not sandbox.alive or sandbox.key != current or self._closed:
+            self._discard(sandbox)
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _retire_stale_and_dead(self) -> None:
+        for sandbox in list(self._sandboxes):
+            if sandbox.busy:
+                continue
+            current = self._latest_key.get((sandbox.function.name, sandbox.function.version))
+            if sandbox.key != current or not sandbox.alive:
+                self._discard(sandbox)
+
+    def _discard(self, sandbox: Sandbox) -> None:
+        """Forget the sandbox now and stop it in the background."""
+        if sandbox in self._sandboxes:
+            self._sandboxes.remove(sandbox)
+        task = asyncio.create_task(sandbox.stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _reap_idle(self) -> None:
+        limit = self._settings.idle_seconds
+        while True:
+            await asyncio.sleep(min(max(limit / 4, 0.05), 30.0))
+            now = time.monotonic()
+            expired = [s for s in self._sandboxes if not s.busy and now - s.last_used > limit]
+            if expired:
+                async with self._changed:
+                    for sandbox in expired:
+                        self._discard(sandbox)
+                    self._changed.notify_all()

@@ -1,0 +1,171 @@
+"""The asynchronous path: lease events, run them, retry or settle, ack after the Router has the record."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from dataclasses import dataclass
+
+import structlog
+
+from eventinvoke.backends.base import EventQueue, FunctionStore
+from eventinvoke.core.model import EVENT_AGE_EXCEEDED, LATEST, QueuedEvent
+from eventinvoke.executor.code import CodeCache
+from eventinvoke.executor.policy import Retry, RetryPolicy
+from eventinvoke.executor.records import build_record, destinations_for
+from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxPool
+from eventinvoke.router.client import RouterClient
+
+log = structlog.get_logger("eventinvoke.executor")
+
+IDLE_POLL_SECONDS = 0.1  # how often an idle worker looks for due events (retries, other invokers)
+SYSTEM_BACKOFF_CAP = 300.0  # AWS: exponential backoff from 1 s, capped at 5 min (spec §3.3)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    concurrency: int = 16
+    lease_margin: float = 30.0
+
+
+class AsyncWorker:
+    """Runs queued events with at most ``concurrency`` in flight."""
+
+    def __init__(
+        self,
+        queue: EventQueue,
+        store: FunctionStore,
+        pool: SandboxPool,
+        code: CodeCache,
+        router: RouterClient,
+        policy: RetryPolicy,
+        settings: WorkerSettings,
+        doorbell: asyncio.Event | None = None,
+    ) -> None:
+        self.queue = queue
+        self.store = store
+        self.pool = pool
+        self.code = code
+        self.router = router
+        self.policy = policy
+        self.settings = settings
+        self.doorbell = doorbell or asyncio.Event()
+        self.owner = f"executor-{uuid.uuid4()}"
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="executor-worker")
+
+    async def stop(self) -> None:
+        """Stop leasing and let in-flight events finish (their leases cover a crash)."""
+        self._stopping = True
+        self.doorbell.set()
+        if self._task:
+            await self._task
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def _run(self) -> None:
+        base_lease = 3 + self.settings.lease_margin
+        while not self._stopping:
+            free = self.settings.concurrency - len(self._inflight)
+            if free <= 0:
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            self.doorbell.clear()
+            try:
+                events = await self.queue.lease(self.owner, free, base_lease)
+            except Exception:
+                log.exception("lease_failed")
+                events = []
+            for event in events:
+                task = asyncio.create_task(self._process(event))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+            if not events:
+                try:
+                    await asyncio.wait_for(self.doorbell.wait(), IDLE_POLL_SECONDS)
+                except TimeoutError:
+                    pass
+
+    async def _process(self, event: QueuedEvent) -> None:
+        structlog.contextvars.bind_contextvars(
+            request_id=event.request_id, function=event.function_name
+        )
+        try:
+            await self._attempt(event)
+        except Exception:
+            # A system error, not the function's: back off without spending a retry attempt.
+            log.exception("event_system_error", attempts=event.attempts)
+            delay = min(2.0 ** max(event.attempts, 0), SYSTEM_BACKOFF_CAP) * self.policy.time_scale
+            assert event.event_id is not None
+            await self.queue.retry(event.event_id, event.attempts, time.time() + delay)
+
+    async def _attempt(self, event: QueuedEvent) -> None:
+        assert event.event_id is not None
+        function = await self.store.get_function(event.function_name, event.qualifier)
+        if function is None:
+            log.warning("event_dropped", reason="function deleted")
+            await self.queue.ack(event.event_id)
+            return
+        config = await self.store.get_event_invoke_config(event.function_name, event.qualifier)
+        if self.policy.expired(event.enqueued_at, time.time(), config):
+            await self._settle(event, function, config, EVENT_AGE_EXCEEDED, event.attempts, None)
+            return
+        lease = function.timeout + self.settings.lease_margin
+        if lease > 3 + self.settings.lease_margin:
+            await self.queue.extend(event.event_id, lease)
+        code_dir = await self.code.ensure(function)
+        invoked_arn = function.arn if event.qualifier == LATEST else f"{function.arn}:{event.qualifier}"
+        outcome = await self.pool.run(
+            function, code_dir, Invocation(event.request_id, event.payload, invoked_arn)
+        )
+        attempts = event.attempts + 1
+        # Configuration is read at execution time (spec §3.1, check 39).
+        config = await self.store.get_event_invoke_config(event.function_name, event.qualifier)
+        decision = self.policy.after_attempt(
+            failed=outcome.function_error is not None,
+            attempts=attempts,
+            enqueued_at=event.enqueued_at,
+            now=time.time(),
+            config=config,
+        )
+        if isinstance(decision, Retry):
+            await self.queue.retry(event.event_id, attempts, decision.at)
+            log.info("event_retry_scheduled", attempts=attempts, delay_s=round(decision.at - time.time(), 3))
+            return
+        await self._settle(event, function, config, decision.condition, attempts, outcome)
+
+    async def _settle(self, event, function, config, condition, attempts, outcome: Outcome | None) -> None:  # type: ignore[no-untyped-def]
+        record = build_record(event, function, condition, attempts, outcome)
+        destinations = destinations_for(record, function, config)
+        if destinations:
+            await self._route(record, destinations)
+        assert event.event_id is not None
+        await self.queue.ack(event.event_id)
+        log.info(
+            "event_settled",
+            condition=condition,
+            attempts=attempts,
+            destinations=[t for t, _ in destinations],
+        )
+
+    async def _route(self, record, destinations) -> None:  # type: ignore[no-untyped-def]
+        """Hand over to the Router; retried briefly. If it stays down the lease expires and the
+        event runs again later (at least once), so nothing is lost."""
+        delay = 0.05
+        deadline = time.monotonic() + self.settings.lease_margin / 2
+        while True:
+            try:
+                await self.router.route(record, destinations)
+                return
+            except Exception:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("route_retry", delay_s=delay)
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 2.0)

@@ -1,0 +1,1 @@
+"""The Invoker: invocation, function management, asynchronous-invocation settings."""

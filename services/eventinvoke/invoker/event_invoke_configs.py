@@ -1,0 +1,226 @@
+"""The five EventInvokeConfig operations, with AWS's checks in AWS's order (spec §2)."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from eventinvoke.backends.base import FunctionStore
+from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name
+from eventinvoke.core.errors import (
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+    Validation,
+)
+from eventinvoke.core.model import EventInvokeConfig
+
+# botocore's lambda model, shape DestinationArn.
+DESTINATION_PATTERN = (
+    r"$|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:"
+    r"([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)"
+)
+_DESTINATION = re.compile(DESTINATION_PATTERN)
+# Services a destination may point at, per outcome (S3 only on failure).
+ON_SUCCESS_SERVICES = frozenset({"sqs", "sns", "lambda", "events"})
+ON_FAILURE_SERVICES = ON_SUCCESS_SERVICES | {"s3"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One side of a DestinationConfig as given: absent (None) or present, maybe without ARN."""
+
+    destination: str | None = None
+
+
+@dataclass(frozen=True)
+class DestinationSettings:
+    on_success: Outcome | None = None
+    on_failure: Outcome | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings a Put or Update carries; ``None`` means "not given"."""
+
+    maximum_retry_attempts: int | None = None
+    maximum_event_age_in_seconds: int | None = None
+    destination_config: DestinationSettings | None = None
+
+    @property
+    def empty(self) -> bool:
+        return (
+            self.maximum_retry_attempts is None
+            and self.maximum_event_age_in_seconds is None
+            and self.destination_config is None
+        )
+
+
+class EventInvokeConfigs:
+    def __init__(self, store: FunctionStore, partition: Partition) -> None:
+        self.store = store
+        self.partition = partition
+
+    async def put(self, function_name: str, qualifier: str | None, settings: Settings) -> EventInvokeConfig:
+        """Create or replace: settings not given are removed."""
+        ref = await self._check_write(function_name, qualifier, settings)
+        config = _config(ref, settings, time.time())
+        await self.store.put_event_invoke_config(config)
+        return config
+
+    async def update(self, function_name: str, qualifier: str | None, settings: Settings) -> EventInvokeConfig:
+        """Merge the given settings into an existing config."""
+        ref = await self._check_write(function_name, qualifier, settings)
+        current = await self.store.get_event_invoke_config(ref.name, ref.resolved_qualifier)
+        if current is None:
+            raise self._no_config(ref)
+        merged = Settings(
+            maximum_retry_attempts=_first(settings.maximum_retry_attempts, current.maximum_retry_attempts),
+            maximum_event_age_in_seconds=_first(
+                settings.maximum_event_age_in_seconds, current.maximum_event_age_in_seconds
+            ),
+            destination_config=settings.destination_config
+            or DestinationSettings(Outcome(current.on_success), Outcome(current.on_failure)),
+        )
+        config = _config(ref, merged, time.time())
+        await self.store.put_event_invoke_config(config)
+        return config
+
+    async def get(self, function_name: str, qualifier: str | None) -> EventInvokeConfig:
+        ref = parse_function_name(function_name, qualifier)
+        config = await self.store.get_event_invoke_config(ref.name, ref.resolved_qualifier)
+        if config is None:
+            raise self._no_config(ref)
+        return config
+
+    async def delete(self, function_name: str, qualifier: str | None) -> None:
+        ref = parse_function_name(function_name, qualifier)
+        if not await self.store.delete_event_invoke_config(ref.name, ref.resolved_qualifier):
+            raise self._no_config(ref)
+
+    async def list(
+        self, function_name: str, marker: str | None, max_items: int | None
+    ) -> tuple[list[EventInvokeConfig], str | None]:
+        ref = parse_function_name(function_name)
+        check = Validation()
+        check.at_least(max_items, "maxItems", 1)
+        check.at_most(max_items, "maxItems", 50)
+        check.raise_if_any()
+        await self._require_function(FunctionRef(ref.name))
+        configs = await self.store.list_event_invoke_configs(ref.name)
+        start = int(marker) if marker and marker.isdigit() else 0
+        limit = max_items or 50
+        page = configs[start : start + limit]
+        more = start + limit < len(configs)
+        return page, str(start + limit) if more else None
+
+    def arn(self, config: EventInvokeConfig) -> str:
+        return self.partition.function_arn(config.function_name, config.qualifier)
+
+    async def _check_write(
+        self, function_name: str, qualifier: str | None, settings: Settings
+    ) -> FunctionRef:
+        ref = parse_function_name(function_name, qualifier)
+        _validate_model(settings)
+        if settings.empty:
+            raise InvalidParameterValueException(
+                "You must specify at least one of error handling or destination setting."
+            )
+        await self._require_function(ref)
+        if settings.destination_config is not None:
+            await self._check_destinations(ref, settings.destination_config)
+        return ref
+
+    async def _require_function(self, ref: FunctionRef) -> None:
+        if await self.store.get_function(ref.name, ref.resolved_qualifier) is None:
+            raise ResourceNotFoundException("The function doesn't exist.")
+
+    async def _check_destinations(self, ref: FunctionRef, config: DestinationSettings) -> None:
+        sides = (
+            (config.on_success, ON_SUCCESS_SERVICES),
+            (config.on_failure, ON_FAILURE_SERVICES),
+        )
+        for side, services in sides:
+            arn = side.destination if side else None
+            if not arn:
+                continue
+            service = _service(arn)
+            if service not in services or (service == "lambda" and ":function:" not in arn):
+                raise InvalidParameterValueException(
+                    f"The provided destination config {_render(config)} is invalid."
+                )
+            if service == "lambda":
+                target = parse_function_name(arn)
+                if target.name == ref.name:
+                    raise InvalidParameterValueException(
+                        "You can't specify the function as a destination for itself."
+                    )
+                exists = await self.store.get_function(target.name, target.resolved_qualifier)
+                if exists is None or not self._ours(arn):
+                    raise InvalidParameterValueException(f"The destination ARN {arn} is invalid.")
+
+    def _ours(self, arn: str) -> bool:
+        parts = arn.split(":")
+        return parts[3] in ("", self.partition.region) and parts[4] in ("", self.partition.account)
+
+    def _no_config(self, ref: FunctionRef) -> ResourceNotFoundException:
+        arn = self.partition.function_arn(ref.name, ref.resolved_qualifier)
+        return ResourceNotFoundException(f"The function {arn} doesn't have an EventInvokeConfig")
+
+
+def _validate_model(settings: Settings) -> None:
+    """The request-model checks AWS makes before anything else (ValidationException)."""
+    check = Validation()
+    check.at_least(settings.maximum_retry_attempts, "maximumRetryAttempts", 0)
+    check.at_most(settings.maximum_retry_attempts, "maximumRetryAttempts", 2)
+    check.at_least(settings.maximum_event_age_in_seconds, "maximumEventAgeInSeconds", 60)
+    check.at_most(settings.maximum_event_age_in_seconds, "maximumEventAgeInSeconds", 21600)
+    config = settings.destination_config
+    if config is not None:
+        for side, field in ((config.on_success, "onSuccess"), (config.on_failure, "onFailure")):
+            arn = side.destination if side else None
+            if arn is None:
+                continue
+            if len(arn) > 350:
+                check.fail(arn, f"destinationConfig.{field}.destination",
+                           "Member must have length less than or equal to 350")
+            elif not _DESTINATION.fullmatch(arn):
+                check.fail(arn, f"destinationConfig.{field}.destination",
+                           f"Member must satisfy regular expression pattern: {DESTINATION_PATTERN}")
+    check.raise_if_any()
+
+
+def _service(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[2] if arn.startswith("arn:") and len(parts) > 2 else ""
+
+
+def _render(config: DestinationSettings) -> str:
+    """AWS's Java-style rendering, e.g. ``DestinationConfig(onSuccess=OnSuccess(destination=x), onFailure=null)``."""
+
+    def side(name: str, outcome: Outcome | None) -> str:
+        if outcome is None:
+            return "null"
+        return f"{name}(destination={outcome.destination or 'null'})"
+
+    return (
+        f"DestinationConfig(onSuccess={side('OnSuccess', config.on_success)}, "
+        f"onFailure={side('OnFailure', config.on_failure)})"
+    )
+
+
+def _config(ref: FunctionRef, settings: Settings, now: float) -> EventInvokeConfig:
+    destinations = settings.destination_config or DestinationSettings()
+    return EventInvokeConfig(
+        function_name=ref.name,
+        qualifier=ref.resolved_qualifier,
+        last_modified=now,
+        maximum_retry_attempts=settings.maximum_retry_attempts,
+        maximum_event_age_in_seconds=settings.maximum_event_age_in_seconds,
+        on_success=(destinations.on_success.destination if destinations.on_success else None) or None,
+        on_failure=(destinations.on_failure.destination if destinations.on_failure else None) or None,
+    )
+
+
+def _first(value: int | None, fallback: int | None) -> int | None:
+    return fallback if value is None else value

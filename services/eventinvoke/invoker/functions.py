@@ -1,0 +1,193 @@
+"""Function management: create, read, list, update, delete — with AWS's validation."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import io
+import re
+import uuid
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from eventinvoke.backends.base import FunctionStore
+from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name, validate_new_function_name
+from eventinvoke.core.errors import (
+    InvalidParameterValueException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+    Validation,
+)
+from eventinvoke.core.model import LATEST, FunctionConfig
+
+# botocore's lambda model, shape Runtime (current and deprecated identifiers).
+RUNTIMES = (
+    "nodejs nodejs4.3 nodejs6.10 nodejs8.10 nodejs10.x nodejs12.x nodejs14.x nodejs16.x java8 "
+    "java8.al2 java11 python2.7 python3.6 python3.7 python3.8 python3.9 dotnetcore1.0 "
+    "dotnetcore2.0 dotnetcore2.1 dotnetcore3.1 dotnet6 dotnet8 nodejs4.3-edge go1.x ruby2.5 "
+    "ruby2.7 provided provided.al2 nodejs18.x python3.10 java17 ruby3.2 ruby3.3 ruby3.4 "
+    "python3.11 nodejs20.x provided.al2023 python3.12 java21 python3.13 nodejs22.x nodejs24.x "
+    "python3.14 java25 dotnet10"
+).split()
+DEAD_LETTER_PATTERN = re.compile(r"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
+MAX_TIMEOUT = 900
+MIN_MEMORY, MAX_MEMORY = 128, 10240
+
+
+@dataclass(frozen=True)
+class FunctionChanges:
+    """What UpdateFunctionConfiguration may change; ``None`` leaves a field as it is."""
+
+    timeout: int | None = None
+    memory_size: int | None = None
+    environment: dict[str, str] | None = None
+    handler: str | None = None
+    runtime: str | None = None
+    role: str | None = None
+    description: str | None = None
+    dead_letter_target_arn: str | None = None  # "" removes it
+
+
+class Functions:
+    """The function registry, over a FunctionStore."""
+
+    def __init__(self, store: FunctionStore, partition: Partition) -> None:
+        self.store = store
+        self.partition = partition
+
+    async def create(
+        self,
+        name: str,
+        runtime: str,
+        handler: str,
+        zip_file: bytes,
+        *,
+        role: str = "",
+        timeout: int | None = None,
+        memory_size: int | None = None,
+        environment: dict[str, str] | None = None,
+        description: str = "",
+        dead_letter_target_arn: str | None = None,
+    ) -> FunctionConfig:
+        validate_new_function_name(name)
+        _validate(runtime=runtime, handler=handler, timeout=timeout, memory_size=memory_size,
+                  dead_letter_target_arn=dead_letter_target_arn)
+        _check_zip(zip_file)
+        sha = base64.b64encode(hashlib.sha256(zip_file).digest()).decode()
+        function = FunctionConfig(
+            name=name,
+            arn=self.partition.function_arn(name),
+            runtime=runtime,
+            handler=handler,
+            code_sha256=sha,
+            code_size=len(zip_file),
+            role=role,
+            timeout=timeout or 3,
+            memory_size=memory_size or 128,
+            environment=dict(environment or {}),
+            description=description,
+            dead_letter_target_arn=dead_letter_target_arn or None,
+            last_modified=_now_aws(),
+            revision_id=str(uuid.uuid4()),
+        )
+        await self.store.put_code(sha, zip_file)
+        if not await self.store.create_function(function):
+            raise ResourceConflictException(f"Function already exist: {name}")
+        return function
+
+    async def resolve(self, ref: FunctionRef) -> FunctionConfig:
+        """The function a name refers to, or AWS's "Function not found" error."""
+        function = await self.store.get_function(ref.name, ref.resolved_qualifier)
+        if function is None:
+            raise ResourceNotFoundException(
+                f"Function not found: {self.partition.function_arn(ref.name, ref.qualifier)}"
+            )
+        return function
+
+    async def get(self, function_name: str, qualifier: str | None = None) -> FunctionConfig:
+        return await self.resolve(parse_function_name(function_name, qualifier))
+
+    async def list(self, marker: str | None, max_items: int | None) -> tuple[list[FunctionConfig], str | None]:
+        check = Validation()
+        check.at_least(max_items, "maxItems", 1)
+        check.at_most(max_items, "maxItems", 10000)
+        check.raise_if_any()
+        return await self.store.list_functions(marker or None, max_items or 50)
+
+    async def update(self, function_name: str, changes: FunctionChanges) -> FunctionConfig:
+        ref = parse_function_name(function_name)
+        _validate(
+            runtime=changes.runtime, handler=changes.handler, timeout=changes.timeout,
+            memory_size=changes.memory_size, dead_letter_target_arn=changes.dead_letter_target_arn,
+        )
+        current = await self.resolve(FunctionRef(ref.name))
+        updates = {k: v for k, v in dataclasses.asdict(changes).items() if v is not None}
+        if "dead_letter_target_arn" in updates:
+            updates["dead_letter_target_arn"] = updates["dead_letter_target_arn"] or None
+        function = dataclasses.replace(
+            current, **updates, last_modified=_now_aws(), revision_id=str(uuid.uuid4())
+        )
+        await self.store.update_function(function)
+        return function
+
+    async def delete(self, function_name: str) -> None:
+        ref = parse_function_name(function_name)
+        if not await self.store.delete_function(ref.name):
+            raise ResourceNotFoundException(
+                f"Function not found: {self.partition.function_arn(ref.name)}"
+            )
+
+
+def _validate(
+    *,
+    runtime: str | None,
+    handler: str | None,
+    timeout: int | None,
+    memory_size: int | None,
+    dead_letter_target_arn: str | None,
+) -> None:
+    check = Validation()
+    if runtime is not None and runtime not in RUNTIMES:
+        check.fail(runtime, "runtime",
+                   f"Member must satisfy enum value set: [{', '.join(RUNTIMES)}]")
+    if handler is not None and not re.fullmatch(r"[^\s]+", handler) or (handler and len(handler) > 128):
+        check.fail(handler, "handler", r"Member must satisfy regular expression pattern: [^\s]+")
+    check.at_least(timeout, "timeout", 1)
+    check.at_least(memory_size, "memorySize", MIN_MEMORY)
+    check.at_most(memory_size, "memorySize", MAX_MEMORY)
+    if dead_letter_target_arn and not DEAD_LETTER_PATTERN.fullmatch(dead_letter_target_arn):
+        check.fail(dead_letter_target_arn, "deadLetterConfig.targetArn",
+                   "Member must satisfy regular expression pattern: "
+                   "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
+    check.raise_if_any()
+    if timeout is not None and timeout > MAX_TIMEOUT:
+        raise InvalidParameterValueException(
+            f"The timeout value {timeout} is invalid. It must be between 1 and {MAX_TIMEOUT} seconds."
+        )
+    if dead_letter_target_arn and dead_letter_target_arn.split(":")[2:3] not in (["sqs"], ["sns"]):
+        raise InvalidParameterValueException(
+            "The provided target arn is invalid. Only SQS queues and SNS topics are supported "
+            "as dead-letter targets."
+        )
+
+
+def _check_zip(zip_file: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(zip_file)) as archive:
+            if archive.testzip() is not None:
+                raise zipfile.BadZipFile
+    except (zipfile.BadZipFile, ValueError):
+        raise InvalidParameterValueException(
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+        ) from None
+
+
+def _now_aws() -> str:
+    """AWS's LastModified format: ``2019-11-24T23:08:25.651+0000``."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+
+
+__all__ = ["Functions", "FunctionChanges", "RUNTIMES", "LATEST"]

@@ -1,0 +1,141 @@
+"""Invoke: validate, then queue durably (Event), run now (RequestResponse) or stop (DryRun)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from eventinvoke.backends.base import EventQueue
+from eventinvoke.core.arn import parse_function_name
+from eventinvoke.core.errors import InvalidRequestContentException, RequestEntityTooLargeException
+from eventinvoke.core.model import QueuedEvent
+from eventinvoke.invoker.functions import Functions
+
+EVENT = "Event"
+REQUEST_RESPONSE = "RequestResponse"
+DRY_RUN = "DryRun"
+
+MAX_SYNC_PAYLOAD = 6291456  # bytes (spec §1.3)
+MAX_ASYNC_PAYLOAD = 1048576  # 1 MiB since Oct 2025
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    payload: bytes
+    function_error: str | None
+    executed_version: str
+    log_tail: bytes = b""
+
+
+class SyncExecutor(Protocol):
+    """Runs one invocation now (the Executor service)."""
+
+    async def execute(
+        self,
+        *,
+        function_name: str,
+        qualifier: str,
+        request_id: str,
+        payload: bytes,
+        invoked_function_arn: str,
+        tail_log: bool,
+        client_context: str,
+    ) -> SyncResult: ...
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    status_code: int
+    request_id: str
+    payload: bytes = b""
+    function_error: str | None = None
+    executed_version: str = ""
+    log_tail: bytes | None = None  # raw bytes; None unless Tail was asked for a sync run
+
+
+class Invocations:
+    def __init__(
+        self,
+        functions: Functions,
+        queue: EventQueue,
+        executor: SyncExecutor,
+        on_enqueued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.functions = functions
+        self.queue = queue
+        self.executor = executor
+        self.on_enqueued = on_enqueued  # wakes an in-process executor at once
+
+    async def invoke(
+        self,
+        function_name: str,
+        payload: bytes,
+        *,
+        qualifier: str | None = None,
+        invocation_type: str = REQUEST_RESPONSE,
+        tail_log: bool = False,
+        client_context: str = "",
+        request_id: str | None = None,
+    ) -> InvokeResult:
+        ref = parse_function_name(function_name, qualifier)
+        limit = MAX_ASYNC_PAYLOAD if invocation_type == EVENT else MAX_SYNC_PAYLOAD
+        if len(payload) > limit:
+            raise RequestEntityTooLargeException(
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            )
+        payload = payload or b"{}"
+        _require_json(payload)
+        function = await self.functions.resolve(ref)
+        request_id = request_id or str(uuid.uuid4())
+        if invocation_type == DRY_RUN:
+            return InvokeResult(status_code=204, request_id=request_id)
+        if invocation_type == EVENT:
+            now = time.time()
+            await self.queue.enqueue(
+                QueuedEvent(
+                    request_id=request_id,
+                    function_name=function.name,
+                    qualifier=ref.resolved_qualifier,
+                    payload=payload,
+                    enqueued_at=now,
+                    visible_at=now,
+                )
+            )
+            self.on_enqueued()
+            return InvokeResult(status_code=202, request_id=request_id)
+        result = await self.executor.execute(
+            function_name=function.name,
+            qualifier=ref.resolved_qualifier,
+            request_id=request_id,
+            payload=payload,
+            invoked_function_arn=self.functions.partition.function_arn(function.name, ref.qualifier),
+            tail_log=tail_log,
+            client_context=client_context,
+        )
+        return InvokeResult(
+            status_code=200,
+            request_id=request_id,
+            payload=result.payload,
+            function_error=result.function_error,
+            executed_version=result.executed_version,
+            log_tail=result.log_tail if tail_log else None,
+        )
+
+
+def _require_json(payload: bytes) -> None:
+    try:
+        json.loads(payload)
+    except UnicodeDecodeError as error:
+        raise InvalidRequestContentException(
+            "Could not parse request body into json: Could not parse payload into json: "
+            f"Invalid UTF-8 start byte 0x{payload[error.start]:02x}"
+        ) from None
+    except ValueError as error:
+        raise InvalidRequestContentException(
+            "Could not parse request body into json: Could not parse payload into json: "
+            f"{error}"
+        ) from None

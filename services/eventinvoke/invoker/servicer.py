@@ -1,0 +1,144 @@
+"""The Invoker's gRPC servicer: proto → domain → proto, nothing more."""
+
+from __future__ import annotations
+
+import base64
+
+import grpc
+import structlog
+
+from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
+from eventinvoke.invoker.functions import FunctionChanges, Functions
+from eventinvoke.invoker.invocations import DRY_RUN, EVENT, REQUEST_RESPONSE, Invocations
+from eventinvoke.invoker.wire import config_to_pb, function_to_pb, settings_from_pb
+from eventinvoke.v1 import invoker_service_pb2 as pb
+from eventinvoke.v1 import invoker_service_pb2_grpc as pb_grpc
+
+INVOCATION_TYPES = {
+    pb.INVOCATION_TYPE_UNSPECIFIED: REQUEST_RESPONSE,
+    pb.INVOCATION_TYPE_REQUEST_RESPONSE: REQUEST_RESPONSE,
+    pb.INVOCATION_TYPE_EVENT: EVENT,
+    pb.INVOCATION_TYPE_DRY_RUN: DRY_RUN,
+}
+Context = grpc.aio.ServicerContext
+
+
+class InvokerServicer(pb_grpc.InvokerServicer):
+    def __init__(
+        self, functions: Functions, configs: EventInvokeConfigs, invocations: Invocations
+    ) -> None:
+        self.functions = functions
+        self.configs = configs
+        self.invocations = invocations
+
+    async def Invoke(self, request: pb.InvokeRequest, context: Context) -> pb.InvokeResponse:
+        structlog.contextvars.bind_contextvars(function=request.function_name)
+        result = await self.invocations.invoke(
+            request.function_name,
+            request.payload,
+            qualifier=request.qualifier or None,
+            invocation_type=INVOCATION_TYPES[request.invocation_type],
+            tail_log=request.log_type == pb.LOG_TYPE_TAIL,
+            client_context=request.client_context,
+        )
+        structlog.contextvars.bind_contextvars(request_id=result.request_id)
+        return pb.InvokeResponse(
+            status_code=result.status_code,
+            request_id=result.request_id,
+            payload=result.payload,
+            function_error=result.function_error or "",
+            executed_version=result.executed_version,
+            log_result=base64.b64encode(result.log_tail[-4096:]).decode()
+            if result.log_tail is not None
+            else "",
+        )
+
+    async def CreateFunction(self, request: pb.CreateFunctionRequest, context: Context) -> pb.CreateFunctionResponse:
+        structlog.contextvars.bind_contextvars(function=request.function_name)
+        function = await self.functions.create(
+            request.function_name,
+            request.runtime,
+            request.handler,
+            request.zip_file,
+            role=request.role,
+            timeout=request.timeout if request.HasField("timeout") else None,
+            memory_size=request.memory_size if request.HasField("memory_size") else None,
+            environment=dict(request.environment),
+            description=request.description,
+            dead_letter_target_arn=request.dead_letter_target_arn
+            if request.HasField("dead_letter_target_arn")
+            else None,
+        )
+        return pb.CreateFunctionResponse(configuration=function_to_pb(function))
+
+    async def GetFunction(self, request: pb.GetFunctionRequest, context: Context) -> pb.GetFunctionResponse:
+        function = await self.functions.get(request.function_name, request.qualifier or None)
+        return pb.GetFunctionResponse(configuration=function_to_pb(function))
+
+    async def ListFunctions(self, request: pb.ListFunctionsRequest, context: Context) -> pb.ListFunctionsResponse:
+        functions, marker = await self.functions.list(request.marker, request.max_items or None)
+        return pb.ListFunctionsResponse(
+            functions=[function_to_pb(f) for f in functions], next_marker=marker or ""
+        )
+
+    async def UpdateFunctionConfiguration(
+        self, request: pb.UpdateFunctionConfigurationRequest, context: Context
+    ) -> pb.UpdateFunctionConfigurationResponse:
+        def given(field: str) -> object:
+            return getattr(request, field) if request.HasField(field) else None
+
+        changes = FunctionChanges(
+            timeout=given("timeout"),  # type: ignore[arg-type]
+            memory_size=given("memory_size"),  # type: ignore[arg-type]
+            environment=dict(request.environment.variables) if request.HasField("environment") else None,
+            handler=given("handler"),  # type: ignore[arg-type]
+            runtime=given("runtime"),  # type: ignore[arg-type]
+            role=given("role"),  # type: ignore[arg-type]
+            description=given("description"),  # type: ignore[arg-type]
+            dead_letter_target_arn=given("dead_letter_target_arn"),  # type: ignore[arg-type]
+        )
+        function = await self.functions.update(request.function_name, changes)
+        return pb.UpdateFunctionConfigurationResponse(configuration=function_to_pb(function))
+
+    async def DeleteFunction(self, request: pb.DeleteFunctionRequest, context: Context) -> pb.DeleteFunctionResponse:
+        await self.functions.delete(request.function_name)
+        return pb.DeleteFunctionResponse()
+
+    async def PutFunctionEventInvokeConfig(
+        self, request: pb.PutFunctionEventInvokeConfigRequest, context: Context
+    ) -> pb.PutFunctionEventInvokeConfigResponse:
+        config = await self.configs.put(
+            request.function_name, request.qualifier or None, settings_from_pb(request)
+        )
+        return pb.PutFunctionEventInvokeConfigResponse(config=config_to_pb(config, self.configs.arn(config)))
+
+    async def UpdateFunctionEventInvokeConfig(
+        self, request: pb.UpdateFunctionEventInvokeConfigRequest, context: Context
+    ) -> pb.UpdateFunctionEventInvokeConfigResponse:
+        config = await self.configs.update(
+            request.function_name, request.qualifier or None, settings_from_pb(request)
+        )
+        return pb.UpdateFunctionEventInvokeConfigResponse(config=config_to_pb(config, self.configs.arn(config)))
+
+    async def GetFunctionEventInvokeConfig(
+        self, request: pb.GetFunctionEventInvokeConfigRequest, context: Context
+    ) -> pb.GetFunctionEventInvokeConfigResponse:
+        config = await self.configs.get(request.function_name, request.qualifier or None)
+        return pb.GetFunctionEventInvokeConfigResponse(config=config_to_pb(config, self.configs.arn(config)))
+
+    async def DeleteFunctionEventInvokeConfig(
+        self, request: pb.DeleteFunctionEventInvokeConfigRequest, context: Context
+    ) -> pb.DeleteFunctionEventInvokeConfigResponse:
+        await self.configs.delete(request.function_name, request.qualifier or None)
+        return pb.DeleteFunctionEventInvokeConfigResponse()
+
+    async def ListFunctionEventInvokeConfigs(
+        self, request: pb.ListFunctionEventInvokeConfigsRequest, context: Context
+    ) -> pb.ListFunctionEventInvokeConfigsResponse:
+        configs, marker = await self.configs.list(
+            request.function_name, request.marker or None, request.max_items or None
+        )
+        return pb.ListFunctionEventInvokeConfigsResponse(
+            function_event_invoke_configs=[config_to_pb(c, self.configs.arn(c)) for c in configs],
+            next_marker=marker or "",
+        )

@@ -1,0 +1,73 @@
+"""Domain ↔ protobuf for the Invoker's messages."""
+
+from __future__ import annotations
+
+from eventinvoke.core.model import EventInvokeConfig, FunctionConfig
+from eventinvoke.invoker.event_invoke_configs import DestinationSettings, Outcome, Settings
+from eventinvoke.v1 import function_pb2
+
+
+def function_to_pb(function: FunctionConfig) -> function_pb2.FunctionConfiguration:
+    message = function_pb2.FunctionConfiguration(
+        function_name=function.name,
+        function_arn=function.arn,
+        runtime=function.runtime,
+        handler=function.handler,
+        role=function.role,
+        timeout=function.timeout,
+        memory_size=function.memory_size,
+        environment=function.environment,
+        code_sha256=function.code_sha256,
+        code_size=function.code_size,
+        last_modified=function.last_modified,
+        version=function.version,
+        description=function.description,
+        state="Active",
+        revision_id=function.revision_id,
+    )
+    if function.dead_letter_target_arn:
+        message.dead_letter_target_arn = function.dead_letter_target_arn
+    return message
+
+
+def config_to_pb(config: EventInvokeConfig, arn: str) -> function_pb2.FunctionEventInvokeConfig:
+    message = function_pb2.FunctionEventInvokeConfig(function_arn=arn, last_modified=config.last_modified)
+    if config.maximum_retry_attempts is not None:
+        message.maximum_retry_attempts = config.maximum_retry_attempts
+    if config.maximum_event_age_in_seconds is not None:
+        message.maximum_event_age_in_seconds = config.maximum_event_age_in_seconds
+    message.destination_config.on_success.SetInParent()
+    message.destination_config.on_failure.SetInParent()
+    if config.on_success:
+        message.destination_config.on_success.destination = config.on_success
+    if config.on_failure:
+        message.destination_config.on_failure.destination = config.on_failure
+    return message
+
+
+def settings_from_pb(request: object) -> Settings:
+    """Put/Update requests share these fields; proto3 presence says what was given."""
+
+    def present(field: str) -> bool:
+        return request.HasField(field)  # type: ignore[attr-defined]
+
+    destination_config = None
+    if present("destination_config"):
+        dc = request.destination_config  # type: ignore[attr-defined]
+        destination_config = DestinationSettings(
+            on_success=_outcome(dc, "on_success"), on_failure=_outcome(dc, "on_failure")
+        )
+    return Settings(
+        maximum_retry_attempts=request.maximum_retry_attempts if present("maximum_retry_attempts") else None,  # type: ignore[attr-defined]
+        maximum_event_age_in_seconds=request.maximum_event_age_in_seconds  # type: ignore[attr-defined]
+        if present("maximum_event_age_in_seconds")
+        else None,
+        destination_config=destination_config,
+    )
+
+
+def _outcome(config: function_pb2.DestinationConfig, field: str) -> Outcome | None:
+    if not config.HasField(field):
+        return None
+    side = getattr(config, field)
+    return Outcome(side.destination if side.HasField("destination") else None)

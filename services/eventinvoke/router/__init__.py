@@ -1,0 +1,1 @@
+"""The Router: a durable outbox and pluggable destination adapters."""

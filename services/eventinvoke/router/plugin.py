@@ -1,0 +1,125 @@
+"""The public API for destination adapter authors.
+
+A destination adapter turns an execution record into its target's format and delivers it. Ship it
+in your own package (top-level module ``eventinvoke_<name>``) and register it through the entry
+point group ``eventinvoke.destinations``::
+
+    # pyproject.toml
+    [project.entry-points."eventinvoke.destinations"]
+    webhook = "eventinvoke_webhook"
+
+    # eventinvoke_webhook.py
+    from eventinvoke.router.plugin import PermanentDeliveryError, hookimpl
+
+    class WebhookDestination:
+        name = "webhook"
+
+        def claims(self, target: str) -> bool:
+            return target.startswith("https://")
+
+        async def deliver(self, delivery):
+            ...  # POST delivery.record.to_json(); raise RetryableDeliveryError on 5xx
+
+        async def close(self) -> None: ...
+
+    @hookimpl
+    def register_destinations(register, context):
+        register(WebhookDestination())
+
+Hooks are synchronous and cheap; all I/O belongs in ``deliver``. The entry point's name is the
+plugin's name: ``EVENTINVOKE_DISABLED_DESTINATIONS=webhook`` disables it. See docs/plugins.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import pluggy
+
+from eventinvoke.core.arn import Partition
+from eventinvoke.core.model import (
+    DEAD_LETTER,
+    ON_FAILURE,
+    ON_SUCCESS,
+    Delivery,
+    ExecutionRecord,
+)
+
+NAME = "eventinvoke"
+ENTRY_POINT_GROUP = "eventinvoke.destinations"
+
+hookimpl = pluggy.HookimplMarker(NAME)
+"""Marks a function or method as an implementation of one of eventinvoke's hooks."""
+
+
+@runtime_checkable
+class DestinationAdapter(Protocol):
+    """What an adapter provides. ``name`` identifies it in logs and in the failed-delivery store."""
+
+    name: str
+
+    def claims(self, target: str) -> bool:
+        """Whether this adapter delivers to ``target`` (an ARN or URI). Cheap, no I/O."""
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """Deliver one record (for ``DEAD_LETTER`` deliveries: the original event).
+
+        Return when the target has it. Raise ``RetryableDeliveryError`` for a failure that may
+        pass (throttling, 5xx, a dropped connection) and ``PermanentDeliveryError`` for one that
+        will not (a missing target, access denied, a payload the target refuses). Any other
+        exception counts as retryable.
+        """
+
+    async def close(self) -> None:
+        """Release clients and connections when the Router stops."""
+
+
+class Invoker(Protocol):
+    """The suite's own Invoker, for adapters that invoke functions (see ``eventinvoke.client``)."""
+
+    async def invoke(self, function_name: str, payload: bytes = b"", invocation_type: str = "RequestResponse", **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class RouterContext:
+    """What the Router offers adapters when they register."""
+
+    partition: Partition
+    invoker: Invoker
+    # The [destinations.<name>] tables of the configuration file.
+    settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def settings_for(self, name: str) -> Mapping[str, Any]:
+        return self.settings.get(name, {})
+
+
+class DeliveryError(Exception):
+    """A delivery failed. Adapters raise one of the two subclasses."""
+
+
+class RetryableDeliveryError(DeliveryError):
+    """The delivery may succeed later: it is retried with capped, jittered backoff."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The delivery will never succeed: the record goes to the failed-delivery store at once."""
+
+
+__all__ = [
+    "DEAD_LETTER",
+    "ENTRY_POINT_GROUP",
+    "NAME",
+    "ON_FAILURE",
+    "ON_SUCCESS",
+    "Delivery",
+    "DeliveryError",
+    "DestinationAdapter",
+    "ExecutionRecord",
+    "Invoker",
+    "PermanentDeliveryError",
+    "RetryableDeliveryError",
+    "RouterContext",
+    "hookimpl",
+]

@@ -1,0 +1,1 @@
+"""Shared gRPC plumbing: one serve(), one error table, one logging setup, one settings loader."""

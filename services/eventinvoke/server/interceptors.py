@@ -1,0 +1,65 @@
+"""One server interceptor: per-call log context, the canonical log line, and error mapping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+import structlog
+
+from eventinvoke.core.errors import LambdaError, ServiceException
+from eventinvoke.server.status import to_status
+
+log = structlog.get_logger("eventinvoke.rpc")
+
+# Calls too frequent to log one line each (health probes).
+QUIET_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
+
+
+class ServerInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps every unary handler: binds contextvars, logs one line, maps errors once."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or handler.unary_unary is None or details.method in QUIET_METHODS:
+            return handler
+        method = details.method
+        inner = handler.unary_unary
+
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(rpc=method.rsplit("/", 1)[-1])
+            started = time.perf_counter()
+            try:
+                response = await inner(request, context)
+            except LambdaError as error:
+                _log(started, "error", error=error.code, message=error.message)
+                await context.abort_with_status(to_status(error))
+            except (grpc.aio.AbortError, grpc.RpcError):
+                raise
+            except Exception:
+                log.exception("rpc_failed")
+                _log(started, "error", error="ServiceException")
+                await context.abort_with_status(
+                    to_status(ServiceException("An internal error occurred. See the server log."))
+                )
+            else:
+                _log(started, "ok")
+                return response
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _log(started: float, outcome: str, **fields: Any) -> None:
+    duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    log.info("rpc_handled", outcome=outcome, duration_ms=duration_ms, **fields)

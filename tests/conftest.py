@@ -1,0 +1,118 @@
+"""Fixtures that start the real suite: gRPC on a free port, SQLite in a temp dir, real sandboxes."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import zipfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eventinvoke.app import Suite
+from eventinvoke.client import AsyncClient
+from eventinvoke.server.config import Settings
+
+FUNCTIONS = Path(__file__).parent / "functions"
+# Tests run AWS's real retry policy 100× faster: delays of 0.6 s and 1.2 s, ages / 100.
+TIME_SCALE = 0.01
+
+
+def zip_dir(path: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for file in sorted(path.rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts:
+                archive.write(file, file.relative_to(path).as_posix())
+    return buffer.getvalue()
+
+
+def test_settings(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "listen": "127.0.0.1:0",
+        "time_scale": TIME_SCALE,
+        "lease_margin": 2.0,
+        "log_format": "json",
+    }
+    values.update(overrides)
+    return Settings.load(values, environ={})
+
+
+class Running:
+    """A started suite, a client to it, and helpers to deploy test functions and read records."""
+
+    def __init__(self, suite: Suite, client: AsyncClient, tmp_path: Path) -> None:
+        self.suite = suite
+        self.client = client
+        self.tmp_path = tmp_path
+
+    @property
+    def address(self) -> str:
+        return self.suite.address
+
+    async def deploy(self, name: str, source: str, timeout: int = 3, **env: str) -> dict[str, Any]:
+        return await self.client.create_function(
+            function_name=name,
+            runtime="python3.11",
+            handler="index.handler",
+            zip_file=zip_dir(FUNCTIONS / source),
+            timeout=timeout,
+            environment={"Variables": env} if env else None,
+        )
+
+    async def collector(self, name: str = "collector") -> Path:
+        """Deploy a collector function; returns the file its records land in."""
+        path = self.tmp_path / f"{name}.jsonl"
+        path.touch()
+        await self.deploy(name, "collector", COLLECT_FILE=str(path))
+        return path
+
+    async def flaky(self, name: str = "flaky", timeout: int = 3) -> Path:
+        path = self.tmp_path / f"{name}-runs.jsonl"
+        path.touch()
+        await self.deploy(name, "flaky", timeout=timeout, RUNS_FILE=str(path))
+        return path
+
+    def arn(self, name: str) -> str:
+        return f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def wait_for(
+    predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05
+) -> Any:
+    """Poll until ``predicate()`` is truthy; fail with its last value otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+        await asyncio.sleep(interval)
+
+
+async def records_in(path: Path, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
+    """Wait until the collector file holds ``count`` records; return the events."""
+    await wait_for(lambda: len(read_lines(path)) >= count, timeout)
+    return [line["event"] for line in read_lines(path)]
+
+
+@pytest.fixture
+async def suite(tmp_path: Path) -> AsyncIterator[Running]:
+    running_suite = Suite(test_settings(tmp_path / "data"))
+    await running_suite.start()
+    client = AsyncClient(running_suite.address)
+    try:
+        yield Running(running_suite, client, tmp_path)
+    finally:
+        await client.close()
+        await running_suite.stop(grace=1)
