@@ -18,15 +18,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
-
 from eventinvoke.v1 import function_pb2, record_pb2
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 from eventinvoke.v1 import invoker_service_pb2_grpc as invoker_grpc
 from eventinvoke.v1 import router_service_pb2 as router_pb2
 from eventinvoke.v1 import router_service_pb2_grpc as router_grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 GRPC_CODES = {
@@ -69,7 +68,7 @@ class FakeInvoker(invoker_grpc.InvokerServicer):
 
     async def _check(self, request: Any, context: grpc.aio.ServicerContext) -> None:
         self.requests.append(request)
-        name = request.function_name
+        name = getattr(request, "function_name", "")
         if name.startswith("raise:"):
             _, reason, http_status = name.split(":")
             await context.abort_with_status(rich_status(reason, f"{reason} for you", http_status))
@@ -118,14 +117,17 @@ class FakeInvoker(invoker_grpc.InvokerServicer):
         return invoker_pb2.DeleteFunctionResponse()
 
     def _config(self, request: Any) -> function_pb2.FunctionEventInvokeConfig:
+        # Echoes the request's settings; Get and List requests carry none.
+        qualifier = getattr(request, "qualifier", "") or "$LATEST"
         config = function_pb2.FunctionEventInvokeConfig(
-            function_arn=f"{ARN}{request.function_name}:{request.qualifier or '$LATEST'}",
-            last_modified=1573686021.479,
+            function_arn=f"{ARN}{request.function_name}:{qualifier}", last_modified=1573686021.479
         )
+        fields = request.DESCRIPTOR.fields_by_name
         for field in ("maximum_retry_attempts", "maximum_event_age_in_seconds"):
-            if request.HasField(field):
+            if field in fields and request.HasField(field):
                 setattr(config, field, getattr(request, field))
-        config.destination_config.CopyFrom(request.destination_config)
+        if "destination_config" in fields:
+            config.destination_config.CopyFrom(request.destination_config)
         return config
 
     async def PutFunctionEventInvokeConfig(self, request, context):  # noqa: N802

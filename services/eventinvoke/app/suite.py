@@ -56,7 +56,7 @@ class Suite:
         self.settings = settings
         self.roles = tuple(roles)
         self.extra_plugins = list(extra_plugins)
-        self.server = Server(settings.listen)
+        self.server: Server | None = None  # made in start(): gRPC binds to the running loop
         self.backend: SqliteBackend | None = None
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._closers: list[object] = []
@@ -65,11 +65,12 @@ class Suite:
 
     @property
     def address(self) -> str:
+        assert self.server is not None, "start() the suite first"
         return self.server.address
 
     def _channel(self, role: str) -> grpc.aio.Channel:
         """A channel to a peer: this very server when it carries the role."""
-        target = self.server.address if role in self.roles else self.settings.peer(role)
+        target = self.address if role in self.roles else self.settings.peer(role)
         if role not in self.roles and not getattr(self.settings, f"{role}_endpoint"):
             raise ValueError(
                 f"the {role} is not in this process: give its address "
@@ -81,6 +82,7 @@ class Suite:
 
     async def start(self) -> None:
         settings = self.settings
+        self.server = Server(settings.listen)
         self.server.bind()
         self.backend = backend = await SqliteBackend.open(settings.data_dir)
         partition = Partition(settings.region, settings.account)
@@ -169,7 +171,7 @@ class Suite:
 
     def _invoker_address(self) -> str:
         if "invoker" in self.roles:
-            return self.server.address
+            return self.address
         if not self.settings.invoker_endpoint:
             raise ValueError(
                 "the invoker is not in this process: give its address "
@@ -178,7 +180,8 @@ class Suite:
         return self.settings.invoker_endpoint
 
     async def stop(self, grace: float = 10.0) -> None:
-        await self.server.stop(grace)
+        if self.server is not None:
+            await self.server.stop(grace)
         for closer in self._closers:
             await closer.close()  # type: ignore[attr-defined]
         for channel in self._channels.values():
@@ -188,6 +191,7 @@ class Suite:
 
     async def run_until_signalled(self) -> None:
         await self.start()
+        assert self.server is not None
         try:
             await self.server.wait_for_signal()
         finally:

@@ -1,0 +1,87 @@
+"""Running eventinvoke as real OS processes (`eventinvoke up` / `serve`), for crash and deployment tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+EVENTINVOKE = str(Path(sys.executable).with_name("eventinvoke"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SuiteProcess:
+    """``eventinvoke <args>`` in its own process group, with its output in a log file."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.args = args
+        self.log_path = log_path
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.address = ""
+
+    def start(self, listen: str, timeout: float = 20.0) -> SuiteProcess:
+        self.address = listen
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [EVENTINVOKE, *self.args, "--listen", listen],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
+        )
+        log.close()
+        wait_serving(listen, timeout, self)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the server (not its sandboxes: they are separate processes, as on a real crash)."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def cleanup(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_serving(address: str, timeout: float, process: SuiteProcess | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if process is not None and not process.alive():
+                raise AssertionError(f"server exited:\n{process.log()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{address} not serving after {timeout}s")
+            time.sleep(0.1)
