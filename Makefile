@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/eventinvoke/v1/*.proto)
 GENERATED := protos/eventinvoke/v1/.generated
 
-.PHONY: install run test protos lint fmt clean
+.PHONY: install run test bench protos lint fmt clean
 
 install: $(STAMP) $(GENERATED)
 
@@ -29,6 +29,9 @@ run: install
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/eventinvoke bench $(ARGS)
 
 lint: install
 	$(BIN)/ruff check services plugins clients tests

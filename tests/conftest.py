@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from eventinvoke.app import Suite
 from eventinvoke.client import AsyncClient
 from eventinvoke.server.config import Settings
@@ -41,6 +40,9 @@ def test_settings(data_dir: Path, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings.load(values, environ={})
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 class Running:
@@ -116,3 +118,80 @@ async def suite(tmp_path: Path) -> AsyncIterator[Running]:
     finally:
         await client.close()
         await running_suite.stop(grace=1)
+
+
+# --- a suite for blocking callers (appended; imports kept here so the header stays untouched) ---
+
+import socket  # noqa: E402
+import threading  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+import structlog  # noqa: E402
+
+
+@pytest.fixture
+def suite_in_thread(tmp_path: Path) -> Iterator[str]:
+    """A real suite on its own event loop in a background thread; yields its address.
+
+    For blocking callers that must not run on a test's event loop: the ``Client`` and the CLI.
+    Its data lives in ``tmp_path / "data"`` (function logs under ``data/logs``). The suite's own
+    log goes to ``tmp_path / "suite.log"``, not to ``sys.stdout``: an in-process CLI runner
+    (click's ``CliRunner``) swaps ``sys.stdout`` for the whole process, and server log lines
+    would otherwise land in the command's output.
+    """
+    saved_logging = structlog.get_config() if structlog.is_configured() else None
+    suite_log = (tmp_path / "suite.log").open("a", buffering=1)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(suite_log))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="suite-in-thread", daemon=True)
+    thread.start()
+    running_suite = Suite(test_settings(tmp_path / "data"))
+
+    def run(coroutine: Any, timeout: float = 30.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
+
+    async def cancel_leftovers() -> None:
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await loop.shutdown_asyncgens()
+
+    try:
+        run(running_suite.start())
+        yield running_suite.address
+    finally:
+        try:
+            run(running_suite.stop(grace=1))
+            run(cancel_leftovers(), timeout=10)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            if not thread.is_alive():
+                loop.close()
+            if saved_logging is None:
+                structlog.reset_defaults()
+            else:
+                structlog.configure(**saved_logging)
+            suite_log.close()
+
+
+@pytest.fixture
+def dead_endpoint() -> str:
+    """An address where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"127.0.0.1:{port}"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """``wait_for`` for blocking tests (their suite runs on its own thread): poll, then fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+        time.sleep(interval)

@@ -1,39 +1,63 @@
 from __future__ import annotations
 
-import importlib.util
+import contextlib
+import os
+import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 from eventinvoke.cli import cli
 
+# The installed console script, next to this interpreter (.venv/bin/eventinvoke).
+EVENTINVOKE = Path(sys.executable).parent / "eventinvoke"
 
-def run_cli(args: list[str], endpoint: str, router_endpoint: str | None = None) -> Result:
-    """Run ``eventinvoke --endpoint ENDPOINT ARGS...`` in-process, as a user would.
 
-    Global options are always given, so EVENTINVOKE_* variables of the caller do not leak in.
-    Unexpected exceptions propagate (a traceback fails the test instead of hiding in output).
-    """
-    options = ["--endpoint", endpoint]
+def _options(endpoint: str | None, router_endpoint: str | None) -> list[str]:
+    options = ["--endpoint", endpoint] if endpoint else []
     if router_endpoint:
         options += ["--router-endpoint", router_endpoint]
-    return CliRunner().invoke(cli, [*options, *args], catch_exceptions=False)
+    return options
 
 
-def load_fakes() -> ModuleType:
-    # tests/ is not a package, so the fake server shared with tests/clients is loaded by path.
-    name = "eventinvoke_tests_fakes"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "clients" / "fakes.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
+def _environment(env: dict[str, str] | None) -> dict[str, str | None]:
+    """The caller's EVENTINVOKE_* variables removed (they must not leak in), ``env`` added."""
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("EVENTINVOKE_")}
+    return {**unset, **(env or {})}
+
+
+def run_cli(
+    args: list[str],
+    endpoint: str | None = None,
+    router_endpoint: str | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Result:
+    """Run ``eventinvoke [--endpoint ENDPOINT] ARGS...`` in-process, with click's runner.
+
+    Unexpected exceptions propagate (a traceback fails the test instead of hiding in output).
+    """
+    with contextlib.chdir(cwd or Path.cwd()):
+        return CliRunner(env=_environment(env)).invoke(
+            cli, [*_options(endpoint, router_endpoint), *args], catch_exceptions=False
+        )
+
+
+def run_installed(
+    args: list[str], endpoint: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``eventinvoke`` command in its own process, exactly as a user would."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("EVENTINVOKE_")}
+    environ.update(env or {})
+    return subprocess.run(
+        [str(EVENTINVOKE), *_options(endpoint, None), *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture(name="run_cli")
@@ -41,13 +65,6 @@ def run_cli_fixture() -> Callable[..., Result]:
     return run_cli
 
 
-@pytest.fixture
-def fake_server() -> Iterator[tuple[str, Any]]:
-    """``(endpoint, invoker)``: a real gRPC server with fake servicers (tests/clients/fakes.py)."""
-    with load_fakes().serve() as served:
-        yield served
-
-
-@pytest.fixture
-def dead_endpoint() -> str:
-    return load_fakes().unused_endpoint()
+@pytest.fixture(name="run_installed")
+def run_installed_fixture() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_installed

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import grpc
 from conftest import FUNCTIONS, read_lines, wait_for, zip_dir
+from eventinvoke.client import AsyncClient
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 from processes import SuiteProcess, free_port
-
-from eventinvoke.client import AsyncClient
 
 ENV = {"EVENTINVOKE_TIME_SCALE": "0.01", "EVENTINVOKE_LEASE_MARGIN": "2", "EVENTINVOKE_LOG_FORMAT": "json"}
 COLLECTOR_ARN = "arn:aws:lambda:us-east-1:000000000000:function:collector"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from conftest import Running, read_lines, wait_for
-
 from eventinvoke.client import RequestEntityTooLargeException, ResourceNotFoundException
 
 MAX_SYNC = 6291456
@@ -28,7 +27,9 @@ def _padded(size: int) -> bytes:
     return b'{"pad":"' + b"x" * (size - len(skeleton)) + b'"}'
 
 
-async def test_event_invoke_returns_202_with_empty_body_and_no_version_or_error(suite: Running) -> None:
+async def test_event_invoke_returns_202_with_empty_body_and_no_version_or_error(
+    suite: Running,
+) -> None:
     """§8 check 1."""
     runs = await _echo(suite)
 
@@ -123,7 +124,8 @@ async def test_sync_invoke_of_function_returning_nothing_returns_null(suite: Run
 
 
 async def test_empty_payload_reaches_the_function_as_empty_object(suite: Running) -> None:
-    """§1.1 [UNVERIFIED default]: an empty body is delivered as ``{}``, as LocalStack and runtimes do."""
+    """§1.1 [UNVERIFIED default]: an empty body reaches the function as ``{}``, as LocalStack
+    and the runtimes do; our code does the same, which is sensible."""
     await _echo(suite)
 
     response = await suite.client.invoke("echo", b"")
@@ -141,7 +143,9 @@ async def test_empty_payload_reaches_the_function_as_empty_object(suite: Running
         "000000000000:function:echo",
     ],
 )
-async def test_function_name_forms_all_invoke_the_function(suite: Running, function_name: str) -> None:
+async def test_function_name_forms_all_invoke_the_function(
+    suite: Running, function_name: str
+) -> None:
     """§1.1: bare name, name:qualifier, full ARN, qualified ARN and partial ARN."""
     await _echo(suite)
 
@@ -152,7 +156,9 @@ async def test_function_name_forms_all_invoke_the_function(suite: Running, funct
 
 
 @pytest.mark.parametrize("invocation_type", ["RequestResponse", "Event", "DryRun"])
-async def test_missing_function_is_404_function_not_found(suite: Running, invocation_type: str) -> None:
+async def test_missing_function_is_404_function_not_found(
+    suite: Running, invocation_type: str
+) -> None:
     """§8 check 9, for all three invocation types."""
     with pytest.raises(ResourceNotFoundException) as raised:
         await suite.client.invoke("nope", b"{}", invocation_type=invocation_type)
@@ -206,7 +212,8 @@ async def test_async_payload_limit_is_1_mib(suite: Running) -> None:
 
 
 async def test_sync_payload_limit_is_6291456_bytes(suite: Running) -> None:
-    """§8 check 8: over 6291456 bytes is 413 RequestEntityTooLargeException; exactly that is fine."""
+    """§8 check 8: over 6291456 bytes is 413 RequestEntityTooLargeException; exactly 6291456
+    is fine."""
     await suite.deploy("tester", "tester")
 
     with pytest.raises(RequestEntityTooLargeException) as raised:

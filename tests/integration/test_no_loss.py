@@ -8,9 +8,8 @@ import collections
 from pathlib import Path
 
 from conftest import FUNCTIONS, read_lines, wait_for, zip_dir
-from processes import SuiteProcess, free_port
-
 from eventinvoke.client import AsyncClient
+from processes import SuiteProcess, free_port
 
 EVENTS = 500
 ENV = {"EVENTINVOKE_TIME_SCALE": "0.01", "EVENTINVOKE_LEASE_MARGIN": "2", "EVENTINVOKE_LOG_FORMAT": "json"}

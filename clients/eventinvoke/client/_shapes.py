@@ -31,6 +31,8 @@ DELIVERY_KINDS = {
     router_pb2.DELIVERY_KIND_DEAD_LETTER: "DeadLetter",
 }
 
+_Choice = TypeVar("_Choice")
+
 # --- checking arguments, with botocore's messages -------------------------------------------
 
 
@@ -55,7 +57,7 @@ def _check_struct(value: object, name: str, members: tuple[str, ...]) -> Mapping
     return value
 
 
-def _check_choice(value: str, name: str, choices: Mapping[str, int]) -> int:
+def _check_choice(value: str, name: str, choices: Mapping[str, _Choice]) -> _Choice:
     if value not in choices:
         raise ParamValidationError(
             f"Invalid value for parameter {name}: {value!r}, must be one of: {', '.join(choices)}"

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 
 import grpc
 import structlog
-
 from eventinvoke.backends.sqlite import SqliteBackend
 from eventinvoke.client import AsyncClient
 from eventinvoke.core.arn import Partition
@@ -28,9 +27,14 @@ from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
 from eventinvoke.server.config import Settings
 from eventinvoke.server.serve import CHANNEL_OPTIONS, Server, Service
-from eventinvoke.v1 import executor_service_pb2, executor_service_pb2_grpc
-from eventinvoke.v1 import invoker_service_pb2, invoker_service_pb2_grpc
-from eventinvoke.v1 import router_service_pb2, router_service_pb2_grpc
+from eventinvoke.v1 import (
+    executor_service_pb2,
+    executor_service_pb2_grpc,
+    invoker_service_pb2,
+    invoker_service_pb2_grpc,
+    router_service_pb2,
+    router_service_pb2_grpc,
+)
 
 log = structlog.get_logger("eventinvoke.app")
 

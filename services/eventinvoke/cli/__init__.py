@@ -7,7 +7,7 @@ from ``aws lambda ... --endpoint-url`` works here against an Invoker's gRPC addr
 from __future__ import annotations
 
 import click
-from eventinvoke.cli import event_invoke, functions, server
+from eventinvoke.cli import bench, event_invoke, functions, server
 from eventinvoke.cli._common import AwsGroup, Settings
 from eventinvoke.client import DEFAULT_ENDPOINT
 
@@ -37,6 +37,7 @@ def cli(ctx: click.Context, endpoint: str, router_endpoint: str | None, debug: b
 functions.register(cli)
 event_invoke.register(cli)
 server.register(cli)
+bench.register(cli)
 
 
 def main() -> None:

@@ -48,12 +48,26 @@ def echo_json(value: Any) -> None:
 class CliError(click.ClickException):
     """An error printed as the AWS CLI prints it: the message alone on stderr."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
     def show(self, file: Any = None) -> None:
         click.echo(self.format_message(), err=True)
+
+
+class ParameterError(CliError):
+    exit_code = EXIT_PARAMETER_ERROR
+
+
+class ServiceFailure(CliError):
+    exit_code = EXIT_SERVICE_ERROR
+
+
+class OtherFailure(CliError):
+    exit_code = EXIT_OTHER_ERROR
+
+
+class AwsUsageError(click.UsageError):
+    """A click usage error (with the usage lines) under the AWS CLI's parameter exit code."""
+
+    exit_code = EXIT_PARAMETER_ERROR
 
 
 def _service_error(exc: ServiceError) -> str:
@@ -63,19 +77,19 @@ def _service_error(exc: ServiceError) -> str:
     )
 
 
-# Client exception -> (exit code, message). The one place client errors become CLI exits.
-_ERRORS: list[tuple[type[EventInvokeError], int, Callable[[Any], str]]] = [
-    (ServiceError, EXIT_SERVICE_ERROR, _service_error),
-    (EndpointConnectionError, EXIT_OTHER_ERROR, str),
-    (ParamValidationError, EXIT_PARAMETER_ERROR, str),
+# Client exception -> CLI failure and its message. The one place client errors become exits.
+_ERRORS: list[tuple[type[EventInvokeError], type[CliError], Callable[[Any], str]]] = [
+    (ServiceError, ServiceFailure, _service_error),
+    (EndpointConnectionError, OtherFailure, str),
+    (ParamValidationError, ParameterError, str),
 ]
 
 
 def cli_error(exc: EventInvokeError) -> CliError:
-    for cls, exit_code, render in _ERRORS:
+    for cls, failure, render in _ERRORS:
         if isinstance(exc, cls):
-            return CliError(render(exc), exit_code)
-    return CliError(str(exc), EXIT_OTHER_ERROR)
+            return failure(render(exc))
+    return OtherFailure(str(exc))
 
 
 class AwsGroup(click.Group):
@@ -84,10 +98,11 @@ class AwsGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except AwsUsageError:
+            raise
         except click.UsageError as exc:
             # Bad arguments to a command are the AWS CLI's parameter errors.
-            exc.exit_code = EXIT_PARAMETER_ERROR
-            raise
+            raise AwsUsageError(exc.format_message(), exc.ctx) from exc
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except EventInvokeError as exc:
@@ -96,7 +111,7 @@ class AwsGroup(click.Group):
             settings = ctx.find_object(Settings)
             if settings is not None and settings.debug:
                 raise
-            raise CliError(f"{type(exc).__name__}: {exc}", EXIT_OTHER_ERROR) from exc
+            raise OtherFailure(f"{type(exc).__name__}: {exc}") from exc
 
 
 # --- option callbacks: local input errors become click usage errors ----------------------------

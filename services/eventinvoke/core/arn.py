@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from eventinvoke.core.errors import InvalidParameterValueException, ValidationException
+from eventinvoke.core.errors import InvalidParameterValueException, Validation, ValidationException
 
 LATEST = "$LATEST"
+MAX_FUNCTION_NAME = 256  # NamespacedFunctionName
 
 # botocore's lambda model, shape NamespacedFunctionName.
 FUNCTION_NAME_PATTERN = (
@@ -47,17 +48,28 @@ class FunctionRef:
         return self.qualifier or LATEST
 
 
-def parse_function_name(value: str, qualifier: str | None = None, field: str = "functionName") -> FunctionRef:
+def parse_function_name(
+    value: str,
+    qualifier: str | None = None,
+    field: str = "functionName",
+    max_length: int = MAX_FUNCTION_NAME,
+) -> FunctionRef:
     """Split a name, ``name:qualifier``, full ARN or partial ARN.
 
+    ``max_length`` is the model's limit for the operation: 256 for Invoke and the function
+    operations (NamespacedFunctionName), 140 for the EventInvokeConfig ones.
     A qualifier given both in the name and separately must match.
     """
     match = _FUNCTION_NAME.fullmatch(value or "")
-    if not value or match is None or len(value) > 256:
-        raise ValidationException(
-            f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
-            f"constraint: Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"
+    check = Validation()
+    if match is None:
+        check.fail(
+            value, field, f"Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"
         )
+    if len(value or "") > max_length:
+        check.fail(value, field, f"Member must have length less than or equal to {max_length}")
+    check.raise_if_any()
+    assert match is not None
     name = match["name"]
     derived = match["qualifier"]
     if qualifier:
@@ -69,7 +81,8 @@ def parse_function_name(value: str, qualifier: str | None = None, field: str = "
             )
         if derived and derived != qualifier:
             raise InvalidParameterValueException(
-                "The derived qualifier from the function name does not match the specified qualifier."
+                "The derived qualifier from the function name does not match the specified "
+                "qualifier."
             )
     return FunctionRef(name=name, qualifier=qualifier or derived)
 

@@ -8,6 +8,8 @@ invocation starts fresh (and re-runs init), as on AWS.
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 import base64
 import binascii
@@ -269,8 +271,9 @@ class Sandbox:
         status = ""
         init_ms: float | None = None
         # Phase 1: until the runtime takes the event. On a new sandbox this is its init.
+        phase1: set[asyncio.Future[Any]] = {handle.taken, handle.result, self._exited}
         await asyncio.wait(
-            {handle.taken, handle.result, self._exited},
+            phase1,
             timeout=INIT_TIMEOUT,
             return_when=asyncio.FIRST_COMPLETED,
         )
@@ -283,8 +286,9 @@ class Sandbox:
             self._note_memory()  # now too, in case the process is gone by the end
             # Phase 2: the function runs, within its timeout counted from the take.
             remaining = began + function.timeout - loop.time()
+            phase2: set[asyncio.Future[Any]] = {handle.result, self._exited}
             await asyncio.wait(
-                {handle.result, self._exited},
+                phase2,
                 timeout=max(remaining, 0),
                 return_when=asyncio.FIRST_COMPLETED,
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import grpc
-
 from eventinvoke.backends.base import FunctionStore
 from eventinvoke.core.arn import Partition
 from eventinvoke.core.errors import ResourceNotFoundException

@@ -1,15 +1,16 @@
-"""The asynchronous path: lease events, run them, retry or settle, ack after the Router has the record."""
+"""The asynchronous path: lease events, run them, retry or settle, ack once the Router has the
+record."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
 from dataclasses import dataclass
 
 import structlog
-
 from eventinvoke.backends.base import EventQueue, FunctionStore
 from eventinvoke.core.model import EVENT_AGE_EXCEEDED, LATEST, QueuedEvent
 from eventinvoke.executor.code import CodeCache
@@ -21,7 +22,8 @@ from eventinvoke.router.client import RouterClient
 log = structlog.get_logger("eventinvoke.executor")
 
 IDLE_POLL_SECONDS = 0.1  # how often an idle worker looks for due events (retries, other invokers)
-SYSTEM_BACKOFF_CAP = 300.0  # AWS: exponential backoff from 1 s, capped at 5 min (spec §3.3)
+SYSTEM_BACKOFF_CAP = 300.0
+DEFAULT_TIMEOUT = 3.0  # AWS's default function timeout  # AWS: exponential backoff from 1 s, capped at 5 min (spec §3.3)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ class AsyncWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def _base_lease(self) -> float:
+        """What a lease covers before the event's function is known: the default timeout."""
+        return DEFAULT_TIMEOUT + self.settings.lease_margin
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="executor-worker")
 
@@ -70,7 +77,6 @@ class AsyncWorker:
             await asyncio.gather(*self._inflight, return_exceptions=True)
 
     async def _run(self) -> None:
-        base_lease = 3 + self.settings.lease_margin
         while not self._stopping:
             free = self.settings.concurrency - len(self._inflight)
             if free <= 0:
@@ -78,7 +84,7 @@ class AsyncWorker:
                 continue
             self.doorbell.clear()
             try:
-                events = await self.queue.lease(self.owner, free, base_lease)
+                events = await self.queue.lease(self.owner, free, self._base_lease)
             except Exception:
                 log.exception("lease_failed")
                 events = []
@@ -101,7 +107,11 @@ class AsyncWorker:
         except Exception:
             # A system error, not the function's: back off without spending a retry attempt.
             log.exception("event_system_error", attempts=event.attempts)
-            delay = min(2.0 ** max(event.attempts, 0), SYSTEM_BACKOFF_CAP) * self.policy.time_scale
+            # Exponential without a stored counter: waiting as long as the event is old doubles
+            # the wait each time, from 1 s up to 5 min (both scaled).
+            scale = self.policy.time_scale
+            age = time.time() - event.enqueued_at
+            delay = min(max(age, scale), SYSTEM_BACKOFF_CAP * scale)
             assert event.event_id is not None
             await self.queue.retry(event.event_id, event.attempts, time.time() + delay)
 
@@ -116,14 +126,24 @@ class AsyncWorker:
         if self.policy.expired(event.enqueued_at, time.time(), config):
             await self._settle(event, function, config, EVENT_AGE_EXCEEDED, event.attempts, None)
             return
+        # Held while the attempt waits for a sandbox, starts one and runs: a lease that expired
+        # meanwhile would let the event run a second time although nothing crashed.
         lease = function.timeout + self.settings.lease_margin
-        if lease > 3 + self.settings.lease_margin:
-            await self.queue.extend(event.event_id, lease)
-        code_dir = await self.code.ensure(function)
-        invoked_arn = function.arn if event.qualifier == LATEST else f"{function.arn}:{event.qualifier}"
-        outcome = await self.pool.run(
-            function, code_dir, Invocation(event.request_id, event.payload, invoked_arn)
+        renewal = asyncio.create_task(
+            self._hold_lease(event.event_id, lease, extend_now=lease > self._base_lease)
         )
+        try:
+            code_dir = await self.code.ensure(function)
+            invoked_arn = (
+                function.arn if event.qualifier == LATEST else f"{function.arn}:{event.qualifier}"
+            )
+            outcome = await self.pool.run(
+                function, code_dir, Invocation(event.request_id, event.payload, invoked_arn)
+            )
+        finally:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
         attempts = event.attempts + 1
         # Configuration is read at execution time (spec §3.1, check 39).
         config = await self.store.get_event_invoke_config(event.function_name, event.qualifier)
@@ -136,11 +156,27 @@ class AsyncWorker:
         )
         if isinstance(decision, Retry):
             await self.queue.retry(event.event_id, attempts, decision.at)
-            log.info("event_retry_scheduled", attempts=attempts, delay_s=round(decision.at - time.time(), 3))
+            delay = round(decision.at - time.time(), 3)
+            log.info("event_retry_scheduled", attempts=attempts, delay_s=delay)
             return
         await self._settle(event, function, config, decision.condition, attempts, outcome)
 
-    async def _settle(self, event, function, config, condition, attempts, outcome: Outcome | None) -> None:  # type: ignore[no-untyped-def]
+    async def _hold_lease(self, event_id: int, lease: float, extend_now: bool) -> None:
+        """Renew the lease every third of it until cancelled (now too, when the function's
+        timeout outlasts the lease taken), so it has two thirds left when the attempt ends:
+        time to settle and hand over the record."""
+        if not extend_now:
+            await asyncio.sleep(self._base_lease / 3)
+        while True:
+            try:
+                await self.queue.extend(event_id, lease)
+            except Exception:
+                log.warning("lease_renewal_failed", exc_info=True)
+            await asyncio.sleep(lease / 3)
+
+    async def _settle(  # type: ignore[no-untyped-def]
+        self, event, function, config, condition, attempts, outcome: Outcome | None
+    ) -> None:
         record = build_record(event, function, condition, attempts, outcome)
         destinations = destinations_for(record, function, config)
         if destinations:

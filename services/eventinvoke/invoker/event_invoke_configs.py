@@ -10,6 +10,7 @@ from eventinvoke.backends.base import FunctionStore
 from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name
 from eventinvoke.core.errors import (
     InvalidParameterValueException,
+    LambdaError,
     ResourceNotFoundException,
     Validation,
 )
@@ -21,6 +22,8 @@ DESTINATION_PATTERN = (
     r"([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)"
 )
 _DESTINATION = re.compile(DESTINATION_PATTERN)
+# The model's FunctionName for these operations (name, ARN or partial ARN) is at most 140 long.
+MAX_FUNCTION_NAME = 140
 # Services a destination may point at, per outcome (S3 only on failure).
 ON_SUCCESS_SERVICES = frozenset({"sqs", "sns", "lambda", "events"})
 ON_FAILURE_SERVICES = ON_SUCCESS_SERVICES | {"s3"}
@@ -61,21 +64,27 @@ class EventInvokeConfigs:
         self.store = store
         self.partition = partition
 
-    async def put(self, function_name: str, qualifier: str | None, settings: Settings) -> EventInvokeConfig:
+    async def put(
+        self, function_name: str, qualifier: str | None, settings: Settings
+    ) -> EventInvokeConfig:
         """Create or replace: settings not given are removed."""
         ref = await self._check_write(function_name, qualifier, settings)
         config = _config(ref, settings, time.time())
         await self.store.put_event_invoke_config(config)
         return config
 
-    async def update(self, function_name: str, qualifier: str | None, settings: Settings) -> EventInvokeConfig:
+    async def update(
+        self, function_name: str, qualifier: str | None, settings: Settings
+    ) -> EventInvokeConfig:
         """Merge the given settings into an existing config."""
         ref = await self._check_write(function_name, qualifier, settings)
         current = await self.store.get_event_invoke_config(ref.name, ref.resolved_qualifier)
         if current is None:
             raise self._no_config(ref)
         merged = Settings(
-            maximum_retry_attempts=_first(settings.maximum_retry_attempts, current.maximum_retry_attempts),
+            maximum_retry_attempts=_first(
+                settings.maximum_retry_attempts, current.maximum_retry_attempts
+            ),
             maximum_event_age_in_seconds=_first(
                 settings.maximum_event_age_in_seconds, current.maximum_event_age_in_seconds
             ),
@@ -87,21 +96,21 @@ class EventInvokeConfigs:
         return config
 
     async def get(self, function_name: str, qualifier: str | None) -> EventInvokeConfig:
-        ref = parse_function_name(function_name, qualifier)
+        ref = _function_ref(function_name, qualifier)
         config = await self.store.get_event_invoke_config(ref.name, ref.resolved_qualifier)
         if config is None:
             raise self._no_config(ref)
         return config
 
     async def delete(self, function_name: str, qualifier: str | None) -> None:
-        ref = parse_function_name(function_name, qualifier)
+        ref = _function_ref(function_name, qualifier)
         if not await self.store.delete_event_invoke_config(ref.name, ref.resolved_qualifier):
             raise self._no_config(ref)
 
     async def list(
         self, function_name: str, marker: str | None, max_items: int | None
     ) -> tuple[list[EventInvokeConfig], str | None]:
-        ref = parse_function_name(function_name)
+        ref = _function_ref(function_name)
         check = Validation()
         check.at_least(max_items, "maxItems", 1)
         check.at_most(max_items, "maxItems", 50)
@@ -120,7 +129,7 @@ class EventInvokeConfigs:
     async def _check_write(
         self, function_name: str, qualifier: str | None, settings: Settings
     ) -> FunctionRef:
-        ref = parse_function_name(function_name, qualifier)
+        ref = _function_ref(function_name, qualifier)
         _validate_model(settings)
         if settings.empty:
             raise InvalidParameterValueException(
@@ -150,7 +159,9 @@ class EventInvokeConfigs:
                     f"The provided destination config {_render(config)} is invalid."
                 )
             if service == "lambda":
-                target = parse_function_name(arn)
+                target = _lambda_target(arn)
+                if target is None:
+                    raise InvalidParameterValueException(f"The destination ARN {arn} is invalid.")
                 if target.name == ref.name:
                     raise InvalidParameterValueException(
                         "You can't specify the function as a destination for itself."
@@ -182,12 +193,30 @@ def _validate_model(settings: Settings) -> None:
             if arn is None:
                 continue
             if len(arn) > 350:
-                check.fail(arn, f"destinationConfig.{field}.destination",
-                           "Member must have length less than or equal to 350")
+                check.fail(
+                    arn,
+                    f"destinationConfig.{field}.destination",
+                    "Member must have length less than or equal to 350",
+                )
             elif not _DESTINATION.fullmatch(arn):
-                check.fail(arn, f"destinationConfig.{field}.destination",
-                           f"Member must satisfy regular expression pattern: {DESTINATION_PATTERN}")
+                check.fail(
+                    arn,
+                    f"destinationConfig.{field}.destination",
+                    f"Member must satisfy regular expression pattern: {DESTINATION_PATTERN}",
+                )
     check.raise_if_any()
+
+
+def _function_ref(function_name: str, qualifier: str | None = None) -> FunctionRef:
+    return parse_function_name(function_name, qualifier, max_length=MAX_FUNCTION_NAME)
+
+
+def _lambda_target(arn: str) -> FunctionRef | None:
+    """The function a Lambda destination ARN names, or None when it names none."""
+    try:
+        return parse_function_name(arn)
+    except LambdaError:
+        return None
 
 
 def _service(arn: str) -> str:
@@ -196,7 +225,10 @@ def _service(arn: str) -> str:
 
 
 def _render(config: DestinationSettings) -> str:
-    """AWS's Java-style rendering, e.g. ``DestinationConfig(onSuccess=OnSuccess(destination=x), onFailure=null)``."""
+    """AWS's Java-style rendering.
+
+    E.g. ``DestinationConfig(onSuccess=OnSuccess(destination=x), onFailure=null)``.
+    """
 
     def side(name: str, outcome: Outcome | None) -> str:
         if outcome is None:
@@ -217,8 +249,10 @@ def _config(ref: FunctionRef, settings: Settings, now: float) -> EventInvokeConf
         last_modified=now,
         maximum_retry_attempts=settings.maximum_retry_attempts,
         maximum_event_age_in_seconds=settings.maximum_event_age_in_seconds,
-        on_success=(destinations.on_success.destination if destinations.on_success else None) or None,
-        on_failure=(destinations.on_failure.destination if destinations.on_failure else None) or None,
+        on_success=(destinations.on_success.destination if destinations.on_success else None)
+        or None,
+        on_failure=(destinations.on_failure.destination if destinations.on_failure else None)
+        or None,
     )
 
 

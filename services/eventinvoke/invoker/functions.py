@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from eventinvoke.backends.base import FunctionStore
-from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name, validate_new_function_name
+from eventinvoke.core.arn import (
+    FunctionRef,
+    Partition,
+    parse_function_name,
+    validate_new_function_name,
+)
 from eventinvoke.core.errors import (
     InvalidParameterValueException,
     ResourceConflictException,
@@ -23,14 +28,53 @@ from eventinvoke.core.errors import (
 from eventinvoke.core.model import LATEST, FunctionConfig
 
 # botocore's lambda model, shape Runtime (current and deprecated identifiers).
-RUNTIMES = (
-    "nodejs nodejs4.3 nodejs6.10 nodejs8.10 nodejs10.x nodejs12.x nodejs14.x nodejs16.x java8 "
-    "java8.al2 java11 python2.7 python3.6 python3.7 python3.8 python3.9 dotnetcore1.0 "
-    "dotnetcore2.0 dotnetcore2.1 dotnetcore3.1 dotnet6 dotnet8 nodejs4.3-edge go1.x ruby2.5 "
-    "ruby2.7 provided provided.al2 nodejs18.x python3.10 java17 ruby3.2 ruby3.3 ruby3.4 "
-    "python3.11 nodejs20.x provided.al2023 python3.12 java21 python3.13 nodejs22.x nodejs24.x "
-    "python3.14 java25 dotnet10"
-).split()
+RUNTIMES = [
+    "nodejs",
+    "nodejs4.3",
+    "nodejs6.10",
+    "nodejs8.10",
+    "nodejs10.x",
+    "nodejs12.x",
+    "nodejs14.x",
+    "nodejs16.x",
+    "java8",
+    "java8.al2",
+    "java11",
+    "python2.7",
+    "python3.6",
+    "python3.7",
+    "python3.8",
+    "python3.9",
+    "dotnetcore1.0",
+    "dotnetcore2.0",
+    "dotnetcore2.1",
+    "dotnetcore3.1",
+    "dotnet6",
+    "dotnet8",
+    "nodejs4.3-edge",
+    "go1.x",
+    "ruby2.5",
+    "ruby2.7",
+    "provided",
+    "provided.al2",
+    "nodejs18.x",
+    "python3.10",
+    "java17",
+    "ruby3.2",
+    "ruby3.3",
+    "ruby3.4",
+    "python3.11",
+    "nodejs20.x",
+    "provided.al2023",
+    "python3.12",
+    "java21",
+    "python3.13",
+    "nodejs22.x",
+    "nodejs24.x",
+    "python3.14",
+    "java25",
+    "dotnet10",
+]
 DEAD_LETTER_PATTERN = re.compile(r"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
 MAX_TIMEOUT = 900
 MIN_MEMORY, MAX_MEMORY = 128, 10240
@@ -65,15 +109,20 @@ class Functions:
         zip_file: bytes,
         *,
         role: str = "",
-        timeout: int | None = None,
+        timeout: int | None = None,  # noqa: ASYNC109 (the function's Timeout, not ours)
         memory_size: int | None = None,
         environment: dict[str, str] | None = None,
         description: str = "",
         dead_letter_target_arn: str | None = None,
     ) -> FunctionConfig:
         validate_new_function_name(name)
-        _validate(runtime=runtime, handler=handler, timeout=timeout, memory_size=memory_size,
-                  dead_letter_target_arn=dead_letter_target_arn)
+        _validate(
+            runtime=runtime,
+            handler=handler,
+            timeout=timeout,
+            memory_size=memory_size,
+            dead_letter_target_arn=dead_letter_target_arn,
+        )
         _check_zip(zip_file)
         sha = base64.b64encode(hashlib.sha256(zip_file).digest()).decode()
         function = FunctionConfig(
@@ -109,7 +158,9 @@ class Functions:
     async def get(self, function_name: str, qualifier: str | None = None) -> FunctionConfig:
         return await self.resolve(parse_function_name(function_name, qualifier))
 
-    async def list(self, marker: str | None, max_items: int | None) -> tuple[list[FunctionConfig], str | None]:
+    async def list(
+        self, marker: str | None, max_items: int | None
+    ) -> tuple[list[FunctionConfig], str | None]:
         check = Validation()
         check.at_least(max_items, "maxItems", 1)
         check.at_most(max_items, "maxItems", 10000)
@@ -119,8 +170,11 @@ class Functions:
     async def update(self, function_name: str, changes: FunctionChanges) -> FunctionConfig:
         ref = parse_function_name(function_name)
         _validate(
-            runtime=changes.runtime, handler=changes.handler, timeout=changes.timeout,
-            memory_size=changes.memory_size, dead_letter_target_arn=changes.dead_letter_target_arn,
+            runtime=changes.runtime,
+            handler=changes.handler,
+            timeout=changes.timeout,
+            memory_size=changes.memory_size,
+            dead_letter_target_arn=changes.dead_letter_target_arn,
         )
         current = await self.resolve(FunctionRef(ref.name))
         updates = {k: v for k, v in dataclasses.asdict(changes).items() if v is not None}
@@ -150,21 +204,30 @@ def _validate(
 ) -> None:
     check = Validation()
     if runtime is not None and runtime not in RUNTIMES:
-        check.fail(runtime, "runtime",
-                   f"Member must satisfy enum value set: [{', '.join(RUNTIMES)}]")
-    if handler is not None and not re.fullmatch(r"[^\s]+", handler) or (handler and len(handler) > 128):
+        check.fail(
+            runtime, "runtime", f"Member must satisfy enum value set: [{', '.join(RUNTIMES)}]"
+        )
+    if (
+        handler is not None
+        and not re.fullmatch(r"[^\s]+", handler)
+        or (handler and len(handler) > 128)
+    ):
         check.fail(handler, "handler", r"Member must satisfy regular expression pattern: [^\s]+")
     check.at_least(timeout, "timeout", 1)
     check.at_least(memory_size, "memorySize", MIN_MEMORY)
     check.at_most(memory_size, "memorySize", MAX_MEMORY)
     if dead_letter_target_arn and not DEAD_LETTER_PATTERN.fullmatch(dead_letter_target_arn):
-        check.fail(dead_letter_target_arn, "deadLetterConfig.targetArn",
-                   "Member must satisfy regular expression pattern: "
-                   "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
+        check.fail(
+            dead_letter_target_arn,
+            "deadLetterConfig.targetArn",
+            "Member must satisfy regular expression pattern: "
+            "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()",
+        )
     check.raise_if_any()
     if timeout is not None and timeout > MAX_TIMEOUT:
         raise InvalidParameterValueException(
-            f"The timeout value {timeout} is invalid. It must be between 1 and {MAX_TIMEOUT} seconds."
+            f"The timeout value {timeout} is invalid. "
+            f"It must be between 1 and {MAX_TIMEOUT} seconds."
         )
     if dead_letter_target_arn and dead_letter_target_arn.split(":")[2:3] not in (["sqs"], ["sns"]):
         raise InvalidParameterValueException(

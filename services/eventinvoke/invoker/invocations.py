@@ -11,13 +11,18 @@ from typing import Protocol
 
 from eventinvoke.backends.base import EventQueue
 from eventinvoke.core.arn import parse_function_name
-from eventinvoke.core.errors import InvalidRequestContentException, RequestEntityTooLargeException
+from eventinvoke.core.errors import (
+    InvalidRequestContentException,
+    RequestEntityTooLargeException,
+    ValidationException,
+)
 from eventinvoke.core.model import QueuedEvent
 from eventinvoke.invoker.functions import Functions
 
 EVENT = "Event"
 REQUEST_RESPONSE = "RequestResponse"
 DRY_RUN = "DryRun"
+INVOCATION_TYPES = (EVENT, REQUEST_RESPONSE, DRY_RUN)  # the model's enum, in its order
 
 MAX_SYNC_PAYLOAD = 6291456  # bytes (spec §1.3)
 MAX_ASYNC_PAYLOAD = 1048576  # 1 MiB since Oct 2025
@@ -82,6 +87,12 @@ class Invocations:
         request_id: str | None = None,
     ) -> InvokeResult:
         ref = parse_function_name(function_name, qualifier)
+        if invocation_type not in INVOCATION_TYPES:
+            raise ValidationException(
+                f"1 validation error detected: Value '{invocation_type}' at 'invocationType' "
+                "failed to satisfy constraint: Member must satisfy enum value set: "
+                f"[{', '.join(INVOCATION_TYPES)}]"
+            )
         limit = MAX_ASYNC_PAYLOAD if invocation_type == EVENT else MAX_SYNC_PAYLOAD
         if len(payload) > limit:
             raise RequestEntityTooLargeException(
@@ -112,7 +123,9 @@ class Invocations:
             qualifier=ref.resolved_qualifier,
             request_id=request_id,
             payload=payload,
-            invoked_function_arn=self.functions.partition.function_arn(function.name, ref.qualifier),
+            invoked_function_arn=self.functions.partition.function_arn(
+                function.name, ref.qualifier
+            ),
             tail_log=tail_log,
             client_context=client_context,
         )
@@ -128,7 +141,7 @@ class Invocations:
 
 def _require_json(payload: bytes) -> None:
     try:
-        json.loads(payload)
+        json.loads(payload, parse_constant=_non_standard)
     except UnicodeDecodeError as error:
         raise InvalidRequestContentException(
             "Could not parse request body into json: Could not parse payload into json: "
@@ -136,6 +149,10 @@ def _require_json(payload: bytes) -> None:
         ) from None
     except ValueError as error:
         raise InvalidRequestContentException(
-            "Could not parse request body into json: Could not parse payload into json: "
-            f"{error}"
+            f"Could not parse request body into json: Could not parse payload into json: {error}"
         ) from None
+
+
+def _non_standard(token: str) -> None:
+    """NaN and Infinity are not JSON; Python accepts them, AWS's parser does not."""
+    raise ValueError(f"Non-standard token '{token}'")

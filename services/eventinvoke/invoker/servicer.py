@@ -6,7 +6,6 @@ import base64
 
 import grpc
 import structlog
-
 from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
 from eventinvoke.invoker.functions import FunctionChanges, Functions
 from eventinvoke.invoker.invocations import DRY_RUN, EVENT, REQUEST_RESPONSE, Invocations
@@ -37,7 +36,10 @@ class InvokerServicer(pb_grpc.InvokerServicer):
             request.function_name,
             request.payload,
             qualifier=request.qualifier or None,
-            invocation_type=INVOCATION_TYPES[request.invocation_type],
+            # An enum value this build does not know goes on as is, for the domain to reject.
+            invocation_type=INVOCATION_TYPES.get(
+                request.invocation_type, str(request.invocation_type)
+            ),
             tail_log=request.log_type == pb.LOG_TYPE_TAIL,
             client_context=request.client_context,
         )
@@ -53,7 +55,9 @@ class InvokerServicer(pb_grpc.InvokerServicer):
             else "",
         )
 
-    async def CreateFunction(self, request: pb.CreateFunctionRequest, context: Context) -> pb.CreateFunctionResponse:
+    async def CreateFunction(
+        self, request: pb.CreateFunctionRequest, context: Context
+    ) -> pb.CreateFunctionResponse:
         structlog.contextvars.bind_contextvars(function=request.function_name)
         function = await self.functions.create(
             request.function_name,
@@ -71,11 +75,15 @@ class InvokerServicer(pb_grpc.InvokerServicer):
         )
         return pb.CreateFunctionResponse(configuration=function_to_pb(function))
 
-    async def GetFunction(self, request: pb.GetFunctionRequest, context: Context) -> pb.GetFunctionResponse:
+    async def GetFunction(
+        self, request: pb.GetFunctionRequest, context: Context
+    ) -> pb.GetFunctionResponse:
         function = await self.functions.get(request.function_name, request.qualifier or None)
         return pb.GetFunctionResponse(configuration=function_to_pb(function))
 
-    async def ListFunctions(self, request: pb.ListFunctionsRequest, context: Context) -> pb.ListFunctionsResponse:
+    async def ListFunctions(
+        self, request: pb.ListFunctionsRequest, context: Context
+    ) -> pb.ListFunctionsResponse:
         functions, marker = await self.functions.list(request.marker, request.max_items or None)
         return pb.ListFunctionsResponse(
             functions=[function_to_pb(f) for f in functions], next_marker=marker or ""
@@ -90,7 +98,9 @@ class InvokerServicer(pb_grpc.InvokerServicer):
         changes = FunctionChanges(
             timeout=given("timeout"),  # type: ignore[arg-type]
             memory_size=given("memory_size"),  # type: ignore[arg-type]
-            environment=dict(request.environment.variables) if request.HasField("environment") else None,
+            environment=dict(request.environment.variables)
+            if request.HasField("environment")
+            else None,
             handler=given("handler"),  # type: ignore[arg-type]
             runtime=given("runtime"),  # type: ignore[arg-type]
             role=given("role"),  # type: ignore[arg-type]
@@ -100,7 +110,9 @@ class InvokerServicer(pb_grpc.InvokerServicer):
         function = await self.functions.update(request.function_name, changes)
         return pb.UpdateFunctionConfigurationResponse(configuration=function_to_pb(function))
 
-    async def DeleteFunction(self, request: pb.DeleteFunctionRequest, context: Context) -> pb.DeleteFunctionResponse:
+    async def DeleteFunction(
+        self, request: pb.DeleteFunctionRequest, context: Context
+    ) -> pb.DeleteFunctionResponse:
         await self.functions.delete(request.function_name)
         return pb.DeleteFunctionResponse()
 
@@ -110,7 +122,9 @@ class InvokerServicer(pb_grpc.InvokerServicer):
         config = await self.configs.put(
             request.function_name, request.qualifier or None, settings_from_pb(request)
         )
-        return pb.PutFunctionEventInvokeConfigResponse(config=config_to_pb(config, self.configs.arn(config)))
+        return pb.PutFunctionEventInvokeConfigResponse(
+            config=config_to_pb(config, self.configs.arn(config))
+        )
 
     async def UpdateFunctionEventInvokeConfig(
         self, request: pb.UpdateFunctionEventInvokeConfigRequest, context: Context
@@ -118,13 +132,17 @@ class InvokerServicer(pb_grpc.InvokerServicer):
         config = await self.configs.update(
             request.function_name, request.qualifier or None, settings_from_pb(request)
         )
-        return pb.UpdateFunctionEventInvokeConfigResponse(config=config_to_pb(config, self.configs.arn(config)))
+        return pb.UpdateFunctionEventInvokeConfigResponse(
+            config=config_to_pb(config, self.configs.arn(config))
+        )
 
     async def GetFunctionEventInvokeConfig(
         self, request: pb.GetFunctionEventInvokeConfigRequest, context: Context
     ) -> pb.GetFunctionEventInvokeConfigResponse:
         config = await self.configs.get(request.function_name, request.qualifier or None)
-        return pb.GetFunctionEventInvokeConfigResponse(config=config_to_pb(config, self.configs.arn(config)))
+        return pb.GetFunctionEventInvokeConfigResponse(
+            config=config_to_pb(config, self.configs.arn(config))
+        )
 
     async def DeleteFunctionEventInvokeConfig(
         self, request: pb.DeleteFunctionEventInvokeConfigRequest, context: Context

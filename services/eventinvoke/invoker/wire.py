@@ -31,7 +31,9 @@ def function_to_pb(function: FunctionConfig) -> function_pb2.FunctionConfigurati
 
 
 def config_to_pb(config: EventInvokeConfig, arn: str) -> function_pb2.FunctionEventInvokeConfig:
-    message = function_pb2.FunctionEventInvokeConfig(function_arn=arn, last_modified=config.last_modified)
+    message = function_pb2.FunctionEventInvokeConfig(
+        function_arn=arn, last_modified=config.last_modified
+    )
     if config.maximum_retry_attempts is not None:
         message.maximum_retry_attempts = config.maximum_retry_attempts
     if config.maximum_event_age_in_seconds is not None:
@@ -58,7 +60,9 @@ def settings_from_pb(request: object) -> Settings:
             on_success=_outcome(dc, "on_success"), on_failure=_outcome(dc, "on_failure")
         )
     return Settings(
-        maximum_retry_attempts=request.maximum_retry_attempts if present("maximum_retry_attempts") else None,  # type: ignore[attr-defined]
+        maximum_retry_attempts=request.maximum_retry_attempts
+        if present("maximum_retry_attempts")
+        else None,  # type: ignore[attr-defined]
         maximum_event_age_in_seconds=request.maximum_event_age_in_seconds  # type: ignore[attr-defined]
         if present("maximum_event_age_in_seconds")
         else None,

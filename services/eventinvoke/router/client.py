@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import grpc
-
 from eventinvoke.core.model import ExecutionRecord
 from eventinvoke.router.wire import KINDS, record_to_pb
 from eventinvoke.v1 import router_service_pb2 as router_pb2

@@ -11,7 +11,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 import structlog
-
 from eventinvoke.backends.base import Outbox
 from eventinvoke.core.model import DEAD_LETTER, Delivery
 from eventinvoke.router.plugin import PermanentDeliveryError

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import pluggy
-
 from eventinvoke.core.arn import Partition
 from eventinvoke.core.model import (
     DEAD_LETTER,
@@ -79,7 +78,12 @@ class DestinationAdapter(Protocol):
 class Invoker(Protocol):
     """The suite's own Invoker, for adapters that invoke functions (see ``eventinvoke.client``)."""
 
-    async def invoke(self, function_name: str, payload: bytes = b"", invocation_type: str = "RequestResponse", **kwargs: Any) -> Any: ...
+    async def invoke(
+        self,
+        function_name: str,
+        payload: bytes | str = b"",
+        invocation_type: str = "RequestResponse",
+    ) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)

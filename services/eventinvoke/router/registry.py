@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 
 import pluggy
 import structlog
-
 from eventinvoke.router import hookspecs
 from eventinvoke.router.plugin import ENTRY_POINT_GROUP, NAME, DestinationAdapter, RouterContext
 

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 
 import grpc
-
 from eventinvoke.backends.base import Outbox
 from eventinvoke.core.model import Delivery
 from eventinvoke.router.wire import KIND_NAMES, failed_to_pb, record_from_pb

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from google.protobuf import timestamp_pb2
-
 from eventinvoke.core.model import (
     DEAD_LETTER,
     ON_FAILURE,
@@ -16,6 +14,7 @@ from eventinvoke.core.model import (
 )
 from eventinvoke.v1 import record_pb2
 from eventinvoke.v1 import router_service_pb2 as router_pb2
+from google.protobuf import timestamp_pb2
 
 KINDS = {
     ON_SUCCESS: router_pb2.DELIVERY_KIND_ON_SUCCESS,

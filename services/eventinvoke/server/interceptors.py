@@ -8,7 +8,6 @@ from typing import Any
 
 import grpc
 import structlog
-
 from eventinvoke.core.errors import LambdaError, ServiceException
 from eventinvoke.server.status import to_status
 

@@ -1,0 +1,58 @@
+"""`eventinvoke bench --quick` runs end to end and writes a complete JSON document.
+
+CI's smoke test for the benchmark (issue #3): it proves the bench works and asserts nothing
+about speed. It needs the local Redis (127.0.0.1:6379, database 15) that Celery's side uses: the
+machines this project runs on have one, so a missing Redis fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EVENTINVOKE = str(Path(sys.executable).with_name("eventinvoke"))
+SYSTEM_KEYS = ("accept_per_s", "e2e_per_s", "peak_rss_mb")
+LATENCY_KEYS = ("p50", "p95", "p99", "max")
+
+
+@pytest.mark.timeout(150)
+def test_quick_bench_writes_every_figure_for_both_systems(tmp_path: Path) -> None:
+    output = tmp_path / "results"
+    process = subprocess.Popen(
+        [EVENTINVOKE, "bench", "--quick", "--output", str(output)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        out, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            # SIGTERM first: the bench unwinds and stops the servers it started.
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(30)
+    text = out.decode(errors="replace")
+    assert process.returncode == 0, text
+
+    (path,) = output.glob("*.json")
+    doc = json.loads(path.read_text())
+    for system in ("eventinvoke", "celery"):
+        figures = doc[system]
+        for key in SYSTEM_KEYS:
+            assert figures[key] > 0, (system, key)
+        for key in LATENCY_KEYS:
+            assert figures["latency_ms"][key] > 0, (system, key)
+    assert doc["eventinvoke"]["idle_rss_mb"] > 0
+    assert doc["eventinvoke"]["sandbox_rss_mb"] > 0
+    for key in ("accept_per_s", "e2e_per_s", "peak_rss_mb"):
+        assert doc["ratio"][key] > 0
+    assert all(doc["ratio"]["latency_ms"][key] > 0 for key in LATENCY_KEYS)
+    assert doc["n"] == 300 and doc["concurrency"] == 16
+    assert doc["machine"]["cores"] >= 1 and doc["machine"]["python"]
+    assert "| eventinvoke" in text and "| celery" in text  # the table was printed
