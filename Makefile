@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml hatch_build.py | $(BIN)/python
 protos: $(GENERATED)
 
 $(GENERATED): $(PROTOS) $(STAMP)
-	$(BIN)/python hatch_build.py
+	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=protos --pyi_out=protos \
+		--grpc_python_out=protos $(PROTOS)
 	touch $@
 
 run: install

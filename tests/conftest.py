@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from eventinvoke.app import Suite
 from eventinvoke.client import AsyncClient
 from eventinvoke.server.config import Settings

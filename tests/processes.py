@@ -1,4 +1,4 @@
-"""Running eventinvoke as real OS processes (`eventinvoke up` / `serve`), for crash and deployment tests."""
+"""eventinvoke as real OS processes (`up`, `serve`), for crash and deployment tests."""
 
 from __future__ import annotations
 
@@ -34,20 +34,19 @@ class SuiteProcess:
 
     def start(self, listen: str, timeout: float = 20.0) -> SuiteProcess:
         self.address = listen
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [EVENTINVOKE, *self.args, "--listen", listen],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            start_new_session=True,
-        )
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [EVENTINVOKE, *self.args, "--listen", listen],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+            )
         wait_serving(listen, timeout, self)
         return self
 
     def kill(self) -> None:
-        """SIGKILL the server (not its sandboxes: they are separate processes, as on a real crash)."""
+        """SIGKILL the server, not its sandboxes: they live on, as after a real crash."""
         assert self.process is not None
         self.process.kill()
         self.process.wait(10)

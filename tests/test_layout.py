@@ -22,8 +22,21 @@ def test_generated_protobuf_code_is_not_tracked() -> None:
 
 
 def test_plugin_api_is_pinned() -> None:
-    assert sorted(eventinvoke.router.plugin.__all__) == sorted([
-        "DEAD_LETTER", "ENTRY_POINT_GROUP", "NAME", "ON_FAILURE", "ON_SUCCESS", "Delivery",
-        "DeliveryError", "DestinationAdapter", "ExecutionRecord", "Invoker",
-        "PermanentDeliveryError", "RetryableDeliveryError", "RouterContext", "hookimpl",
-    ])
+    assert sorted(eventinvoke.router.plugin.__all__) == sorted(
+        [
+            "DEAD_LETTER",
+            "ENTRY_POINT_GROUP",
+            "NAME",
+            "ON_FAILURE",
+            "ON_SUCCESS",
+            "Delivery",
+            "DeliveryError",
+            "DestinationAdapter",
+            "ExecutionRecord",
+            "Invoker",
+            "PermanentDeliveryError",
+            "RetryableDeliveryError",
+            "RouterContext",
+            "hookimpl",
+        ]
+    )

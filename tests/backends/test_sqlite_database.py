@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from eventinvoke.backends.sqlite import SqliteBackend
 from eventinvoke.backends.sqlite.schema import SCHEMA_VERSION
 from eventinvoke.core.model import QueuedEvent

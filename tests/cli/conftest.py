@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+
 from eventinvoke.cli import cli
 
 # The installed console script, next to this interpreter (.venv/bin/eventinvoke).

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import FUNCTIONS, read_lines, wait_until
+
 from eventinvoke.cli import params
 
 RunCli = Callable[..., Any]

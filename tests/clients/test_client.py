@@ -11,15 +11,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-import eventinvoke.client as ec
 import grpc
 import pytest
 from conftest import FUNCTIONS, Running, records_in, test_settings, wait_until, zip_dir
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+import eventinvoke.client as ec
 from eventinvoke.app import Suite
 from eventinvoke.client import AsyncClient, Client
 from eventinvoke.client.errors import from_status
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 SQS_QUEUE = "arn:aws:sqs:us-east-1:000000000000:q"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from eventinvoke.client import ParamValidationError, _shapes
 from eventinvoke.v1 import function_pb2, record_pb2
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2

@@ -6,6 +6,7 @@ Ages and delays are AWS's seconds with ``time_scale=1``; one test checks the sca
 from __future__ import annotations
 
 import pytest
+
 from eventinvoke.core.model import EVENT_AGE_EXCEEDED, RETRIES_EXHAUSTED, SUCCESS, EventInvokeConfig
 from eventinvoke.executor.policy import Retry, RetryPolicy, Settle
 

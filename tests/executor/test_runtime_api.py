@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+
 from eventinvoke.executor.runtime_api import MAX_RESPONSE_BYTES, Event, RuntimeApi
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:f"

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from eventinvoke.core.model import FunctionConfig
 from eventinvoke.executor.sandbox import Invocation, SandboxPool, SandboxSettings
 

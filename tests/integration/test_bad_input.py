@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FUNCTIONS, Running, read_lines, wait_for, zip_dir
+
 from eventinvoke.client import (
     InvalidParameterValueException,
     InvalidRequestContentException,

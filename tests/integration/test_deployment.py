@@ -8,13 +8,18 @@ from pathlib import Path
 
 import grpc
 from conftest import FUNCTIONS, read_lines, wait_for, zip_dir
-from eventinvoke.client import AsyncClient
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 from processes import SuiteProcess, free_port
 
-ENV = {"EVENTINVOKE_TIME_SCALE": "0.01", "EVENTINVOKE_LEASE_MARGIN": "2", "EVENTINVOKE_LOG_FORMAT": "json"}
+from eventinvoke.client import AsyncClient
+
+ENV = {
+    "EVENTINVOKE_TIME_SCALE": "0.01",
+    "EVENTINVOKE_LEASE_MARGIN": "2",
+    "EVENTINVOKE_LOG_FORMAT": "json",
+}
 COLLECTOR_ARN = "arn:aws:lambda:us-east-1:000000000000:function:collector"
 
 
@@ -23,17 +28,25 @@ async def _deploy(client: AsyncClient, tmp_path: Path) -> tuple[Path, Path]:
     records.touch()
     runs.touch()
     await client.create_function(
-        function_name="collector", runtime="python3.11", handler="index.handler",
+        function_name="collector",
+        runtime="python3.11",
+        handler="index.handler",
         zip_file=zip_dir(FUNCTIONS / "collector"),
         environment={"Variables": {"COLLECT_FILE": str(records)}},
     )
     await client.create_function(
-        function_name="flaky", runtime="python3.11", handler="index.handler",
-        zip_file=zip_dir(FUNCTIONS / "flaky"), environment={"Variables": {"RUNS_FILE": str(runs)}},
+        function_name="flaky",
+        runtime="python3.11",
+        handler="index.handler",
+        zip_file=zip_dir(FUNCTIONS / "flaky"),
+        environment={"Variables": {"RUNS_FILE": str(runs)}},
     )
     await client.put_function_event_invoke_config(
         function_name="flaky",
-        destination_config={"OnSuccess": {"Destination": COLLECTOR_ARN}, "OnFailure": {"Destination": COLLECTOR_ARN}},
+        destination_config={
+            "OnSuccess": {"Destination": COLLECTOR_ARN},
+            "OnFailure": {"Destination": COLLECTOR_ARN},
+        },
     )
     return records, runs
 
@@ -46,7 +59,14 @@ def _services(address: str) -> set[str]:
 async def test_one_service_per_process(tmp_path: Path) -> None:
     data = ["--data-dir", str(tmp_path / "data")]
     invoker, executor, router = (f"127.0.0.1:{free_port()}" for _ in range(3))
-    peers = ["--invoker-endpoint", invoker, "--executor-endpoint", executor, "--router-endpoint", router]
+    peers = [
+        "--invoker-endpoint",
+        invoker,
+        "--executor-endpoint",
+        executor,
+        "--router-endpoint",
+        router,
+    ]
     processes = [
         SuiteProcess(["serve", "router", *data, *peers], tmp_path / "router.log", ENV),
         SuiteProcess(["serve", "executor", *data, *peers], tmp_path / "executor.log", ENV),
@@ -64,7 +84,9 @@ async def test_one_service_per_process(tmp_path: Path) -> None:
             sync = await client.invoke(function_name="flaky", payload=b'{"mode": "ok"}')
             assert sync["StatusCode"] == 200 and b'"ok": true' in sync["Payload"]
 
-            ok = await client.invoke(function_name="flaky", invocation_type="Event", payload=b'{"mode": "ok"}')
+            ok = await client.invoke(
+                function_name="flaky", invocation_type="Event", payload=b'{"mode": "ok"}'
+            )
             failing = await client.invoke(
                 function_name="flaky", invocation_type="Event", payload=b'{"mode": "fail"}'
             )
@@ -93,7 +115,9 @@ async def test_sigterm_drains_in_flight_events_then_exits(tmp_path: Path) -> Non
             accepted = []
             for _ in range(3):
                 response = await client.invoke(
-                    function_name="flaky", invocation_type="Event", payload=b'{"mode": "sleep", "seconds": 1}'
+                    function_name="flaky",
+                    invocation_type="Event",
+                    payload=b'{"mode": "sleep", "seconds": 1}',
                 )
                 accepted.append(response["ResponseMetadata"]["RequestId"])
             await wait_for(lambda: len(read_lines(runs)) >= 3, timeout=20)

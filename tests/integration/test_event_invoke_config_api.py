@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import Running
+
 from eventinvoke.client import (
     InvalidParameterValueException,
     ResourceNotFoundException,

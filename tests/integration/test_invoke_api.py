@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Running, read_lines, wait_for
+
 from eventinvoke.client import RequestEntityTooLargeException, ResourceNotFoundException
 
 MAX_SYNC = 6291456

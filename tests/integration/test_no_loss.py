@@ -8,11 +8,16 @@ import collections
 from pathlib import Path
 
 from conftest import FUNCTIONS, read_lines, wait_for, zip_dir
-from eventinvoke.client import AsyncClient
 from processes import SuiteProcess, free_port
 
+from eventinvoke.client import AsyncClient
+
 EVENTS = 500
-ENV = {"EVENTINVOKE_TIME_SCALE": "0.01", "EVENTINVOKE_LEASE_MARGIN": "2", "EVENTINVOKE_LOG_FORMAT": "json"}
+ENV = {
+    "EVENTINVOKE_TIME_SCALE": "0.01",
+    "EVENTINVOKE_LEASE_MARGIN": "2",
+    "EVENTINVOKE_LOG_FORMAT": "json",
+}
 
 
 async def test_kill_9_mid_flight_loses_no_accepted_event(tmp_path: Path) -> None:
@@ -28,18 +33,26 @@ async def test_kill_9_mid_flight_loses_no_accepted_event(tmp_path: Path) -> None
     try:
         async with AsyncClient(listen) as client:
             await client.create_function(
-                function_name="collector", runtime="python3.11", handler="index.handler",
+                function_name="collector",
+                runtime="python3.11",
+                handler="index.handler",
                 zip_file=zip_dir(FUNCTIONS / "collector"),
                 environment={"Variables": {"COLLECT_FILE": str(records_file)}},
             )
             await client.create_function(
-                function_name="sleeper", runtime="python3.11", handler="index.handler",
+                function_name="sleeper",
+                runtime="python3.11",
+                handler="index.handler",
                 zip_file=zip_dir(FUNCTIONS / "sleeper"),
                 environment={"Variables": {"RUNS_FILE": str(runs_file), "SLEEP_SECONDS": "0.02"}},
             )
             await client.put_function_event_invoke_config(
                 function_name="sleeper",
-                destination_config={"OnSuccess": {"Destination": "arn:aws:lambda:us-east-1:000000000000:function:collector"}},
+                destination_config={
+                    "OnSuccess": {
+                        "Destination": "arn:aws:lambda:us-east-1:000000000000:function:collector"
+                    }
+                },
             )
 
             accepted: list[str] = []
@@ -48,7 +61,9 @@ async def test_kill_9_mid_flight_loses_no_accepted_event(tmp_path: Path) -> None
             async def invoke(i: int) -> None:
                 async with limit:
                     response = await client.invoke(
-                        function_name="sleeper", invocation_type="Event", payload=f'{{"n": {i}}}'.encode()
+                        function_name="sleeper",
+                        invocation_type="Event",
+                        payload=f'{{"n": {i}}}'.encode(),
                     )
                     assert response["StatusCode"] == 202
                     accepted.append(response["ResponseMetadata"]["RequestId"])
@@ -66,7 +81,9 @@ async def test_kill_9_mid_flight_loses_no_accepted_event(tmp_path: Path) -> None
         wanted = set(accepted)
 
         def settled() -> bool:
-            seen = {line["event"]["requestContext"]["requestId"] for line in read_lines(records_file)}
+            seen = {
+                line["event"]["requestContext"]["requestId"] for line in read_lines(records_file)
+            }
             return wanted <= seen
 
         await wait_for(settled, timeout=120, interval=0.2)
@@ -78,8 +95,10 @@ async def test_kill_9_mid_flight_loses_no_accepted_event(tmp_path: Path) -> None
         line["event"]["requestContext"]["requestId"] for line in read_lines(records_file)
     )
     assert set(per_request) == set(accepted)  # every record is of an accepted event
-    assert all(r["event"]["requestContext"]["condition"] == "Success" for r in read_lines(records_file))
+    assert all(
+        r["event"]["requestContext"]["condition"] == "Success" for r in read_lines(records_file)
+    )
     duplicates = sum(n - 1 for n in per_request.values())
-    # At least once: only work in flight at the kill may repeat (executor and router in-flight limits).
+    # At least once: only work in flight at the kill may repeat (executor and router limits).
     print(f"delivered before kill: {delivered_before_kill}; duplicate records: {duplicates}")
     assert duplicates <= 16 + 64 + 16

@@ -95,7 +95,9 @@ async def test_failure_record_format_python_error_object(suite: Running) -> None
     }
     assert record["requestPayload"] == {"mode": "fail"}
     assert record["responseContext"] == {
-        "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled",
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled",
     }
     error = record["responsePayload"]
     assert set(error) == {"errorMessage", "errorType", "requestId", "stackTrace"}

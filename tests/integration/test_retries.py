@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import TIME_SCALE, Running, read_lines, records_in, test_settings, wait_for
+
 from eventinvoke.app import Suite
 from eventinvoke.client import AsyncClient
 
@@ -20,9 +21,7 @@ FIRST_DELAY = 60 * TIME_SCALE
 SECOND_DELAY = 120 * TIME_SCALE
 
 
-async def _flaky_with_collectors(
-    suite: Running, **config: Any
-) -> tuple[Path, Path, Path]:
+async def _flaky_with_collectors(suite: Running, **config: Any) -> tuple[Path, Path, Path]:
     """A flaky function with OnSuccess / OnFailure collectors: (runs, successes, failures)."""
     successes = await suite.collector("on-success")
     failures = await suite.collector("on-failure")
@@ -123,7 +122,9 @@ async def test_age_60_gives_up_after_one_attempt(suite: Running) -> None:
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
     assert record["requestContext"]["approximateInvokeCount"] == 1
     assert record["responseContext"] == {
-        "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled",
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled",
     }
     assert record["responsePayload"]["errorType"] == "ValueError"
     assert record["responsePayload"]["errorMessage"] == "intentional failure"
@@ -188,7 +189,9 @@ async def test_timeouts_are_retried(suite: Running) -> None:
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 2
     assert record["responseContext"] == {
-        "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled",
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled",
     }
     assert record["responsePayload"] == {
         "errorType": "Sandbox.Timedout",

@@ -42,7 +42,12 @@ async def test_success_record_reaches_on_success(suite: Running) -> None:
     request_id = response["ResponseMetadata"]["RequestId"]
     [record] = await records_in(successes, 1)
     assert list(record) == [
-        "version", "timestamp", "requestContext", "requestPayload", "responseContext", "responsePayload",
+        "version",
+        "timestamp",
+        "requestContext",
+        "requestPayload",
+        "responseContext",
+        "responsePayload",
     ]
     assert record["version"] == "1.0"
     assert ISO_MS_Z.match(record["timestamp"])
@@ -75,7 +80,9 @@ async def test_failure_record_after_three_attempts(suite: Running) -> None:
     }
     assert record["requestPayload"] == {"Success": False}
     assert record["responseContext"] == {
-        "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled",
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled",
     }
     payload = record["responsePayload"]
     assert payload["errorMessage"] == "Failure from event, Success = false, I am failing!"

@@ -1,4 +1,4 @@
-"""Every hook, with every argument, is documented in the plugin author's guide (datasette's rule)."""
+"""Every hook, with every argument, is in the plugin author's guide (datasette's rule)."""
 
 from __future__ import annotations
 

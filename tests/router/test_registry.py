@@ -24,7 +24,9 @@ def test_builtin_lambda_adapter_comes_from_the_entry_point_group() -> None:
     adapter = destinations.adapter_for(LAMBDA_ARN)
     assert adapter is not None and adapter.name == "lambda"
     assert destinations.adapter_for("arn:aws:iam::000000000000:role/x") is None
-    assert "eventinvoke" in {dist.project_name for _, dist in destinations.manager.list_plugin_distinfo()}
+    assert "eventinvoke" in {
+        dist.project_name for _, dist in destinations.manager.list_plugin_distinfo()
+    }
 
 
 def test_a_disabled_adapter_is_not_loaded() -> None:
@@ -64,7 +66,9 @@ def target_is_refused(target: str) -> bool:
     return ":refused-" in target
 
 
-async def test_a_registered_plugin_receives_records_and_permanent_failures_are_kept(tmp_path: Path) -> None:
+async def test_a_registered_plugin_receives_records_and_permanent_failures_are_kept(
+    tmp_path: Path,
+) -> None:
     plugin = RecordingPlugin()
     suite = Suite(test_settings(tmp_path / "data"), extra_plugins=[plugin])
     await suite.start()
@@ -73,24 +77,32 @@ async def test_a_registered_plugin_receives_records_and_permanent_failures_are_k
     try:
         async with AsyncClient(suite.address) as client:
             await client.create_function(
-                function_name="flaky", runtime="python3.11", handler="index.handler",
-                zip_file=zip_dir(FUNCTIONS / "flaky"), environment={"Variables": {"RUNS_FILE": str(runs)}},
+                function_name="flaky",
+                runtime="python3.11",
+                handler="index.handler",
+                zip_file=zip_dir(FUNCTIONS / "flaky"),
+                environment={"Variables": {"RUNS_FILE": str(runs)}},
             )
             await client.put_function_event_invoke_config(
-                function_name="flaky", maximum_retry_attempts=0,
+                function_name="flaky",
+                maximum_retry_attempts=0,
                 destination_config={
                     "OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:000000000000:memo"},
                     "OnFailure": {"Destination": "arn:aws:sqs:us-east-1:000000000000:refused-memo"},
                 },
             )
-            ok = await client.invoke(function_name="flaky", invocation_type="Event", payload=b'{"mode": "ok"}')
+            ok = await client.invoke(
+                function_name="flaky", invocation_type="Event", payload=b'{"mode": "ok"}'
+            )
             await wait_for(lambda: plugin.received)
             [delivery] = plugin.received
             assert delivery.kind == "OnSuccess"
             assert delivery.record.request_id == ok["ResponseMetadata"]["RequestId"]
             assert json.loads(delivery.record.to_json())["requestContext"]["condition"] == "Success"
 
-            failed = await client.invoke(function_name="flaky", invocation_type="Event", payload=b'{"mode": "fail"}')
+            failed = await client.invoke(
+                function_name="flaky", invocation_type="Event", payload=b'{"mode": "fail"}'
+            )
 
             for _ in range(200):
                 found = (await client.list_failed_deliveries())["FailedDeliveries"]
@@ -99,7 +111,10 @@ async def test_a_registered_plugin_receives_records_and_permanent_failures_are_k
                 await asyncio.sleep(0.05)
             [entry] = found
             assert entry["Reason"] == "memo: queue refuses records"
-            assert entry["Record"]["requestContext"]["requestId"] == failed["ResponseMetadata"]["RequestId"]
+            assert (
+                entry["Record"]["requestContext"]["requestId"]
+                == failed["ResponseMetadata"]["RequestId"]
+            )
             assert entry["Record"]["requestContext"]["condition"] == "RetriesExhausted"
             assert len(read_lines(runs)) == 2
     finally:

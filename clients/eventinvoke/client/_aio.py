@@ -6,6 +6,8 @@ from types import TracebackType
 from typing import Any, Self
 
 import grpc
+from grpc_status import rpc_status
+
 from eventinvoke.client import _shapes, errors
 from eventinvoke.client import type_defs as t
 from eventinvoke.client._transport import CHANNEL_OPTIONS, DEFAULT_ENDPOINT, target
@@ -13,7 +15,6 @@ from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 from eventinvoke.v1 import invoker_service_pb2_grpc as invoker_grpc
 from eventinvoke.v1 import router_service_pb2 as router_pb2
 from eventinvoke.v1 import router_service_pb2_grpc as router_grpc
-from grpc_status import rpc_status
 
 
 class AsyncClient:

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any, TypeVar
 
+from google.protobuf import timestamp_pb2
+
 from eventinvoke.client import type_defs as t
 from eventinvoke.client.errors import ParamValidationError
 from eventinvoke.v1 import function_pb2, record_pb2
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 from eventinvoke.v1 import router_service_pb2 as router_pb2
-from google.protobuf import timestamp_pb2
 
 INVOCATION_TYPES = {
     "RequestResponse": invoker_pb2.INVOCATION_TYPE_REQUEST_RESPONSE,

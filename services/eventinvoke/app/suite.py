@@ -7,11 +7,13 @@ from collections.abc import Iterable, Sequence
 
 import grpc
 import structlog
+
 from eventinvoke.backends.sqlite import SqliteBackend
 from eventinvoke.client import AsyncClient
 from eventinvoke.core.arn import Partition
 from eventinvoke.executor.client import ExecutorClient
 from eventinvoke.executor.code import CodeCache
+from eventinvoke.executor.handoff import Handoff, LocalHandoff, RemoteHandoff
 from eventinvoke.executor.policy import RetryPolicy
 from eventinvoke.executor.sandbox import SandboxPool, SandboxSettings
 from eventinvoke.executor.servicer import ExecutorServicer
@@ -117,7 +119,7 @@ class Suite:
                 backend.store,
                 pool,
                 code,
-                RouterClient(self._channel("router")),
+                self._handoff(backend, router_doorbell),
                 RetryPolicy(settings.time_scale),
                 WorkerSettings(settings.executor_concurrency, settings.lease_margin),
                 executor_doorbell,
@@ -165,13 +167,27 @@ class Suite:
             self.server.services.append(
                 Service(
                     _service_name(invoker_service_pb2, "Invoker"),
-                    InvokerServicer(functions, EventInvokeConfigs(backend.store, partition), invocations),
+                    InvokerServicer(
+                        functions, EventInvokeConfigs(backend.store, partition), invocations
+                    ),
                     invoker_service_pb2_grpc.add_InvokerServicer_to_server,
                 )
             )
         await self.server.start()
-        log.info("suite_started", roles=list(self.roles), address=self.address,
-                 data_dir=str(settings.data_dir), time_scale=settings.time_scale)
+        log.info(
+            "suite_started",
+            roles=list(self.roles),
+            address=self.address,
+            data_dir=str(settings.data_dir),
+            time_scale=settings.time_scale,
+        )
+
+    def _handoff(self, backend: SqliteBackend, router_doorbell: asyncio.Event) -> Handoff:
+        """In one process the record and the ack share a transaction; apart, gRPC then ack."""
+        if "router" in self.roles:
+            return LocalHandoff(backend, router_doorbell)
+        router = RouterClient(self._channel("router"))
+        return RemoteHandoff(router, backend.queue, patience=self.settings.lease_margin / 2)
 
     def _invoker_address(self) -> str:
         if "invoker" in self.roles:

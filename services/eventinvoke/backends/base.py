@@ -111,8 +111,20 @@ class Outbox(Protocol):
 class Backend(Protocol):
     """One backend: its three parts, opened and closed together."""
 
-    store: FunctionStore
-    queue: EventQueue
-    outbox: Outbox
+    @property
+    def store(self) -> FunctionStore: ...
+
+    @property
+    def queue(self) -> EventQueue: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    async def settle(self, event_id: int, deliveries: list[Delivery]) -> None:
+        """Hand an event's deliveries to the outbox and ack the event, atomically.
+
+        Used when the Router shares this backend (one process): no window in which a crash
+        could deliver a record twice.
+        """
 
     async def close(self) -> None: ...

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from celery import Celery
+
 from eventinvoke.bench.functions import collector, echo
 
 # Database 15 only: the bench flushes it before and after, and touches nothing else.

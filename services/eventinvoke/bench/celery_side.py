@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 import redis
+
 from eventinvoke.bench.harness import (
     Collected,
     Plan,
@@ -55,11 +56,28 @@ def run(plan: Plan, workdir: Path) -> SystemResult:
     env = {**os.environ, "BENCH_COLLECT_FILE": str(collected.path), "BENCH_CELERY_QUEUE": queue}
     with open(workdir / "celery.log", "wb") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "eventinvoke.bench.celery_app", "worker",
-             "--concurrency", "2", "--pool", "prefork", "-Q", queue, "-n", f"{queue}@%h",
-             "--loglevel", "WARNING",
-             # Cluster chatter the data path does not need (Celery's own advice for Redis).
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "eventinvoke.bench.celery_app",
+                "worker",
+                "--concurrency",
+                "2",
+                "--pool",
+                "prefork",
+                "-Q",
+                queue,
+                "-n",
+                f"{queue}@%h",
+                "--loglevel",
+                "WARNING",
+                # Cluster chatter the data path does not need (Celery's own advice for Redis).
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -206,4 +224,3 @@ class _Driver:
                 self._wait_done(count, sent, progress, senders_done, errors)
         times = self.collected.times
         return [(times[i] - at) * 1000 for i, at in sent.items()], offered
-

@@ -15,6 +15,8 @@ from pathlib import Path
 import click
 import grpc
 import psutil
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from eventinvoke.bench import functions
 from eventinvoke.bench.harness import (
     Collected,
@@ -29,7 +31,6 @@ from eventinvoke.bench.harness import (
     tree,
 )
 from eventinvoke.client import AsyncClient
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 FUNCTIONS_DIR = Path(functions.__file__).resolve().parent
 COLLECTOR_ARN = "arn:aws:lambda:us-east-1:000000000000:function:collector"
@@ -46,8 +47,16 @@ def run(plan: Plan, workdir: Path) -> SystemResult:
     collected = Collected(workdir / "collected.txt")
     with open(workdir / "eventinvoke.log", "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "eventinvoke.cli", "up", "--data-dir", str(workdir / "data"),
-             "--listen", listen],
+            [
+                sys.executable,
+                "-m",
+                "eventinvoke.cli",
+                "up",
+                "--data-dir",
+                str(workdir / "data"),
+                "--listen",
+                listen,
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -122,12 +131,16 @@ async def _drive(
     try:
         client = clients[0]
         await client.create_function(
-            function_name="collector", runtime="python3.11", handler="collector.handler",
+            function_name="collector",
+            runtime="python3.11",
+            handler="collector.handler",
             zip_file=_zip("collector"),
             environment={"Variables": {"BENCH_COLLECT_FILE": str(collected.path)}},
         )
         await client.create_function(
-            function_name="echo", runtime="python3.11", handler="echo.handler",
+            function_name="echo",
+            runtime="python3.11",
+            handler="echo.handler",
             zip_file=_zip("echo"),
         )
         await client.put_function_event_invoke_config(

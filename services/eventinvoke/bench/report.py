@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
 from eventinvoke.bench.harness import MB, Plan, SystemResult
 
 LATENCY_KEYS = ("p50", "p95", "p99", "max")

@@ -7,6 +7,7 @@ from ``aws lambda ... --endpoint-url`` works here against an Invoker's gRPC addr
 from __future__ import annotations
 
 import click
+
 from eventinvoke.cli import bench, event_invoke, functions, server
 from eventinvoke.cli._common import AwsGroup, Settings
 from eventinvoke.client import DEFAULT_ENDPOINT

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+
 from eventinvoke.cli import params
 from eventinvoke.client import (
     Client,

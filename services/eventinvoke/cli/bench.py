@@ -21,16 +21,29 @@ def register(group: click.Group) -> None:
 
     @group.command("bench")
     @click.option("--quick", is_flag=True, help="A small run for CI smoke (N=300, C=16).")
-    @click.option("-n", "n", type=click.IntRange(1),
-                  help="Invocations in the throughput phase [5000].")
+    @click.option(
+        "-n", "n", type=click.IntRange(1), help="Invocations in the throughput phase [5000]."
+    )
     @click.option("-c", "concurrency", type=click.IntRange(1), help="Concurrent callers [64].")
-    @click.option("--rate", type=click.FloatRange(min=1), default=200.0, show_default=True,
-                  help="Offered load (events/s) of the latency phase; keep it below saturation.")
-    @click.option("--output", type=click.Path(path_type=Path, file_okay=False),
-                  default=Path("bench/results"), show_default=True,
-                  help="Directory for <YYYY-MM-DD>.json.")
-    @click.option("--only", type=click.Choice(["eventinvoke", "celery"]),
-                  help="Run one system (no ratio row).")
+    @click.option(
+        "--rate",
+        type=click.FloatRange(min=1),
+        default=200.0,
+        show_default=True,
+        help="Offered load (events/s) of the latency phase; keep it below saturation.",
+    )
+    @click.option(
+        "--output",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=Path("bench/results"),
+        show_default=True,
+        help="Directory for <YYYY-MM-DD>.json.",
+    )
+    @click.option(
+        "--only",
+        type=click.Choice(["eventinvoke", "celery"]),
+        help="Run one system (no ratio row).",
+    )
     def bench(
         quick: bool,
         n: int | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+
 from eventinvoke.cli._common import (
     Settings,
     echo_json,

@@ -14,19 +14,34 @@ ROLES = ("invoker", "executor", "router")
 def _server_options(command: Any) -> Any:
     """Flags shared by ``up`` and ``serve``; each is also read from EVENTINVOKE_<NAME>."""
     options = [
-        click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
-                     help="A TOML settings file (also EVENTINVOKE_CONFIG)."),
-        click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
-                     help="Where the embedded backend keeps its files [./.eventinvoke]."),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="A TOML settings file (also EVENTINVOKE_CONFIG).",
+        ),
+        click.option(
+            "--data-dir",
+            type=click.Path(path_type=Path, file_okay=False),
+            help="Where the embedded backend keeps its files [./.eventinvoke].",
+        ),
         click.option("--listen", help="gRPC listen address [127.0.0.1:50051]."),
-        click.option("--time-scale", type=float,
-                     help="Multiply every policy duration: retry delays, event age [1.0]."),
+        click.option(
+            "--time-scale",
+            type=float,
+            help="Multiply every policy duration: retry delays, event age [1.0].",
+        ),
         click.option("--region", help="Region in ARNs [us-east-1]."),
         click.option("--account", help="Account id in ARNs [000000000000]."),
         click.option("--invoker-endpoint", help="The Invoker's address, when not in this process."),
-        click.option("--executor-endpoint", help="The Executor's address, when not in this process."),
-        click.option("--router-endpoint", "router_peer",
-                     help="The Router's address, when not in this process."),
+        click.option(
+            "--executor-endpoint", help="The Executor's address, when not in this process."
+        ),
+        click.option(
+            "--router-endpoint",
+            "router_peer",
+            help="The Router's address, when not in this process.",
+        ),
         click.option("--log-format", type=click.Choice(["auto", "json", "console"])),
     ]
     for option in reversed(options):

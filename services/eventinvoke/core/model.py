@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -158,6 +159,14 @@ class Delivery:
     kind: str  # ON_SUCCESS, ON_FAILURE or DEAD_LETTER
     record: ExecutionRecord
     attempts: int = 0  # delivery attempts made so far
+
+
+def deliveries_for(record: ExecutionRecord, destinations: list[tuple[str, str]]) -> list[Delivery]:
+    """One delivery per (target, kind), each with its own id."""
+    return [
+        Delivery(delivery_id=str(uuid.uuid4()), target=target, kind=kind, record=record)
+        for target, kind in destinations
+    ]
 
 
 @dataclass(frozen=True)

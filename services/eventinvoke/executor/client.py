@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+
 from eventinvoke.invoker.invocations import SyncResult
 from eventinvoke.v1 import executor_service_pb2 as pb
 from eventinvoke.v1 import executor_service_pb2_grpc as pb_grpc

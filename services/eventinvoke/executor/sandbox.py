@@ -8,8 +8,6 @@ invocation starts fresh (and re-runs init), as on AWS.
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
 import base64
 import binascii
@@ -25,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from eventinvoke.core.model import UNHANDLED, FunctionConfig
 from eventinvoke.executor.runtime_api import Event, RuntimeApi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+
 from eventinvoke.backends.base import FunctionStore
 from eventinvoke.core.arn import Partition
 from eventinvoke.core.errors import ResourceNotFoundException
@@ -13,18 +14,23 @@ from eventinvoke.v1 import executor_service_pb2_grpc as pb_grpc
 
 
 class ExecutorServicer(pb_grpc.ExecutorServicer):
-    def __init__(self, store: FunctionStore, pool: SandboxPool, code: CodeCache, partition: Partition) -> None:
+    def __init__(
+        self, store: FunctionStore, pool: SandboxPool, code: CodeCache, partition: Partition
+    ) -> None:
         self.store = store
         self.pool = pool
         self.code = code
         self.partition = partition
 
-    async def Execute(self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext) -> pb.ExecuteResponse:
-        function = await self.store.get_function(request.function_name, request.qualifier or "$LATEST")
+    async def Execute(
+        self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExecuteResponse:
+        function = await self.store.get_function(
+            request.function_name, request.qualifier or "$LATEST"
+        )
         if function is None:
-            raise ResourceNotFoundException(
-                f"Function not found: {self.partition.function_arn(request.function_name, request.qualifier or None)}"
-            )
+            arn = self.partition.function_arn(request.function_name, request.qualifier or None)
+            raise ResourceNotFoundException(f"Function not found: {arn}")
         code_dir = await self.code.ensure(function)
         outcome = await self.pool.run(
             function,

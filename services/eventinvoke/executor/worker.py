@@ -5,25 +5,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 import uuid
 from dataclasses import dataclass
 
 import structlog
+
 from eventinvoke.backends.base import EventQueue, FunctionStore
-from eventinvoke.core.model import EVENT_AGE_EXCEEDED, LATEST, QueuedEvent
+from eventinvoke.core.model import (
+    EVENT_AGE_EXCEEDED,
+    LATEST,
+    EventInvokeConfig,
+    FunctionConfig,
+    QueuedEvent,
+)
 from eventinvoke.executor.code import CodeCache
+from eventinvoke.executor.handoff import Handoff
 from eventinvoke.executor.policy import Retry, RetryPolicy
 from eventinvoke.executor.records import build_record, destinations_for
 from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxPool
-from eventinvoke.router.client import RouterClient
 
 log = structlog.get_logger("eventinvoke.executor")
 
 IDLE_POLL_SECONDS = 0.1  # how often an idle worker looks for due events (retries, other invokers)
+# AWS: exponential backoff from 1 s, capped at 5 min (spec §3.3).
 SYSTEM_BACKOFF_CAP = 300.0
-DEFAULT_TIMEOUT = 3.0  # AWS's default function timeout  # AWS: exponential backoff from 1 s, capped at 5 min (spec §3.3)
+DEFAULT_TIMEOUT = 3.0  # AWS's default function timeout
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ class AsyncWorker:
         store: FunctionStore,
         pool: SandboxPool,
         code: CodeCache,
-        router: RouterClient,
+        handoff: Handoff,
         policy: RetryPolicy,
         settings: WorkerSettings,
         doorbell: asyncio.Event | None = None,
@@ -50,7 +57,7 @@ class AsyncWorker:
         self.store = store
         self.pool = pool
         self.code = code
-        self.router = router
+        self.handoff = handoff
         self.policy = policy
         self.settings = settings
         self.doorbell = doorbell or asyncio.Event()
@@ -174,34 +181,22 @@ class AsyncWorker:
                 log.warning("lease_renewal_failed", exc_info=True)
             await asyncio.sleep(lease / 3)
 
-    async def _settle(  # type: ignore[no-untyped-def]
-        self, event, function, config, condition, attempts, outcome: Outcome | None
+    async def _settle(
+        self,
+        event: QueuedEvent,
+        function: FunctionConfig,
+        config: EventInvokeConfig | None,
+        condition: str,
+        attempts: int,
+        outcome: Outcome | None,
     ) -> None:
         record = build_record(event, function, condition, attempts, outcome)
         destinations = destinations_for(record, function, config)
-        if destinations:
-            await self._route(record, destinations)
         assert event.event_id is not None
-        await self.queue.ack(event.event_id)
+        await self.handoff.settle(event.event_id, record, destinations)
         log.info(
             "event_settled",
             condition=condition,
             attempts=attempts,
             destinations=[t for t, _ in destinations],
         )
-
-    async def _route(self, record, destinations) -> None:  # type: ignore[no-untyped-def]
-        """Hand over to the Router; retried briefly. If it stays down the lease expires and the
-        event runs again later (at least once), so nothing is lost."""
-        delay = 0.05
-        deadline = time.monotonic() + self.settings.lease_margin / 2
-        while True:
-            try:
-                await self.router.route(record, destinations)
-                return
-            except Exception:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning("route_retry", delay_s=delay)
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 2.0)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+from typing import TypeAlias
 
 import grpc
 import structlog
+
 from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
 from eventinvoke.invoker.functions import FunctionChanges, Functions
 from eventinvoke.invoker.invocations import DRY_RUN, EVENT, REQUEST_RESPONSE, Invocations
@@ -19,7 +21,7 @@ INVOCATION_TYPES = {
     pb.INVOCATION_TYPE_EVENT: EVENT,
     pb.INVOCATION_TYPE_DRY_RUN: DRY_RUN,
 }
-Context = grpc.aio.ServicerContext
+Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class InvokerServicer(pb_grpc.InvokerServicer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from eventinvoke.core.model import EventInvokeConfig, FunctionConfig
 from eventinvoke.invoker.event_invoke_configs import DestinationSettings, Outcome, Settings
 from eventinvoke.v1 import function_pb2
+from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 
 
 def function_to_pb(function: FunctionConfig) -> function_pb2.FunctionConfiguration:
@@ -47,24 +48,23 @@ def config_to_pb(config: EventInvokeConfig, arn: str) -> function_pb2.FunctionEv
     return message
 
 
-def settings_from_pb(request: object) -> Settings:
-    """Put/Update requests share these fields; proto3 presence says what was given."""
-
-    def present(field: str) -> bool:
-        return request.HasField(field)  # type: ignore[attr-defined]
-
+def settings_from_pb(
+    request: invoker_pb2.PutFunctionEventInvokeConfigRequest
+    | invoker_pb2.UpdateFunctionEventInvokeConfigRequest,
+) -> Settings:
+    """Put and Update share these fields; proto3 presence says what was given."""
     destination_config = None
-    if present("destination_config"):
-        dc = request.destination_config  # type: ignore[attr-defined]
+    if request.HasField("destination_config"):
+        given = request.destination_config
         destination_config = DestinationSettings(
-            on_success=_outcome(dc, "on_success"), on_failure=_outcome(dc, "on_failure")
+            on_success=_outcome(given, "on_success"), on_failure=_outcome(given, "on_failure")
         )
     return Settings(
         maximum_retry_attempts=request.maximum_retry_attempts
-        if present("maximum_retry_attempts")
-        else None,  # type: ignore[attr-defined]
-        maximum_event_age_in_seconds=request.maximum_event_age_in_seconds  # type: ignore[attr-defined]
-        if present("maximum_event_age_in_seconds")
+        if request.HasField("maximum_retry_attempts")
+        else None,
+        maximum_event_age_in_seconds=request.maximum_event_age_in_seconds
+        if request.HasField("maximum_event_age_in_seconds")
         else None,
         destination_config=destination_config,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import grpc
+
 from eventinvoke.core.model import ExecutionRecord
 from eventinvoke.router.wire import KINDS, record_to_pb
 from eventinvoke.v1 import router_service_pb2 as router_pb2
@@ -15,9 +16,7 @@ class RouterClient:
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self.stub = router_grpc.RouterStub(channel)
 
-    async def route(
-        self, record: ExecutionRecord, destinations: Sequence[tuple[str, str]]
-    ) -> None:
+    async def route(self, record: ExecutionRecord, destinations: Sequence[tuple[str, str]]) -> None:
         """Hand a record over; returns once the Router has stored it durably.
 
         ``destinations`` are (target, kind) pairs.

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import structlog
+
 from eventinvoke.backends.base import Outbox
 from eventinvoke.core.model import DEAD_LETTER, Delivery
 from eventinvoke.router.plugin import PermanentDeliveryError
@@ -92,7 +93,9 @@ class DeliveryWorker:
         attempts = delivery.attempts + 1
         adapter = self.destinations.adapter_for(delivery.target)
         if adapter is None:
-            await self._give_up(delivery, attempts, f"No destination adapter claims {delivery.target}")
+            await self._give_up(
+                delivery, attempts, f"No destination adapter claims {delivery.target}"
+            )
             return
         try:
             await adapter.deliver(delivery)
@@ -105,7 +108,12 @@ class DeliveryWorker:
                 return
             delay = self._backoff(attempts)
             await self.outbox.retry(delivery.delivery_id, attempts, time.time() + delay)
-            log.warning("delivery_retry_scheduled", attempts=attempts, delay_s=round(delay, 3), reason=reason)
+            log.warning(
+                "delivery_retry_scheduled",
+                attempts=attempts,
+                delay_s=round(delay, 3),
+                reason=reason,
+            )
         else:
             await self.outbox.delivered(delivery.delivery_id)
             log.info("record_delivered", adapter=adapter.name, attempts=attempts)
@@ -116,7 +124,9 @@ class DeliveryWorker:
         return random.uniform(0, ceiling) * self.settings.time_scale
 
     async def _give_up(self, delivery: Delivery, attempts: int, reason: str) -> None:
-        metric = "DeadLetterErrors" if delivery.kind == DEAD_LETTER else "DestinationDeliveryFailures"
+        metric = (
+            "DeadLetterErrors" if delivery.kind == DEAD_LETTER else "DestinationDeliveryFailures"
+        )
         self.metrics[metric] += 1
         await self.outbox.fail(delivery.delivery_id, attempts, reason)
         log.error("delivery_failed", metric=metric, attempts=attempts, reason=reason)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import pluggy
+
 from eventinvoke.core.arn import Partition
 from eventinvoke.core.model import (
     DEAD_LETTER,

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import pluggy
 import structlog
+
 from eventinvoke.router import hookspecs
 from eventinvoke.router.plugin import ENTRY_POINT_GROUP, NAME, DestinationAdapter, RouterContext
 
@@ -15,7 +16,9 @@ log = structlog.get_logger("eventinvoke.router")
 class Destinations:
     """The loaded adapters and the question they answer: who delivers to this target?"""
 
-    def __init__(self, manager: pluggy.PluginManager, adapters: Sequence[DestinationAdapter]) -> None:
+    def __init__(
+        self, manager: pluggy.PluginManager, adapters: Sequence[DestinationAdapter]
+    ) -> None:
         self.manager = manager
         self.adapters = list(adapters)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import grpc
+
 from eventinvoke.backends.base import Outbox
-from eventinvoke.core.model import Delivery
+from eventinvoke.core.model import deliveries_for
 from eventinvoke.router.wire import KIND_NAMES, failed_to_pb, record_from_pb
 from eventinvoke.v1 import router_service_pb2 as pb
 from eventinvoke.v1 import router_service_pb2_grpc as pb_grpc
@@ -18,16 +18,16 @@ class RouterServicer(pb_grpc.RouterServicer):
         self.outbox = outbox
         self.doorbell = doorbell
 
-    async def Route(self, request: pb.RouteRequest, context: grpc.aio.ServicerContext) -> pb.RouteResponse:
+    async def Route(
+        self, request: pb.RouteRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RouteResponse:
         deliveries = [
-            Delivery(
-                delivery_id=str(uuid.uuid4()),
-                target=destination.target,
-                kind=KIND_NAMES[destination.kind],
-                record=record_from_pb(routing.record),
-            )
+            delivery
             for routing in request.routings
-            for destination in routing.destinations
+            for delivery in deliveries_for(
+                record_from_pb(routing.record),
+                [(d.target, KIND_NAMES[d.kind]) for d in routing.destinations],
+            )
         ]
         if deliveries:
             await self.outbox.add(deliveries)
@@ -37,7 +37,9 @@ class RouterServicer(pb_grpc.RouterServicer):
     async def ListFailedDeliveries(
         self, request: pb.ListFailedDeliveriesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListFailedDeliveriesResponse:
-        failed, marker = await self.outbox.list_failed(request.marker or None, request.max_items or 50)
+        failed, marker = await self.outbox.list_failed(
+            request.marker or None, request.max_items or 50
+        )
         return pb.ListFailedDeliveriesResponse(
             failed_deliveries=[failed_to_pb(f) for f in failed], next_marker=marker or ""
         )

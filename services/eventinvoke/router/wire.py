@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from google.protobuf import timestamp_pb2
+
 from eventinvoke.core.model import (
     DEAD_LETTER,
     ON_FAILURE,
@@ -14,7 +16,6 @@ from eventinvoke.core.model import (
 )
 from eventinvoke.v1 import record_pb2
 from eventinvoke.v1 import router_service_pb2 as router_pb2
-from google.protobuf import timestamp_pb2
 
 KINDS = {
     ON_SUCCESS: router_pb2.DELIVERY_KIND_ON_SUCCESS,
@@ -60,7 +61,9 @@ def record_from_pb(message: record_pb2.ExecutionRecord) -> ExecutionRecord:
         request_payload=message.request_payload,
         timestamp=message.timestamp.ToDatetime(tzinfo=UTC),
         executed_version=response.executed_version if ran else None,
-        function_error=response.function_error if ran and response.HasField("function_error") else None,
+        function_error=response.function_error
+        if ran and response.HasField("function_error")
+        else None,
         response_payload=message.response_payload if message.HasField("response_payload") else None,
         status_code=response.status_code if ran else 200,
     )

@@ -63,10 +63,10 @@ class Settings:
         if config_file:
             with open(config_file, "rb") as f:
                 values.update(tomllib.load(f))
-        for f in dataclasses.fields(cls):
-            raw = environ.get(ENV_PREFIX + f.name.upper())
+        for spec in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + spec.name.upper())
             if raw is not None and raw != "":
-                values[f.name] = raw
+                values[spec.name] = raw
         values.update({k: v for k, v in (overrides or {}).items() if v is not None})
         return cls(**{k: _coerce(k, v) for k, v in values.items() if k in _FIELDS})
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import grpc
 import structlog
+
 from eventinvoke.core.errors import LambdaError, ServiceException
 from eventinvoke.server.status import to_status
 

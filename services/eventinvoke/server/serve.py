@@ -10,9 +10,10 @@ from typing import Any, Protocol
 
 import grpc
 import structlog
-from eventinvoke.server.interceptors import ServerInterceptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from eventinvoke.server.interceptors import ServerInterceptor
 
 log = structlog.get_logger("eventinvoke.server")
 

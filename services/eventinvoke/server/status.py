@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import grpc
-from eventinvoke.core import errors
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+
+from eventinvoke.core import errors
 
 ERROR_DOMAIN = "lambda.eventinvoke"
 

@@ -14,7 +14,9 @@ def handler(event, context):
     previous = 0
     if os.path.exists(runs):
         with open(runs) as f:
-            previous = sum(1 for line in f if json.loads(line)["request_id"] == context.aws_request_id)
+            previous = sum(
+                1 for line in f if json.loads(line)["request_id"] == context.aws_request_id
+            )
     with open(runs, "a") as f:
         f.write(json.dumps({"request_id": context.aws_request_id, "at": time.time()}) + "\n")
     mode = event.get("mode")

@@ -31,7 +31,12 @@ class LambdaDestination:
 
     def claims(self, target: str) -> bool:
         parts = target.split(":")
-        return len(parts) >= 7 and parts[0] == "arn" and parts[2] == "lambda" and parts[5] == "function"
+        return (
+            len(parts) >= 7
+            and parts[0] == "arn"
+            and parts[2] == "lambda"
+            and parts[5] == "function"
+        )
 
     async def deliver(self, delivery: Delivery) -> None:
         if delivery.kind == DEAD_LETTER:

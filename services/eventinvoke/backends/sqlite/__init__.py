@@ -6,12 +6,14 @@ keep their writes serialized and their leases exclusive.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from eventinvoke.backends.sqlite.database import Database
-from eventinvoke.backends.sqlite.outbox import SqliteOutbox
-from eventinvoke.backends.sqlite.queue import SqliteEventQueue
+from eventinvoke.backends.sqlite.outbox import SqliteOutbox, insert_deliveries
+from eventinvoke.backends.sqlite.queue import SqliteEventQueue, delete_event
 from eventinvoke.backends.sqlite.store import SqliteFunctionStore
+from eventinvoke.core.model import Delivery
 
 __all__ = ["SqliteBackend"]
 
@@ -32,6 +34,16 @@ class SqliteBackend:
         """Open the backend in ``data_dir``, creating the directory and the file if needed."""
         data_dir.mkdir(parents=True, exist_ok=True)
         return cls(await Database.open(data_dir / DATABASE_FILE))
+
+    async def settle(self, event_id: int, deliveries: list[Delivery]) -> None:
+        """Store an event's deliveries and remove the event, in one transaction."""
+
+        def settle(connection: sqlite3.Connection) -> None:
+            if deliveries:
+                insert_deliveries(connection, deliveries)
+            delete_event(connection, event_id)
+
+        await self.database.write(settle)
 
     async def close(self) -> None:
         await self.database.close()

@@ -25,15 +25,7 @@ class SqliteOutbox:
     async def add(self, deliveries: list[Delivery]) -> None:
         """One operation, so one savepoint: a duplicate ``delivery_id`` stores none of them."""
 
-        def add(connection: sqlite3.Connection) -> None:
-            now = time.time()
-            connection.executemany(
-                f"INSERT INTO deliveries ({_DELIVERY_COLUMNS}, available_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*_delivery_values(delivery), now) for delivery in deliveries],
-            )
-
-        await self._database.write(add)
+        await self._database.write(lambda connection: insert_deliveries(connection, deliveries))
 
     async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[Delivery]:
         """Like the event queue's lease; deliveries come in the order they were added."""
@@ -108,6 +100,15 @@ class SqliteOutbox:
             return int(connection.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])
 
         return await self._database.read(count)
+
+
+def insert_deliveries(connection: sqlite3.Connection, deliveries: list[Delivery]) -> None:
+    now = time.time()
+    connection.executemany(
+        f"INSERT INTO deliveries ({_DELIVERY_COLUMNS}, available_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*_delivery_values(delivery), now) for delivery in deliveries],
+    )
 
 
 def _delivery_values(delivery: Delivery) -> tuple[object, ...]:

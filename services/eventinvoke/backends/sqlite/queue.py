@@ -84,10 +84,7 @@ class SqliteEventQueue:
         await self._database.write(retry)
 
     async def ack(self, event_id: int) -> None:
-        def ack(connection: sqlite3.Connection) -> None:
-            connection.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
-
-        await self._database.write(ack)
+        await self._database.write(lambda connection: delete_event(connection, event_id))
 
     async def depth(self) -> int:
         def depth(connection: sqlite3.Connection) -> int:
@@ -114,3 +111,7 @@ def _event(row: sqlite3.Row) -> QueuedEvent:
         attempts=row["attempts"],
         visible_at=row["visible_at"],
     )
+
+
+def delete_event(connection: sqlite3.Connection, event_id: int) -> None:
+    connection.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
