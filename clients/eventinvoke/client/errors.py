@@ -164,5 +164,16 @@ def from_status(
         http_status = int(metadata.get("httpStatus", ""))
     except ValueError:
         http_status = _HTTP_STATUS.get(code, 500)
-    cls = _BY_REASON.get(info.reason, ServiceError)
-    return cls(info.reason, message, http_status, metadata, operation_name)
+    return service_error(info.reason, message, http_status, metadata, operation_name)
+
+
+def service_error(
+    code: str,
+    message: str,
+    http_status: int,
+    metadata: Mapping[str, str] | None = None,
+    operation_name: str = "",
+) -> ServiceError:
+    """The typed exception for an AWS error code (a plain ServiceError for unknown codes)."""
+    cls = _BY_REASON.get(code, ServiceError)
+    return cls(code, message, http_status, metadata, operation_name)

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 import grpc
 import structlog
 
+from eventinvoke.app.local import LocalInvoker
+from eventinvoke.backends.cache import CachedStore
 from eventinvoke.backends.sqlite import SqliteBackend
 from eventinvoke.client import AsyncClient
 from eventinvoke.core.arn import Partition
@@ -24,7 +26,7 @@ from eventinvoke.invoker.invocations import Invocations
 from eventinvoke.invoker.servicer import InvokerServicer
 from eventinvoke.router.client import RouterClient
 from eventinvoke.router.delivery import DeliverySettings, DeliveryWorker
-from eventinvoke.router.plugin import RouterContext
+from eventinvoke.router.plugin import Invoker, RouterContext
 from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
 from eventinvoke.server.config import Settings
@@ -48,7 +50,12 @@ def _service_name(module: object, name: str) -> str:
 
 
 class Suite:
-    """One process: a gRPC server carrying the given roles, their workers, and one backend."""
+    """One process: a gRPC server carrying the given roles, their workers, and one backend.
+
+    Peers in the same process are called directly (the executor hands records to a local Router
+    in the same transaction as its ack; the Router invokes local functions without a round trip).
+    Peers elsewhere are reached over gRPC at their configured addresses.
+    """
 
     def __init__(
         self,
@@ -64,115 +71,33 @@ class Suite:
         self.extra_plugins = list(extra_plugins)
         self.server: Server | None = None  # made in start(): gRPC binds to the running loop
         self.backend: SqliteBackend | None = None
-        self._channels: dict[str, grpc.aio.Channel] = {}
-        self._closers: list[object] = []
         self.delivery: DeliveryWorker | None = None
         self.worker: AsyncWorker | None = None
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._closers: list[SandboxPool | AsyncClient | LocalInvoker] = []
+        self._executor_doorbell = asyncio.Event()
+        self._router_doorbell = asyncio.Event()
+        self._invocations: Invocations | None = None
 
     @property
     def address(self) -> str:
         assert self.server is not None, "start() the suite first"
         return self.server.address
 
-    def _channel(self, role: str) -> grpc.aio.Channel:
-        """A channel to a peer: this very server when it carries the role."""
-        target = self.address if role in self.roles else self.settings.peer(role)
-        if role not in self.roles and not getattr(self.settings, f"{role}_endpoint"):
-            raise ValueError(
-                f"the {role} is not in this process: give its address "
-                f"(--{role}-endpoint or EVENTINVOKE_{role.upper()}_ENDPOINT)"
-            )
-        if target not in self._channels:
-            self._channels[target] = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
-        return self._channels[target]
-
     async def start(self) -> None:
         settings = self.settings
         self.server = Server(settings.listen)
         self.server.bind()
-        self.backend = backend = await SqliteBackend.open(settings.data_dir)
+        self.backend = await SqliteBackend.open(settings.data_dir)
+        store = CachedStore(self.backend.store)
         partition = Partition(settings.region, settings.account)
-        executor_doorbell = asyncio.Event()
-        router_doorbell = asyncio.Event()
-
-        if "executor" in self.roles:
-            pool = SandboxPool(
-                SandboxSettings(
-                    log_dir=settings.data_dir / "logs",
-                    region=settings.region,
-                    max_per_function=settings.max_sandboxes_per_function,
-                    max_total=settings.max_sandboxes,
-                    idle_seconds=settings.sandbox_idle_seconds,
-                )
-            )
-            self._closers.append(pool)
-            code = CodeCache(backend.store, settings.data_dir / "code")
-            self.server.services.append(
-                Service(
-                    _service_name(executor_service_pb2, "Executor"),
-                    ExecutorServicer(backend.store, pool, code, partition),
-                    executor_service_pb2_grpc.add_ExecutorServicer_to_server,
-                )
-            )
-            self.worker = AsyncWorker(
-                backend.queue,
-                backend.store,
-                pool,
-                code,
-                self._handoff(backend, router_doorbell),
-                RetryPolicy(settings.time_scale),
-                WorkerSettings(settings.executor_concurrency, settings.lease_margin),
-                executor_doorbell,
-            )
-            self.server.workers.append(self.worker)
-
-        if "router" in self.roles:
-            invoker = AsyncClient(self._invoker_address())
-            self._closers.append(invoker)
-            destinations = Destinations.load(
-                RouterContext(partition, invoker, settings.destinations),
-                disabled=settings.disabled_destinations,
-                extra_plugins=self.extra_plugins,
-            )
-            self.server.services.append(
-                Service(
-                    _service_name(router_service_pb2, "Router"),
-                    RouterServicer(backend.outbox, router_doorbell),
-                    router_service_pb2_grpc.add_RouterServicer_to_server,
-                )
-            )
-            self.delivery = DeliveryWorker(
-                backend.outbox,
-                destinations,
-                DeliverySettings(
-                    max_attempts=settings.delivery_max_attempts,
-                    backoff_base=settings.delivery_backoff_base,
-                    backoff_cap=settings.delivery_backoff_cap,
-                    time_scale=settings.time_scale,
-                    lease_seconds=settings.lease_margin,
-                ),
-                router_doorbell,
-            )
-            # Listed first: it stops last, after the executor has handed over its records.
-            self.server.workers.insert(0, self.delivery)
-
+        # The invoker first: a local Router invokes its functions directly.
         if "invoker" in self.roles:
-            functions = Functions(backend.store, partition)
-            invocations = Invocations(
-                functions,
-                backend.queue,
-                ExecutorClient(self._channel("executor")),
-                on_enqueued=executor_doorbell.set,
-            )
-            self.server.services.append(
-                Service(
-                    _service_name(invoker_service_pb2, "Invoker"),
-                    InvokerServicer(
-                        functions, EventInvokeConfigs(backend.store, partition), invocations
-                    ),
-                    invoker_service_pb2_grpc.add_InvokerServicer_to_server,
-                )
-            )
+            self._start_invoker(store, partition)
+        if "executor" in self.roles:
+            self._start_executor(store, partition)
+        if "router" in self.roles:
+            self._start_router(partition)
         await self.server.start()
         log.info(
             "suite_started",
@@ -182,28 +107,126 @@ class Suite:
             time_scale=settings.time_scale,
         )
 
-    def _handoff(self, backend: SqliteBackend, router_doorbell: asyncio.Event) -> Handoff:
+    def _start_invoker(self, store: CachedStore, partition: Partition) -> None:
+        assert self.server is not None and self.backend is not None
+        functions = Functions(store, partition)
+        self._invocations = Invocations(
+            functions,
+            self.backend.queue,
+            ExecutorClient(self._channel("executor")),
+            on_enqueued=self._executor_doorbell.set,
+        )
+        self.server.services.append(
+            Service(
+                _service_name(invoker_service_pb2, "Invoker"),
+                InvokerServicer(functions, EventInvokeConfigs(store, partition), self._invocations),
+                invoker_service_pb2_grpc.add_InvokerServicer_to_server,
+            )
+        )
+
+    def _start_executor(self, store: CachedStore, partition: Partition) -> None:
+        assert self.server is not None and self.backend is not None
+        settings = self.settings
+        pool = SandboxPool(
+            SandboxSettings(
+                log_dir=settings.data_dir / "logs",
+                region=settings.region,
+                max_per_function=settings.max_sandboxes_per_function,
+                max_total=settings.max_sandboxes,
+                idle_seconds=settings.sandbox_idle_seconds,
+            )
+        )
+        self._closers.append(pool)
+        code = CodeCache(store, settings.data_dir / "code")
+        self.server.services.append(
+            Service(
+                _service_name(executor_service_pb2, "Executor"),
+                ExecutorServicer(store, pool, code, partition),
+                executor_service_pb2_grpc.add_ExecutorServicer_to_server,
+            )
+        )
+        self.worker = AsyncWorker(
+            self.backend.queue,
+            store,
+            pool,
+            code,
+            self._handoff(self.backend),
+            RetryPolicy(settings.time_scale),
+            WorkerSettings(settings.executor_concurrency, settings.lease_margin),
+            self._executor_doorbell,
+        )
+        self.server.workers.append(self.worker)
+
+    def _start_router(self, partition: Partition) -> None:
+        assert self.server is not None and self.backend is not None
+        settings = self.settings
+        destinations = Destinations.load(
+            RouterContext(partition, self._invoker(), settings.destinations),
+            disabled=settings.disabled_destinations,
+            extra_plugins=self.extra_plugins,
+        )
+        self.server.services.append(
+            Service(
+                _service_name(router_service_pb2, "Router"),
+                RouterServicer(self.backend.outbox, self._router_doorbell),
+                router_service_pb2_grpc.add_RouterServicer_to_server,
+            )
+        )
+        self.delivery = DeliveryWorker(
+            self.backend.outbox,
+            destinations,
+            DeliverySettings(
+                max_attempts=settings.delivery_max_attempts,
+                backoff_base=settings.delivery_backoff_base,
+                backoff_cap=settings.delivery_backoff_cap,
+                time_scale=settings.time_scale,
+                lease_seconds=settings.lease_margin,
+            ),
+            self._router_doorbell,
+        )
+        # First in the list: workers stop in reverse, so the Router drains after the executor.
+        self.server.workers.insert(0, self.delivery)
+
+    def _handoff(self, backend: SqliteBackend) -> Handoff:
         """In one process the record and the ack share a transaction; apart, gRPC then ack."""
         if "router" in self.roles:
-            return LocalHandoff(backend, router_doorbell)
+            return LocalHandoff(backend, self._router_doorbell)
         router = RouterClient(self._channel("router"))
         return RemoteHandoff(router, backend.queue, patience=self.settings.lease_margin / 2)
 
-    def _invoker_address(self) -> str:
-        if "invoker" in self.roles:
+    def _invoker(self) -> Invoker:
+        """The Invoker adapters use: this process's, or a client of the configured one."""
+        invoker: LocalInvoker | AsyncClient
+        if self._invocations is not None:
+            invoker = LocalInvoker(self._invocations)
+        else:
+            invoker = AsyncClient(self._peer_address("invoker"))
+        self._closers.append(invoker)
+        return invoker
+
+    def _channel(self, role: str) -> grpc.aio.Channel:
+        """A channel to a peer: this very server when it carries the role."""
+        target = self._peer_address(role)
+        if target not in self._channels:
+            self._channels[target] = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+        return self._channels[target]
+
+    def _peer_address(self, role: str) -> str:
+        if role in self.roles:
             return self.address
-        if not self.settings.invoker_endpoint:
+        address: str = getattr(self.settings, f"{role}_endpoint")
+        if not address:
             raise ValueError(
-                "the invoker is not in this process: give its address "
-                "(--invoker-endpoint or EVENTINVOKE_INVOKER_ENDPOINT)"
+                f"the {role} is not in this process: give its address "
+                f"(--{role}-endpoint or EVENTINVOKE_{role.upper()}_ENDPOINT)"
             )
-        return self.settings.invoker_endpoint
+        return address
 
     async def stop(self, grace: float = 10.0) -> None:
         if self.server is not None:
             await self.server.stop(grace)
         for closer in self._closers:
-            await closer.close()  # type: ignore[attr-defined]
+            await closer.close()
         for channel in self._channels.values():
             await channel.close()
         if self.backend is not None:
