@@ -104,3 +104,21 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError, match="newer"):
         await SqliteBackend.open(tmp_path)
+
+
+async def test_only_batches_with_a_durable_write_wait_for_the_disk(backend: SqliteBackend) -> None:
+    database = backend.database
+    commits, synced = database.commits, database.synced_commits
+
+    await backend.queue.enqueue(event(1))  # an accepted event: fsync before the 202
+    assert (database.commits - commits, database.synced_commits - synced) == (1, 1)
+
+    [leased] = await backend.queue.lease("owner", 1, 30)  # bookkeeping: no fsync
+    assert leased.event_id is not None
+    await backend.settle(leased.event_id, [])
+    assert (database.commits - commits, database.synced_commits - synced) == (3, 1)
+
+    # A batch mixing both kinds is synced as a whole.
+    await asyncio.gather(backend.queue.enqueue(event(2)), backend.queue.lease("owner", 1, 30))
+    assert database.synced_commits - synced == 2
+    assert await backend.queue.depth() == 1

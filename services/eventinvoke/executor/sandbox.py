@@ -33,6 +33,7 @@ RUNTIMES_DIR = Path(__file__).resolve().parent / "runtimes"
 # How long a new sandbox may take to reach its first /next (AWS's init phase limit).
 INIT_TIMEOUT = 10.0
 TAIL_BYTES = 4096
+MEMORY_READ_INTERVAL = 1.0  # seconds between reads of a sandbox's peak memory (VmHWM)
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -194,6 +195,7 @@ class Sandbox:
         self._started_at = 0.0
         self._initialised = False
         self._max_memory_mb = 0
+        self._memory_read_at = -MEMORY_READ_INTERVAL
 
     @property
     def pid(self) -> int | None:
@@ -364,8 +366,12 @@ class Sandbox:
 
     def _note_memory(self) -> None:
         # Peak resident set of the runtime process (approximate: children are not counted).
-        if self.process is None:
+        # VmHWM only grows, so reading it at most once a second keeps the figure honest without
+        # a /proc read on every invocation.
+        now = time.monotonic()
+        if self.process is None or now - self._memory_read_at < MEMORY_READ_INTERVAL:
             return
+        self._memory_read_at = now
         try:
             status = Path(f"/proc/{self.process.pid}/status").read_text()
         except OSError:

@@ -116,7 +116,7 @@ class DeliveryWorker:
             )
         else:
             await self.outbox.delivered(delivery.delivery_id)
-            log.info("record_delivered", adapter=adapter.name, attempts=attempts)
+            log.debug("record_delivered", adapter=adapter.name, attempts=attempts)
 
     def _backoff(self, attempts: int) -> float:
         """Full jitter, capped (the AWS architecture blog's recommendation)."""

@@ -43,7 +43,8 @@ class SqliteBackend:
                 insert_deliveries(connection, deliveries)
             delete_event(connection, event_id)
 
-        await self.database.write(settle)
+        # Bookkeeping: lost in a power failure, the event simply runs again.
+        await self.database.write(settle, durable=False)
 
     async def close(self) -> None:
         await self.database.close()

@@ -6,6 +6,14 @@ every operation waiting for it, runs each in its own SAVEPOINT (a failing operat
 back alone), commits them all with ONE ``COMMIT`` (one fsync), and only then resolves the callers'
 futures. While a commit is on disk, new operations pile up and share the next one.
 
+Not every write needs its own trip to the disk. A write is *durable* (the default: an accepted
+event, a record the Router accepted over gRPC, configuration) or *bookkeeping* (leases, acks,
+settles, delivery marks), whose loss in a power failure only makes work run again, which
+at-least-once delivery allows. A batch with a durable write commits with synchronous=FULL; a
+batch of bookkeeping alone with synchronous=NORMAL, which in WAL mode survives a killed process
+and skips the fsync. WAL frames are checksummed in a chain, so a commit lost to a power failure
+takes every later commit with it, and a FULL commit makes everything before it durable too.
+
 Reads go through a second connection on its own thread: in WAL mode they never wait for the
 writer, and they always see every write whose call has returned.
 """
@@ -38,6 +46,7 @@ class _Operation:
     run: Callable[[sqlite3.Connection], Any]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    durable: bool
 
 
 @dataclass
@@ -63,6 +72,8 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.commits = 0  # transactions committed; with group commit, far fewer than writes
+        self.synced_commits = 0  # of which with synchronous=FULL
+        self._full_sync = True
         self._writer = connect(path)
         self._reader = connect(path)
         self._pending: queue.SimpleQueue[_Operation | None] = queue.SimpleQueue()
@@ -82,8 +93,9 @@ class Database:
             raise
         return database
 
-    async def write(self, run: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``run`` inside a write transaction; return once that transaction has committed.
+    async def write(self, run: Callable[[sqlite3.Connection], T], durable: bool = True) -> T:
+        """Run ``run`` inside a write transaction; return once that transaction has committed
+        (for a durable write: committed with an fsync).
 
         If ``run`` raises, its changes are rolled back and the exception is raised here; the
         other operations of the same batch are not affected.
@@ -92,7 +104,7 @@ class Database:
             raise RuntimeError(f"database {self.path} is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._pending.put(_Operation(run, loop, future))
+        self._pending.put(_Operation(run, loop, future, durable))
         return await future
 
     async def read(self, run: Callable[[sqlite3.Connection], T]) -> T:
@@ -136,13 +148,18 @@ class Database:
 
     def _commit(self, batch: list[_Operation]) -> None:
         connection = self._writer
+        full_sync = any(operation.durable for operation in batch)
         try:
+            if full_sync != self._full_sync:  # may only change outside a transaction
+                connection.execute(f"PRAGMA synchronous={'FULL' if full_sync else 'NORMAL'}")
+                self._full_sync = full_sync
             # IMMEDIATE takes the write lock up front, so reads made by an operation (a lease's
             # SELECT) cannot be invalidated by another process before its UPDATE.
             connection.execute("BEGIN IMMEDIATE")
             outcomes = [_run_in_savepoint(connection, operation.run) for operation in batch]
             connection.execute("COMMIT")
             self.commits += 1
+            self.synced_commits += full_sync
         except Exception as error:  # the transaction as a whole failed: nothing was committed
             if connection.in_transaction:
                 # Should the rollback fail too, the callers still hear the first error, and the

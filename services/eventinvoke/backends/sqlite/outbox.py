@@ -42,13 +42,13 @@ class SqliteOutbox:
             ).fetchall()
             return [_delivery(row) for row in sorted(rows, key=lambda row: row["seq"])]
 
-        return await self._database.write(lease)
+        return await self._database.write(lease, durable=False)
 
     async def delivered(self, delivery_id: str) -> None:
         def delete(connection: sqlite3.Connection) -> None:
             connection.execute("DELETE FROM deliveries WHERE delivery_id = ?", (delivery_id,))
 
-        await self._database.write(delete)
+        await self._database.write(delete, durable=False)
 
     async def retry(self, delivery_id: str, attempts: int, visible_at: float) -> None:
         def retry(connection: sqlite3.Connection) -> None:
@@ -58,7 +58,7 @@ class SqliteOutbox:
                 (attempts, visible_at, delivery_id),
             )
 
-        await self._database.write(retry)
+        await self._database.write(retry, durable=False)
 
     async def fail(self, delivery_id: str, attempts: int, reason: str) -> None:
         """Copy and delete in one operation, so the delivery is always in exactly one table."""
@@ -72,7 +72,7 @@ class SqliteOutbox:
             )
             connection.execute("DELETE FROM deliveries WHERE delivery_id = ?", (delivery_id,))
 
-        await self._database.write(fail)
+        await self._database.write(fail, durable=False)
 
     async def list_failed(
         self, marker: str | None, limit: int

@@ -58,7 +58,7 @@ class SqliteEventQueue:
             # RETURNING gives no order of its own.
             return sorted(events, key=lambda event: (event.visible_at, event.event_id or 0))
 
-        return await self._database.write(lease)
+        return await self._database.write(lease, durable=False)
 
     async def extend(self, event_id: int, lease_seconds: float) -> None:
         """Renew a lease; an event no longer leased (retried or acked) is left alone."""
@@ -71,7 +71,7 @@ class SqliteEventQueue:
                 (expires, expires, event_id),
             )
 
-        await self._database.write(extend)
+        await self._database.write(extend, durable=False)
 
     async def retry(self, event_id: int, attempts: int, visible_at: float) -> None:
         def retry(connection: sqlite3.Connection) -> None:
@@ -81,10 +81,12 @@ class SqliteEventQueue:
                 (attempts, visible_at, visible_at, event_id),
             )
 
-        await self._database.write(retry)
+        await self._database.write(retry, durable=False)
 
     async def ack(self, event_id: int) -> None:
-        await self._database.write(lambda connection: delete_event(connection, event_id))
+        await self._database.write(
+            lambda connection: delete_event(connection, event_id), durable=False
+        )
 
     async def depth(self) -> int:
         def depth(connection: sqlite3.Connection) -> int:
