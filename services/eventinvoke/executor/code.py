@@ -20,20 +20,25 @@ class CodeCache:
         self.store = store
         self.root = root
         self._locks: dict[str, asyncio.Lock] = {}
+        self._ready: dict[str, Path] = {}  # packages known to be unpacked: no stat per attempt
 
     async def ensure(self, function: FunctionConfig) -> Path:
         """The unpacked package of ``function`` (LAMBDA_TASK_ROOT)."""
+        ready = self._ready.get(function.code_sha256)
+        if ready is not None:
+            return ready
         key = base64.b64decode(function.code_sha256).hex()
         target = self.root / key
-        if target.is_dir():
-            return target
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            if target.is_dir():
-                return target
-            data = await self.store.get_code(function.code_sha256)
-            if data is None:
-                raise ServiceException(f"The code of {function.name} is missing from the store.")
-            await asyncio.to_thread(_unpack, data, target)
+        if not target.is_dir():
+            async with self._locks.setdefault(key, asyncio.Lock()):
+                if not target.is_dir():
+                    data = await self.store.get_code(function.code_sha256)
+                    if data is None:
+                        raise ServiceException(
+                            f"The code of {function.name} is missing from the store."
+                        )
+                    await asyncio.to_thread(_unpack, data, target)
+        self._ready[function.code_sha256] = target
         return target
 
 
