@@ -5,10 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/eventinvoke/v1/*.proto)
 GENERATED := protos/eventinvoke/v1/.generated
+NODE_MODULES := clients/node/node_modules/.installed
 
 .PHONY: install run test bench protos lint fmt clean
 
-install: $(STAMP) $(GENERATED)
+install: $(STAMP) $(GENERATED) $(NODE_MODULES)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +17,12 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml hatch_build.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e plugins/eventinvoke-webhook
+	touch $@
+
+# The Node.js client's packages (@grpc/grpc-js, @grpc/proto-loader); its test runs in `make test`.
+$(NODE_MODULES): clients/node/package.json clients/node/package-lock.json
+	npm install --prefix clients/node --no-audit --no-fund
 	touch $@
 
 protos: $(GENERATED)
@@ -42,4 +49,4 @@ fmt: install
 	$(BIN)/ruff format services plugins clients tests
 
 clean:
-	rm -rf $(VENV) protos/eventinvoke/v1/*_pb2*.py* $(GENERATED)
+	rm -rf $(VENV) protos/eventinvoke/v1/*_pb2*.py* $(GENERATED) clients/node/node_modules

@@ -16,6 +16,7 @@ from google.protobuf import timestamp_pb2
 
 from eventinvoke.client import type_defs as t
 from eventinvoke.client.errors import ParamValidationError
+from eventinvoke.v1 import executor_service_pb2 as executor_pb2
 from eventinvoke.v1 import function_pb2, record_pb2
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 from eventinvoke.v1 import router_service_pb2 as router_pb2
@@ -421,3 +422,53 @@ def list_failed_deliveries_to_dict(
     if response.next_marker:
         result["NextMarker"] = response.next_marker
     return result  # type: ignore[return-value]
+
+
+# --- concurrency and logs ----------------------------------------------------------------------
+
+
+def get_function_to_dict(response: invoker_pb2.GetFunctionResponse) -> t.GetFunctionResponse:
+    result: dict[str, Any] = {
+        "Configuration": function_configuration_to_dict(response.configuration)
+    }
+    if response.HasField("reserved_concurrent_executions"):
+        result["Concurrency"] = {
+            "ReservedConcurrentExecutions": response.reserved_concurrent_executions
+        }
+    return result  # type: ignore[return-value]
+
+
+def concurrency_to_dict(
+    response: invoker_pb2.PutFunctionConcurrencyResponse
+    | invoker_pb2.GetFunctionConcurrencyResponse,
+) -> t.Concurrency:
+    if response.HasField("reserved_concurrent_executions"):
+        return {"ReservedConcurrentExecutions": response.reserved_concurrent_executions}
+    return {}
+
+
+def concurrency_request(
+    function_name: str, reserved_concurrent_executions: int
+) -> invoker_pb2.PutFunctionConcurrencyRequest:
+    _check_type(function_name, "FunctionName", str)
+    _check_type(reserved_concurrent_executions, "ReservedConcurrentExecutions", int)
+    return invoker_pb2.PutFunctionConcurrencyRequest(
+        function_name=function_name,
+        reserved_concurrent_executions=reserved_concurrent_executions,
+    )
+
+
+def function_logs_to_dict(
+    response: executor_pb2.GetFunctionLogsResponse,
+) -> t.GetFunctionLogsResponse:
+    return {
+        "Events": [
+            {
+                "Timestamp": event.timestamp,
+                "Message": event.message,
+                "LogStreamName": event.log_stream_name,
+            }
+            for event in response.events
+        ],
+        "NextToken": response.next_cursor,
+    }

@@ -11,6 +11,8 @@ from grpc_status import rpc_status
 from eventinvoke.client import _shapes, errors
 from eventinvoke.client import type_defs as t
 from eventinvoke.client._transport import CHANNEL_OPTIONS, DEFAULT_ENDPOINT, target
+from eventinvoke.v1 import executor_service_pb2 as executor_pb2
+from eventinvoke.v1 import executor_service_pb2_grpc as executor_grpc
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 from eventinvoke.v1 import invoker_service_pb2_grpc as invoker_grpc
 from eventinvoke.v1 import router_service_pb2 as router_pb2
@@ -29,10 +31,13 @@ class Client:
         endpoint: str = DEFAULT_ENDPOINT,
         *,
         router_endpoint: str | None = None,
+        executor_endpoint: str | None = None,
         timeout: float | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.router_endpoint = router_endpoint or endpoint
+        # Function logs live with the Executor (its sandboxes write them).
+        self.executor_endpoint = executor_endpoint or endpoint
         self.timeout = timeout
         # One channel per distinct endpoint; the Router usually lives at the Invoker's address.
         self._channels: dict[str, grpc.Channel] = {}
@@ -47,6 +52,10 @@ class Client:
     @property
     def _invoker(self) -> invoker_grpc.InvokerStub:
         return invoker_grpc.InvokerStub(self._channel(self.endpoint))
+
+    @property
+    def _executor(self) -> executor_grpc.ExecutorStub:
+        return executor_grpc.ExecutorStub(self._channel(self.executor_endpoint))
 
     @property
     def _router(self) -> router_grpc.RouterStub:
@@ -136,7 +145,7 @@ class Client:
     def get_function(self, function_name: str, qualifier: str = "") -> t.GetFunctionResponse:
         request = invoker_pb2.GetFunctionRequest(function_name=function_name, qualifier=qualifier)
         response = self._call("GetFunction", self._invoker.GetFunction, request)
-        return {"Configuration": _shapes.function_configuration_to_dict(response.configuration)}
+        return _shapes.get_function_to_dict(response)
 
     def get_function_configuration(
         self, function_name: str, qualifier: str = ""
@@ -183,6 +192,16 @@ class Client:
     def delete_function(self, function_name: str) -> None:
         request = invoker_pb2.DeleteFunctionRequest(function_name=function_name)
         self._call("DeleteFunction", self._invoker.DeleteFunction, request)
+
+    def update_function_code(
+        self, function_name: str, zip_file: bytes, publish: bool = False
+    ) -> t.FunctionConfiguration:
+        """Replace the deployment package. ``publish`` is accepted; versions come later."""
+        request = invoker_pb2.UpdateFunctionCodeRequest(
+            function_name=function_name, zip_file=zip_file, publish=publish
+        )
+        response = self._call("UpdateFunctionCode", self._invoker.UpdateFunctionCode, request)
+        return _shapes.function_configuration_to_dict(response.configuration)
 
     # --- event invoke configs --------------------------------------------------------------
 
@@ -261,6 +280,54 @@ class Client:
             "ListFunctionEventInvokeConfigs", self._invoker.ListFunctionEventInvokeConfigs, request
         )
         return _shapes.list_event_invoke_configs_to_dict(response)
+
+    # --- concurrency -----------------------------------------------------------------------
+
+    def put_function_concurrency(
+        self, function_name: str, reserved_concurrent_executions: int
+    ) -> t.Concurrency:
+        request = _shapes.concurrency_request(function_name, reserved_concurrent_executions)
+        response = self._call(
+            "PutFunctionConcurrency", self._invoker.PutFunctionConcurrency, request
+        )
+        return _shapes.concurrency_to_dict(response)
+
+    def get_function_concurrency(self, function_name: str) -> t.Concurrency:
+        request = invoker_pb2.GetFunctionConcurrencyRequest(function_name=function_name)
+        response = self._call(
+            "GetFunctionConcurrency", self._invoker.GetFunctionConcurrency, request
+        )
+        return _shapes.concurrency_to_dict(response)
+
+    def delete_function_concurrency(self, function_name: str) -> None:
+        request = invoker_pb2.DeleteFunctionConcurrencyRequest(function_name=function_name)
+        self._call("DeleteFunctionConcurrency", self._invoker.DeleteFunctionConcurrency, request)
+
+    # --- logs --------------------------------------------------------------------------------
+
+    def get_function_logs(
+        self,
+        function_name: str,
+        start_time: int | None = None,
+        next_token: str = "",
+        limit: int | None = None,
+    ) -> t.GetFunctionLogsResponse:
+        """A function's log lines (START/END/REPORT and its output) in time order, from
+        invocations started at ``start_time`` (epoch ms) on; ``next_token`` continues after
+        a previous call, for following new lines."""
+        request = executor_pb2.GetFunctionLogsRequest(
+            function_name=function_name,
+            start_time=start_time or 0,
+            cursor=next_token,
+            limit=limit or 0,
+        )
+        response = self._call(
+            "GetFunctionLogs",
+            self._executor.GetFunctionLogs,
+            request,
+            endpoint=self.executor_endpoint,
+        )
+        return _shapes.function_logs_to_dict(response)
 
     # --- router ----------------------------------------------------------------------------
 

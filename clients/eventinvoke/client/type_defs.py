@@ -51,8 +51,15 @@ class FunctionConfiguration(TypedDict):
     RevisionId: str
 
 
+class Concurrency(TypedDict, total=False):
+    # Absent when the function has no reserved concurrency.
+    ReservedConcurrentExecutions: int
+
+
 class GetFunctionResponse(TypedDict):
     Configuration: FunctionConfiguration
+    # Present only when the function has reserved concurrency (as AWS).
+    Concurrency: NotRequired[Concurrency]
 
 
 class ListFunctionsResponse(TypedDict):
@@ -102,3 +109,16 @@ class FailedDelivery(TypedDict):
 class ListFailedDeliveriesResponse(TypedDict):
     FailedDeliveries: list[FailedDelivery]
     NextMarker: NotRequired[str]
+
+
+class LogEvent(TypedDict):
+    # When the invocation the line belongs to started (epoch ms).
+    Timestamp: int
+    Message: str
+    LogStreamName: str
+
+
+class GetFunctionLogsResponse(TypedDict):
+    Events: list[LogEvent]
+    # Pass back as ``next_token`` to get only lines written since.
+    NextToken: str

@@ -20,6 +20,7 @@ from eventinvoke.executor.policy import RetryPolicy
 from eventinvoke.executor.sandbox import SandboxPool, SandboxSettings
 from eventinvoke.executor.servicer import ExecutorServicer
 from eventinvoke.executor.worker import AsyncWorker, WorkerSettings
+from eventinvoke.gateway import Gateway
 from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
 from eventinvoke.invoker.functions import Functions
 from eventinvoke.invoker.invocations import Invocations
@@ -42,7 +43,10 @@ from eventinvoke.v1 import (
 
 log = structlog.get_logger("eventinvoke.app")
 
-ROLES = ("invoker", "executor", "router")
+ROLES = ("invoker", "executor", "router", "gateway")
+# What a Suite runs unless told otherwise: the gRPC services. The gateway takes an HTTP port of
+# its own, so it is asked for by name (`eventinvoke up` does).
+GRPC_ROLES = ("invoker", "executor", "router")
 
 
 def _service_name(module: object, name: str) -> str:
@@ -60,7 +64,7 @@ class Suite:
     def __init__(
         self,
         settings: Settings,
-        roles: Sequence[str] = ROLES,
+        roles: Sequence[str] = GRPC_ROLES,
         extra_plugins: Iterable[object] = (),
     ) -> None:
         unknown = set(roles) - set(ROLES)
@@ -73,11 +77,13 @@ class Suite:
         self.backend: SqliteBackend | None = None
         self.delivery: DeliveryWorker | None = None
         self.worker: AsyncWorker | None = None
+        self.gateway: Gateway | None = None
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._closers: list[SandboxPool | AsyncClient | LocalInvoker] = []
         self._executor_doorbell = asyncio.Event()
         self._router_doorbell = asyncio.Event()
         self._invocations: Invocations | None = None
+        self._destinations: Destinations | None = None
 
     @property
     def address(self) -> str:
@@ -88,9 +94,13 @@ class Suite:
         settings = self.settings
         self.server = Server(settings.listen)
         self.server.bind()
+        partition = Partition(settings.region, settings.account)
+        if set(self.roles) == {"gateway"}:  # a gateway alone keeps no data
+            self._start_gateway()
+            await self.server.start()
+            return
         self.backend = await SqliteBackend.open(settings.data_dir)
         store = CachedStore(self.backend.store)
-        partition = Partition(settings.region, settings.account)
         # The invoker first: a local Router invokes its functions directly.
         if "invoker" in self.roles:
             self._start_invoker(store, partition)
@@ -98,6 +108,8 @@ class Suite:
             self._start_executor(store, partition)
         if "router" in self.roles:
             self._start_router(partition)
+        if "gateway" in self.roles:
+            self._start_gateway()
         await self.server.start()
         log.info(
             "suite_started",
@@ -109,7 +121,8 @@ class Suite:
 
     def _start_invoker(self, store: CachedStore, partition: Partition) -> None:
         assert self.server is not None and self.backend is not None
-        functions = Functions(store, partition)
+        # The account's concurrency limit is the executor's sandbox limit.
+        functions = Functions(store, partition, concurrency_limit=self.settings.max_sandboxes)
         self._invocations = Invocations(
             functions,
             self.backend.queue,
@@ -119,7 +132,12 @@ class Suite:
         self.server.services.append(
             Service(
                 _service_name(invoker_service_pb2, "Invoker"),
-                InvokerServicer(functions, EventInvokeConfigs(store, partition), self._invocations),
+                InvokerServicer(
+                    functions,
+                    # Destinations an adapter claims pass configuration-time validation.
+                    EventInvokeConfigs(store, partition, self._load_destinations(partition)),
+                    self._invocations,
+                ),
                 invoker_service_pb2_grpc.add_InvokerServicer_to_server,
             )
         )
@@ -160,11 +178,7 @@ class Suite:
     def _start_router(self, partition: Partition) -> None:
         assert self.server is not None and self.backend is not None
         settings = self.settings
-        destinations = Destinations.load(
-            RouterContext(partition, self._invoker(), settings.destinations),
-            disabled=settings.disabled_destinations,
-            extra_plugins=self.extra_plugins,
-        )
+        destinations = self._load_destinations(partition)
         self.server.services.append(
             Service(
                 _service_name(router_service_pb2, "Router"),
@@ -186,6 +200,26 @@ class Suite:
         )
         # First in the list: workers stop in reverse, so the Router drains after the executor.
         self.server.workers.insert(0, self.delivery)
+
+    def _start_gateway(self) -> None:
+        """The Lambda REST API: an HTTP server beside gRPC, calling the Invoker over gRPC."""
+        assert self.server is not None
+        client = AsyncClient(self._peer_address("invoker"))
+        self._closers.append(client)
+        self.gateway = Gateway(self.settings.http_listen, client)
+        # Last in the list: workers stop in reverse, so HTTP stops taking requests first.
+        self.server.workers.append(self.gateway)
+
+    def _load_destinations(self, partition: Partition) -> Destinations:
+        """The adapters, loaded once per process (hook calls, no I/O): the Invoker asks them
+        which destinations they claim, the Router delivers through them."""
+        if self._destinations is None:
+            self._destinations = Destinations.load(
+                RouterContext(partition, self._invoker(), self.settings.destinations),
+                disabled=self.settings.disabled_destinations,
+                extra_plugins=self.extra_plugins,
+            )
+        return self._destinations
 
     def _handoff(self, backend: SqliteBackend) -> Handoff:
         """In one process the record and the ack share a transaction; apart, gRPC then ack."""
@@ -233,9 +267,9 @@ class Suite:
             await self.backend.close()
 
     async def run_until_signalled(self) -> None:
-        await self.start()
-        assert self.server is not None
-        try:
+        try:  # a start that fails half-way (a port in use) still stops what did start
+            await self.start()
+            assert self.server is not None
             await self.server.wait_for_signal()
         finally:
             await self.stop()

@@ -36,6 +36,12 @@ class FunctionStore(Protocol):
     async def delete_function(self, name: str) -> bool:
         """Delete a function, all its versions and event invoke configs. False if absent."""
 
+    async def put_function_concurrency(self, name: str, reserved: int | None) -> bool:
+        """Set a function's reserved concurrency (None removes it). False if absent."""
+
+    async def reserved_concurrency_total(self, excluding: str = "") -> int:
+        """The reserved concurrency of every function but ``excluding``, summed."""
+
     async def put_code(self, code_sha256: str, zip_bytes: bytes) -> None:
         """Keep a deployment package under its hash (idempotent)."""
 
@@ -70,8 +76,13 @@ class EventQueue(Protocol):
     async def extend(self, event_id: int, lease_seconds: float) -> None:
         """Renew a lease from now."""
 
-    async def retry(self, event_id: int, attempts: int, visible_at: float) -> None:
-        """Release the lease, record the attempts made, make the event visible again later."""
+    async def retry(
+        self, event_id: int, attempts: int, visible_at: float, throttles: int = 0
+    ) -> None:
+        """Release the lease, record the attempts made, make the event visible again later.
+
+        ``throttles`` counts throttled tries since the last execution (0 after an execution),
+        so the throttle backoff can double from 1 s (spec §3.3)."""
 
     async def ack(self, event_id: int) -> None:
         """The event is settled: remove it."""

@@ -9,7 +9,9 @@ since it only means "AWS's defaults".
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 from eventinvoke.backends.base import FunctionStore
 from eventinvoke.core.model import EventInvokeConfig, FunctionConfig
@@ -21,14 +23,18 @@ class CachedStore:
         self.ttl = ttl
         self._functions: dict[tuple[str, str], tuple[float, FunctionConfig]] = {}
         self._configs: dict[tuple[str, str], tuple[float, EventInvokeConfig | None]] = {}
+        # Bumped when a write to a function (or its configs) starts and when it ends: a read
+        # that overlapped a write may have seen the old row, so its result is not cached.
+        self._generations: dict[str, int] = {}
 
     async def get_function(self, name: str, version: str = "$LATEST") -> FunctionConfig | None:
         key = (name, version)
         hit = self._functions.get(key)
         if hit is not None and time.monotonic() < hit[0]:
             return hit[1]
+        generation = self._generations.get(name, 0)
         function = await self.store.get_function(name, version)
-        if function is not None:
+        if function is not None and self._generations.get(name, 0) == generation:
             self._functions[key] = (time.monotonic() + self.ttl, function)
         return function
 
@@ -39,31 +45,35 @@ class CachedStore:
         hit = self._configs.get(key)
         if hit is not None and time.monotonic() < hit[0]:
             return hit[1]
+        generation = self._generations.get(function_name, 0)
         config = await self.store.get_event_invoke_config(function_name, qualifier)
-        self._configs[key] = (time.monotonic() + self.ttl, config)
+        if self._generations.get(function_name, 0) == generation:
+            self._configs[key] = (time.monotonic() + self.ttl, config)
         return config
 
     async def create_function(self, function: FunctionConfig) -> bool:
-        self._forget(function.name)
-        return await self.store.create_function(function)
+        async with self._writing(function.name):
+            return await self.store.create_function(function)
 
     async def update_function(self, function: FunctionConfig) -> None:
-        self._forget(function.name)
-        await self.store.update_function(function)
+        async with self._writing(function.name):
+            await self.store.update_function(function)
 
     async def delete_function(self, name: str) -> bool:
-        self._forget(name)
-        return await self.store.delete_function(name)
+        async with self._writing(name):
+            return await self.store.delete_function(name)
+
+    async def put_function_concurrency(self, name: str, reserved: int | None) -> bool:
+        async with self._writing(name):
+            return await self.store.put_function_concurrency(name, reserved)
 
     async def put_event_invoke_config(self, config: EventInvokeConfig) -> None:
-        self._configs.pop((config.function_name, config.qualifier), None)
-        await self.store.put_event_invoke_config(config)
+        async with self._writing(config.function_name):
+            await self.store.put_event_invoke_config(config)
 
     async def delete_event_invoke_config(self, function_name: str, qualifier: str) -> bool:
-        self._configs.pop((function_name, qualifier), None)
-        return await self.store.delete_event_invoke_config(function_name, qualifier)
-
-    # Not cached: listings and code go straight to the store.
+        async with self._writing(function_name):
+            return await self.store.delete_event_invoke_config(function_name, qualifier)
 
     async def list_functions(
         self, marker: str | None, limit: int
@@ -79,7 +89,19 @@ class CachedStore:
     async def list_event_invoke_configs(self, function_name: str) -> list[EventInvokeConfig]:
         return await self.store.list_event_invoke_configs(function_name)
 
+    async def reserved_concurrency_total(self, excluding: str = "") -> int:
+        return await self.store.reserved_concurrency_total(excluding)
+
+    @contextlib.asynccontextmanager
+    async def _writing(self, function_name: str) -> AsyncIterator[None]:
+        self._forget(function_name)
+        try:
+            yield
+        finally:
+            self._forget(function_name)
+
     def _forget(self, function_name: str) -> None:
+        self._generations[function_name] = self._generations.get(function_name, 0) + 1
         for cache in (self._functions, self._configs):
             for key in [k for k in cache if k[0] == function_name]:
                 del cache[key]

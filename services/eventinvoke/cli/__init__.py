@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from eventinvoke.cli import bench, event_invoke, functions, server
+from eventinvoke.cli import bench, concurrency, event_invoke, functions, logs, server
 from eventinvoke.cli._common import AwsGroup, Settings
 from eventinvoke.client import DEFAULT_ENDPOINT
 
@@ -36,7 +36,9 @@ def cli(ctx: click.Context, endpoint: str, router_endpoint: str | None, debug: b
 
 
 functions.register(cli)
+concurrency.register(cli)
 event_invoke.register(cli)
+logs.register(cli)
 server.register(cli)
 bench.register(cli)
 

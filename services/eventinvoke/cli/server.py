@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-ROLES = ("invoker", "executor", "router")
+ROLES = ("invoker", "executor", "router", "gateway")
 
 
 def _server_options(command: Any) -> Any:
@@ -27,6 +27,9 @@ def _server_options(command: Any) -> Any:
             help="Where the embedded backend keeps its files [./.eventinvoke].",
         ),
         click.option("--listen", help="gRPC listen address [127.0.0.1:50051]."),
+        click.option(
+            "--http-listen", help="The Lambda REST API gateway's HTTP address [127.0.0.1:9001]."
+        ),
         click.option(
             "--time-scale",
             type=float,
@@ -87,7 +90,7 @@ def register(group: click.Group) -> None:
     @group.command("up")
     @_server_options
     def up(config_file: Path | None, **flags: Any) -> None:
-        """Run the whole suite (Invoker, Executor, Router) in one process."""
+        """Run the whole suite (Invoker, Executor, Router, HTTP gateway) in one process."""
         _run(ROLES, config_file, flags)
 
     @group.command("serve")

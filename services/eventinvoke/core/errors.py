@@ -51,6 +51,19 @@ class TooManyRequestsException(LambdaError):
     http_status = 429
 
 
+# TooManyRequestsException's ``Reason`` values for concurrency (spec §1.4).
+RESERVED_CONCURRENCY_EXCEEDED = "ReservedFunctionConcurrentInvocationLimitExceeded"
+ACCOUNT_CONCURRENCY_EXCEEDED = "ConcurrentInvocationLimitExceeded"
+
+
+def rate_exceeded(reason: str, retry_after: int | None = None) -> TooManyRequestsException:
+    """AWS's throttle: "Rate Exceeded." with its Reason (and a Retry-After hint in seconds)."""
+    metadata = {"Reason": reason}
+    if retry_after is not None:
+        metadata["retryAfterSeconds"] = str(retry_after)
+    return TooManyRequestsException("Rate Exceeded.", **metadata)
+
+
 class ServiceException(LambdaError):
     http_status = 500
 

@@ -38,6 +38,8 @@ class FunctionConfig:
     version: str = LATEST
     last_modified: str = ""
     revision_id: str = ""
+    # None: no reservation (the unreserved pool); 0: the function is throttled entirely.
+    reserved_concurrent_executions: int | None = None
 
     @property
     def sandbox_key(self) -> str:
@@ -69,6 +71,7 @@ class QueuedEvent:
     enqueued_at: float  # epoch seconds
     attempts: int = 0  # function executions made so far
     visible_at: float = 0.0
+    throttles: int = 0  # throttled tries since the last execution (spec §3.3 backoff)
     event_id: int | None = None  # the queue's own key
 
 

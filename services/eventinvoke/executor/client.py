@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
+from eventinvoke.core import errors
 from eventinvoke.invoker.invocations import SyncResult
 from eventinvoke.v1 import executor_service_pb2 as pb
 from eventinvoke.v1 import executor_service_pb2_grpc as pb_grpc
@@ -24,7 +27,7 @@ class ExecutorClient:
         tail_log: bool,
         client_context: str,
     ) -> SyncResult:
-        response = await self.stub.Execute(
+        call = self.stub.Execute(
             pb.ExecuteRequest(
                 function_name=function_name,
                 qualifier=qualifier,
@@ -35,9 +38,36 @@ class ExecutorClient:
                 client_context=client_context,
             )
         )
+        try:
+            response = await call
+        except grpc.aio.AioRpcError as exc:
+            raise await _domain_error(call, exc) from exc
         return SyncResult(
             payload=response.payload,
             function_error=response.function_error or None,
             executed_version=response.executed_version,
             log_tail=response.log_tail,
         )
+
+
+# AWS exception name -> domain class, for errors the Executor reports (e.g. a throttle).
+_ERRORS: dict[str, type[errors.LambdaError]] = {
+    cls.__name__: cls
+    for cls in vars(errors).values()
+    if isinstance(cls, type) and issubclass(cls, errors.LambdaError)
+}
+
+
+async def _domain_error(call: object, exc: grpc.aio.AioRpcError) -> Exception:
+    """The Executor's LambdaError back as itself (name, message, metadata), so the Invoker
+    passes it on to its caller unchanged; anything else stays the RPC error it is."""
+    try:
+        status = await rpc_status.aio.from_call(call)  # type: ignore[arg-type]
+    except ValueError:
+        status = None
+    for detail in status.details if status is not None else ():
+        info = error_details_pb2.ErrorInfo()
+        if detail.Is(info.DESCRIPTOR) and detail.Unpack(info) and info.reason in _ERRORS:
+            metadata = {k: v for k, v in info.metadata.items() if k != "httpStatus"}
+            return _ERRORS[info.reason](exc.details() or "", **metadata)
+    return exc

@@ -18,6 +18,7 @@ from eventinvoke.core.model import (
 DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 2
 DEFAULT_MAXIMUM_EVENT_AGE = 21600.0  # seconds, 6 h
 RETRY_DELAYS = (60.0, 120.0)  # before attempt 2, before attempt 3
+THROTTLE_BACKOFF = (1.0, 300.0)  # first delay after a throttle, cap (doubling in between)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,25 @@ class RetryPolicy:
             return Settle(RETRIES_EXHAUSTED)
         delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1] * self.time_scale
         # AWS's look-ahead: give up now when the next retry would start past the event's age.
+        if now + delay - enqueued_at >= self.max_age(config):
+            return Settle(EVENT_AGE_EXCEEDED)
+        return Retry(now + delay)
+
+    def after_throttle(
+        self,
+        *,
+        throttles: int,
+        enqueued_at: float,
+        now: float,
+        config: EventInvokeConfig | None,
+    ) -> Decision:
+        """What follows a throttled try when ``throttles`` tries were throttled before it.
+
+        No attempt is spent (spec §3.3): the event waits 1 s, 2 s, 4 s ... capped at 5 min, and
+        expires with EventAgeExceeded once the next try would fall past its maximum age.
+        """
+        first, cap = THROTTLE_BACKOFF
+        delay = min(first * 2 ** min(throttles, 16), cap) * self.time_scale
         if now + delay - enqueued_at >= self.max_age(config):
             return Settle(EVENT_AGE_EXCEEDED)
         return Retry(now + delay)

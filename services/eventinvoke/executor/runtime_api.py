@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 PREFIX = "/2018-06-01"
+ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 
 # 6 MB + 100 bytes (spec §1.3): the largest response a function may return.
 MAX_RESPONSE_BYTES = 6291556
@@ -47,6 +48,9 @@ class Result:
 
     payload: bytes
     error: bool
+    # The Lambda-Runtime-Function-Error-Type header sent with an error: free text, passed on
+    # so the sandbox can honour "Handled" from the runtimes that used it (sandbox.HANDLED).
+    error_type: str = ""
 
 
 @dataclass
@@ -170,7 +174,8 @@ class RuntimeApi:
         return await self._answer(request, error=False)
 
     async def _error(self, request: web.Request) -> web.StreamResponse:
-        # The error-type header is free text; the invoker sees "Unhandled" whatever it says.
+        # The error-type header is free text; the invoker sees "Unhandled" whatever it says,
+        # except "Handled" from a Node.js <= 12 runtime (see sandbox.HANDLED).
         return await self._answer(request, error=True)
 
     async def _answer(self, request: web.Request, *, error: bool) -> web.StreamResponse:
@@ -195,7 +200,8 @@ class RuntimeApi:
                 "RequestEntityTooLarge",
                 f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
             )
-        _settle(handle, Result(body, error=error))
+        error_type = request.headers.get(ERROR_TYPE_HEADER, "") if error else ""
+        _settle(handle, Result(body, error=error, error_type=error_type))
         return web.Response(status=202, text=_ACCEPTED, content_type="application/json")
 
     async def _init_error_handler(self, request: web.Request) -> web.StreamResponse:

@@ -15,18 +15,22 @@ import contextlib
 import json
 import math
 import os
+import re
+import shutil
 import signal
 import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from eventinvoke.core.errors import ACCOUNT_CONCURRENCY_EXCEEDED, RESERVED_CONCURRENCY_EXCEEDED
 from eventinvoke.core.model import UNHANDLED, FunctionConfig
-from eventinvoke.executor.runtime_api import Event, RuntimeApi
+from eventinvoke.executor import logs
+from eventinvoke.executor.runtime_api import Event, Result, RuntimeApi
 
 RUNTIMES_DIR = Path(__file__).resolve().parent / "runtimes"
 
@@ -34,6 +38,7 @@ RUNTIMES_DIR = Path(__file__).resolve().parent / "runtimes"
 INIT_TIMEOUT = 10.0
 TAIL_BYTES = 4096
 MEMORY_READ_INTERVAL = 1.0  # seconds between reads of a sandbox's peak memory (VmHWM)
+MEMORY_WATCH_INTERVAL = 0.02  # seconds between checks of a running sandbox's RSS against its limit
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -49,7 +54,7 @@ class Invocation:
 @dataclass(frozen=True)
 class Outcome:
     payload: bytes  # result JSON bytes, or the error object JSON bytes
-    function_error: str | None  # "Unhandled" on any function error, else None
+    function_error: str | None  # "Unhandled" on a function error ("Handled": see HANDLED)
     log_tail: bytes = b""  # last 4096 bytes of this invocation's log, when tail_log
     duration_ms: float = 0.0
 
@@ -61,6 +66,7 @@ class SandboxSettings:
     max_per_function: int = 8
     max_total: int = 32
     idle_seconds: float = 300.0  # warm sandboxes idle longer are stopped
+    log_retention_bytes: int = logs.RETENTION_BYTES  # per function; older log files go first
 
 
 def platform_error(error_type: str, request_id: str, message: str) -> bytes:
@@ -91,12 +97,26 @@ class Launcher:
     argv: list[str]
     runtime_dir: Path
     execution_env: bool  # AWS sets AWS_EXECUTION_ENV for managed runtimes, not `provided*`
+    # The runtime's unreserved defaults (NODE_PATH); the function's own variables win.
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 def _python(function: FunctionConfig, code_dir: Path) -> Launcher:
     # Every python3.x runs on this interpreter; -u so prints reach the log as they happen.
     runtime_dir = RUNTIMES_DIR / "python"
     return Launcher([sys.executable, "-u", str(runtime_dir / "bootstrap.py")], runtime_dir, True)
+
+
+def _node(function: FunctionConfig, code_dir: Path) -> Launcher:
+    # Every nodejs*.x runs on the machine's Node.js; the bootstrap reads the generation it
+    # imitates (error shapes, Handled errors, callback deprecation) from AWS_EXECUTION_ENV.
+    runtime_dir = RUNTIMES_DIR / "node"
+    node = shutil.which("node") or "node"
+    # AWS's NODE_PATH, less the layer paths: /var/runtime/node_modules:/var/runtime:/var/task.
+    node_path = f"{runtime_dir / 'node_modules'}:{runtime_dir}:{code_dir}"
+    return Launcher(
+        [node, str(runtime_dir / "bootstrap.mjs")], runtime_dir, True, {"NODE_PATH": node_path}
+    )
 
 
 def _provided(function: FunctionConfig, code_dir: Path) -> Launcher:
@@ -108,12 +128,36 @@ def _provided(function: FunctionConfig, code_dir: Path) -> Launcher:
     return Launcher([str(bootstrap)], code_dir, False)
 
 
-# Runtime name prefix -> launcher. A new runtime (nodejs*, next) is one entry here plus its
-# bootstrap under runtimes/.
+# Runtime name prefix -> launcher. A new runtime is one entry here plus its bootstrap under
+# runtimes/.
 RUNTIMES: dict[str, Callable[[FunctionConfig, Path], Launcher]] = {
     "python3": _python,
+    "nodejs": _node,
     "provided": _provided,
 }
+
+# functionError "Handled": an error the function reported itself. Current runtimes never
+# produce it (spec §6.3: "Unhandled" whatever the runtime says), but Node.js 12 and older did
+# for callback errors (the 2019 Destinations record). Their bootstrap marks such an error with
+# the header `Lambda-Runtime-Function-Error-Type: Handled`; the header means that only for
+# these runtimes, and anything else posted to /error stays "Unhandled".
+HANDLED = "Handled"
+_HANDLED_ERROR_RUNTIMES = re.compile(r"nodejs(\d+)?(\.\d+|\.x)?(-edge)?")
+
+
+def reports_handled_errors(runtime: str) -> bool:
+    """Whether the runtime is of the generation whose callback errors were ``Handled``."""
+    match = _HANDLED_ERROR_RUNTIMES.fullmatch(runtime)
+    return match is not None and int(match.group(1) or 0) <= 12  # plain "nodejs" is 0.10
+
+
+def _function_error(function: FunctionConfig, result: Result) -> str | None:
+    """The ``functionError`` of what the runtime answered (None for a response)."""
+    if not result.error:
+        return None
+    if result.error_type == HANDLED and reports_handled_errors(function.runtime):
+        return HANDLED
+    return UNHANDLED
 
 
 def launcher_for(function: FunctionConfig, code_dir: Path) -> Launcher:
@@ -196,6 +240,7 @@ class Sandbox:
         self._initialised = False
         self._max_memory_mb = 0
         self._memory_read_at = -MEMORY_READ_INTERVAL
+        self._out_of_memory = False  # killed by the memory watch
 
     @property
     def pid(self) -> int | None:
@@ -210,6 +255,7 @@ class Sandbox:
         env = {"LANG": "en_US.UTF-8", "TZ": ":UTC", "PATH": os.environ.get("PATH", DEFAULT_PATH)}
         if "LD_LIBRARY_PATH" in os.environ:
             env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
+        env.update(self.launcher.environment)
         env.update(function.environment)  # users may change the unreserved defaults above
         env.update(
             {
@@ -237,6 +283,7 @@ class Sandbox:
         await self.api.start()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        logs.mark(self.log_path, 0, stream=self.log_stream_name)  # init output: start time
         self._started_at = asyncio.get_running_loop().time()
         # The process writes straight into the log file (no pipe to drain, nothing buffered
         # on our side), and leads its own process group so a kill reaches its children too.
@@ -256,8 +303,12 @@ class Sandbox:
         loop = asyncio.get_running_loop()
         function = self.function
         request_id = invocation.request_id
+        if self.log_path.stat().st_size > self.settings.log_retention_bytes:
+            logs.truncate(self.log_path, self._log_fd)  # one long-lived sandbox's own cap
         start_offset = self.log_path.stat().st_size
+        logs.mark(self.log_path, start_offset)
         self._log(f"START RequestId: {request_id} Version: {function.version}\n")
+        watch = asyncio.create_task(self._watch_memory())
 
         handle = self.api.submit(
             Event(
@@ -293,25 +344,26 @@ class Sandbox:
                 timeout=max(remaining, 0),
                 return_when=asyncio.FIRST_COMPLETED,
             )
+        watch.cancel()
         self._note_memory()
         ended = loop.time()
         timed_out_after = 0.0
 
         if handle.result.done() and not handle.result.cancelled():
             result = handle.result.result()
-            payload, function_error = result.payload, UNHANDLED if result.error else None
+            payload, function_error = result.payload, _function_error(function, result)
             if self.api.init_error is not None:
                 self.reusable = False
                 status = "error"
         elif self._exited.done():
-            payload = platform_error(
-                "Runtime.ExitError", request_id, _exit_reason(self._exited.result())
-            )
+            # Killed for exceeding its memory size: AWS's Runtime.OutOfMemory (same wording).
+            error_type = "Runtime.OutOfMemory" if self._out_of_memory else "Runtime.ExitError"
+            payload = platform_error(error_type, request_id, _exit_reason(self._exited.result()))
             function_error, status = UNHANDLED, "error"
             self.reusable = False
             self._log(
                 f"RequestId: {request_id} Error: {_exit_reason(self._exited.result())}\n"
-                "Runtime.ExitError\n"
+                f"{error_type}\n"
             )
         else:
             timed_out_after = function.timeout if handle.taken.done() else INIT_TIMEOUT
@@ -335,6 +387,8 @@ class Sandbox:
             report += f"\tInit Duration: {init_ms:.2f} ms"
         if status:
             report += f"\tStatus: {status}"
+        if self._out_of_memory:
+            report += "\tError Type: Runtime.OutOfMemory"
         self._log(f"END RequestId: {request_id}\n{report}\n")
         self.last_used = time.monotonic()
         tail = self._read_tail(start_offset) if invocation.tail_log else b""
@@ -364,6 +418,21 @@ class Sandbox:
             log.seek(max(start_offset, end - TAIL_BYTES))
             return log.read(TAIL_BYTES)
 
+    async def _watch_memory(self) -> None:
+        """Enforce MemorySize while an invocation runs: kill the sandbox once the resident memory
+        of its process tree exceeds it, as Lambda's cgroup limit does (no MemoryError inside)."""
+        if self.process is None:
+            return
+        limit_kb = self.function.memory_size * 1024
+        while self._exited is not None and not self._exited.done():
+            if _tree_rss_kb(self.process.pid) > limit_kb:
+                self._out_of_memory = True
+                self._max_memory_mb = self.function.memory_size
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                return
+            await asyncio.sleep(MEMORY_WATCH_INTERVAL)
+
     def _note_memory(self) -> None:
         # Peak resident set of the runtime process (approximate: children are not counted).
         # VmHWM only grows, so reading it at most once a second keeps the figure honest without
@@ -381,7 +450,44 @@ class Sandbox:
                 self._max_memory_mb = max(self._max_memory_mb, int(line.split()[1]) // 1024)
 
 
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory (VmRSS, KiB) of a process and its descendants; 0 once it is gone."""
+    total, pending, seen = 0, [pid], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+                break
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                children = Path(f"/proc/{current}/task/{task}/children").read_text()
+                pending.extend(int(child) for child in children.split())
+        except (OSError, ValueError):
+            pass
+    return total
+
+
 # -- the pool ----------------------------------------------------------------------------
+
+
+class Throttled(Exception):
+    """No concurrency free for the function now (spec §3.3): nothing ran.
+
+    ``reason`` is TooManyRequestsException's Reason: the function's reservation is in use, or
+    the account's (every sandbox is busy).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class SandboxPool:
@@ -395,21 +501,55 @@ class SandboxPool:
         self._stopping: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
+        self._admitted: dict[str, int] = {}  # function name -> invocations running or waiting
 
     @property
     def sandboxes(self) -> list[Sandbox]:
         """The live sandboxes (for inspection and tests)."""
         return list(self._sandboxes)
 
+    @property
+    def log_dir(self) -> Path:
+        """Where sandboxes keep their functions' logs (one directory per function)."""
+        return self._settings.log_dir
+
     async def run(
-        self, function: FunctionConfig, code_dir: Path, invocation: Invocation
+        self, function: FunctionConfig, code_dir: Path, invocation: Invocation, *, wait: bool = True
     ) -> Outcome:
+        """Run one invocation, or raise Throttled when the function has no concurrency free.
+
+        A function with reserved concurrency runs at most min(reserved, max_per_function)
+        invocations at once; one more is throttled at once. Without a reservation, an
+        invocation waits for a sandbox (``wait``, the async path: its event stays leased) or,
+        when every sandbox of the account is busy, is throttled (the sync path).
+        """
         try:
             launcher = launcher_for(function, code_dir)
         except SetupError as e:
             return e.outcome(invocation.request_id)
         if self._reaper is None:
             self._reaper = asyncio.create_task(self._reap_idle())
+        self._admit(function, wait)
+        try:
+            return await self._run(function, code_dir, launcher, invocation)
+        finally:
+            self._admitted[function.name] -= 1
+            if not self._admitted[function.name]:
+                del self._admitted[function.name]
+
+    def _admit(self, function: FunctionConfig, wait: bool) -> None:
+        running = self._admitted.get(function.name, 0)
+        reserved = function.reserved_concurrent_executions
+        if reserved is not None:
+            if running >= min(reserved, self._settings.max_per_function):
+                raise Throttled(RESERVED_CONCURRENCY_EXCEEDED)
+        elif not wait and sum(s.busy for s in self._sandboxes) >= self._settings.max_total:
+            raise Throttled(ACCOUNT_CONCURRENCY_EXCEEDED)
+        self._admitted[function.name] = running + 1
+
+    async def _run(
+        self, function: FunctionConfig, code_dir: Path, launcher: Launcher, invocation: Invocation
+    ) -> Outcome:
         key = reuse_key(function, code_dir)
         self._latest_key[(function.name, function.version)] = key
         sandbox = await self._acquire(function, code_dir, launcher, key)
@@ -463,6 +603,7 @@ class SandboxPool:
                     sandbox = Sandbox(function, code_dir, launcher, settings)
                     sandbox.busy = True
                     self._sandboxes.append(sandbox)
+                    self._trim_logs(function.name)
                     return sandbox
                 idle = [s for s in victims if not s.busy]
                 if idle:  # make room by stopping the one idle longest
@@ -485,6 +626,15 @@ class SandboxPool:
             current = self._latest_key.get((sandbox.function.name, sandbox.function.version))
             if sandbox.key != current or not sandbox.alive:
                 self._discard(sandbox)
+
+    def _trim_logs(self, function_name: str) -> None:
+        """Keep a function's logs within their retention, sparing live sandboxes' files."""
+        live = {s.log_path for s in self._sandboxes if s.function.name == function_name}
+        directory = self._settings.log_dir / function_name
+        try:
+            logs.trim(directory, self._settings.log_retention_bytes, keep=live)
+        except OSError:
+            pass  # retention is best effort; never fail an invocation over it
 
     def _discard(self, sandbox: Sandbox) -> None:
         """Forget the sandbox now and stop it in the background."""

@@ -1,21 +1,32 @@
-"""The Executor's gRPC servicer: synchronous runs."""
+"""The Executor's gRPC servicer: synchronous runs and the functions' logs."""
 
 from __future__ import annotations
+
+import asyncio
 
 import grpc
 
 from eventinvoke.backends.base import FunctionStore
 from eventinvoke.core.arn import Partition
-from eventinvoke.core.errors import ResourceNotFoundException
+from eventinvoke.core.errors import (
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+    rate_exceeded,
+)
+from eventinvoke.executor import logs
 from eventinvoke.executor.code import CodeCache
-from eventinvoke.executor.sandbox import Invocation, SandboxPool
+from eventinvoke.executor.sandbox import Invocation, SandboxPool, Throttled
 from eventinvoke.v1 import executor_service_pb2 as pb
 from eventinvoke.v1 import executor_service_pb2_grpc as pb_grpc
 
 
 class ExecutorServicer(pb_grpc.ExecutorServicer):
     def __init__(
-        self, store: FunctionStore, pool: SandboxPool, code: CodeCache, partition: Partition
+        self,
+        store: FunctionStore,
+        pool: SandboxPool,
+        code: CodeCache,
+        partition: Partition,
     ) -> None:
         self.store = store
         self.pool = pool
@@ -32,20 +43,54 @@ class ExecutorServicer(pb_grpc.ExecutorServicer):
             arn = self.partition.function_arn(request.function_name, request.qualifier or None)
             raise ResourceNotFoundException(f"Function not found: {arn}")
         code_dir = await self.code.ensure(function)
-        outcome = await self.pool.run(
-            function,
-            code_dir,
-            Invocation(
-                request_id=request.request_id,
-                payload=request.payload,
-                invoked_function_arn=request.invoked_function_arn,
-                client_context=request.client_context,
-                tail_log=request.tail_log,
-            ),
-        )
+        try:
+            outcome = await self.pool.run(
+                function,
+                code_dir,
+                Invocation(
+                    request_id=request.request_id,
+                    payload=request.payload,
+                    invoked_function_arn=request.invoked_function_arn,
+                    client_context=request.client_context,
+                    tail_log=request.tail_log,
+                ),
+                wait=False,  # no concurrency free: 429 now, as AWS (check 11)
+            )
+        except Throttled as throttled:
+            raise rate_exceeded(throttled.reason, retry_after=1) from None
         return pb.ExecuteResponse(
             payload=outcome.payload,
             function_error=outcome.function_error or "",
             executed_version=function.version,
             log_tail=outcome.log_tail,
+        )
+
+    async def GetFunctionLogs(
+        self, request: pb.GetFunctionLogsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetFunctionLogsResponse:
+        name = request.function_name
+        missing = ResourceNotFoundException(
+            f"Function not found: {self.partition.function_arn(name)}"
+        )
+        if not name or name.startswith(".") or "/" in name:  # never outside the log dir
+            raise missing
+        directory = self.pool.log_dir / name
+        if not directory.is_dir() and await self.store.get_function(name) is None:
+            raise missing
+        try:
+            lines, cursor = await asyncio.to_thread(
+                logs.read, directory, request.start_time, request.cursor, request.limit
+            )
+        except ValueError:
+            raise InvalidParameterValueException("The specified cursor is not valid.") from None
+        return pb.GetFunctionLogsResponse(
+            events=[
+                pb.LogEvent(
+                    timestamp=line.timestamp,
+                    message=line.message,
+                    log_stream_name=line.log_stream_name,
+                )
+                for line in lines
+            ],
+            next_cursor=cursor,
         )

@@ -15,6 +15,7 @@ from eventinvoke.backends.base import EventQueue, FunctionStore
 from eventinvoke.core.model import (
     EVENT_AGE_EXCEEDED,
     LATEST,
+    ZERO_RESERVED_CONCURRENCY,
     EventInvokeConfig,
     FunctionConfig,
     QueuedEvent,
@@ -23,7 +24,7 @@ from eventinvoke.executor.code import CodeCache
 from eventinvoke.executor.handoff import Handoff
 from eventinvoke.executor.policy import Retry, RetryPolicy
 from eventinvoke.executor.records import build_record, destinations_for
-from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxPool
+from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxPool, Throttled
 
 log = structlog.get_logger("eventinvoke.executor")
 
@@ -133,6 +134,12 @@ class AsyncWorker:
         if self.policy.expired(event.enqueued_at, time.time(), config):
             await self._settle(event, function, config, EVENT_AGE_EXCEEDED, event.attempts, None)
             return
+        if function.reserved_concurrent_executions == 0:
+            # Straight to OnFailure and the DLQ, nothing run (spec §3.5, check 37).
+            await self._settle(
+                event, function, config, ZERO_RESERVED_CONCURRENCY, event.attempts, None
+            )
+            return
         # Held while the attempt waits for a sandbox, starts one and runs: a lease that expired
         # meanwhile would let the event run a second time although nothing crashed.
         lease = function.timeout + self.settings.lease_margin
@@ -147,10 +154,17 @@ class AsyncWorker:
             outcome = await self.pool.run(
                 function, code_dir, Invocation(event.request_id, event.payload, invoked_arn)
             )
+        except Throttled as throttled:
+            throttle: Throttled | None = throttled
+        else:
+            throttle = None
         finally:
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewal
+        if throttle is not None:
+            await self._throttled(event, function, config, throttle.reason)
+            return
         attempts = event.attempts + 1
         # Configuration is read at execution time (spec §3.1, check 39).
         config = await self.store.get_event_invoke_config(event.function_name, event.qualifier)
@@ -167,6 +181,29 @@ class AsyncWorker:
             log.info("event_retry_scheduled", attempts=attempts, delay_s=delay)
             return
         await self._settle(event, function, config, decision.condition, attempts, outcome)
+
+    async def _throttled(
+        self,
+        event: QueuedEvent,
+        function: FunctionConfig,
+        config: EventInvokeConfig | None,
+        reason: str,
+    ) -> None:
+        """No concurrency free: back to the queue without spending an attempt, after 1 s,
+        2 s, 4 s ... up to 5 min (spec §3.3), or expire when the next try would be too late."""
+        assert event.event_id is not None
+        decision = self.policy.after_throttle(
+            throttles=event.throttles, enqueued_at=event.enqueued_at, now=time.time(), config=config
+        )
+        if isinstance(decision, Retry):
+            await self.queue.retry(
+                event.event_id, event.attempts, decision.at, throttles=event.throttles + 1
+            )
+            delay = round(decision.at - time.time(), 3)
+            log.info("event_throttled", reason=reason, throttles=event.throttles + 1, delay_s=delay)
+            return
+        # Expired while throttled: no response fields (the last run's response is not kept).
+        await self._settle(event, function, config, decision.condition, event.attempts, None)
 
     async def _hold_lease(self, event_id: int, lease: float, extend_now: bool) -> None:
         """Renew the lease every third of it until cancelled (now too, when the function's

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from eventinvoke.backends.base import FunctionStore
 from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name
@@ -14,7 +15,7 @@ from eventinvoke.core.errors import (
     ResourceNotFoundException,
     Validation,
 )
-from eventinvoke.core.model import EventInvokeConfig
+from eventinvoke.core.model import ON_FAILURE, ON_SUCCESS, EventInvokeConfig
 
 # botocore's lambda model, shape DestinationArn.
 DESTINATION_PATTERN = (
@@ -27,6 +28,23 @@ MAX_FUNCTION_NAME = 140
 # Services a destination may point at, per outcome (S3 only on failure).
 ON_SUCCESS_SERVICES = frozenset({"sqs", "sns", "lambda", "events"})
 ON_FAILURE_SERVICES = ON_SUCCESS_SERVICES | {"s3"}
+
+
+class DestinationClaims(Protocol):
+    """Which loaded destination adapter delivers to a target (``router.registry.Destinations``).
+
+    Hook calls only, no I/O. A target an adapter claims is accepted even when AWS would refuse it
+    (not an ARN, or a service AWS does not offer); the services AWS offers keep AWS's checks.
+    """
+
+    def claimant(self, target: str, kind: str) -> str | None: ...
+
+
+class NoClaims:
+    """No adapters loaded: only what AWS accepts is accepted."""
+
+    def claimant(self, target: str, kind: str) -> str | None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -60,9 +78,15 @@ class Settings:
 
 
 class EventInvokeConfigs:
-    def __init__(self, store: FunctionStore, partition: Partition) -> None:
+    def __init__(
+        self,
+        store: FunctionStore,
+        partition: Partition,
+        claims: DestinationClaims | None = None,
+    ) -> None:
         self.store = store
         self.partition = partition
+        self.claims = claims or NoClaims()
 
     async def put(
         self, function_name: str, qualifier: str | None, settings: Settings
@@ -130,7 +154,7 @@ class EventInvokeConfigs:
         self, function_name: str, qualifier: str | None, settings: Settings
     ) -> FunctionRef:
         ref = _function_ref(function_name, qualifier)
-        _validate_model(settings)
+        _validate_model(settings, self.claims)
         if settings.empty:
             raise InvalidParameterValueException(
                 "You must specify at least one of error handling or destination setting."
@@ -146,14 +170,16 @@ class EventInvokeConfigs:
 
     async def _check_destinations(self, ref: FunctionRef, config: DestinationSettings) -> None:
         sides = (
-            (config.on_success, ON_SUCCESS_SERVICES),
-            (config.on_failure, ON_FAILURE_SERVICES),
+            (config.on_success, ON_SUCCESS_SERVICES, ON_SUCCESS),
+            (config.on_failure, ON_FAILURE_SERVICES, ON_FAILURE),
         )
-        for side, services in sides:
+        for side, services, kind in sides:
             arn = side.destination if side else None
             if not arn:
                 continue
             service = _service(arn)
+            if _plugin_target(arn, kind, self.claims):
+                continue
             if service not in services or (service == "lambda" and ":function:" not in arn):
                 raise InvalidParameterValueException(
                     f"The provided destination config {_render(config)} is invalid."
@@ -162,12 +188,20 @@ class EventInvokeConfigs:
                 target = _lambda_target(arn)
                 if target is None:
                     raise InvalidParameterValueException(f"The destination ARN {arn} is invalid.")
+                if not self._ours(arn):
+                    # Another account's or region's function: valid only where an adapter
+                    # delivers there (a remote Lambda); its existence is that side's business.
+                    if self.claims.claimant(arn, kind) is None:
+                        raise InvalidParameterValueException(
+                            f"The destination ARN {arn} is invalid."
+                        )
+                    continue
                 if target.name == ref.name:
                     raise InvalidParameterValueException(
                         "You can't specify the function as a destination for itself."
                     )
                 exists = await self.store.get_function(target.name, target.resolved_qualifier)
-                if exists is None or not self._ours(arn):
+                if exists is None:
                     raise InvalidParameterValueException(f"The destination ARN {arn} is invalid.")
 
     def _ours(self, arn: str) -> bool:
@@ -179,8 +213,11 @@ class EventInvokeConfigs:
         return ResourceNotFoundException(f"The function {arn} doesn't have an EventInvokeConfig")
 
 
-def _validate_model(settings: Settings) -> None:
-    """The request-model checks AWS makes before anything else (ValidationException)."""
+def _validate_model(settings: Settings, claims: DestinationClaims) -> None:
+    """The request-model checks AWS makes before anything else (ValidationException).
+
+    A destination that fails AWS's pattern passes when an adapter claims it (a plugin's URI).
+    """
     check = Validation()
     check.at_least(settings.maximum_retry_attempts, "maximumRetryAttempts", 0)
     check.at_most(settings.maximum_retry_attempts, "maximumRetryAttempts", 2)
@@ -188,7 +225,11 @@ def _validate_model(settings: Settings) -> None:
     check.at_most(settings.maximum_event_age_in_seconds, "maximumEventAgeInSeconds", 21600)
     config = settings.destination_config
     if config is not None:
-        for side, field in ((config.on_success, "onSuccess"), (config.on_failure, "onFailure")):
+        sides = (
+            (config.on_success, "onSuccess", ON_SUCCESS),
+            (config.on_failure, "onFailure", ON_FAILURE),
+        )
+        for side, field, kind in sides:
             arn = side.destination if side else None
             if arn is None:
                 continue
@@ -198,13 +239,21 @@ def _validate_model(settings: Settings) -> None:
                     f"destinationConfig.{field}.destination",
                     "Member must have length less than or equal to 350",
                 )
-            elif not _DESTINATION.fullmatch(arn):
+            elif not _DESTINATION.fullmatch(arn) and not _plugin_target(arn, kind, claims):
                 check.fail(
                     arn,
                     f"destinationConfig.{field}.destination",
                     f"Member must satisfy regular expression pattern: {DESTINATION_PATTERN}",
                 )
     check.raise_if_any()
+
+
+def _plugin_target(target: str, kind: str, claims: DestinationClaims) -> bool:
+    """A destination outside AWS's services (a URI, another ARN service) that an adapter claims.
+
+    Destinations of the services AWS offers keep AWS's checks, whoever delivers to them.
+    """
+    return _service(target) not in ON_FAILURE_SERVICES and claims.claimant(target, kind) is not None
 
 
 def _function_ref(function_name: str, qualifier: str | None = None) -> FunctionRef:

@@ -24,6 +24,7 @@ from eventinvoke.core.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
     Validation,
+    ValidationException,
 )
 from eventinvoke.core.model import LATEST, FunctionConfig
 
@@ -78,6 +79,7 @@ RUNTIMES = [
 DEAD_LETTER_PATTERN = re.compile(r"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
 MAX_TIMEOUT = 900
 MIN_MEMORY, MAX_MEMORY = 128, 10240
+MIN_UNRESERVED = 0  # AWS: 100; see Functions.put_concurrency
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,14 @@ class FunctionChanges:
 class Functions:
     """The function registry, over a FunctionStore."""
 
-    def __init__(self, store: FunctionStore, partition: Partition) -> None:
+    def __init__(
+        self, store: FunctionStore, partition: Partition, concurrency_limit: int = 1000
+    ) -> None:
         self.store = store
         self.partition = partition
+        # The account's concurrency limit (the executor's max_sandboxes): reservations of all
+        # functions together may not exceed it.
+        self.concurrency_limit = concurrency_limit
 
     async def create(
         self,
@@ -186,12 +193,61 @@ class Functions:
         await self.store.update_function(function)
         return function
 
+    async def put_concurrency(self, function_name: str, reserved: int | None) -> int:
+        """PutFunctionConcurrency: reserve ``reserved`` of the account's concurrency."""
+        if reserved is None:
+            raise ValidationException(
+                "1 validation error detected: Value null at 'reservedConcurrentExecutions' "
+                "failed to satisfy constraint: Member must not be null"
+            )
+        check = Validation()
+        check.at_least(reserved, "reservedConcurrentExecutions", 0)
+        check.raise_if_any()
+        function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
+        # AWS keeps 100 unreserved; here the whole limit may be reserved (minimum 0), since a
+        # laptop's limit is small. Unreserved functions then only get capacity left idle.
+        others = await self.store.reserved_concurrency_total(excluding=function.name)
+        if others + reserved > self.concurrency_limit:
+            raise InvalidParameterValueException(
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
+            )
+        await self.store.put_function_concurrency(function.name, reserved)
+        return reserved
+
+    async def get_concurrency(self, function_name: str) -> int | None:
+        """GetFunctionConcurrency: the reservation, None when there is none."""
+        function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
+        return function.reserved_concurrent_executions
+
+    async def delete_concurrency(self, function_name: str) -> None:
+        """DeleteFunctionConcurrency: back to the unreserved pool."""
+        function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
+        await self.store.put_function_concurrency(function.name, None)
+
     async def delete(self, function_name: str) -> None:
         ref = parse_function_name(function_name)
         if not await self.store.delete_function(ref.name):
             raise ResourceNotFoundException(
                 f"Function not found: {self.partition.function_arn(ref.name)}"
             )
+
+    async def update_code(self, function_name: str, zip_file: bytes) -> FunctionConfig:
+        """UpdateFunctionCode: a new package for $LATEST; new sandboxes run it."""
+        ref = parse_function_name(function_name)
+        _check_zip(zip_file)
+        current = await self.resolve(FunctionRef(ref.name))
+        sha = base64.b64encode(hashlib.sha256(zip_file).digest()).decode()
+        await self.store.put_code(sha, zip_file)
+        function = dataclasses.replace(
+            current,
+            code_sha256=sha,
+            code_size=len(zip_file),
+            last_modified=_now_aws(),
+            revision_id=str(uuid.uuid4()),
+        )
+        await self.store.update_function(function)
+        return function
 
 
 def _validate(

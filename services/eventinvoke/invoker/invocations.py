@@ -12,9 +12,11 @@ from typing import Protocol
 from eventinvoke.backends.base import EventQueue
 from eventinvoke.core.arn import parse_function_name
 from eventinvoke.core.errors import (
+    RESERVED_CONCURRENCY_EXCEEDED,
     InvalidRequestContentException,
     RequestEntityTooLargeException,
     ValidationException,
+    rate_exceeded,
 )
 from eventinvoke.core.model import QueuedEvent
 from eventinvoke.invoker.functions import Functions
@@ -118,6 +120,10 @@ class Invocations:
             )
             self.on_enqueued()
             return InvokeResult(status_code=202, request_id=request_id)
+        if function.reserved_concurrent_executions == 0:
+            # Never runs: 429 at once (check 11). Event invokes are accepted above (check 12)
+            # and the executor sends them straight to OnFailure / the DLQ (spec §3.5).
+            raise rate_exceeded(RESERVED_CONCURRENCY_EXCEEDED)
         result = await self.executor.execute(
             function_name=function.name,
             qualifier=ref.resolved_qualifier,

@@ -81,7 +81,10 @@ class InvokerServicer(pb_grpc.InvokerServicer):
         self, request: pb.GetFunctionRequest, context: Context
     ) -> pb.GetFunctionResponse:
         function = await self.functions.get(request.function_name, request.qualifier or None)
-        return pb.GetFunctionResponse(configuration=function_to_pb(function))
+        return pb.GetFunctionResponse(
+            configuration=function_to_pb(function),
+            reserved_concurrent_executions=function.reserved_concurrent_executions,
+        )
 
     async def ListFunctions(
         self, request: pb.ListFunctionsRequest, context: Context
@@ -162,3 +165,35 @@ class InvokerServicer(pb_grpc.InvokerServicer):
             function_event_invoke_configs=[config_to_pb(c, self.configs.arn(c)) for c in configs],
             next_marker=marker or "",
         )
+
+    async def UpdateFunctionCode(
+        self, request: pb.UpdateFunctionCodeRequest, context: Context
+    ) -> pb.UpdateFunctionCodeResponse:
+        # request.publish is accepted and ignored until versions exist.
+        function = await self.functions.update_code(request.function_name, request.zip_file)
+        return pb.UpdateFunctionCodeResponse(configuration=function_to_pb(function))
+
+    async def PutFunctionConcurrency(
+        self, request: pb.PutFunctionConcurrencyRequest, context: Context
+    ) -> pb.PutFunctionConcurrencyResponse:
+        structlog.contextvars.bind_contextvars(function=request.function_name)
+        reserved = await self.functions.put_concurrency(
+            request.function_name,
+            request.reserved_concurrent_executions
+            if request.HasField("reserved_concurrent_executions")
+            else None,
+        )
+        return pb.PutFunctionConcurrencyResponse(reserved_concurrent_executions=reserved)
+
+    async def GetFunctionConcurrency(
+        self, request: pb.GetFunctionConcurrencyRequest, context: Context
+    ) -> pb.GetFunctionConcurrencyResponse:
+        reserved = await self.functions.get_concurrency(request.function_name)
+        return pb.GetFunctionConcurrencyResponse(reserved_concurrent_executions=reserved)
+
+    async def DeleteFunctionConcurrency(
+        self, request: pb.DeleteFunctionConcurrencyRequest, context: Context
+    ) -> pb.DeleteFunctionConcurrencyResponse:
+        structlog.contextvars.bind_contextvars(function=request.function_name)
+        await self.functions.delete_concurrency(request.function_name)
+        return pb.DeleteFunctionConcurrencyResponse()

@@ -14,7 +14,7 @@ import structlog
 
 from eventinvoke.backends.base import Outbox
 from eventinvoke.core.model import DEAD_LETTER, Delivery
-from eventinvoke.router.plugin import PermanentDeliveryError
+from eventinvoke.router.plugin import PermanentDeliveryError, RetryableDeliveryError
 from eventinvoke.router.registry import Destinations
 
 log = structlog.get_logger("eventinvoke.router")
@@ -91,7 +91,7 @@ class DeliveryWorker:
             request_id=delivery.record.request_id, target=delivery.target, kind=delivery.kind
         )
         attempts = delivery.attempts + 1
-        adapter = self.destinations.adapter_for(delivery.target)
+        adapter = self.destinations.adapter_for(delivery.target, delivery.kind)
         if adapter is None:
             await self._give_up(
                 delivery, attempts, f"No destination adapter claims {delivery.target}"
@@ -107,6 +107,8 @@ class DeliveryWorker:
                 await self._give_up(delivery, attempts, reason)
                 return
             delay = self._backoff(attempts)
+            if isinstance(error, RetryableDeliveryError) and error.retry_after is not None:
+                delay = max(delay, error.retry_after)  # the target's wish: not time-scaled
             await self.outbox.retry(delivery.delivery_id, attempts, time.time() + delay)
             log.warning(
                 "delivery_retry_scheduled",

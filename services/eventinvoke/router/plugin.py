@@ -9,7 +9,7 @@ point group ``eventinvoke.destinations``::
     webhook = "eventinvoke_webhook"
 
     # eventinvoke_webhook.py
-    from eventinvoke.router.plugin import PermanentDeliveryError, hookimpl
+    from eventinvoke.router.plugin import RetryableDeliveryError, hookimpl
 
     class WebhookDestination:
         name = "webhook"
@@ -26,8 +26,12 @@ point group ``eventinvoke.destinations``::
     def register_destinations(register, context):
         register(WebhookDestination())
 
-Hooks are synchronous and cheap; all I/O belongs in ``deliver``. The entry point's name is the
-plugin's name: ``EVENTINVOKE_DISABLED_DESTINATIONS=webhook`` disables it. See docs/plugins.md.
+An adapter claims targets with ``claims(target)``; a plugin that must claim by kind (records or
+dead-letter events) implements the ``claim_destination(target, kind)`` hook as well. A target an
+adapter claims is accepted when a function's destinations are configured, even if it is not an
+AWS ARN. Hooks are synchronous and cheap; all I/O belongs in ``deliver``. The entry point's name
+is the plugin's name: ``EVENTINVOKE_DISABLED_DESTINATIONS=webhook`` disables it. See
+docs/plugins.md; ``eventinvoke.router.testing`` has pytest fixtures for adapter tests.
 """
 
 from __future__ import annotations
@@ -61,7 +65,12 @@ class DestinationAdapter(Protocol):
     name: str
 
     def claims(self, target: str) -> bool:
-        """Whether this adapter delivers to ``target`` (an ARN or URI). Cheap, no I/O."""
+        """Whether this adapter delivers to ``target`` (an ARN or URI). Cheap, no I/O.
+
+        Asked in registration order, after any ``claim_destination`` hook implementation; the
+        first adapter that claims a target delivers to it, for every kind. An adapter routed only
+        through ``claim_destination`` returns False.
+        """
 
     async def deliver(self, delivery: Delivery) -> None:
         """Deliver one record (for ``DEAD_LETTER`` deliveries: the original event).
@@ -105,7 +114,16 @@ class DeliveryError(Exception):
 
 
 class RetryableDeliveryError(DeliveryError):
-    """The delivery may succeed later: it is retried with capped, jittered backoff."""
+    """The delivery may succeed later: it is retried with capped, jittered backoff.
+
+    ``retry_after`` (seconds, e.g. from an HTTP ``Retry-After`` header) asks the Router to wait at
+    least that long before the next attempt. It is the target's wish, so it is not scaled by
+    ``time_scale``.
+    """
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentDeliveryError(DeliveryError):

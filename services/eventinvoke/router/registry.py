@@ -8,19 +8,53 @@ import pluggy
 import structlog
 
 from eventinvoke.router import hookspecs
-from eventinvoke.router.plugin import ENTRY_POINT_GROUP, NAME, DestinationAdapter, RouterContext
+from eventinvoke.router.plugin import (
+    ENTRY_POINT_GROUP,
+    NAME,
+    ON_SUCCESS,
+    DestinationAdapter,
+    RouterContext,
+    hookimpl,
+)
 
 log = structlog.get_logger("eventinvoke.router")
 
+# The name the built-in claim_destination implementation is registered under.
+ADAPTER_CLAIMS = "eventinvoke.adapter-claims"
+
+
+class AdapterClaims:
+    """The built-in ``claim_destination``: the first adapter, in registration order, whose
+    ``claims(target)`` is true. Plugins' own implementations are asked before it."""
+
+    def __init__(self, adapters: Sequence[DestinationAdapter]) -> None:
+        self.adapters = adapters
+
+    @hookimpl(trylast=True)
+    def claim_destination(self, target: str) -> str | None:
+        for adapter in self.adapters:
+            if adapter.claims(target):
+                return adapter.name
+        return None
+
 
 class Destinations:
-    """The loaded adapters and the question they answer: who delivers to this target?"""
+    """The loaded adapters and the question they answer: who delivers to this target?
+
+    Loading is hook calls only, no I/O: the Router loads them to deliver, the Invoker to check
+    at configuration time which destinations an adapter claims.
+    """
 
     def __init__(
         self, manager: pluggy.PluginManager, adapters: Sequence[DestinationAdapter]
     ) -> None:
         self.manager = manager
         self.adapters = list(adapters)
+        self.by_name: dict[str, DestinationAdapter] = {}
+        for adapter in self.adapters:
+            if adapter.name in self.by_name:
+                raise ValueError(f"two destination adapters are named {adapter.name!r}")
+            self.by_name[adapter.name] = adapter
 
     @classmethod
     def load(
@@ -33,6 +67,7 @@ class Destinations:
 
         ``extra_plugins`` are registered directly (tests, embedding applications).
         """
+        disabled = list(disabled)
         manager = pluggy.PluginManager(NAME)
         manager.add_hookspecs(hookspecs)
         for name in disabled:
@@ -40,8 +75,9 @@ class Destinations:
         manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
         for plugin in extra_plugins:
             manager.register(plugin)
-        manager.check_pending()
         adapters: list[DestinationAdapter] = []
+        manager.register(AdapterClaims(adapters), name=ADAPTER_CLAIMS)
+        manager.check_pending()
         manager.hook.register_destinations(register=adapters.append, context=context)
         distributions = {
             manager.get_name(plugin): dist.project_name
@@ -55,11 +91,18 @@ class Destinations:
         )
         return cls(manager, adapters)
 
-    def adapter_for(self, target: str) -> DestinationAdapter | None:
-        for adapter in self.adapters:
-            if adapter.claims(target):
-                return adapter
-        return None
+    def claimant(self, target: str, kind: str) -> str | None:
+        """The name of the adapter that delivers to ``target`` for ``kind``, or None."""
+        name: str | None = self.manager.hook.claim_destination(target=target, kind=kind)
+        if name is not None and name not in self.by_name:
+            log.warning("destination_claimed_by_unknown_adapter", target=target, adapter=name)
+            return None
+        return name
+
+    def adapter_for(self, target: str, kind: str = ON_SUCCESS) -> DestinationAdapter | None:
+        """The adapter that delivers to ``target`` for ``kind`` (records by default), or None."""
+        name = self.claimant(target, kind)
+        return None if name is None else self.by_name[name]
 
     async def close(self) -> None:
         for adapter in self.adapters:

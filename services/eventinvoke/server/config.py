@@ -22,6 +22,8 @@ class Settings:
 
     data_dir: Path = Path(".eventinvoke")
     listen: str = "127.0.0.1:50051"
+    # The Lambda REST API gateway (HTTP), when this process runs it (`up`, `serve gateway`).
+    http_listen: str = "127.0.0.1:9001"
     region: str = "us-east-1"
     account: str = "000000000000"
     # Multiplies every policy duration (retry delays, event-age accounting, backoffs), so tests

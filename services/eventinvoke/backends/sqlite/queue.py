@@ -9,7 +9,8 @@ from eventinvoke.backends.sqlite.database import Database
 from eventinvoke.core.model import QueuedEvent
 
 _EVENT_COLUMNS = (
-    "event_id, request_id, function_name, qualifier, payload, enqueued_at, attempts, visible_at"
+    "event_id, request_id, function_name, qualifier, payload, enqueued_at, attempts, visible_at, "
+    "throttles"
 )
 
 
@@ -73,12 +74,14 @@ class SqliteEventQueue:
 
         await self._database.write(extend, durable=False)
 
-    async def retry(self, event_id: int, attempts: int, visible_at: float) -> None:
+    async def retry(
+        self, event_id: int, attempts: int, visible_at: float, throttles: int = 0
+    ) -> None:
         def retry(connection: sqlite3.Connection) -> None:
             connection.execute(
                 "UPDATE events SET attempts = ?, visible_at = ?, available_at = ?, "
-                "lease_owner = NULL, lease_expires = NULL WHERE event_id = ?",
-                (attempts, visible_at, visible_at, event_id),
+                "throttles = ?, lease_owner = NULL, lease_expires = NULL WHERE event_id = ?",
+                (attempts, visible_at, visible_at, throttles, event_id),
             )
 
         await self._database.write(retry, durable=False)
@@ -112,6 +115,7 @@ def _event(row: sqlite3.Row) -> QueuedEvent:
         enqueued_at=row["enqueued_at"],
         attempts=row["attempts"],
         visible_at=row["visible_at"],
+        throttles=row["throttles"],
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS functions (
     dead_letter_target_arn TEXT,
     last_modified TEXT NOT NULL,
     revision_id TEXT NOT NULL,
+    reserved_concurrent_executions INTEGER,
     PRIMARY KEY (name, version)
 );
 
@@ -61,7 +62,8 @@ CREATE TABLE IF NOT EXISTS events (
     visible_at REAL NOT NULL,
     available_at REAL NOT NULL,
     lease_owner TEXT,
-    lease_expires REAL
+    lease_expires REAL,
+    throttles INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_available ON events (available_at);
 CREATE INDEX IF NOT EXISTS events_enqueued ON events (enqueued_at);
@@ -110,15 +112,32 @@ CREATE TABLE IF NOT EXISTS failed_deliveries (
 """
 
 
+# Version n -> n + 1, for files written by an older release. Each step runs once, in the same
+# transaction as the version bump, so a crash mid-migration leaves the old version in place.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: reserved concurrency per function; throttled tries per event (their own backoff).
+    1: (
+        "ALTER TABLE functions ADD COLUMN reserved_concurrent_executions INTEGER",
+        "ALTER TABLE events ADD COLUMN throttles INTEGER NOT NULL DEFAULT 0",
+    ),
+}
+
+
 def create_schema(connection: sqlite3.Connection) -> None:
-    """Create the tables of a new file; refuse a file written by a newer release."""
+    """Create the tables of a new file, migrate an older one; refuse one from a newer release."""
     (version,) = connection.execute("PRAGMA user_version").fetchone()
     if version > SCHEMA_VERSION:
         raise RuntimeError(
             f"database schema version {version} is newer than this release ({SCHEMA_VERSION})"
         )
+    # An existing file keeps its tables (CREATE ... IF NOT EXISTS) and is migrated step by
+    # step; a new one (version 0) gets the current tables at once.
     # executescript() would COMMIT the writer's open transaction, so run statement by statement.
     for statement in _TABLES.split(";"):
         if statement.strip():
+            connection.execute(statement)
+    first = SCHEMA_VERSION if version == 0 else version
+    for step in range(first, SCHEMA_VERSION):
+        for statement in _MIGRATIONS[step]:
             connection.execute(statement)
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -10,7 +10,8 @@ from eventinvoke.core.model import LATEST, EventInvokeConfig, FunctionConfig
 
 _FUNCTION_COLUMNS = (
     "name, version, arn, runtime, handler, code_sha256, code_size, role, timeout, memory_size, "
-    "environment, description, dead_letter_target_arn, last_modified, revision_id"
+    "environment, description, dead_letter_target_arn, last_modified, revision_id, "
+    "reserved_concurrent_executions"
 )
 _CONFIG_COLUMNS = (
     "function_name, qualifier, last_modified, maximum_retry_attempts, "
@@ -33,7 +34,7 @@ class SqliteFunctionStore:
                 return False
             connection.execute(
                 f"INSERT INTO functions ({_FUNCTION_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 _function_values(function),
             )
             return True
@@ -75,8 +76,8 @@ class SqliteFunctionStore:
             connection.execute(
                 "UPDATE functions SET arn = ?, runtime = ?, handler = ?, code_sha256 = ?, "
                 "code_size = ?, role = ?, timeout = ?, memory_size = ?, environment = ?, "
-                "description = ?, dead_letter_target_arn = ?, last_modified = ?, revision_id = ? "
-                "WHERE name = ? AND version = ?",
+                "description = ?, dead_letter_target_arn = ?, last_modified = ?, revision_id = ?, "
+                "reserved_concurrent_executions = ? WHERE name = ? AND version = ?",
                 (*_function_values(function)[2:], function.name, function.version),
             )
 
@@ -91,6 +92,31 @@ class SqliteFunctionStore:
             return deleted > 0
 
         return await self._database.write(delete)
+
+    async def put_function_concurrency(self, name: str, reserved: int | None) -> bool:
+        """Set (None: remove) a function's reserved concurrency, on every version of it."""
+
+        def put(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "UPDATE functions SET reserved_concurrent_executions = ? WHERE name = ?",
+                (reserved, name),
+            )
+            return cursor.rowcount > 0
+
+        return await self._database.write(put)
+
+    async def reserved_concurrency_total(self, excluding: str = "") -> int:
+        """The sum of every function's reserved concurrency but ``excluding``'s."""
+
+        def total(connection: sqlite3.Connection) -> int:
+            row = connection.execute(
+                "SELECT COALESCE(SUM(reserved_concurrent_executions), 0) FROM functions "
+                "WHERE version = ? AND name != ?",
+                (LATEST, excluding),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._database.read(total)
 
     async def put_code(self, code_sha256: str, zip_bytes: bytes) -> None:
         def put(connection: sqlite3.Connection) -> None:
@@ -181,6 +207,7 @@ def _function_values(function: FunctionConfig) -> tuple[object, ...]:
         function.dead_letter_target_arn,
         function.last_modified,
         function.revision_id,
+        function.reserved_concurrent_executions,
     )
 
 
