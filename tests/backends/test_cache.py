@@ -53,3 +53,25 @@ async def test_other_processes_writes_are_seen_after_the_ttl(backend: SqliteBack
     await backend.store.update_function(dataclasses.replace(FUNCTION, timeout=9))
     await asyncio.sleep(0.06)
     assert (await cache.get_function("fn")).timeout == 9  # type: ignore[union-attr]
+
+
+async def test_alias_changes_are_seen_at_once_and_resolve(backend: SqliteBackend) -> None:
+    from eventinvoke.backends.base import resolve_qualifier
+    from eventinvoke.core.model import Alias
+
+    cache = CachedStore(backend.store, ttl=3600)
+    await cache.create_function(FUNCTION)
+    await cache.publish_version("fn", None, "r1")
+    await cache.update_function(dataclasses.replace(FUNCTION, handler="two.handler"))
+    await cache.publish_version("fn", None, "r2")
+    await cache.create_alias(Alias("fn", "live", "1", "", "a1"))
+    first = await resolve_qualifier(cache, "fn", "live")
+    await cache.update_alias(Alias("fn", "live", "2", "", "a2"))
+    second = await resolve_qualifier(cache, "fn", "live")
+    await cache.delete_alias("fn", "live")
+
+    assert first is not None and (first.version, first.handler) == ("1", "index.handler")
+    assert second is not None and (second.version, second.handler) == ("2", "two.handler")
+    assert await resolve_qualifier(cache, "fn", "live") is None
+    assert await resolve_qualifier(cache, "fn", None) == await cache.get_function("fn")
+    assert await resolve_qualifier(cache, "fn", "9") is None

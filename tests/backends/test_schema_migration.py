@@ -1,4 +1,4 @@
-"""A data directory written by the previous release (schema version 1) opens and is migrated."""
+"""Data directories written by earlier releases (schema versions 1 and 2) open and are migrated."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ from pathlib import Path
 
 from eventinvoke.backends.sqlite import DATABASE_FILE, SqliteBackend
 from eventinvoke.backends.sqlite.schema import _TABLES, SCHEMA_VERSION
+from eventinvoke.core.model import Alias
+
+# Version 2's tables: today's, less the two tables version 3 added (versions and aliases).
+V2_TABLES = (
+    _TABLES[: _TABLES.index("-- Versions live in")]
+    + _TABLES[_TABLES.index("CREATE TABLE IF NOT EXISTS code (") :]
+)
 
 # Version 1's tables: today's, less the columns version 2 added.
 V1_TABLES = _TABLES.replace(
@@ -15,6 +22,10 @@ V1_TABLES = _TABLES.replace(
 ).replace(
     "    lease_expires REAL,\n    throttles INTEGER NOT NULL DEFAULT 0\n",
     "    lease_expires REAL\n",
+)
+V1_TABLES = (
+    V1_TABLES[: V1_TABLES.index("-- Versions live in")]
+    + V1_TABLES[V1_TABLES.index("CREATE TABLE IF NOT EXISTS code (") :]
 )
 
 
@@ -60,13 +71,66 @@ async def test_version_1_data_dir_opens_and_migrates(tmp_path: Path) -> None:
     finally:
         await backend.close()
     connection = sqlite3.connect(data_dir / DATABASE_FILE)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     connection.close()
     # Opening again (already current) changes nothing.
     backend = await SqliteBackend.open(data_dir)
     try:
         function = await backend.store.get_function("fn")
         assert function is not None and function.reserved_concurrent_executions == 2
+    finally:
+        await backend.close()
+
+
+def test_v2_tables_are_really_the_old_ones() -> None:
+    assert "aliases" not in V2_TABLES and "function_version_counters" not in V2_TABLES
+    assert "reserved_concurrent_executions" in V2_TABLES
+    assert "aliases" not in V1_TABLES
+
+
+def _version_2_file(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True)
+    connection = sqlite3.connect(data_dir / DATABASE_FILE)
+    connection.executescript(V2_TABLES)
+    connection.execute(
+        "INSERT INTO functions VALUES ('fn', '$LATEST', 'arn:fn', 'python3.12', 'index.handler', "
+        "'sha', 1, '', 3, 128, '{}', 'd', NULL, '2024-01-01T00:00:00.000+0000', 'r1', NULL)"
+    )
+    connection.execute(
+        "INSERT INTO event_invoke_configs (function_name, qualifier, last_modified, "
+        "maximum_retry_attempts) VALUES ('fn', '$LATEST', 1.5, 1)"
+    )
+    connection.execute("PRAGMA user_version = 2")
+    connection.commit()
+    connection.close()
+
+
+async def test_version_2_data_dir_opens_and_gets_versions_and_aliases(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _version_2_file(data_dir)
+
+    backend = await SqliteBackend.open(data_dir)
+    try:
+        store = backend.store
+        [latest] = await store.list_versions("fn")
+        assert latest.version == "$LATEST" and latest.description == "d"
+        version = await store.publish_version("fn", None, "r2")
+        assert version is not None and (version.version, version.revision_id) == ("1", "r2")
+        assert await store.create_alias(Alias("fn", "live", "1", "", "a1"))
+        assert await store.get_alias("fn", "live") == Alias("fn", "live", "1", "", "a1")
+        config = await store.get_event_invoke_config("fn", "$LATEST")
+        assert config is not None and config.maximum_retry_attempts == 1
+        assert await store.get_event_invoke_config("fn", "1") is None  # not copied
+    finally:
+        await backend.close()
+    connection = sqlite3.connect(data_dir / DATABASE_FILE)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
+    connection.close()
+    # Opening again (already current) keeps what version 3 wrote.
+    backend = await SqliteBackend.open(data_dir)
+    try:
+        assert [f.version for f in await backend.store.list_versions("fn")] == ["$LATEST", "1"]
+        assert [a.name for a in await backend.store.list_aliases("fn")] == ["live"]
     finally:
         await backend.close()
 

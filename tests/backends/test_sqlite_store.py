@@ -165,3 +165,56 @@ async def test_delete_event_invoke_config(backend: SqliteBackend) -> None:
     assert await backend.store.delete_event_invoke_config("fn", "$LATEST")
     assert not await backend.store.delete_event_invoke_config("fn", "$LATEST")
     assert await backend.store.get_event_invoke_config("fn", "$LATEST") is None
+
+
+async def test_versions_are_snapshots_numbered_once(backend: SqliteBackend) -> None:
+    store = backend.store
+    assert await store.publish_version("fn", None, "v") is None  # no such function
+    await store.create_function(function())
+
+    one = await store.publish_version("fn", "first", "rev-v1")
+    same = await store.publish_version("fn", "ignored", "rev-unused")
+    await store.update_function(function(timeout=9, revision_id="rev-2"))
+    two = await store.publish_version("fn", None, "rev-v2")
+    assert one is not None and two is not None
+    assert await store.delete_version("fn", "2")
+    await store.put_event_invoke_config(EventInvokeConfig("fn", "1", 1.0, 0))
+    await store.update_function(function(timeout=10, revision_id="rev-3"))
+    three = await store.publish_version("fn", None, "rev-v3")
+
+    assert one == function(version="1", description="first", revision_id="rev-v1")
+    assert same == one  # nothing changed since version 1
+    assert (two.version, two.timeout, two.description) == ("2", 9, "a function")
+    assert three is not None and three.version == "3"  # 2 is not reused
+    assert [f.version for f in await store.list_versions("fn")] == ["$LATEST", "1", "3"]
+    assert await store.get_function("fn", "1") == one  # immutable
+    assert not await store.delete_version("fn", "$LATEST")
+    assert await store.delete_version("fn", "1")
+    assert await store.get_event_invoke_config("fn", "1") is None  # went with its version
+    # Deleting the function forgets its numbering: a new function starts at 1 again.
+    assert await store.delete_function("fn")
+    assert await store.list_versions("fn") == []
+    await store.create_function(function())
+    again = await store.publish_version("fn", None, "rev-new")
+    assert again is not None and again.version == "1"
+
+
+async def test_aliases_round_trip(backend: SqliteBackend) -> None:
+    from eventinvoke.core.model import Alias
+
+    store = backend.store
+    live = Alias("fn", "live", "1", "d", "r1")
+    assert await store.create_alias(live)
+    assert not await store.create_alias(replace(live, function_version="2"))  # taken
+    await store.create_alias(Alias("fn", "beta", "$LATEST", "", "r2"))
+    await store.update_alias(replace(live, function_version="2", revision_id="r3"))
+    await store.put_event_invoke_config(EventInvokeConfig("fn", "live", 1.0, 0))
+
+    assert [a.name for a in await store.list_aliases("fn")] == ["beta", "live"]
+    assert await store.get_alias("fn", "live") == replace(
+        live, function_version="2", revision_id="r3"
+    )
+    assert await store.delete_alias("fn", "live")
+    assert not await store.delete_alias("fn", "live")
+    assert await store.get_alias("fn", "live") is None
+    assert await store.get_event_invoke_config("fn", "live") is None

@@ -360,6 +360,7 @@ def test_public_names_are_pinned() -> None:
             "DEFAULT_ENDPOINT", "AsyncClient", "Client", "EndpointConnectionError",
             "EventInvokeError", "InvalidParameterValueException",
             "InvalidRequestContentException", "ParamValidationError",
+            "PreconditionFailedException",
             "RequestEntityTooLargeException", "ResourceConflictException",
             "ResourceNotFoundException", "ServiceError", "ServiceException",
             "TooManyRequestsException", "ValidationException",

@@ -48,7 +48,7 @@ class Ok:
 class Err:
     code: str
     status: int
-    message: str
+    message: str | Callable[[str], bool]  # or a predicate the message meets
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,329 @@ def _out_of_range(value: int, field: str, bound: str) -> Err:
         f"constraint: Member must have value {bound}",
     )
 
+
+PUBLISH = Call("publish_version", {"FunctionName": "{fn}"})
+
+
+def alias(name: str = "live", version: str = "1", **params: Any) -> Call:
+    return Call(
+        "create_alias",
+        {"FunctionName": "{fn}", "Name": name, "FunctionVersion": version, **params},
+    )
+
+
+def _is_uuid(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 36
+
+
+# Versions and aliases (issue #6; spec §2.2, checks 24, 25, 27).
+VERSION_CASES = [
+    Case(
+        "publish-version",
+        Call("publish_version", {"FunctionName": "{fn}", "Description": "v1"}),
+        Ok(
+            {
+                "FunctionName": "{fn}",
+                "FunctionArn": "{arn}:1",
+                "Version": "1",
+                "Description": "v1",
+                "RevisionId": _is_uuid,
+            }
+        ),
+    ),
+    Case(
+        "publish-version-unchanged-returns-the-latest",
+        PUBLISH,
+        Ok({"Version": "1", "FunctionArn": "{arn}:1"}),
+        given=(PUBLISH,),
+    ),
+    Case(
+        "publish-version-after-a-change",
+        PUBLISH,
+        Ok({"Version": "2", "Timeout": 9}),
+        given=(
+            PUBLISH,
+            Call("update_function_configuration", {"FunctionName": "{fn}", "Timeout": 9}),
+        ),
+    ),
+    Case(
+        "publish-version-wrong-code-sha256",
+        Call("publish_version", {"FunctionName": "{fn}", "CodeSha256": "bm9wZQ=="}),
+        Err(
+            "InvalidParameterValueException",
+            400,
+            lambda message: message.startswith(
+                "CodeSHA256 (bm9wZQ==) is different from current CodeSHA256 in $LATEST ("
+            ),
+        ),
+    ),
+    Case(
+        "publish-version-wrong-revision-id",
+        Call("publish_version", {"FunctionName": "{fn}", "RevisionId": "not-it"}),
+        Err(
+            "PreconditionFailedException",
+            412,
+            "The Revision Id provided does not match the latest Revision Id. Call the "
+            "GetFunction/GetAlias API to retrieve the latest Revision Id",
+        ),
+    ),
+    Case("publish-version-missing", PUBLISH, NOT_FOUND, function=False),
+    Case(
+        "list-versions",
+        Call("list_versions_by_function", {"FunctionName": "{fn}"}),
+        Ok(
+            {
+                "Versions": [
+                    {"Version": "$LATEST", "FunctionArn": "{arn}:$LATEST"},
+                    {"Version": "1", "FunctionArn": "{arn}:1"},
+                ]
+            },
+            absent=("NextMarker",),
+        ),
+        given=(PUBLISH,),
+    ),
+    Case(
+        "list-versions-paginated",
+        Call("list_versions_by_function", {"FunctionName": "{fn}", "MaxItems": 1}),
+        Ok({"Versions": [{"Version": "$LATEST"}], "NextMarker": lambda m: bool(m)}),
+        given=(PUBLISH,),
+    ),
+    Case(
+        "list-versions-missing",
+        Call("list_versions_by_function", {"FunctionName": "{fn}"}),
+        NOT_FOUND,
+        function=False,
+    ),
+    Case(
+        "get-function-version",
+        Call("get_function", {"FunctionName": "{fn}", "Qualifier": "1"}),
+        Ok({"Configuration": {"Version": "1", "FunctionArn": "{arn}:1", "Timeout": 3}}),
+        given=(
+            PUBLISH,
+            Call("update_function_configuration", {"FunctionName": "{fn}", "Timeout": 9}),
+        ),
+    ),
+    Case(
+        "get-function-unqualified-after-publish",
+        Call("get_function_configuration", {"FunctionName": "{fn}"}),
+        Ok({"Version": "$LATEST", "FunctionArn": "{arn}"}),
+        given=(PUBLISH,),
+    ),
+    Case(
+        "invoke-version",
+        invoke(Qualifier="1"),
+        Ok(
+            {
+                "StatusCode": 200,
+                "ExecutedVersion": "1",
+                "Payload": _json_payload(lambda p: p["invoked_function_arn"].endswith(":1")),
+            }
+        ),
+        given=(PUBLISH,),
+    ),
+    Case(
+        "invoke-alias",
+        invoke(Qualifier="live"),
+        Ok(
+            {
+                "ExecutedVersion": "1",
+                "Payload": _json_payload(lambda p: p["invoked_function_arn"].endswith(":live")),
+            }
+        ),
+        given=(PUBLISH, alias()),
+    ),
+    Case(
+        "invoke-missing-alias",
+        invoke(Qualifier="nope"),
+        Err("ResourceNotFoundException", 404, "Function not found: {arn}:nope"),
+    ),
+    Case(
+        "create-alias",
+        alias(Description="prod"),
+        Ok(
+            {
+                "AliasArn": "{arn}:live",
+                "Name": "live",
+                "FunctionVersion": "1",
+                "Description": "prod",
+                "RevisionId": _is_uuid,
+            },
+            absent=("RoutingConfig",),
+        ),
+        given=(PUBLISH,),
+    ),
+    Case(
+        "create-alias-to-latest",
+        alias("dev", "$LATEST"),
+        Ok({"AliasArn": "{arn}:dev", "FunctionVersion": "$LATEST", "Description": ""}),
+    ),
+    Case(
+        "create-alias-exists",
+        alias(version="$LATEST"),
+        Err("ResourceConflictException", 409, "Alias already exists: {arn}:live"),
+        given=(PUBLISH, alias()),
+    ),
+    Case(
+        "create-alias-missing-version",
+        alias(version="7"),
+        Err("ResourceNotFoundException", 404, "Function not found: {arn}:7"),
+    ),
+    Case(
+        "create-alias-all-digits",
+        alias(name="123", version="$LATEST"),
+        Err(
+            "ValidationException",
+            400,
+            "1 validation error detected: Value '123' at 'name' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)",
+        ),
+    ),
+    Case(
+        "get-alias",
+        Call("get_alias", {"FunctionName": "{fn}", "Name": "live"}),
+        Ok({"AliasArn": "{arn}:live", "FunctionVersion": "1", "Description": ""}),
+        given=(PUBLISH, alias()),
+    ),
+    Case(
+        "get-alias-missing",
+        Call("get_alias", {"FunctionName": "{fn}", "Name": "live"}),
+        Err("ResourceNotFoundException", 404, "Cannot find alias arn: {arn}:live"),
+    ),
+    Case(
+        "get-alias-missing-function",
+        Call("get_alias", {"FunctionName": "{fn}", "Name": "live"}),
+        NOT_FOUND,
+        function=False,
+    ),
+    Case(
+        "update-alias",
+        Call(
+            "update_alias",
+            {"FunctionName": "{fn}", "Name": "live", "FunctionVersion": "$LATEST"},
+        ),
+        Ok({"FunctionVersion": "$LATEST", "Description": "kept"}),
+        given=(PUBLISH, alias(Description="kept")),
+    ),
+    Case(
+        "update-alias-missing-version",
+        Call("update_alias", {"FunctionName": "{fn}", "Name": "live", "FunctionVersion": "7"}),
+        Err("ResourceNotFoundException", 404, "Function not found: {arn}:7"),
+        given=(PUBLISH, alias()),
+    ),
+    Case(
+        "delete-alias",
+        Call("get_alias", {"FunctionName": "{fn}", "Name": "live"}),
+        Err("ResourceNotFoundException", 404, "Cannot find alias arn: {arn}:live"),
+        given=(PUBLISH, alias(), Call("delete_alias", {"FunctionName": "{fn}", "Name": "live"})),
+    ),
+    Case(
+        "list-aliases",
+        Call("list_aliases", {"FunctionName": "{fn}", "FunctionVersion": "1"}),
+        Ok({"Aliases": [{"Name": "a", "FunctionVersion": "1"}]}, absent=("NextMarker",)),
+        given=(PUBLISH, alias("a"), alias("b", "$LATEST")),
+    ),
+    Case(
+        "list-aliases-paginated",
+        Call("list_aliases", {"FunctionName": "{fn}", "MaxItems": 1}),
+        Ok({"Aliases": [{"Name": "a"}], "NextMarker": lambda m: bool(m)}),
+        given=(alias("a", "$LATEST"), alias("b", "$LATEST")),
+    ),
+    Case(
+        "delete-version",
+        Call("get_function", {"FunctionName": "{fn}", "Qualifier": "1"}),
+        Err("ResourceNotFoundException", 404, "Function not found: {arn}:1"),
+        given=(PUBLISH, Call("delete_function", {"FunctionName": "{fn}", "Qualifier": "1"})),
+    ),
+    Case(
+        "delete-version-latest",
+        Call("delete_function", {"FunctionName": "{fn}", "Qualifier": "$LATEST"}),
+        Err(
+            "InvalidParameterValueException",
+            400,
+            "$LATEST version cannot be deleted without deleting the function.",
+        ),
+    ),
+    Case(
+        "delete-version-missing",
+        Call("delete_function", {"FunctionName": "{fn}", "Qualifier": "4"}),
+        Err("ResourceNotFoundException", 404, "Function not found: {arn}:4"),
+    ),
+    Case(
+        "delete-version-an-alias-references",
+        Call("delete_function", {"FunctionName": "{fn}", "Qualifier": "1"}),
+        Err(
+            "ResourceConflictException",
+            409,
+            "Unable to delete version because the following aliases reference it: [live]",
+        ),
+        given=(PUBLISH, alias()),
+    ),
+    Case(
+        "24-alias-qualifier-mismatch",
+        put(FunctionName="{fn}:live", Qualifier="1", MaximumRetryAttempts=0),
+        Err(
+            "InvalidParameterValueException",
+            400,
+            "The derived qualifier from the function name does not match the specified qualifier.",
+        ),
+        given=(PUBLISH, alias()),
+    ),
+    Case(
+        "put-config-on-alias",
+        put(FunctionName="{fn}:live", Qualifier="live", MaximumRetryAttempts=1),
+        Ok({"FunctionArn": "{arn}:live", "MaximumRetryAttempts": 1}),
+        given=(PUBLISH, alias()),
+    ),
+    *[
+        Case(
+            f"put-config-on-a-missing-{kind}",
+            put(Qualifier=qualifier, MaximumRetryAttempts=1),
+            Err("ResourceNotFoundException", 404, "The function doesn't exist."),
+        )
+        for kind, qualifier in (("alias", "nope"), ("version", "3"))
+    ],
+    Case(
+        "25-configs-per-qualifier-listed-together",
+        Call("list_function_event_invoke_configs", {"FunctionName": "{fn}", "MaxItems": 2}),
+        Ok(
+            {
+                "FunctionEventInvokeConfigs": [
+                    {"FunctionArn": "{arn}:$LATEST", "MaximumRetryAttempts": 0},
+                    {"FunctionArn": "{arn}:1", "MaximumRetryAttempts": 1},
+                ],
+                "NextMarker": lambda m: bool(m),
+            }
+        ),
+        given=(
+            PUBLISH,
+            alias(),
+            put(MaximumRetryAttempts=0),
+            put(Qualifier="1", MaximumRetryAttempts=1),
+            put(Qualifier="live", MaximumRetryAttempts=2),
+        ),
+    ),
+    Case(
+        "25-alias-config-is-its-own",
+        Call("get_function_event_invoke_config", {"FunctionName": "{fn}", "Qualifier": "live"}),
+        Ok({"FunctionArn": "{arn}:live", "MaximumRetryAttempts": 2}),
+        given=(
+            PUBLISH,
+            alias(),
+            put(MaximumRetryAttempts=0),
+            put(Qualifier="live", MaximumRetryAttempts=2),
+        ),
+    ),
+    Case(
+        "27-publish-does-not-copy-the-config",
+        Call("get_function_event_invoke_config", {"FunctionName": "{fn}", "Qualifier": "1"}),
+        Err(
+            "ResourceNotFoundException",
+            404,
+            "The function {arn}:1 doesn't have an EventInvokeConfig",
+        ),
+        given=(put(MaximumRetryAttempts=0), PUBLISH),
+    ),
+]
 
 CASES = [
     # --- Invoke (checks 1–4, 7–9, 13) ---
@@ -420,6 +743,7 @@ CASES = [
     ),
     Case("28-get-without-config", GET_CONFIG, NO_CONFIG),
     Case("28-get-for-a-missing-function", GET_CONFIG, NO_CONFIG, function=False),
+    *VERSION_CASES,
 ]
 
 # --- the two transports ------------------------------------------------------------------------
@@ -529,10 +853,14 @@ def test_case(case: Case, transport: Any, gateway: GatewaySuite) -> None:
         response = normalized(transport(Call(case.call.operation, _fill(case.call.params, fn))))
     except Failure as failure:
         assert isinstance(case.expect, Err), f"unexpected error: {failure}"
+        expected_message = case.expect.message
+        if callable(expected_message):
+            assert expected_message(failure.message), failure.message
+            expected_message = failure.message
         assert (failure.code, failure.status, failure.message) == (
             case.expect.code,
             case.expect.status,
-            _fill(case.expect.message, fn),
+            _fill(expected_message, fn),
         )
     else:
         assert isinstance(case.expect, Ok), f"expected {case.expect}, got {response}"

@@ -42,7 +42,7 @@ def test_create_get_update_delete(gateway: GatewaySuite) -> None:
         MemorySize=256,
         Environment={"Variables": {"B": "2", "A": "1"}},
         DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"},
-        Publish=True,  # accepted; versions come later, so it stays $LATEST
+        Publish=True,  # publishes version 1: the response is version 1's configuration
     )
 
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
@@ -53,7 +53,7 @@ def test_create_get_update_delete(gateway: GatewaySuite) -> None:
     assert (created["Timeout"], created["MemorySize"]) == (7, 256)
     assert created["Environment"] == {"Variables": {"A": "1", "B": "2"}}
     assert created["DeadLetterConfig"] == {"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"}
-    assert created["Version"] == "$LATEST"
+    assert created["Version"] == "1"
     assert created["State"] == "Active"
 
     got = lambda_.get_function(FunctionName="managed")

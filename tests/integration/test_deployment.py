@@ -106,7 +106,7 @@ async def test_one_service_per_process(tmp_path: Path) -> None:
 
 async def test_sigterm_drains_in_flight_events_then_exits(tmp_path: Path) -> None:
     listen = f"127.0.0.1:{free_port()}"
-    args = ["up", "--data-dir", str(tmp_path / "data")]
+    args = ["up", "--data-dir", str(tmp_path / "data"), "--http-listen", "127.0.0.1:0"]
     first = SuiteProcess(args, tmp_path / "first.log", ENV).start(listen)
     second = SuiteProcess(args, tmp_path / "second.log", ENV)
     try:

@@ -27,7 +27,7 @@ async def test_kill_9_mid_flight_loses_no_accepted_event(tmp_path: Path) -> None
     records_file.touch()
     runs_file.touch()
     listen = f"127.0.0.1:{free_port()}"
-    args = ["up", "--data-dir", str(data_dir)]
+    args = ["up", "--data-dir", str(data_dir), "--http-listen", "127.0.0.1:0"]
     first = SuiteProcess(args, tmp_path / "first.log", ENV).start(listen)
     second = SuiteProcess(args, tmp_path / "second.log", ENV)
     try:

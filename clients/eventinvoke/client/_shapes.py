@@ -194,8 +194,11 @@ def create_function_request(
     environment: t.Environment | None = None,
     description: str = "",
     dead_letter_config: t.DeadLetterConfig | None = None,
+    publish: bool = False,
 ) -> invoker_pb2.CreateFunctionRequest:
+    _check_type(publish, "Publish", bool)
     request = invoker_pb2.CreateFunctionRequest(
+        publish=publish,
         function_name=function_name,
         runtime=runtime,
         handler=handler,
@@ -249,6 +252,73 @@ def list_functions_to_dict(response: invoker_pb2.ListFunctionsResponse) -> t.Lis
     if response.next_marker:
         result["NextMarker"] = response.next_marker
     return result  # type: ignore[return-value]
+
+
+# --- versions and aliases ----------------------------------------------------------------------
+
+
+def list_versions_to_dict(
+    response: invoker_pb2.ListVersionsByFunctionResponse,
+) -> t.ListVersionsByFunctionResponse:
+    result: dict[str, Any] = {}
+    if response.next_marker:
+        result["NextMarker"] = response.next_marker
+    result["Versions"] = [function_configuration_to_dict(v) for v in response.versions]
+    return result  # type: ignore[return-value]
+
+
+def alias_to_dict(alias: invoker_pb2.AliasConfiguration) -> t.AliasConfiguration:
+    return {
+        "AliasArn": alias.alias_arn,
+        "Name": alias.name,
+        "FunctionVersion": alias.function_version,
+        "Description": alias.description,
+        "RevisionId": alias.revision_id,
+    }
+
+
+def list_aliases_to_dict(response: invoker_pb2.ListAliasesResponse) -> t.ListAliasesResponse:
+    result: dict[str, Any] = {}
+    if response.next_marker:
+        result["NextMarker"] = response.next_marker
+    result["Aliases"] = [alias_to_dict(a) for a in response.aliases]
+    return result  # type: ignore[return-value]
+
+
+def publish_version_request(
+    function_name: str,
+    description: str = "",
+    code_sha256: str | None = None,
+    revision_id: str | None = None,
+) -> invoker_pb2.PublishVersionRequest:
+    _check_type(description, "Description", str)
+    for value, name in ((code_sha256, "CodeSha256"), (revision_id, "RevisionId")):
+        if value is not None:
+            _check_type(value, name, str)
+    return invoker_pb2.PublishVersionRequest(
+        function_name=function_name,
+        description=description,
+        code_sha256=code_sha256 or "",
+        revision_id=revision_id or "",
+    )
+
+
+def update_alias_request(
+    function_name: str,
+    name: str,
+    function_version: str | None = None,
+    description: str | None = None,
+) -> invoker_pb2.UpdateAliasRequest:
+    # None leaves the proto field unset, which the server reads as "unchanged".
+    for value, key in ((function_version, "FunctionVersion"), (description, "Description")):
+        if value is not None:
+            _check_type(value, key, str)
+    return invoker_pb2.UpdateAliasRequest(
+        function_name=function_name,
+        name=name,
+        function_version=function_version,
+        description=description,
+    )
 
 
 # --- event invoke configs ----------------------------------------------------------------------

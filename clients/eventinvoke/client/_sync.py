@@ -126,7 +126,9 @@ class Client:
         environment: t.Environment | None = None,
         description: str = "",
         dead_letter_config: t.DeadLetterConfig | None = None,
+        publish: bool = False,
     ) -> t.FunctionConfiguration:
+        """CreateFunction; ``publish`` publishes version 1 and returns its configuration."""
         request = _shapes.create_function_request(
             function_name=function_name,
             runtime=runtime,
@@ -138,6 +140,7 @@ class Client:
             environment=environment,
             description=description,
             dead_letter_config=dead_letter_config,
+            publish=publish,
         )
         response = self._call("CreateFunction", self._invoker.CreateFunction, request)
         return _shapes.function_configuration_to_dict(response.configuration)
@@ -189,19 +192,98 @@ class Client:
         )
         return _shapes.function_configuration_to_dict(response.configuration)
 
-    def delete_function(self, function_name: str) -> None:
-        request = invoker_pb2.DeleteFunctionRequest(function_name=function_name)
+    def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
+        """Delete the function, or with ``qualifier`` (a version number) only that version."""
+        request = invoker_pb2.DeleteFunctionRequest(
+            function_name=function_name, qualifier=qualifier or ""
+        )
         self._call("DeleteFunction", self._invoker.DeleteFunction, request)
 
     def update_function_code(
         self, function_name: str, zip_file: bytes, publish: bool = False
     ) -> t.FunctionConfiguration:
-        """Replace the deployment package. ``publish`` is accepted; versions come later."""
+        """Replace the deployment package; ``publish`` then publishes a version and returns it."""
         request = invoker_pb2.UpdateFunctionCodeRequest(
             function_name=function_name, zip_file=zip_file, publish=publish
         )
         response = self._call("UpdateFunctionCode", self._invoker.UpdateFunctionCode, request)
         return _shapes.function_configuration_to_dict(response.configuration)
+
+    # --- versions and aliases --------------------------------------------------------------
+
+    def publish_version(
+        self,
+        function_name: str,
+        description: str = "",
+        code_sha256: str | None = None,
+        revision_id: str | None = None,
+    ) -> t.FunctionConfiguration:
+        """Publish $LATEST as the next version (the latest version when nothing changed)."""
+        request = _shapes.publish_version_request(
+            function_name, description, code_sha256, revision_id
+        )
+        response = self._call("PublishVersion", self._invoker.PublishVersion, request)
+        return _shapes.function_configuration_to_dict(response.configuration)
+
+    def list_versions_by_function(
+        self, function_name: str, marker: str | None = None, max_items: int | None = None
+    ) -> t.ListVersionsByFunctionResponse:
+        request = invoker_pb2.ListVersionsByFunctionRequest(
+            function_name=function_name, marker=marker or "", max_items=max_items or 0
+        )
+        response = self._call(
+            "ListVersionsByFunction", self._invoker.ListVersionsByFunction, request
+        )
+        return _shapes.list_versions_to_dict(response)
+
+    def create_alias(
+        self, function_name: str, name: str, function_version: str, description: str = ""
+    ) -> t.AliasConfiguration:
+        request = invoker_pb2.CreateAliasRequest(
+            function_name=function_name,
+            name=name,
+            function_version=function_version,
+            description=description,
+        )
+        response = self._call("CreateAlias", self._invoker.CreateAlias, request)
+        return _shapes.alias_to_dict(response.alias)
+
+    def get_alias(self, function_name: str, name: str) -> t.AliasConfiguration:
+        request = invoker_pb2.GetAliasRequest(function_name=function_name, name=name)
+        response = self._call("GetAlias", self._invoker.GetAlias, request)
+        return _shapes.alias_to_dict(response.alias)
+
+    def update_alias(
+        self,
+        function_name: str,
+        name: str,
+        function_version: str | None = None,
+        description: str | None = None,
+    ) -> t.AliasConfiguration:
+        """Only the given fields change."""
+        request = _shapes.update_alias_request(function_name, name, function_version, description)
+        response = self._call("UpdateAlias", self._invoker.UpdateAlias, request)
+        return _shapes.alias_to_dict(response.alias)
+
+    def delete_alias(self, function_name: str, name: str) -> None:
+        request = invoker_pb2.DeleteAliasRequest(function_name=function_name, name=name)
+        self._call("DeleteAlias", self._invoker.DeleteAlias, request)
+
+    def list_aliases(
+        self,
+        function_name: str,
+        function_version: str | None = None,
+        marker: str | None = None,
+        max_items: int | None = None,
+    ) -> t.ListAliasesResponse:
+        request = invoker_pb2.ListAliasesRequest(
+            function_name=function_name,
+            function_version=function_version or "",
+            marker=marker or "",
+            max_items=max_items or 0,
+        )
+        response = self._call("ListAliases", self._invoker.ListAliases, request)
+        return _shapes.list_aliases_to_dict(response)
 
     # --- event invoke configs --------------------------------------------------------------
 

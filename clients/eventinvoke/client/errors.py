@@ -70,6 +70,10 @@ class ResourceConflictException(ServiceError):
     pass
 
 
+class PreconditionFailedException(ServiceError):
+    pass
+
+
 class TooManyRequestsException(ServiceError):
     pass
 
@@ -104,6 +108,7 @@ _BY_REASON: dict[str, type[ServiceError]] = {
         InvalidRequestContentException,
         RequestEntityTooLargeException,
         ResourceConflictException,
+        PreconditionFailedException,
         TooManyRequestsException,
         ServiceException,
     )

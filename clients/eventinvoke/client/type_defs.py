@@ -67,6 +67,25 @@ class ListFunctionsResponse(TypedDict):
     NextMarker: NotRequired[str]
 
 
+class ListVersionsByFunctionResponse(TypedDict):
+    NextMarker: NotRequired[str]
+    # $LATEST first, then the published versions; each FunctionArn qualified.
+    Versions: list[FunctionConfiguration]
+
+
+class AliasConfiguration(TypedDict):
+    AliasArn: str
+    Name: str
+    FunctionVersion: str
+    Description: str
+    RevisionId: str
+
+
+class ListAliasesResponse(TypedDict):
+    NextMarker: NotRequired[str]
+    Aliases: list[AliasConfiguration]
+
+
 class OnOutcome(TypedDict, total=False):
     Destination: str
 

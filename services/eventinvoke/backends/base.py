@@ -9,11 +9,14 @@ from __future__ import annotations
 from typing import Protocol
 
 from eventinvoke.core.model import (
+    LATEST,
+    Alias,
     Delivery,
     EventInvokeConfig,
     FailedDelivery,
     FunctionConfig,
     QueuedEvent,
+    is_version_number,
 )
 
 
@@ -58,6 +61,52 @@ class FunctionStore(Protocol):
 
     async def list_event_invoke_configs(self, function_name: str) -> list[EventInvokeConfig]:
         """All configs of a function, ordered by qualifier."""
+
+    # --- versions and aliases ---
+
+    async def publish_version(
+        self, name: str, description: str | None, revision_id: str
+    ) -> FunctionConfig | None:
+        """Snapshot $LATEST as the next version number (numbers are never reused).
+
+        When $LATEST's code and configuration equal the latest version's, that version is
+        returned and nothing is written. ``description`` None keeps $LATEST's. None when the
+        function does not exist.
+        """
+
+    async def list_versions(self, name: str) -> list[FunctionConfig]:
+        """$LATEST first, then the published versions in ascending order ([] when absent)."""
+
+    async def delete_version(self, name: str, version: str) -> bool:
+        """Delete one published version and its event invoke config. False if absent."""
+
+    async def create_alias(self, alias: Alias) -> bool:
+        """Store a new alias. False, changing nothing, when the name is taken."""
+
+    async def get_alias(self, function_name: str, name: str) -> Alias | None: ...
+
+    async def update_alias(self, alias: Alias) -> None:
+        """Replace an alias (same function and name)."""
+
+    async def delete_alias(self, function_name: str, name: str) -> bool:
+        """Delete an alias and its event invoke config. False if absent."""
+
+    async def list_aliases(self, function_name: str) -> list[Alias]:
+        """A function's aliases ordered by name."""
+
+
+async def resolve_qualifier(
+    store: FunctionStore, name: str, qualifier: str | None
+) -> FunctionConfig | None:
+    """The configuration a qualifier runs: $LATEST (also for None), a version, or the version
+    an alias points at right now. None when the function, version or alias does not exist."""
+    qualifier = qualifier or LATEST
+    if qualifier == LATEST or is_version_number(qualifier):
+        return await store.get_function(name, qualifier)
+    alias = await store.get_alias(name, qualifier)
+    if alias is None:
+        return None
+    return await store.get_function(name, alias.function_version)
 
 
 class EventQueue(Protocol):

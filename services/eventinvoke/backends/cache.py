@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from eventinvoke.backends.base import FunctionStore
-from eventinvoke.core.model import EventInvokeConfig, FunctionConfig
+from eventinvoke.core.model import Alias, EventInvokeConfig, FunctionConfig
 
 
 class CachedStore:
@@ -23,6 +24,8 @@ class CachedStore:
         self.ttl = ttl
         self._functions: dict[tuple[str, str], tuple[float, FunctionConfig]] = {}
         self._configs: dict[tuple[str, str], tuple[float, EventInvokeConfig | None]] = {}
+        # Aliases are read on every alias invocation and attempt; a missing one is not cached.
+        self._aliases: dict[tuple[str, str], tuple[float, Alias]] = {}
         # Bumped when a write to a function (or its configs) starts and when it ends: a read
         # that overlapped a write may have seen the old row, so its result is not cached.
         self._generations: dict[str, int] = {}
@@ -50,6 +53,45 @@ class CachedStore:
         if self._generations.get(function_name, 0) == generation:
             self._configs[key] = (time.monotonic() + self.ttl, config)
         return config
+
+    async def get_alias(self, function_name: str, name: str) -> Alias | None:
+        key = (function_name, name)
+        hit = self._aliases.get(key)
+        if hit is not None and time.monotonic() < hit[0]:
+            return hit[1]
+        generation = self._generations.get(function_name, 0)
+        alias = await self.store.get_alias(function_name, name)
+        if alias is not None and self._generations.get(function_name, 0) == generation:
+            self._aliases[key] = (time.monotonic() + self.ttl, alias)
+        return alias
+
+    async def publish_version(
+        self, name: str, description: str | None, revision_id: str
+    ) -> FunctionConfig | None:
+        async with self._writing(name):
+            return await self.store.publish_version(name, description, revision_id)
+
+    async def list_versions(self, name: str) -> list[FunctionConfig]:
+        return await self.store.list_versions(name)
+
+    async def delete_version(self, name: str, version: str) -> bool:
+        async with self._writing(name):
+            return await self.store.delete_version(name, version)
+
+    async def create_alias(self, alias: Alias) -> bool:
+        async with self._writing(alias.function_name):
+            return await self.store.create_alias(alias)
+
+    async def update_alias(self, alias: Alias) -> None:
+        async with self._writing(alias.function_name):
+            await self.store.update_alias(alias)
+
+    async def delete_alias(self, function_name: str, name: str) -> bool:
+        async with self._writing(function_name):
+            return await self.store.delete_alias(function_name, name)
+
+    async def list_aliases(self, function_name: str) -> list[Alias]:
+        return await self.store.list_aliases(function_name)
 
     async def create_function(self, function: FunctionConfig) -> bool:
         async with self._writing(function.name):
@@ -102,6 +144,11 @@ class CachedStore:
 
     def _forget(self, function_name: str) -> None:
         self._generations[function_name] = self._generations.get(function_name, 0) + 1
-        for cache in (self._functions, self._configs):
+        caches: tuple[dict[tuple[str, str], Any], ...] = (
+            self._functions,
+            self._configs,
+            self._aliases,
+        )
+        for cache in caches:
             for key in [k for k in cache if k[0] == function_name]:
                 del cache[key]

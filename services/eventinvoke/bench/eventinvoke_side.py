@@ -56,6 +56,9 @@ def run(plan: Plan, workdir: Path) -> SystemResult:
                 str(workdir / "data"),
                 "--listen",
                 listen,
+                # The bench drives gRPC only; a free port keeps it clear of a running suite.
+                "--http-listen",
+                "127.0.0.1:0",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

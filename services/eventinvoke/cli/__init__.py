@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import click
 
-from eventinvoke.cli import bench, concurrency, event_invoke, functions, logs, server
+from eventinvoke.cli import bench, concurrency, event_invoke, functions, logs, server, versions
+from eventinvoke.cli import deploy as deploy_cli
 from eventinvoke.cli._common import AwsGroup, Settings
 from eventinvoke.client import DEFAULT_ENDPOINT
 
@@ -36,11 +37,13 @@ def cli(ctx: click.Context, endpoint: str, router_endpoint: str | None, debug: b
 
 
 functions.register(cli)
+versions.register(cli)
 concurrency.register(cli)
 event_invoke.register(cli)
 logs.register(cli)
 server.register(cli)
 bench.register(cli)
+deploy_cli.register(cli)
 
 
 def main() -> None:

@@ -79,6 +79,9 @@ def invoke(
 @click.option("--environment", callback=structure, help="'Variables={K=V,K2=V2}' or JSON.")
 @click.option("--description", default="")
 @click.option("--dead-letter-config", callback=structure, help="TargetArn=ARN or JSON.")
+@click.option(
+    "--publish/--no-publish", default=False, help="Publish version 1 and show its configuration."
+)
 @pass_settings
 def create_function(
     settings: Settings,
@@ -149,11 +152,12 @@ def update_function_configuration(settings: Settings, function_name: str, **opti
 
 @click.command("delete-function")
 @function_name_option
+@click.option("--qualifier", default=None, help="A version number: delete only that version.")
 @pass_settings
-def delete_function(settings: Settings, function_name: str) -> None:
-    """Delete a function and its event invoke configs."""
+def delete_function(settings: Settings, function_name: str, qualifier: str | None) -> None:
+    """Delete a function (its versions, aliases and event invoke configs), or one version."""
     with settings.client() as client:
-        client.delete_function(function_name)
+        client.delete_function(function_name, qualifier=qualifier)
 
 
 def register(group: click.Group) -> None:

@@ -47,6 +47,10 @@ class ResourceConflictException(LambdaError):
     http_status = 409
 
 
+class PreconditionFailedException(LambdaError):
+    http_status = 412
+
+
 class TooManyRequestsException(LambdaError):
     http_status = 429
 

@@ -47,6 +47,22 @@ class FunctionConfig:
         return f"{self.name}:{self.version}:{self.revision_id}"
 
 
+def is_version_number(qualifier: str) -> bool:
+    """A published version's qualifier: digits only (alias names may not be all digits)."""
+    return qualifier.isdigit()
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A name for one version of a function (AWS's AliasConfiguration, without routing)."""
+
+    function_name: str
+    name: str
+    function_version: str  # a version number or $LATEST
+    description: str = ""
+    revision_id: str = ""
+
+
 @dataclass(frozen=True)
 class EventInvokeConfig:
     """Asynchronous settings of one qualifier. ``None`` means "never set"."""

@@ -25,7 +25,13 @@ def build_record(
     attempts: int,
     outcome: Outcome | None,
 ) -> ExecutionRecord:
-    """The record of spec §4.1; without response fields when the function never ran."""
+    """The record of spec §4.1; without response fields when the function never ran.
+
+    ``function`` is the version that ran. ``functionArn`` is qualified with the qualifier as
+    invoked, so an alias invoke carries the alias ARN: AWS's choice here is [UNVERIFIED] in the
+    spec; the alias ARN tells a consumer which alias's settings applied, and ``executedVersion``
+    holds the version it resolved to.
+    """
     return ExecutionRecord(
         request_id=event.request_id,
         function_arn=f"{function.arn}:{event.qualifier or LATEST}",

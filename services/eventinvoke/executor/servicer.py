@@ -6,7 +6,7 @@ import asyncio
 
 import grpc
 
-from eventinvoke.backends.base import FunctionStore
+from eventinvoke.backends.base import FunctionStore, resolve_qualifier
 from eventinvoke.core.arn import Partition
 from eventinvoke.core.errors import (
     InvalidParameterValueException,
@@ -36,8 +36,9 @@ class ExecutorServicer(pb_grpc.ExecutorServicer):
     async def Execute(
         self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExecuteResponse:
-        function = await self.store.get_function(
-            request.function_name, request.qualifier or "$LATEST"
+        # The Invoker sends the version it resolved; an alias (from another caller) resolves here.
+        function = await resolve_qualifier(
+            self.store, request.function_name, request.qualifier or None
         )
         if function is None:
             arn = self.partition.function_arn(request.function_name, request.qualifier or None)

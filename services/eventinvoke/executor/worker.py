@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from eventinvoke.backends.base import EventQueue, FunctionStore
+from eventinvoke.backends.base import EventQueue, FunctionStore, resolve_qualifier
 from eventinvoke.core.model import (
     EVENT_AGE_EXCEEDED,
     LATEST,
@@ -125,9 +125,12 @@ class AsyncWorker:
 
     async def _attempt(self, event: QueuedEvent) -> None:
         assert event.event_id is not None
-        function = await self.store.get_function(event.function_name, event.qualifier)
+        # The event keeps the qualifier it was invoked through: an alias resolves to the version
+        # it points at now, at dequeue time (spec §3.1), while the event invoke config stays the
+        # alias's own (spec §2.2). ``function`` is the resolved version's configuration.
+        function = await resolve_qualifier(self.store, event.function_name, event.qualifier)
         if function is None:
-            log.warning("event_dropped", reason="function deleted")
+            log.warning("event_dropped", reason="function, version or alias deleted")
             await self.queue.ack(event.event_id)
             return
         config = await self.store.get_event_invoke_config(event.function_name, event.qualifier)

@@ -143,27 +143,97 @@ async def update_function_code(request: web.Request) -> web.Response:
 
 
 async def delete_function(request: web.Request) -> web.Response:
-    """DELETE /2015-03-31/functions/{FunctionName} (204)"""
-    name = request.match_info["function_name"]
-    qualifier = request.query.get("Qualifier", "")
-    if qualifier == "$LATEST":
-        raise gateway_error(
-            "InvalidParameterValueException",
-            "$LATEST version cannot be deleted without deleting the function.",
-        )
-    if qualifier:
-        # Deleting one version comes with versions; until then no version but $LATEST exists.
-        await _client(request).get_function(name, qualifier)
-        raise gateway_error(
-            "InvalidParameterValueException", "Deleting a version is not supported."
-        )
-    await _client(request).delete_function(name)
+    """DELETE /2015-03-31/functions/{FunctionName}?Qualifier= (204): with a version number as
+    Qualifier, only that version."""
+    await _client(request).delete_function(
+        request.match_info["function_name"], request.query.get("Qualifier") or None
+    )
     return _empty(204)
 
 
 async def list_functions(request: web.Request) -> web.Response:
     """GET /2015-03-31/functions/?Marker=&MaxItems="""
     response = await _client(request).list_functions(
+        marker=request.query.get("Marker") or None,
+        max_items=translate.int_query(request.query.get("MaxItems"), "MaxItems"),
+    )
+    return _json(translate.without_metadata(response))
+
+
+# --- versions and aliases ----------------------------------------------------------------------
+
+PRECONDITION_FAILED = (
+    "The Revision Id provided does not match the latest Revision Id. Call the "
+    "GetFunction/GetAlias API to retrieve the latest Revision Id"
+)
+
+
+async def publish_version(request: web.Request) -> web.Response:
+    """POST /2015-03-31/functions/{FunctionName}/versions (201)"""
+    args = translate.publish_version_args(translate.json_body(await request.read()))
+    return _json(
+        translate.without_metadata(
+            await _client(request).publish_version(request.match_info["function_name"], **args)
+        ),
+        status=201,
+    )
+
+
+async def list_versions_by_function(request: web.Request) -> web.Response:
+    """GET /2015-03-31/functions/{FunctionName}/versions?Marker=&MaxItems="""
+    response = await _client(request).list_versions_by_function(
+        request.match_info["function_name"],
+        marker=request.query.get("Marker") or None,
+        max_items=translate.int_query(request.query.get("MaxItems"), "MaxItems"),
+    )
+    return _json(translate.without_metadata(response))
+
+
+async def create_alias(request: web.Request) -> web.Response:
+    """POST /2015-03-31/functions/{FunctionName}/aliases (201)"""
+    args = translate.create_alias_args(translate.json_body(await request.read()))
+    response = await _client(request).create_alias(request.match_info["function_name"], **args)
+    return _json(translate.without_metadata(response), status=201)
+
+
+async def get_alias(request: web.Request) -> web.Response:
+    """GET /2015-03-31/functions/{FunctionName}/aliases/{Name}"""
+    response = await _client(request).get_alias(
+        request.match_info["function_name"], request.match_info["name"]
+    )
+    return _json(translate.without_metadata(response))
+
+
+async def update_alias(request: web.Request) -> web.Response:
+    """PUT /2015-03-31/functions/{FunctionName}/aliases/{Name}"""
+    body = translate.json_body(await request.read())
+    args = translate.update_alias_args(body)
+    function_name, name = request.match_info["function_name"], request.match_info["name"]
+    client = _client(request)
+    revision_id = translate.revision_id(body)
+    if revision_id is not None:
+        # Optimistic locking, as AWS: the alias must still be the one the caller read. (A
+        # change between this read and the update is not caught.)
+        current = await client.get_alias(function_name, name)
+        if current["RevisionId"] != revision_id:
+            raise gateway_error("PreconditionFailedException", PRECONDITION_FAILED)
+    response = await client.update_alias(function_name, name, **args)
+    return _json(translate.without_metadata(response))
+
+
+async def delete_alias(request: web.Request) -> web.Response:
+    """DELETE /2015-03-31/functions/{FunctionName}/aliases/{Name} (204)"""
+    await _client(request).delete_alias(
+        request.match_info["function_name"], request.match_info["name"]
+    )
+    return _empty(204)
+
+
+async def list_aliases(request: web.Request) -> web.Response:
+    """GET /2015-03-31/functions/{FunctionName}/aliases?FunctionVersion=&Marker=&MaxItems="""
+    response = await _client(request).list_aliases(
+        request.match_info["function_name"],
+        function_version=request.query.get("FunctionVersion") or None,
         marker=request.query.get("Marker") or None,
         max_items=translate.int_query(request.query.get("MaxItems"), "MaxItems"),
     )
@@ -246,6 +316,13 @@ ROUTES: list[tuple[str, str, str, Handler]] = [
         update_function_configuration,
     ),
     ("PUT", FUNCTION + "/code", "UpdateFunctionCode", update_function_code),
+    ("POST", FUNCTION + "/versions", "PublishVersion", publish_version),
+    ("GET", FUNCTION + "/versions", "ListVersionsByFunction", list_versions_by_function),
+    ("POST", FUNCTION + "/aliases", "CreateAlias", create_alias),
+    ("GET", FUNCTION + "/aliases", "ListAliases", list_aliases),
+    ("GET", FUNCTION + "/aliases/{name}", "GetAlias", get_alias),
+    ("PUT", FUNCTION + "/aliases/{name}", "UpdateAlias", update_alias),
+    ("DELETE", FUNCTION + "/aliases/{name}", "DeleteAlias", delete_alias),
     ("PUT", CONFIG, "PutFunctionEventInvokeConfig", put_function_event_invoke_config),
     ("POST", CONFIG, "UpdateFunctionEventInvokeConfig", update_function_event_invoke_config),
     ("GET", CONFIG, "GetFunctionEventInvokeConfig", get_function_event_invoke_config),

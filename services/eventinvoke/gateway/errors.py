@@ -37,6 +37,7 @@ ERRORS: dict[str, ErrorShape] = {
     "RequestTooLargeException": ErrorShape(413, "message"),
     "UnsupportedMediaTypeException": ErrorShape(415, "message"),
     "ResourceConflictException": ErrorShape(409, "message"),
+    "PreconditionFailedException": ErrorShape(412, "message"),
     "TooManyRequestsException": ErrorShape(429, "message"),
     "ResourceNotReadyException": ErrorShape(502, "message", "Service"),
     "ServiceException": ErrorShape(500, "Message", "Service"),

@@ -106,13 +106,13 @@ def int_query(value: str | None, field: str) -> int | None:
 def create_function_args(body: Mapping[str, Any]) -> dict[str, Any]:
     """CreateFunction's JSON body -> ``AsyncClient.create_function`` arguments.
 
-    ``Publish`` is accepted and ignored until versions exist; other members this engine does not
-    model (Tags, Architectures, TracingConfig, ...) are ignored, as AWS ignores unknown ones.
+    Members this engine does not model (Tags, Architectures, TracingConfig, ...) are ignored, as
+    AWS ignores unknown ones.
     """
     code = _field(body, "Code", dict) or {}
     _unsupported_code(code)
-    _field(body, "Publish", bool)
     args: dict[str, Any] = {
+        "publish": bool(_field(body, "Publish", bool)),
         "function_name": _field(body, "FunctionName", str) or "",
         "runtime": _field(body, "Runtime", str) or "",
         "handler": _field(body, "Handler", str) or "",
@@ -143,12 +143,62 @@ def update_function_configuration_args(body: Mapping[str, Any]) -> dict[str, Any
 
 
 def update_function_code_args(body: Mapping[str, Any]) -> dict[str, Any]:
-    """UpdateFunctionCode's body: ``ZipFile`` (base64) and ``Publish`` (accepted, ignored)."""
+    """UpdateFunctionCode's body: ``ZipFile`` (base64) and ``Publish``."""
     _unsupported_code(body)
     return {
         "zip_file": _zip_file(body.get("ZipFile")),
         "publish": bool(_field(body, "Publish", bool)),
     }
+
+
+# --- versions and aliases ----------------------------------------------------------------------
+
+
+def publish_version_args(body: Mapping[str, Any]) -> dict[str, Any]:
+    """PublishVersion's body (``PublishTo`` is for capacity providers: not modelled)."""
+    return {
+        "description": _field(body, "Description", str) or "",
+        "code_sha256": _field(body, "CodeSha256", str),
+        "revision_id": _field(body, "RevisionId", str),
+    }
+
+
+def routing_config(body: Mapping[str, Any]) -> None:
+    """Weighted aliases are not supported: a RoutingConfig with weights is refused; an empty one
+    (``{}`` or no weights, which AWS reads as "one version") is accepted."""
+    config = _field(body, "RoutingConfig", dict)
+    if config and _field(config, "AdditionalVersionWeights", dict):
+        raise gateway_error(
+            "InvalidParameterValueException",
+            "RoutingConfig (weighted aliases) is not supported by eventinvoke: an alias points "
+            "at exactly one version.",
+        )
+
+
+def create_alias_args(body: Mapping[str, Any]) -> dict[str, Any]:
+    """CreateAlias's body."""
+    routing_config(body)
+    return {
+        "name": _field(body, "Name", str) or "",
+        "function_version": _field(body, "FunctionVersion", str) or "",
+        "description": _field(body, "Description", str) or "",
+    }
+
+
+def update_alias_args(body: Mapping[str, Any]) -> dict[str, Any]:
+    """UpdateAlias's body; absent members stay ``None`` ("unchanged"). ``RevisionId`` is the
+    gateway's to check (returned separately, not a client argument)."""
+    routing_config(body)
+    return {
+        "function_version": _field(body, "FunctionVersion", str),
+        "description": _field(body, "Description", str),
+    }
+
+
+def revision_id(body: Mapping[str, Any]) -> str | None:
+    """A body's ``RevisionId`` (optimistic locking), ``None`` when absent."""
+    value = _field(body, "RevisionId", str)
+    return str(value) if value is not None else None
 
 
 # --- event invoke configs ----------------------------------------------------------------------

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from eventinvoke.backends.base import FunctionStore
+from eventinvoke.backends.base import FunctionStore, resolve_qualifier
 from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name
 from eventinvoke.core.errors import (
     InvalidParameterValueException,
@@ -165,7 +165,8 @@ class EventInvokeConfigs:
         return ref
 
     async def _require_function(self, ref: FunctionRef) -> None:
-        if await self.store.get_function(ref.name, ref.resolved_qualifier) is None:
+        """The function, and the version or alias the qualifier names, exist (spec §2.2)."""
+        if await resolve_qualifier(self.store, ref.name, ref.resolved_qualifier) is None:
             raise ResourceNotFoundException("The function doesn't exist.")
 
     async def _check_destinations(self, ref: FunctionRef, config: DestinationSettings) -> None:
@@ -200,7 +201,7 @@ class EventInvokeConfigs:
                     raise InvalidParameterValueException(
                         "You can't specify the function as a destination for itself."
                     )
-                exists = await self.store.get_function(target.name, target.resolved_qualifier)
+                exists = await resolve_qualifier(self.store, target.name, target.qualifier)
                 if exists is None:
                     raise InvalidParameterValueException(f"The destination ARN {arn} is invalid.")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import dataclasses
 import hashlib
 import io
@@ -11,8 +12,9 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from eventinvoke.backends.base import FunctionStore
+from eventinvoke.backends.base import FunctionStore, resolve_qualifier
 from eventinvoke.core.arn import (
     FunctionRef,
     Partition,
@@ -21,12 +23,13 @@ from eventinvoke.core.arn import (
 )
 from eventinvoke.core.errors import (
     InvalidParameterValueException,
+    PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
     Validation,
     ValidationException,
 )
-from eventinvoke.core.model import LATEST, FunctionConfig
+from eventinvoke.core.model import LATEST, FunctionConfig, is_version_number
 
 # botocore's lambda model, shape Runtime (current and deprecated identifiers).
 RUNTIMES = [
@@ -121,7 +124,9 @@ class Functions:
         environment: dict[str, str] | None = None,
         description: str = "",
         dead_letter_target_arn: str | None = None,
+        publish: bool = False,
     ) -> FunctionConfig:
+        """CreateFunction; with ``publish``, version 1 is published and returned."""
         validate_new_function_name(name)
         _validate(
             runtime=runtime,
@@ -151,11 +156,17 @@ class Functions:
         await self.store.put_code(sha, zip_file)
         if not await self.store.create_function(function):
             raise ResourceConflictException(f"Function already exist: {name}")
+        if publish:
+            return await self._publish(function)
         return function
 
     async def resolve(self, ref: FunctionRef) -> FunctionConfig:
-        """The function a name refers to, or AWS's "Function not found" error."""
-        function = await self.store.get_function(ref.name, ref.resolved_qualifier)
+        """The configuration a name runs, or AWS's "Function not found" error.
+
+        The qualifier is $LATEST (also when absent), a version number, or an alias, which
+        resolves to the version it points at now. The qualifier as invoked stays in ``ref``.
+        """
+        function = await resolve_qualifier(self.store, ref.name, ref.qualifier)
         if function is None:
             raise ResourceNotFoundException(
                 f"Function not found: {self.partition.function_arn(ref.name, ref.qualifier)}"
@@ -225,15 +236,106 @@ class Functions:
         function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
         await self.store.put_function_concurrency(function.name, None)
 
-    async def delete(self, function_name: str) -> None:
+    async def delete(self, function_name: str, qualifier: str | None = None) -> None:
+        """DeleteFunction: the whole function, or with a qualifier one published version."""
+        ref = parse_function_name(function_name, qualifier)
+        if ref.qualifier is None:
+            if not await self.store.delete_function(ref.name):
+                raise ResourceNotFoundException(
+                    f"Function not found: {self.partition.function_arn(ref.name)}"
+                )
+            return
+        if ref.qualifier == LATEST:
+            raise InvalidParameterValueException(
+                "$LATEST version cannot be deleted without deleting the function."
+            )
+        missing = ResourceNotFoundException(
+            f"Function not found: {self.partition.function_arn(ref.name, ref.qualifier)}"
+        )
+        # Only a version can be deleted this way; an alias name is not a version of the function.
+        if not is_version_number(ref.qualifier):
+            raise missing
+        if await self.store.get_function(ref.name, ref.qualifier) is None:
+            raise missing
+        referencing = [
+            alias.name
+            for alias in await self.store.list_aliases(ref.name)
+            if alias.function_version == ref.qualifier
+        ]
+        if referencing:
+            raise ResourceConflictException(
+                "Unable to delete version because the following aliases reference it: "
+                f"[{', '.join(referencing)}]"
+            )
+        if not await self.store.delete_version(ref.name, ref.qualifier):
+            raise missing
+
+    async def publish_version(
+        self,
+        function_name: str,
+        description: str | None = None,
+        code_sha256: str | None = None,
+        revision_id: str | None = None,
+    ) -> FunctionConfig:
+        """PublishVersion: snapshot $LATEST as the next version (or return the latest version
+        when nothing changed since). The event invoke configs are not copied (spec §2.2)."""
         ref = parse_function_name(function_name)
-        if not await self.store.delete_function(ref.name):
+        if description is not None and len(description) > 256:
+            raise ValidationException(
+                f"1 validation error detected: Value '{description}' at 'description' failed "
+                "to satisfy constraint: Member must have length less than or equal to 256"
+            )
+        latest = await self.resolve(FunctionRef(ref.name))
+        if revision_id and revision_id != latest.revision_id:
+            raise PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
+        if code_sha256 and code_sha256 != latest.code_sha256:
+            raise InvalidParameterValueException(
+                f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in $LATEST "
+                f"({latest.code_sha256}). Please try again with the CodeSHA256 in $LATEST."
+            )
+        return await self._publish(latest, description)
+
+    async def _publish(
+        self, latest: FunctionConfig, description: str | None = None
+    ) -> FunctionConfig:
+        version = await self.store.publish_version(
+            latest.name, description or None, str(uuid.uuid4())
+        )
+        if version is None:  # deleted meanwhile
+            raise ResourceNotFoundException(
+                f"Function not found: {self.partition.function_arn(latest.name)}"
+            )
+        return version
+
+    async def list_versions(
+        self, function_name: str, marker: str | None, max_items: int | None
+    ) -> tuple[builtins.list[FunctionConfig], str | None]:
+        """ListVersionsByFunction: $LATEST, then the versions in order; the marker is an
+        offset into that list."""
+        ref = parse_function_name(function_name)
+        check = Validation()
+        check.at_least(max_items, "maxItems", 1)
+        check.at_most(max_items, "maxItems", 10000)
+        check.raise_if_any()
+        versions = await self.store.list_versions(ref.name)
+        if not versions:
             raise ResourceNotFoundException(
                 f"Function not found: {self.partition.function_arn(ref.name)}"
             )
+        return paginate(versions, marker, max_items or 50)
 
-    async def update_code(self, function_name: str, zip_file: bytes) -> FunctionConfig:
-        """UpdateFunctionCode: a new package for $LATEST; new sandboxes run it."""
+    def qualified_arn(self, function: FunctionConfig, qualifier: str | None = None) -> str:
+        """A configuration's ARN qualified with ``qualifier`` (default: its own version)."""
+        return self.partition.function_arn(function.name, qualifier or function.version)
+
+    async def update_code(
+        self, function_name: str, zip_file: bytes, publish: bool = False
+    ) -> FunctionConfig:
+        """UpdateFunctionCode: a new package for $LATEST; new sandboxes run it. With
+        ``publish``, a version is published afterwards and returned."""
         ref = parse_function_name(function_name)
         _check_zip(zip_file)
         current = await self.resolve(FunctionRef(ref.name))
@@ -247,7 +349,19 @@ class Functions:
             revision_id=str(uuid.uuid4()),
         )
         await self.store.update_function(function)
+        if publish:
+            return await self._publish(function)
         return function
+
+
+_T = TypeVar("_T")
+
+
+def paginate(items: list[_T], marker: str | None, limit: int) -> tuple[list[_T], str | None]:
+    """One page of ``items`` from the offset ``marker``, and the next page's marker."""
+    start = int(marker) if marker and marker.isdigit() else 0
+    page = items[start : start + limit]
+    return page, (str(start + limit) if start + limit < len(items) else None)
 
 
 def _validate(

@@ -102,6 +102,9 @@ class Invocations:
             )
         payload = payload or b"{}"
         _require_json(payload)
+        # The configuration the qualifier runs now (an alias resolves to its version). Queued
+        # events keep the qualifier as invoked instead: an alias is resolved again when the
+        # event runs (spec §3.1), and its own event invoke config applies (spec §2.2).
         function = await self.functions.resolve(ref)
         request_id = request_id or str(uuid.uuid4())
         if invocation_type == DRY_RUN:
@@ -126,7 +129,7 @@ class Invocations:
             raise rate_exceeded(RESERVED_CONCURRENCY_EXCEEDED)
         result = await self.executor.execute(
             function_name=function.name,
-            qualifier=ref.resolved_qualifier,
+            qualifier=function.version,  # resolved once, here
             request_id=request_id,
             payload=payload,
             invoked_function_arn=self.functions.partition.function_arn(

@@ -8,10 +8,12 @@ from typing import TypeAlias
 import grpc
 import structlog
 
+from eventinvoke.core.arn import parse_function_name
+from eventinvoke.invoker.aliases import Aliases
 from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
 from eventinvoke.invoker.functions import FunctionChanges, Functions
 from eventinvoke.invoker.invocations import DRY_RUN, EVENT, REQUEST_RESPONSE, Invocations
-from eventinvoke.invoker.wire import config_to_pb, function_to_pb, settings_from_pb
+from eventinvoke.invoker.wire import alias_to_pb, config_to_pb, function_to_pb, settings_from_pb
 from eventinvoke.v1 import invoker_service_pb2 as pb
 from eventinvoke.v1 import invoker_service_pb2_grpc as pb_grpc
 
@@ -26,11 +28,16 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 class InvokerServicer(pb_grpc.InvokerServicer):
     def __init__(
-        self, functions: Functions, configs: EventInvokeConfigs, invocations: Invocations
+        self,
+        functions: Functions,
+        configs: EventInvokeConfigs,
+        invocations: Invocations,
+        aliases: Aliases | None = None,
     ) -> None:
         self.functions = functions
         self.configs = configs
         self.invocations = invocations
+        self.aliases = aliases or Aliases(functions.store, functions.partition)
 
     async def Invoke(self, request: pb.InvokeRequest, context: Context) -> pb.InvokeResponse:
         structlog.contextvars.bind_contextvars(function=request.function_name)
@@ -74,15 +81,20 @@ class InvokerServicer(pb_grpc.InvokerServicer):
             dead_letter_target_arn=request.dead_letter_target_arn
             if request.HasField("dead_letter_target_arn")
             else None,
+            publish=request.publish,
         )
+        # With publish, version 1's configuration, its ARN unqualified (as AWS answers).
         return pb.CreateFunctionResponse(configuration=function_to_pb(function))
 
     async def GetFunction(
         self, request: pb.GetFunctionRequest, context: Context
     ) -> pb.GetFunctionResponse:
-        function = await self.functions.get(request.function_name, request.qualifier or None)
+        ref = parse_function_name(request.function_name, request.qualifier or None)
+        function = await self.functions.resolve(ref)
+        # Qualified: the ARN as asked for (an alias's for an alias; Version is the resolved one).
+        arn = self.functions.qualified_arn(function, ref.qualifier) if ref.qualifier else None
         return pb.GetFunctionResponse(
-            configuration=function_to_pb(function),
+            configuration=function_to_pb(function, arn),
             reserved_concurrent_executions=function.reserved_concurrent_executions,
         )
 
@@ -118,7 +130,7 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     async def DeleteFunction(
         self, request: pb.DeleteFunctionRequest, context: Context
     ) -> pb.DeleteFunctionResponse:
-        await self.functions.delete(request.function_name)
+        await self.functions.delete(request.function_name, request.qualifier or None)
         return pb.DeleteFunctionResponse()
 
     async def PutFunctionEventInvokeConfig(
@@ -169,8 +181,9 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     async def UpdateFunctionCode(
         self, request: pb.UpdateFunctionCodeRequest, context: Context
     ) -> pb.UpdateFunctionCodeResponse:
-        # request.publish is accepted and ignored until versions exist.
-        function = await self.functions.update_code(request.function_name, request.zip_file)
+        function = await self.functions.update_code(
+            request.function_name, request.zip_file, publish=request.publish
+        )
         return pb.UpdateFunctionCodeResponse(configuration=function_to_pb(function))
 
     async def PutFunctionConcurrency(
@@ -197,3 +210,78 @@ class InvokerServicer(pb_grpc.InvokerServicer):
         structlog.contextvars.bind_contextvars(function=request.function_name)
         await self.functions.delete_concurrency(request.function_name)
         return pb.DeleteFunctionConcurrencyResponse()
+
+    # --- versions and aliases ----------------------------------------------------------------
+
+    async def PublishVersion(
+        self, request: pb.PublishVersionRequest, context: Context
+    ) -> pb.PublishVersionResponse:
+        structlog.contextvars.bind_contextvars(function=request.function_name)
+        version = await self.functions.publish_version(
+            request.function_name,
+            description=request.description or None,
+            code_sha256=request.code_sha256 or None,
+            revision_id=request.revision_id or None,
+        )
+        return pb.PublishVersionResponse(
+            configuration=function_to_pb(version, self.functions.qualified_arn(version))
+        )
+
+    async def ListVersionsByFunction(
+        self, request: pb.ListVersionsByFunctionRequest, context: Context
+    ) -> pb.ListVersionsByFunctionResponse:
+        versions, marker = await self.functions.list_versions(
+            request.function_name, request.marker or None, request.max_items or None
+        )
+        return pb.ListVersionsByFunctionResponse(
+            versions=[function_to_pb(v, self.functions.qualified_arn(v)) for v in versions],
+            next_marker=marker or "",
+        )
+
+    async def CreateAlias(
+        self, request: pb.CreateAliasRequest, context: Context
+    ) -> pb.CreateAliasResponse:
+        structlog.contextvars.bind_contextvars(function=request.function_name)
+        alias = await self.aliases.create(
+            request.function_name, request.name, request.function_version, request.description
+        )
+        return pb.CreateAliasResponse(alias=alias_to_pb(alias, self.aliases.arn(alias)))
+
+    async def GetAlias(self, request: pb.GetAliasRequest, context: Context) -> pb.GetAliasResponse:
+        alias = await self.aliases.get(request.function_name, request.name)
+        return pb.GetAliasResponse(alias=alias_to_pb(alias, self.aliases.arn(alias)))
+
+    async def UpdateAlias(
+        self, request: pb.UpdateAliasRequest, context: Context
+    ) -> pb.UpdateAliasResponse:
+        structlog.contextvars.bind_contextvars(function=request.function_name)
+        alias = await self.aliases.update(
+            request.function_name,
+            request.name,
+            function_version=request.function_version
+            if request.HasField("function_version")
+            else None,
+            description=request.description if request.HasField("description") else None,
+        )
+        return pb.UpdateAliasResponse(alias=alias_to_pb(alias, self.aliases.arn(alias)))
+
+    async def DeleteAlias(
+        self, request: pb.DeleteAliasRequest, context: Context
+    ) -> pb.DeleteAliasResponse:
+        structlog.contextvars.bind_contextvars(function=request.function_name)
+        await self.aliases.delete(request.function_name, request.name)
+        return pb.DeleteAliasResponse()
+
+    async def ListAliases(
+        self, request: pb.ListAliasesRequest, context: Context
+    ) -> pb.ListAliasesResponse:
+        aliases, marker = await self.aliases.list(
+            request.function_name,
+            request.function_version or None,
+            request.marker or None,
+            request.max_items or None,
+        )
+        return pb.ListAliasesResponse(
+            aliases=[alias_to_pb(a, self.aliases.arn(a)) for a in aliases],
+            next_marker=marker or "",
+        )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from eventinvoke.core.model import EventInvokeConfig, FunctionConfig
+from eventinvoke.core.model import Alias, EventInvokeConfig, FunctionConfig
 from eventinvoke.invoker.event_invoke_configs import DestinationSettings, Outcome, Settings
 from eventinvoke.v1 import function_pb2
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 
 
-def function_to_pb(function: FunctionConfig) -> function_pb2.FunctionConfiguration:
+def function_to_pb(
+    function: FunctionConfig, arn: str | None = None
+) -> function_pb2.FunctionConfiguration:
+    """``arn`` overrides the unqualified ARN (a version's or alias's qualified one)."""
     message = function_pb2.FunctionConfiguration(
         function_name=function.name,
-        function_arn=function.arn,
+        function_arn=arn or function.arn,
         runtime=function.runtime,
         handler=function.handler,
         role=function.role,
@@ -29,6 +32,16 @@ def function_to_pb(function: FunctionConfig) -> function_pb2.FunctionConfigurati
     if function.dead_letter_target_arn:
         message.dead_letter_target_arn = function.dead_letter_target_arn
     return message
+
+
+def alias_to_pb(alias: Alias, arn: str) -> invoker_pb2.AliasConfiguration:
+    return invoker_pb2.AliasConfiguration(
+        alias_arn=arn,
+        name=alias.name,
+        function_version=alias.function_version,
+        description=alias.description,
+        revision_id=alias.revision_id,
+    )
 
 
 def config_to_pb(config: EventInvokeConfig, arn: str) -> function_pb2.FunctionEventInvokeConfig:

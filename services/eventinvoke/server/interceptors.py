@@ -21,43 +21,56 @@ QUIET_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Heal
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every unary handler: binds contextvars, logs one line, maps errors once."""
 
+    def __init__(self) -> None:
+        # One wrapped handler per method, built on its first call (gRPC asks on every call).
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        wrapped = self._wrapped.get(details.method)
+        if wrapped is not None:
+            return wrapped
         handler = await continuation(details)
         if handler is None or handler.unary_unary is None or details.method in QUIET_METHODS:
             return handler
-        method = details.method
-        inner = handler.unary_unary
+        wrapped = _wrap(details.method, handler)
+        self._wrapped[details.method] = wrapped
+        return wrapped
 
-        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            structlog.contextvars.clear_contextvars()
-            structlog.contextvars.bind_contextvars(rpc=method.rsplit("/", 1)[-1])
-            started = time.perf_counter()
-            try:
-                response = await inner(request, context)
-            except LambdaError as error:
-                _log(started, "error", error=error.code, message=error.message)
-                await context.abort_with_status(to_status(error))
-            except (grpc.aio.AbortError, grpc.RpcError):
-                raise
-            except Exception:
-                log.exception("rpc_failed")
-                _log(started, "error", error="ServiceException")
-                await context.abort_with_status(
-                    to_status(ServiceException("An internal error occurred. See the server log."))
-                )
-            else:
-                _log(started, "ok")
-                return response
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    inner = handler.unary_unary
+    rpc = method.rsplit("/", 1)[-1]
+
+    async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(rpc=rpc)
+        started = time.perf_counter()
+        try:
+            response = await inner(request, context)
+        except LambdaError as error:
+            _log(started, "error", error=error.code, message=error.message)
+            await context.abort_with_status(to_status(error))
+        except (grpc.aio.AbortError, grpc.RpcError):
+            raise
+        except Exception:
+            log.exception("rpc_failed")
+            _log(started, "error", error="ServiceException")
+            await context.abort_with_status(
+                to_status(ServiceException("An internal error occurred. See the server log."))
+            )
+        else:
+            _log(started, "ok")
+            return response
+
+    return grpc.unary_unary_rpc_method_handler(
+        unary,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 def _log(started: float, outcome: str, **fields: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -31,6 +31,23 @@ CREATE TABLE IF NOT EXISTS functions (
     revision_id TEXT NOT NULL,
     reserved_concurrent_executions INTEGER,
     PRIMARY KEY (name, version)
+);
+
+-- Versions live in ``functions`` (version = '1', '2', ...). This remembers the last number
+-- handed out, so a deleted version's number is never reused. (No semicolons in comments:
+-- the script is split on them.)
+CREATE TABLE IF NOT EXISTS function_version_counters (
+    name TEXT PRIMARY KEY,
+    last_version INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS aliases (
+    function_name TEXT NOT NULL,
+    name TEXT NOT NULL,
+    function_version TEXT NOT NULL,
+    description TEXT NOT NULL,
+    revision_id TEXT NOT NULL,
+    PRIMARY KEY (function_name, name)
 );
 
 CREATE TABLE IF NOT EXISTS code (
@@ -120,6 +137,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE functions ADD COLUMN reserved_concurrent_executions INTEGER",
         "ALTER TABLE events ADD COLUMN throttles INTEGER NOT NULL DEFAULT 0",
     ),
+    # 3: versions and aliases. Their two tables are new (created above, IF NOT EXISTS); no
+    # existing row changes: every function has only $LATEST, and no number was handed out yet.
+    2: (),
 }
 
 

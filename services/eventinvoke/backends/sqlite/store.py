@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 
 from eventinvoke.backends.sqlite.database import Database
-from eventinvoke.core.model import LATEST, EventInvokeConfig, FunctionConfig
+from eventinvoke.core.model import LATEST, Alias, EventInvokeConfig, FunctionConfig
 
 _FUNCTION_COLUMNS = (
     "name, version, arn, runtime, handler, code_sha256, code_size, role, timeout, memory_size, "
     "environment, description, dead_letter_target_arn, last_modified, revision_id, "
     "reserved_concurrent_executions"
+)
+_ALIAS_COLUMNS = "function_name, name, function_version, description, revision_id"
+# What makes two versions the same (PublishVersion returns the latest version instead of
+# publishing an identical one). The description is the version's own, given on publishing.
+_PUBLISHED_FIELDS = (
+    "runtime",
+    "handler",
+    "code_sha256",
+    "code_size",
+    "role",
+    "timeout",
+    "memory_size",
+    "environment",
+    "dead_letter_target_arn",
 )
 _CONFIG_COLUMNS = (
     "function_name, qualifier, last_modified, maximum_retry_attempts, "
@@ -89,6 +104,9 @@ class SqliteFunctionStore:
         def delete(connection: sqlite3.Connection) -> bool:
             deleted = connection.execute("DELETE FROM functions WHERE name = ?", (name,)).rowcount
             connection.execute("DELETE FROM event_invoke_configs WHERE function_name = ?", (name,))
+            connection.execute("DELETE FROM aliases WHERE function_name = ?", (name,))
+            # A function created again under this name starts again from version 1, as AWS.
+            connection.execute("DELETE FROM function_version_counters WHERE name = ?", (name,))
             return deleted > 0
 
         return await self._database.write(delete)
@@ -187,6 +205,154 @@ class SqliteFunctionStore:
             return [EventInvokeConfig(**dict(row)) for row in rows]
 
         return await self._database.read(list_)
+
+    # --- versions and aliases -----------------------------------------------------------------
+
+    async def publish_version(
+        self, name: str, description: str | None, revision_id: str
+    ) -> FunctionConfig | None:
+        def publish(connection: sqlite3.Connection) -> FunctionConfig | None:
+            row = connection.execute(
+                f"SELECT {_FUNCTION_COLUMNS} FROM functions WHERE name = ? AND version = ?",
+                (name, LATEST),
+            ).fetchone()
+            if row is None:
+                return None
+            latest = _function(row)
+            counter = connection.execute(
+                "SELECT last_version FROM function_version_counters WHERE name = ?", (name,)
+            ).fetchone()
+            last_number = int(counter[0]) if counter else 0
+            if last_number:
+                previous = connection.execute(
+                    f"SELECT {_FUNCTION_COLUMNS} FROM functions WHERE name = ? AND version = ?",
+                    (name, str(last_number)),
+                ).fetchone()
+                if previous is not None and _same_version(_function(previous), latest):
+                    return _function(previous)
+            number = last_number + 1
+            connection.execute(
+                "INSERT INTO function_version_counters (name, last_version) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET last_version = excluded.last_version",
+                (name, number),
+            )
+            version = dataclasses.replace(
+                latest,
+                version=str(number),
+                description=latest.description if description is None else description,
+                revision_id=revision_id,
+            )
+            connection.execute(
+                f"INSERT INTO functions ({_FUNCTION_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _function_values(version),
+            )
+            return version
+
+        return await self._database.write(publish)
+
+    async def list_versions(self, name: str) -> list[FunctionConfig]:
+        def list_(connection: sqlite3.Connection) -> list[FunctionConfig]:
+            rows = connection.execute(
+                f"SELECT {_FUNCTION_COLUMNS} FROM functions WHERE name = ?", (name,)
+            ).fetchall()
+            versions = [_function(row) for row in rows]
+            return sorted(versions, key=_version_order)
+
+        return await self._database.read(list_)
+
+    async def delete_version(self, name: str, version: str) -> bool:
+        def delete(connection: sqlite3.Connection) -> bool:
+            if version == LATEST:
+                return False
+            deleted = connection.execute(
+                "DELETE FROM functions WHERE name = ? AND version = ?", (name, version)
+            ).rowcount
+            connection.execute(
+                "DELETE FROM event_invoke_configs WHERE function_name = ? AND qualifier = ?",
+                (name, version),
+            )
+            return deleted > 0
+
+        return await self._database.write(delete)
+
+    async def create_alias(self, alias: Alias) -> bool:
+        def create(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                f"INSERT OR IGNORE INTO aliases ({_ALIAS_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                _alias_values(alias),
+            )
+            return cursor.rowcount > 0
+
+        return await self._database.write(create)
+
+    async def get_alias(self, function_name: str, name: str) -> Alias | None:
+        def get(connection: sqlite3.Connection) -> Alias | None:
+            row = connection.execute(
+                f"SELECT {_ALIAS_COLUMNS} FROM aliases WHERE function_name = ? AND name = ?",
+                (function_name, name),
+            ).fetchone()
+            return None if row is None else Alias(**dict(row))
+
+        return await self._database.read(get)
+
+    async def update_alias(self, alias: Alias) -> None:
+        def update(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "UPDATE aliases SET function_version = ?, description = ?, revision_id = ? "
+                "WHERE function_name = ? AND name = ?",
+                (
+                    alias.function_version,
+                    alias.description,
+                    alias.revision_id,
+                    alias.function_name,
+                    alias.name,
+                ),
+            )
+
+        await self._database.write(update)
+
+    async def delete_alias(self, function_name: str, name: str) -> bool:
+        def delete(connection: sqlite3.Connection) -> bool:
+            deleted = connection.execute(
+                "DELETE FROM aliases WHERE function_name = ? AND name = ?", (function_name, name)
+            ).rowcount
+            connection.execute(
+                "DELETE FROM event_invoke_configs WHERE function_name = ? AND qualifier = ?",
+                (function_name, name),
+            )
+            return deleted > 0
+
+        return await self._database.write(delete)
+
+    async def list_aliases(self, function_name: str) -> list[Alias]:
+        def list_(connection: sqlite3.Connection) -> list[Alias]:
+            rows = connection.execute(
+                f"SELECT {_ALIAS_COLUMNS} FROM aliases WHERE function_name = ? ORDER BY name",
+                (function_name,),
+            ).fetchall()
+            return [Alias(**dict(row)) for row in rows]
+
+        return await self._database.read(list_)
+
+
+def _same_version(version: FunctionConfig, latest: FunctionConfig) -> bool:
+    return all(getattr(version, f) == getattr(latest, f) for f in _PUBLISHED_FIELDS)
+
+
+def _version_order(function: FunctionConfig) -> tuple[int, int]:
+    """$LATEST first, then versions by number."""
+    return (0, 0) if function.version == LATEST else (1, int(function.version))
+
+
+def _alias_values(alias: Alias) -> tuple[str, ...]:
+    return (
+        alias.function_name,
+        alias.name,
+        alias.function_version,
+        alias.description,
+        alias.revision_id,
+    )
 
 
 def _function_values(function: FunctionConfig) -> tuple[object, ...]:
