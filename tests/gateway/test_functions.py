@@ -174,3 +174,34 @@ async def test_create_function_raw(gateway: GatewaySuite) -> None:
     assert s3.headers["X-Amzn-ErrorType"] == "InvalidParameterValueException"
     assert wrong_type.status == 400
     assert wrong_type.headers["X-Amzn-ErrorType"] == "InvalidRequestContentException"
+
+
+def test_reserved_concurrency_over_http(gateway: GatewaySuite) -> None:
+    """PutFunctionConcurrency / GetFunctionConcurrency / DeleteFunctionConcurrency, as boto3
+    calls them, and reserved concurrency 0 refusing a sync invoke (check 11)."""
+    lambda_ = gateway.boto3_lambda()
+    _create(lambda_, "reserved")
+
+    assert (
+        lambda_.get_function_concurrency(FunctionName="reserved").get(
+            "ReservedConcurrentExecutions"
+        )
+        is None
+    )
+    put = lambda_.put_function_concurrency(FunctionName="reserved", ReservedConcurrentExecutions=0)
+    assert put["ReservedConcurrentExecutions"] == 0
+    got = lambda_.get_function_concurrency(FunctionName="reserved")
+    assert got["ReservedConcurrentExecutions"] == 0
+    assert lambda_.get_function(FunctionName="reserved")["Concurrency"] == {
+        "ReservedConcurrentExecutions": 0
+    }
+    with pytest.raises(lambda_.exceptions.TooManyRequestsException) as raised:
+        lambda_.invoke(FunctionName="reserved", Payload=b"{}")
+    assert raised.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+    lambda_.delete_function_concurrency(FunctionName="reserved")
+    assert lambda_.invoke(FunctionName="reserved", Payload=b"{}")["StatusCode"] == 200
+
+    with pytest.raises(lambda_.exceptions.ResourceNotFoundException):
+        lambda_.put_function_concurrency(FunctionName="nope", ReservedConcurrentExecutions=1)

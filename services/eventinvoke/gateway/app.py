@@ -240,6 +240,37 @@ async def list_aliases(request: web.Request) -> web.Response:
     return _json(translate.without_metadata(response))
 
 
+# --- reserved concurrency -------------------------------------------------------------------------
+
+
+async def put_function_concurrency(request: web.Request) -> web.Response:
+    """PUT /2017-10-31/functions/{FunctionName}/concurrency"""
+    reserved = translate.json_body(await request.read()).get("ReservedConcurrentExecutions")
+    if not isinstance(reserved, int) or isinstance(reserved, bool):
+        raise gateway_error(
+            "ValidationException",
+            f"1 validation error detected: Value {reserved if reserved is not None else 'null'} "
+            "at 'reservedConcurrentExecutions' failed to satisfy constraint: "
+            "Member must not be null",
+        )
+    response = await _client(request).put_function_concurrency(
+        request.match_info["function_name"], reserved
+    )
+    return _json(translate.without_metadata(response))
+
+
+async def get_function_concurrency(request: web.Request) -> web.Response:
+    """GET /2019-09-30/functions/{FunctionName}/concurrency"""
+    response = await _client(request).get_function_concurrency(request.match_info["function_name"])
+    return _json(translate.without_metadata(response))
+
+
+async def delete_function_concurrency(request: web.Request) -> web.Response:
+    """DELETE /2017-10-31/functions/{FunctionName}/concurrency (204)"""
+    await _client(request).delete_function_concurrency(request.match_info["function_name"])
+    return _empty(204)
+
+
 # --- event invoke configs (2019-09-25) ----------------------------------------------------------
 
 
@@ -323,6 +354,24 @@ ROUTES: list[tuple[str, str, str, Handler]] = [
     ("GET", FUNCTION + "/aliases/{name}", "GetAlias", get_alias),
     ("PUT", FUNCTION + "/aliases/{name}", "UpdateAlias", update_alias),
     ("DELETE", FUNCTION + "/aliases/{name}", "DeleteAlias", delete_alias),
+    (
+        "PUT",
+        "/2017-10-31/functions/{function_name}/concurrency",
+        "PutFunctionConcurrency",
+        put_function_concurrency,
+    ),
+    (
+        "GET",
+        "/2019-09-30/functions/{function_name}/concurrency",
+        "GetFunctionConcurrency",
+        get_function_concurrency,
+    ),
+    (
+        "DELETE",
+        "/2017-10-31/functions/{function_name}/concurrency",
+        "DeleteFunctionConcurrency",
+        delete_function_concurrency,
+    ),
     ("PUT", CONFIG, "PutFunctionEventInvokeConfig", put_function_event_invoke_config),
     ("POST", CONFIG, "UpdateFunctionEventInvokeConfig", update_function_event_invoke_config),
     ("GET", CONFIG, "GetFunctionEventInvokeConfig", get_function_event_invoke_config),

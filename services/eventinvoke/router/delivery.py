@@ -49,6 +49,9 @@ class DeliveryWorker:
         # AWS's metric names: record deliveries and dead-letter deliveries that failed for good.
         self.metrics: Counter[str] = Counter()
         self._inflight: set[asyncio.Task[None]] = set()
+        # Delivery ids being attempted here. A slow attempt can outlive its lease; leasing the
+        # same delivery again must not start a second attempt beside the first.
+        self._delivering: set[str] = set()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -77,6 +80,9 @@ class DeliveryWorker:
                 log.exception("outbox_lease_failed")
                 deliveries = []
             for delivery in deliveries:
+                if delivery.delivery_id in self._delivering:
+                    continue
+                self._delivering.add(delivery.delivery_id)
                 task = asyncio.create_task(self._deliver(delivery))
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
@@ -87,6 +93,12 @@ class DeliveryWorker:
                     pass
 
     async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            await self._attempt(delivery)
+        finally:
+            self._delivering.discard(delivery.delivery_id)
+
+    async def _attempt(self, delivery: Delivery) -> None:
         structlog.contextvars.bind_contextvars(
             request_id=delivery.record.request_id, target=delivery.target, kind=delivery.kind
         )
