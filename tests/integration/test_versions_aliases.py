@@ -214,7 +214,7 @@ async def test_a_queued_alias_event_runs_the_version_the_alias_points_at_when_it
     )
 
     await client.invoke("blocker", b"{}", "Event")  # takes the only slot for 1.5 s
-    await wait_for(lambda: suite.suite.worker is not None and suite.suite.worker._inflight)
+    await wait_for(lambda: suite.suite.worker is not None and suite.suite.worker.loop.inflight)
     await client.invoke("vf:live", b"{}", "Event")  # queued behind it, alias -> 1
     await client.update_alias("vf", "live", function_version="2")
 

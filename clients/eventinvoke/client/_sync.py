@@ -3,63 +3,28 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import grpc
 from grpc_status import rpc_status
 
-from eventinvoke.client import _shapes, errors
+from eventinvoke.client import _operations, errors
 from eventinvoke.client import type_defs as t
-from eventinvoke.client._transport import CHANNEL_OPTIONS, DEFAULT_ENDPOINT, target
-from eventinvoke.v1 import executor_service_pb2 as executor_pb2
-from eventinvoke.v1 import executor_service_pb2_grpc as executor_grpc
-from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
-from eventinvoke.v1 import invoker_service_pb2_grpc as invoker_grpc
-from eventinvoke.v1 import router_service_pb2 as router_pb2
-from eventinvoke.v1 import router_service_pb2_grpc as router_grpc
+from eventinvoke.client._operations import Operation
+from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, target
+
+R = TypeVar("R")
 
 
-class Client:
+class Client(BaseClient[grpc.Channel]):
     """The Invoker and Router APIs, named and shaped like boto3's lambda client.
 
     ``with Client("127.0.0.1:50051") as client: client.invoke("f")``. The same methods as
     :class:`AsyncClient`, blocking.
     """
 
-    def __init__(
-        self,
-        endpoint: str = DEFAULT_ENDPOINT,
-        *,
-        router_endpoint: str | None = None,
-        executor_endpoint: str | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.router_endpoint = router_endpoint or endpoint
-        # Function logs live with the Executor (its sandboxes write them).
-        self.executor_endpoint = executor_endpoint or endpoint
-        self.timeout = timeout
-        # One channel per distinct endpoint; the Router usually lives at the Invoker's address.
-        self._channels: dict[str, grpc.Channel] = {}
-
-    def _channel(self, endpoint: str) -> grpc.Channel:
-        if endpoint not in self._channels:
-            self._channels[endpoint] = grpc.insecure_channel(
-                target(endpoint), options=CHANNEL_OPTIONS
-            )
-        return self._channels[endpoint]
-
-    @property
-    def _invoker(self) -> invoker_grpc.InvokerStub:
-        return invoker_grpc.InvokerStub(self._channel(self.endpoint))
-
-    @property
-    def _executor(self) -> executor_grpc.ExecutorStub:
-        return executor_grpc.ExecutorStub(self._channel(self.executor_endpoint))
-
-    @property
-    def _router(self) -> router_grpc.RouterStub:
-        return router_grpc.RouterStub(self._channel(self.router_endpoint))
+    def _open_channel(self, endpoint: str) -> grpc.Channel:
+        return grpc.insecure_channel(target(endpoint), options=CHANNEL_OPTIONS)
 
     def close(self) -> None:
         channels, self._channels = self._channels, {}
@@ -95,6 +60,12 @@ class Client:
                 operation_name=operation,
             ) from exc
 
+    def _run(self, operation: Operation[R]) -> R:
+        method = getattr(self._stub(operation.service), operation.method)
+        endpoint = self._endpoint(operation.service)
+        response = self._call(operation.name, method, operation.request, endpoint)
+        return operation.convert(response)
+
     # --- Invoke ----------------------------------------------------------------------------
 
     def invoke(
@@ -106,11 +77,11 @@ class Client:
         qualifier: str = "",
         client_context: str = "",
     ) -> t.InvocationResponse:
-        request = _shapes.invoke_request(
-            function_name, payload, invocation_type, log_type, qualifier, client_context
+        return self._run(
+            _operations.invoke(
+                function_name, payload, invocation_type, log_type, qualifier, client_context
+            )
         )
-        response = self._call("Invoke", self._invoker.Invoke, request)
-        return _shapes.invoke_response_to_dict(response)
 
     # --- functions -------------------------------------------------------------------------
 
@@ -129,40 +100,34 @@ class Client:
         publish: bool = False,
     ) -> t.FunctionConfiguration:
         """CreateFunction; ``publish`` publishes version 1 and returns its configuration."""
-        request = _shapes.create_function_request(
-            function_name=function_name,
-            runtime=runtime,
-            handler=handler,
-            zip_file=zip_file,
-            role=role,
-            timeout=timeout,
-            memory_size=memory_size,
-            environment=environment,
-            description=description,
-            dead_letter_config=dead_letter_config,
-            publish=publish,
+        return self._run(
+            _operations.create_function(
+                function_name=function_name,
+                runtime=runtime,
+                handler=handler,
+                zip_file=zip_file,
+                role=role,
+                timeout=timeout,
+                memory_size=memory_size,
+                environment=environment,
+                description=description,
+                dead_letter_config=dead_letter_config,
+                publish=publish,
+            )
         )
-        response = self._call("CreateFunction", self._invoker.CreateFunction, request)
-        return _shapes.function_configuration_to_dict(response.configuration)
 
     def get_function(self, function_name: str, qualifier: str = "") -> t.GetFunctionResponse:
-        request = invoker_pb2.GetFunctionRequest(function_name=function_name, qualifier=qualifier)
-        response = self._call("GetFunction", self._invoker.GetFunction, request)
-        return _shapes.get_function_to_dict(response)
+        return self._run(_operations.get_function(function_name, qualifier))
 
     def get_function_configuration(
         self, function_name: str, qualifier: str = ""
     ) -> t.FunctionConfiguration:
-        request = invoker_pb2.GetFunctionRequest(function_name=function_name, qualifier=qualifier)
-        response = self._call("GetFunctionConfiguration", self._invoker.GetFunction, request)
-        return _shapes.function_configuration_to_dict(response.configuration)
+        return self._run(_operations.get_function_configuration(function_name, qualifier))
 
     def list_functions(
         self, marker: str | None = None, max_items: int | None = None
     ) -> t.ListFunctionsResponse:
-        request = invoker_pb2.ListFunctionsRequest(marker=marker or "", max_items=max_items or 0)
-        response = self._call("ListFunctions", self._invoker.ListFunctions, request)
-        return _shapes.list_functions_to_dict(response)
+        return self._run(_operations.list_functions(marker, max_items))
 
     def update_function_configuration(
         self,
@@ -176,38 +141,29 @@ class Client:
         description: str | None = None,
         dead_letter_config: t.DeadLetterConfig | None = None,
     ) -> t.FunctionConfiguration:
-        request = _shapes.update_function_configuration_request(
-            function_name=function_name,
-            timeout=timeout,
-            memory_size=memory_size,
-            environment=environment,
-            handler=handler,
-            runtime=runtime,
-            role=role,
-            description=description,
-            dead_letter_config=dead_letter_config,
+        return self._run(
+            _operations.update_function_configuration(
+                function_name=function_name,
+                timeout=timeout,
+                memory_size=memory_size,
+                environment=environment,
+                handler=handler,
+                runtime=runtime,
+                role=role,
+                description=description,
+                dead_letter_config=dead_letter_config,
+            )
         )
-        response = self._call(
-            "UpdateFunctionConfiguration", self._invoker.UpdateFunctionConfiguration, request
-        )
-        return _shapes.function_configuration_to_dict(response.configuration)
 
     def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
         """Delete the function, or with ``qualifier`` (a version number) only that version."""
-        request = invoker_pb2.DeleteFunctionRequest(
-            function_name=function_name, qualifier=qualifier or ""
-        )
-        self._call("DeleteFunction", self._invoker.DeleteFunction, request)
+        self._run(_operations.delete_function(function_name, qualifier))
 
     def update_function_code(
         self, function_name: str, zip_file: bytes, publish: bool = False
     ) -> t.FunctionConfiguration:
         """Replace the deployment package; ``publish`` then publishes a version and returns it."""
-        request = invoker_pb2.UpdateFunctionCodeRequest(
-            function_name=function_name, zip_file=zip_file, publish=publish
-        )
-        response = self._call("UpdateFunctionCode", self._invoker.UpdateFunctionCode, request)
-        return _shapes.function_configuration_to_dict(response.configuration)
+        return self._run(_operations.update_function_code(function_name, zip_file, publish))
 
     # --- versions and aliases --------------------------------------------------------------
 
@@ -219,39 +175,24 @@ class Client:
         revision_id: str | None = None,
     ) -> t.FunctionConfiguration:
         """Publish $LATEST as the next version (the latest version when nothing changed)."""
-        request = _shapes.publish_version_request(
-            function_name, description, code_sha256, revision_id
+        return self._run(
+            _operations.publish_version(function_name, description, code_sha256, revision_id)
         )
-        response = self._call("PublishVersion", self._invoker.PublishVersion, request)
-        return _shapes.function_configuration_to_dict(response.configuration)
 
     def list_versions_by_function(
         self, function_name: str, marker: str | None = None, max_items: int | None = None
     ) -> t.ListVersionsByFunctionResponse:
-        request = invoker_pb2.ListVersionsByFunctionRequest(
-            function_name=function_name, marker=marker or "", max_items=max_items or 0
-        )
-        response = self._call(
-            "ListVersionsByFunction", self._invoker.ListVersionsByFunction, request
-        )
-        return _shapes.list_versions_to_dict(response)
+        return self._run(_operations.list_versions_by_function(function_name, marker, max_items))
 
     def create_alias(
         self, function_name: str, name: str, function_version: str, description: str = ""
     ) -> t.AliasConfiguration:
-        request = invoker_pb2.CreateAliasRequest(
-            function_name=function_name,
-            name=name,
-            function_version=function_version,
-            description=description,
+        return self._run(
+            _operations.create_alias(function_name, name, function_version, description)
         )
-        response = self._call("CreateAlias", self._invoker.CreateAlias, request)
-        return _shapes.alias_to_dict(response.alias)
 
     def get_alias(self, function_name: str, name: str) -> t.AliasConfiguration:
-        request = invoker_pb2.GetAliasRequest(function_name=function_name, name=name)
-        response = self._call("GetAlias", self._invoker.GetAlias, request)
-        return _shapes.alias_to_dict(response.alias)
+        return self._run(_operations.get_alias(function_name, name))
 
     def update_alias(
         self,
@@ -261,13 +202,12 @@ class Client:
         description: str | None = None,
     ) -> t.AliasConfiguration:
         """Only the given fields change."""
-        request = _shapes.update_alias_request(function_name, name, function_version, description)
-        response = self._call("UpdateAlias", self._invoker.UpdateAlias, request)
-        return _shapes.alias_to_dict(response.alias)
+        return self._run(
+            _operations.update_alias(function_name, name, function_version, description)
+        )
 
     def delete_alias(self, function_name: str, name: str) -> None:
-        request = invoker_pb2.DeleteAliasRequest(function_name=function_name, name=name)
-        self._call("DeleteAlias", self._invoker.DeleteAlias, request)
+        self._run(_operations.delete_alias(function_name, name))
 
     def list_aliases(
         self,
@@ -276,14 +216,9 @@ class Client:
         marker: str | None = None,
         max_items: int | None = None,
     ) -> t.ListAliasesResponse:
-        request = invoker_pb2.ListAliasesRequest(
-            function_name=function_name,
-            function_version=function_version or "",
-            marker=marker or "",
-            max_items=max_items or 0,
+        return self._run(
+            _operations.list_aliases(function_name, function_version, marker, max_items)
         )
-        response = self._call("ListAliases", self._invoker.ListAliases, request)
-        return _shapes.list_aliases_to_dict(response)
 
     # --- event invoke configs --------------------------------------------------------------
 
@@ -295,18 +230,15 @@ class Client:
         maximum_event_age_in_seconds: int | None = None,
         destination_config: t.DestinationConfig | None = None,
     ) -> t.FunctionEventInvokeConfig:
-        request = _shapes.event_invoke_config_request(
-            invoker_pb2.PutFunctionEventInvokeConfigRequest,
-            function_name=function_name,
-            qualifier=qualifier,
-            maximum_retry_attempts=maximum_retry_attempts,
-            maximum_event_age_in_seconds=maximum_event_age_in_seconds,
-            destination_config=destination_config,
+        return self._run(
+            _operations.put_function_event_invoke_config(
+                function_name=function_name,
+                qualifier=qualifier,
+                maximum_retry_attempts=maximum_retry_attempts,
+                maximum_event_age_in_seconds=maximum_event_age_in_seconds,
+                destination_config=destination_config,
+            )
         )
-        response = self._call(
-            "PutFunctionEventInvokeConfig", self._invoker.PutFunctionEventInvokeConfig, request
-        )
-        return _shapes.event_invoke_config_to_dict(response.config)
 
     def update_function_event_invoke_config(
         self,
@@ -316,74 +248,45 @@ class Client:
         maximum_event_age_in_seconds: int | None = None,
         destination_config: t.DestinationConfig | None = None,
     ) -> t.FunctionEventInvokeConfig:
-        request = _shapes.event_invoke_config_request(
-            invoker_pb2.UpdateFunctionEventInvokeConfigRequest,
-            function_name=function_name,
-            qualifier=qualifier,
-            maximum_retry_attempts=maximum_retry_attempts,
-            maximum_event_age_in_seconds=maximum_event_age_in_seconds,
-            destination_config=destination_config,
+        return self._run(
+            _operations.update_function_event_invoke_config(
+                function_name=function_name,
+                qualifier=qualifier,
+                maximum_retry_attempts=maximum_retry_attempts,
+                maximum_event_age_in_seconds=maximum_event_age_in_seconds,
+                destination_config=destination_config,
+            )
         )
-        response = self._call(
-            "UpdateFunctionEventInvokeConfig",
-            self._invoker.UpdateFunctionEventInvokeConfig,
-            request,
-        )
-        return _shapes.event_invoke_config_to_dict(response.config)
 
     def get_function_event_invoke_config(
         self, function_name: str, qualifier: str = ""
     ) -> t.FunctionEventInvokeConfig:
-        request = invoker_pb2.GetFunctionEventInvokeConfigRequest(
-            function_name=function_name, qualifier=qualifier
-        )
-        response = self._call(
-            "GetFunctionEventInvokeConfig", self._invoker.GetFunctionEventInvokeConfig, request
-        )
-        return _shapes.event_invoke_config_to_dict(response.config)
+        return self._run(_operations.get_function_event_invoke_config(function_name, qualifier))
 
     def delete_function_event_invoke_config(self, function_name: str, qualifier: str = "") -> None:
-        request = invoker_pb2.DeleteFunctionEventInvokeConfigRequest(
-            function_name=function_name, qualifier=qualifier
-        )
-        self._call(
-            "DeleteFunctionEventInvokeConfig",
-            self._invoker.DeleteFunctionEventInvokeConfig,
-            request,
-        )
+        self._run(_operations.delete_function_event_invoke_config(function_name, qualifier))
 
     def list_function_event_invoke_configs(
         self, function_name: str, marker: str | None = None, max_items: int | None = None
     ) -> t.ListFunctionEventInvokeConfigsResponse:
-        request = invoker_pb2.ListFunctionEventInvokeConfigsRequest(
-            function_name=function_name, marker=marker or "", max_items=max_items or 0
+        return self._run(
+            _operations.list_function_event_invoke_configs(function_name, marker, max_items)
         )
-        response = self._call(
-            "ListFunctionEventInvokeConfigs", self._invoker.ListFunctionEventInvokeConfigs, request
-        )
-        return _shapes.list_event_invoke_configs_to_dict(response)
 
     # --- concurrency -----------------------------------------------------------------------
 
     def put_function_concurrency(
         self, function_name: str, reserved_concurrent_executions: int
     ) -> t.Concurrency:
-        request = _shapes.concurrency_request(function_name, reserved_concurrent_executions)
-        response = self._call(
-            "PutFunctionConcurrency", self._invoker.PutFunctionConcurrency, request
+        return self._run(
+            _operations.put_function_concurrency(function_name, reserved_concurrent_executions)
         )
-        return _shapes.concurrency_to_dict(response)
 
     def get_function_concurrency(self, function_name: str) -> t.Concurrency:
-        request = invoker_pb2.GetFunctionConcurrencyRequest(function_name=function_name)
-        response = self._call(
-            "GetFunctionConcurrency", self._invoker.GetFunctionConcurrency, request
-        )
-        return _shapes.concurrency_to_dict(response)
+        return self._run(_operations.get_function_concurrency(function_name))
 
     def delete_function_concurrency(self, function_name: str) -> None:
-        request = invoker_pb2.DeleteFunctionConcurrencyRequest(function_name=function_name)
-        self._call("DeleteFunctionConcurrency", self._invoker.DeleteFunctionConcurrency, request)
+        self._run(_operations.delete_function_concurrency(function_name))
 
     # --- logs --------------------------------------------------------------------------------
 
@@ -397,32 +300,13 @@ class Client:
         """A function's log lines (START/END/REPORT and its output) in time order, from
         invocations started at ``start_time`` (epoch ms) on; ``next_token`` continues after
         a previous call, for following new lines."""
-        request = executor_pb2.GetFunctionLogsRequest(
-            function_name=function_name,
-            start_time=start_time or 0,
-            cursor=next_token,
-            limit=limit or 0,
+        return self._run(
+            _operations.get_function_logs(function_name, start_time, next_token, limit)
         )
-        response = self._call(
-            "GetFunctionLogs",
-            self._executor.GetFunctionLogs,
-            request,
-            endpoint=self.executor_endpoint,
-        )
-        return _shapes.function_logs_to_dict(response)
 
     # --- router ----------------------------------------------------------------------------
 
     def list_failed_deliveries(
         self, marker: str | None = None, max_items: int | None = None
     ) -> t.ListFailedDeliveriesResponse:
-        request = router_pb2.ListFailedDeliveriesRequest(
-            marker=marker or "", max_items=max_items or 0
-        )
-        response = self._call(
-            "ListFailedDeliveries",
-            self._router.ListFailedDeliveries,
-            request,
-            endpoint=self.router_endpoint,
-        )
-        return _shapes.list_failed_deliveries_to_dict(response)
+        return self._run(_operations.list_failed_deliveries(marker, max_items))

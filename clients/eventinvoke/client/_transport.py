@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Generic, Literal, TypeVar
+
+from eventinvoke.v1 import executor_service_pb2_grpc as executor_grpc
+from eventinvoke.v1 import invoker_service_pb2_grpc as invoker_grpc
+from eventinvoke.v1 import router_service_pb2_grpc as router_grpc
+
 DEFAULT_ENDPOINT = "127.0.0.1:50051"
 
 # Synchronous payloads reach 6 MB and deployment packages more; gRPC's default limit is 4 MiB.
@@ -11,7 +18,58 @@ CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
 ]
 
+Service = Literal["invoker", "executor", "router"]
+STUBS: dict[Service, Callable[[Any], Any]] = {
+    "invoker": invoker_grpc.InvokerStub,
+    "executor": executor_grpc.ExecutorStub,
+    "router": router_grpc.RouterStub,
+}
+
+ChannelT = TypeVar("ChannelT")
+
 
 def target(endpoint: str) -> str:
     """The gRPC target for an endpoint, accepting AWS-style ``http://host:port/`` as well."""
     return endpoint.removeprefix("http://").rstrip("/")
+
+
+class BaseClient(Generic[ChannelT]):
+    """Where each service lives, the per-call timeout, and one channel per distinct endpoint
+    (the Router and Executor usually live at the Invoker's address), opened on first use."""
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        router_endpoint: str | None = None,
+        executor_endpoint: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.router_endpoint = router_endpoint or endpoint
+        # Function logs live with the Executor (its sandboxes write them).
+        self.executor_endpoint = executor_endpoint or endpoint
+        self.timeout = timeout
+        self._channels: dict[str, ChannelT] = {}
+
+    def _open_channel(self, endpoint: str) -> ChannelT:
+        raise NotImplementedError
+
+    def _channel(self, endpoint: str) -> ChannelT:
+        if endpoint not in self._channels:
+            self._channels[endpoint] = self._open_channel(endpoint)
+        return self._channels[endpoint]
+
+    def _endpoint(self, service: Service) -> str:
+        if service == "executor":
+            return self.executor_endpoint
+        if service == "router":
+            return self.router_endpoint
+        return self.endpoint
+
+    def _stub(self, service: Service) -> Any:
+        return STUBS[service](self._channel(self._endpoint(service)))
+
+    @property
+    def _invoker(self) -> invoker_grpc.InvokerStub:
+        return self._stub("invoker")

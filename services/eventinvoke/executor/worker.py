@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import structlog
 
 from eventinvoke.backends.base import EventQueue, FunctionStore, resolve_qualifier
+from eventinvoke.core.leasing import LeaseLoop
 from eventinvoke.core.model import (
     EVENT_AGE_EXCEEDED,
     LATEST,
@@ -28,7 +29,6 @@ from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxPool, Throt
 
 log = structlog.get_logger("eventinvoke.executor")
 
-IDLE_POLL_SECONDS = 0.1  # how often an idle worker looks for due events (retries, other invokers)
 # AWS: exponential backoff from 1 s, capped at 5 min (spec §3.3).
 SYSTEM_BACKOFF_CAP = 300.0
 DEFAULT_TIMEOUT = 3.0  # AWS's default function timeout
@@ -61,11 +61,15 @@ class AsyncWorker:
         self.handoff = handoff
         self.policy = policy
         self.settings = settings
-        self.doorbell = doorbell or asyncio.Event()
         self.owner = f"executor-{uuid.uuid4()}"
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self.loop: LeaseLoop[QueuedEvent] = LeaseLoop(
+            "executor-worker",
+            lease=lambda limit: self.queue.lease(self.owner, limit, self._base_lease),
+            work=self._process,
+            key=lambda event: event.event_id,
+            concurrency=settings.concurrency,
+            doorbell=doorbell or asyncio.Event(),
+        )
 
     @property
     def _base_lease(self) -> float:
@@ -73,38 +77,11 @@ class AsyncWorker:
         return DEFAULT_TIMEOUT + self.settings.lease_margin
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="executor-worker")
+        await self.loop.start()
 
     async def stop(self) -> None:
         """Stop leasing and let in-flight events finish (their leases cover a crash)."""
-        self._stopping = True
-        self.doorbell.set()
-        if self._task:
-            await self._task
-        if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            free = self.settings.concurrency - len(self._inflight)
-            if free <= 0:
-                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            self.doorbell.clear()
-            try:
-                events = await self.queue.lease(self.owner, free, self._base_lease)
-            except Exception:
-                log.exception("lease_failed")
-                events = []
-            for event in events:
-                task = asyncio.create_task(self._process(event))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
-            if not events:
-                try:
-                    await asyncio.wait_for(self.doorbell.wait(), IDLE_POLL_SECONDS)
-                except TimeoutError:
-                    pass
+        await self.loop.stop()
 
     async def _process(self, event: QueuedEvent) -> None:
         structlog.contextvars.bind_contextvars(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import structlog
 
 from eventinvoke.backends.base import Outbox
+from eventinvoke.core.leasing import LeaseLoop
 from eventinvoke.core.model import DEAD_LETTER, Delivery
 from eventinvoke.router.plugin import PermanentDeliveryError, RetryableDeliveryError
 from eventinvoke.router.registry import Destinations
@@ -20,7 +21,6 @@ from eventinvoke.router.registry import Destinations
 log = structlog.get_logger("eventinvoke.router")
 
 BATCH = 64
-IDLE_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -44,59 +44,25 @@ class DeliveryWorker:
         self.outbox = outbox
         self.destinations = destinations
         self.settings = settings
-        self.doorbell = doorbell or asyncio.Event()
         self.owner = f"router-{uuid.uuid4()}"
         # AWS's metric names: record deliveries and dead-letter deliveries that failed for good.
         self.metrics: Counter[str] = Counter()
-        self._inflight: set[asyncio.Task[None]] = set()
-        # Delivery ids being attempted here. A slow attempt can outlive its lease; leasing the
-        # same delivery again must not start a second attempt beside the first.
-        self._delivering: set[str] = set()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self.loop: LeaseLoop[Delivery] = LeaseLoop(
+            "router-delivery",
+            lease=lambda limit: self.outbox.lease(self.owner, limit, settings.lease_seconds),
+            work=self._attempt,
+            key=lambda delivery: delivery.delivery_id,
+            concurrency=settings.concurrency,
+            doorbell=doorbell or asyncio.Event(),
+            batch=BATCH,
+        )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="router-delivery")
+        await self.loop.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        self.doorbell.set()
-        if self._task:
-            await self._task
-        if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+        await self.loop.stop()
         await self.destinations.close()
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            free = min(BATCH, self.settings.concurrency - len(self._inflight))
-            if free <= 0:
-                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            self.doorbell.clear()
-            try:
-                deliveries = await self.outbox.lease(self.owner, free, self.settings.lease_seconds)
-            except Exception:
-                log.exception("outbox_lease_failed")
-                deliveries = []
-            for delivery in deliveries:
-                if delivery.delivery_id in self._delivering:
-                    continue
-                self._delivering.add(delivery.delivery_id)
-                task = asyncio.create_task(self._deliver(delivery))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
-            if not deliveries:
-                try:
-                    await asyncio.wait_for(self.doorbell.wait(), IDLE_POLL_SECONDS)
-                except TimeoutError:
-                    pass
-
-    async def _deliver(self, delivery: Delivery) -> None:
-        try:
-            await self._attempt(delivery)
-        finally:
-            self._delivering.discard(delivery.delivery_id)
 
     async def _attempt(self, delivery: Delivery) -> None:
         structlog.contextvars.bind_contextvars(
