@@ -1,4 +1,4 @@
-"""Data directories written by earlier releases (schema versions 1 and 2) open and are migrated."""
+"""Data directories written by earlier releases (schema versions 1 to 3) open and are migrated."""
 
 from __future__ import annotations
 
@@ -7,16 +7,23 @@ from pathlib import Path
 
 from eventinvoke.backends.sqlite import DATABASE_FILE, SqliteBackend
 from eventinvoke.backends.sqlite.schema import _TABLES, SCHEMA_VERSION
-from eventinvoke.core.model import Alias
+from eventinvoke.core.model import Alias, LastAttempt
 
-# Version 2's tables: today's, less the two tables version 3 added (versions and aliases).
+# Version 3's tables: today's, less the event columns version 4 added (the last response).
+V3_TABLES = _TABLES.replace(
+    "    throttles INTEGER NOT NULL DEFAULT 0,\n    last_response BLOB,\n"
+    "    last_function_error TEXT,\n    last_executed_version TEXT\n",
+    "    throttles INTEGER NOT NULL DEFAULT 0\n",
+)
+
+# Version 2's tables: version 3's, less the two tables version 3 added (versions and aliases).
 V2_TABLES = (
-    _TABLES[: _TABLES.index("-- Versions live in")]
-    + _TABLES[_TABLES.index("CREATE TABLE IF NOT EXISTS code (") :]
+    V3_TABLES[: V3_TABLES.index("-- Versions live in")]
+    + V3_TABLES[V3_TABLES.index("CREATE TABLE IF NOT EXISTS code (") :]
 )
 
 # Version 1's tables: today's, less the columns version 2 added.
-V1_TABLES = _TABLES.replace(
+V1_TABLES = V3_TABLES.replace(
     "    revision_id TEXT NOT NULL,\n    reserved_concurrent_executions INTEGER,\n",
     "    revision_id TEXT NOT NULL,\n",
 ).replace(
@@ -71,7 +78,7 @@ async def test_version_1_data_dir_opens_and_migrates(tmp_path: Path) -> None:
     finally:
         await backend.close()
     connection = sqlite3.connect(data_dir / DATABASE_FILE)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     connection.close()
     # Opening again (already current) changes nothing.
     backend = await SqliteBackend.open(data_dir)
@@ -124,9 +131,9 @@ async def test_version_2_data_dir_opens_and_gets_versions_and_aliases(tmp_path: 
     finally:
         await backend.close()
     connection = sqlite3.connect(data_dir / DATABASE_FILE)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     connection.close()
-    # Opening again (already current) keeps what version 3 wrote.
+    # Opening again (already current) keeps what the migration wrote.
     backend = await SqliteBackend.open(data_dir)
     try:
         assert [f.version for f in await backend.store.list_versions("fn")] == ["$LATEST", "1"]
@@ -148,3 +155,34 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
         assert "newer than this release" in str(error)
     else:
         raise AssertionError("a newer schema must be refused")
+
+
+def test_v3_tables_are_really_the_old_ones() -> None:
+    assert "last_response" not in V3_TABLES and "aliases" in V3_TABLES
+
+
+async def test_version_3_data_dir_opens_and_keeps_its_queued_events(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(parents=True)
+    connection = sqlite3.connect(data_dir / DATABASE_FILE)
+    connection.executescript(V3_TABLES)
+    connection.execute(
+        "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, "
+        "attempts, visible_at, available_at) VALUES ('rid', 'fn', '$LATEST', X'7B7D', 1, 1, 0, 0)"
+    )
+    connection.execute("PRAGMA user_version = 3")
+    connection.commit()
+    connection.close()
+
+    backend = await SqliteBackend.open(data_dir)
+    try:
+        [event] = await backend.queue.lease("owner", 10, 30)
+        assert (event.request_id, event.attempts, event.last_attempt) == ("rid", 1, None)
+        assert event.event_id is not None
+        await backend.queue.retry(
+            event.event_id, 2, 0, last_attempt=LastAttempt(b'{"e":1}', "Unhandled", "$LATEST")
+        )
+        [again] = await backend.queue.lease("owner", 10, 30)
+        assert again.last_attempt == LastAttempt(b'{"e":1}', "Unhandled", "$LATEST")
+    finally:
+        await backend.close()

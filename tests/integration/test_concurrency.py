@@ -333,3 +333,45 @@ async def test_reservation_survives_restart(tmp_path: Path) -> None:
         finally:
             await client.close()
             await suite.stop(grace=1)
+
+
+async def test_an_event_that_ran_then_expired_throttled_keeps_its_last_response(
+    suite: Running,
+) -> None:
+    """Spec §3.7: EventAgeExceeded carries responseContext/responsePayload when an attempt ran.
+    Attempt 1 fails; before its retry the only concurrency slot is taken, the retry is
+    throttled until the event's age runs out, and the record holds attempt 1's error."""
+    failures = await suite.collector("failures")
+    runs = await suite.flaky("busy", timeout=5)
+    await suite.client.put_function_event_invoke_config(
+        function_name="busy",
+        maximum_retry_attempts=2,
+        maximum_event_age_in_seconds=120,  # 1.2 s scaled; the retry is due at 0.6 s
+        destination_config={"OnFailure": {"Destination": suite.arn("failures")}},
+    )
+    await suite.client.put_function_concurrency(
+        function_name="busy", reserved_concurrent_executions=1
+    )
+
+    response = await suite.client.invoke(
+        function_name="busy", invocation_type="Event", payload=b'{"mode": "fail"}'
+    )
+    request_id = response["ResponseMetadata"]["RequestId"]
+    await wait_for(lambda: any(r["request_id"] == request_id for r in read_lines(runs)))
+    # Take the one slot past the retry and the event's age.
+    hog = asyncio.create_task(
+        suite.client.invoke(function_name="busy", payload=b'{"mode": "sleep", "seconds": 2.5}')
+    )
+
+    [record] = await records_in(failures, 1, timeout=20)
+    await hog
+    assert record["requestContext"]["requestId"] == request_id
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["responseContext"] == {
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled",
+    }
+    assert record["responsePayload"]["errorMessage"] == "intentional failure"
+    assert [r["request_id"] for r in read_lines(runs)].count(request_id) == 1

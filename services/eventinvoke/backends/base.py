@@ -15,6 +15,7 @@ from eventinvoke.core.model import (
     EventInvokeConfig,
     FailedDelivery,
     FunctionConfig,
+    LastAttempt,
     QueuedEvent,
     is_version_number,
 )
@@ -126,12 +127,18 @@ class EventQueue(Protocol):
         """Renew a lease from now."""
 
     async def retry(
-        self, event_id: int, attempts: int, visible_at: float, throttles: int = 0
+        self,
+        event_id: int,
+        attempts: int,
+        visible_at: float,
+        throttles: int = 0,
+        last_attempt: LastAttempt | None = None,
     ) -> None:
         """Release the lease, record the attempts made, make the event visible again later.
 
         ``throttles`` counts throttled tries since the last execution (0 after an execution),
-        so the throttle backoff can double from 1 s (spec §3.3)."""
+        so the throttle backoff can double from 1 s (spec §3.3). ``last_attempt``, when given,
+        replaces the stored response of the latest execution; None keeps it."""
 
     async def ack(self, event_id: int) -> None:
         """The event is settled: remove it."""

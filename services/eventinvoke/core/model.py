@@ -76,6 +76,16 @@ class EventInvokeConfig:
     on_failure: str | None = None
 
 
+@dataclass(frozen=True)
+class LastAttempt:
+    """What the latest execution of a queued event answered: kept for a record settled later
+    without another run (it expired while throttled), which carries that response (spec §3.7)."""
+
+    payload: bytes
+    function_error: str | None
+    executed_version: str
+
+
 @dataclass
 class QueuedEvent:
     """An accepted asynchronous invocation, as the queue holds it."""
@@ -89,6 +99,7 @@ class QueuedEvent:
     visible_at: float = 0.0
     throttles: int = 0  # throttled tries since the last execution (spec §3.3 backoff)
     event_id: int | None = None  # the queue's own key
+    last_attempt: LastAttempt | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from eventinvoke.core.model import (
     EventInvokeConfig,
     ExecutionRecord,
     FunctionConfig,
+    LastAttempt,
     QueuedEvent,
 )
 from eventinvoke.executor.sandbox import Outcome
@@ -23,14 +24,14 @@ def build_record(
     function: FunctionConfig,
     condition: str,
     attempts: int,
-    outcome: Outcome | None,
+    response: LastAttempt | None,
 ) -> ExecutionRecord:
     """The record of spec §4.1; without response fields when the function never ran.
 
-    ``function`` is the version that ran. ``functionArn`` is qualified with the qualifier as
-    invoked, so an alias invoke carries the alias ARN: AWS's choice here is [UNVERIFIED] in the
-    spec; the alias ARN tells a consumer which alias's settings applied, and ``executedVersion``
-    holds the version it resolved to.
+    ``response`` is what the latest execution answered (None when there was none).
+    ``functionArn`` is qualified with the qualifier as invoked, so an alias invoke carries the
+    alias ARN: AWS's choice here is [UNVERIFIED] in the spec; the alias ARN tells a consumer which
+    alias's settings applied, and ``executedVersion`` holds the version it resolved to.
     """
     return ExecutionRecord(
         request_id=event.request_id,
@@ -39,10 +40,15 @@ def build_record(
         approximate_invoke_count=attempts,
         request_payload=event.payload,
         timestamp=datetime.now(UTC),
-        executed_version=function.version if outcome is not None else None,
-        function_error=outcome.function_error if outcome is not None else None,
-        response_payload=outcome.payload if outcome is not None else None,
+        executed_version=response.executed_version if response is not None else None,
+        function_error=response.function_error if response is not None else None,
+        response_payload=response.payload if response is not None else None,
     )
+
+
+def answered(outcome: Outcome, function: FunctionConfig) -> LastAttempt:
+    """An execution's outcome, as the record (and the queue, for later) keeps it."""
+    return LastAttempt(outcome.payload, outcome.function_error, function.version)
 
 
 def destinations_for(

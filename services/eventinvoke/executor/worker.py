@@ -19,13 +19,14 @@ from eventinvoke.core.model import (
     ZERO_RESERVED_CONCURRENCY,
     EventInvokeConfig,
     FunctionConfig,
+    LastAttempt,
     QueuedEvent,
 )
 from eventinvoke.executor.code import CodeCache
 from eventinvoke.executor.handoff import Handoff
 from eventinvoke.executor.policy import Retry, RetryPolicy
-from eventinvoke.executor.records import build_record, destinations_for
-from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxPool, Throttled
+from eventinvoke.executor.records import answered, build_record, destinations_for
+from eventinvoke.executor.sandbox import Invocation, SandboxPool, Throttled
 
 log = structlog.get_logger("eventinvoke.executor")
 
@@ -112,7 +113,9 @@ class AsyncWorker:
             return
         config = await self.store.get_event_invoke_config(event.function_name, event.qualifier)
         if self.policy.expired(event.enqueued_at, time.time(), config):
-            await self._settle(event, function, config, EVENT_AGE_EXCEEDED, event.attempts, None)
+            await self._settle(
+                event, function, config, EVENT_AGE_EXCEEDED, event.attempts, event.last_attempt
+            )
             return
         if function.reserved_concurrent_executions == 0:
             # Straight to OnFailure and the DLQ, nothing run (spec §3.5, check 37).
@@ -155,12 +158,13 @@ class AsyncWorker:
             now=time.time(),
             config=config,
         )
+        response = answered(outcome, function)
         if isinstance(decision, Retry):
-            await self.queue.retry(event.event_id, attempts, decision.at)
+            await self.queue.retry(event.event_id, attempts, decision.at, last_attempt=response)
             delay = round(decision.at - time.time(), 3)
             log.info("event_retry_scheduled", attempts=attempts, delay_s=delay)
             return
-        await self._settle(event, function, config, decision.condition, attempts, outcome)
+        await self._settle(event, function, config, decision.condition, attempts, response)
 
     async def _throttled(
         self,
@@ -182,8 +186,10 @@ class AsyncWorker:
             delay = round(decision.at - time.time(), 3)
             log.info("event_throttled", reason=reason, throttles=event.throttles + 1, delay_s=delay)
             return
-        # Expired while throttled: no response fields (the last run's response is not kept).
-        await self._settle(event, function, config, decision.condition, event.attempts, None)
+        # Expired while throttled: the latest execution's response, if there was one (§3.7).
+        await self._settle(
+            event, function, config, decision.condition, event.attempts, event.last_attempt
+        )
 
     async def _hold_lease(self, event_id: int, lease: float, extend_now: bool) -> None:
         """Renew the lease every third of it until cancelled (now too, when the function's
@@ -205,9 +211,9 @@ class AsyncWorker:
         config: EventInvokeConfig | None,
         condition: str,
         attempts: int,
-        outcome: Outcome | None,
+        response: LastAttempt | None,
     ) -> None:
-        record = build_record(event, function, condition, attempts, outcome)
+        record = build_record(event, function, condition, attempts, response)
         destinations = destinations_for(record, function, config)
         assert event.event_id is not None
         await self.handoff.settle(event.event_id, record, destinations)

@@ -6,11 +6,11 @@ import sqlite3
 import time
 
 from eventinvoke.backends.sqlite.database import Database
-from eventinvoke.core.model import QueuedEvent
+from eventinvoke.core.model import LastAttempt, QueuedEvent
 
 _EVENT_COLUMNS = (
     "event_id, request_id, function_name, qualifier, payload, enqueued_at, attempts, visible_at, "
-    "throttles"
+    "throttles, last_response, last_function_error, last_executed_version"
 )
 
 
@@ -75,7 +75,12 @@ class SqliteEventQueue:
         await self._database.write(extend, durable=False)
 
     async def retry(
-        self, event_id: int, attempts: int, visible_at: float, throttles: int = 0
+        self,
+        event_id: int,
+        attempts: int,
+        visible_at: float,
+        throttles: int = 0,
+        last_attempt: LastAttempt | None = None,
     ) -> None:
         def retry(connection: sqlite3.Connection) -> None:
             connection.execute(
@@ -83,6 +88,17 @@ class SqliteEventQueue:
                 "throttles = ?, lease_owner = NULL, lease_expires = NULL WHERE event_id = ?",
                 (attempts, visible_at, visible_at, throttles, event_id),
             )
+            if last_attempt is not None:
+                connection.execute(
+                    "UPDATE events SET last_response = ?, last_function_error = ?, "
+                    "last_executed_version = ? WHERE event_id = ?",
+                    (
+                        last_attempt.payload,
+                        last_attempt.function_error,
+                        last_attempt.executed_version,
+                        event_id,
+                    ),
+                )
 
         await self._database.write(retry, durable=False)
 
@@ -116,6 +132,13 @@ def _event(row: sqlite3.Row) -> QueuedEvent:
         attempts=row["attempts"],
         visible_at=row["visible_at"],
         throttles=row["throttles"],
+        last_attempt=None
+        if row["last_executed_version"] is None
+        else LastAttempt(
+            payload=bytes(row["last_response"] or b""),
+            function_error=row["last_function_error"],
+            executed_version=row["last_executed_version"],
+        ),
     )
 
 

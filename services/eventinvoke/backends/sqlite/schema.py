@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -80,7 +80,10 @@ CREATE TABLE IF NOT EXISTS events (
     available_at REAL NOT NULL,
     lease_owner TEXT,
     lease_expires REAL,
-    throttles INTEGER NOT NULL DEFAULT 0
+    throttles INTEGER NOT NULL DEFAULT 0,
+    last_response BLOB,
+    last_function_error TEXT,
+    last_executed_version TEXT
 );
 CREATE INDEX IF NOT EXISTS events_available ON events (available_at);
 CREATE INDEX IF NOT EXISTS events_enqueued ON events (enqueued_at);
@@ -140,6 +143,12 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 3: versions and aliases. Their two tables are new (created above, IF NOT EXISTS); no
     # existing row changes: every function has only $LATEST, and no number was handed out yet.
     2: (),
+    # 4: the latest execution's response, for a record settled later without another run.
+    3: (
+        "ALTER TABLE events ADD COLUMN last_response BLOB",
+        "ALTER TABLE events ADD COLUMN last_function_error TEXT",
+        "ALTER TABLE events ADD COLUMN last_executed_version TEXT",
+    ),
 }
 
 
