@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import time
-import zipfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -15,32 +13,19 @@ import pytest
 
 from eventinvoke.app import Suite
 from eventinvoke.client import AsyncClient
+from eventinvoke.core.packaging import zip_directory
+from eventinvoke.router.testing import TIME_SCALE as TIME_SCALE  # re-exported for the tests
+from eventinvoke.router.testing import suite_settings
 from eventinvoke.server.config import Settings
 
 FUNCTIONS = Path(__file__).parent / "functions"
-# Tests run AWS's real retry policy 100× faster: delays of 0.6 s and 1.2 s, ages / 100.
-TIME_SCALE = 0.01
-
-
-def zip_dir(path: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for file in sorted(path.rglob("*")):
-            if file.is_file() and "__pycache__" not in file.parts:
-                archive.write(file, file.relative_to(path).as_posix())
-    return buffer.getvalue()
+# Tests run AWS's real retry policy 100x faster: delays of 0.6 s and 1.2 s, ages / 100.
+zip_dir = zip_directory
 
 
 def test_settings(data_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": data_dir,
-        "listen": "127.0.0.1:0",
-        "time_scale": TIME_SCALE,
-        "lease_margin": 2.0,
-        "log_format": "json",
-    }
-    values.update(overrides)
-    return Settings.load(values, environ={})
+    """The settings adapter authors' tests get too (eventinvoke.router.testing)."""
+    return suite_settings(data_dir, **overrides)
 
 
 test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test

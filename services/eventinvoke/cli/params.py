@@ -3,16 +3,11 @@ structures, and deployment packages. Pure functions that raise ``ValueError`` on
 
 from __future__ import annotations
 
-import io
 import json
-import stat
-import zipfile
 from pathlib import Path
 from typing import Any
 
-# A fixed timestamp and normalized modes make zipping the same tree give the same bytes, so
-# CodeSha256 only changes when the code does.
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+from eventinvoke.core.packaging import zip_directory
 
 
 def _read_file(value: str, prefix: str) -> bytes:
@@ -129,24 +124,6 @@ class _Shorthand:
         while self.pos < len(self.text) and self.text[self.pos] not in stop:
             self.pos += 1
         return self.text[start : self.pos]
-
-
-def zip_directory(root: Path) -> bytes:
-    """The deployment package for a directory: its files, relative to it, in sorted order."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(root.rglob("*")):
-            relative = path.relative_to(root)
-            # Bytecode caches differ from machine to machine and would change CodeSha256.
-            if not path.is_file() or "__pycache__" in relative.parts:
-                continue
-            info = zipfile.ZipInfo(relative.as_posix(), date_time=_ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            # Keep only "executable or not": a custom runtime's `bootstrap` must stay runnable.
-            mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
-            info.external_attr = (stat.S_IFREG | mode) << 16
-            archive.writestr(info, path.read_bytes())
-    return buffer.getvalue()
 
 
 def read_code(value: str) -> bytes:

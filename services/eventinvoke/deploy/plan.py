@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import io
 import re
-import stat
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 
 from eventinvoke.core.arn import parse_function_name
 from eventinvoke.core.errors import LambdaError
+from eventinvoke.core.packaging import zip_directory, zip_source
 from eventinvoke.deploy.template import (
     NO_VALUE,
     PENDING,
@@ -147,9 +147,6 @@ _DESTINATION = re.compile(DESTINATION_PATTERN)
 _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9-_]{1,64}")
 _ALIAS_NAME = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}")
 _INLINE_FILE = {"python": "index.py", "nodejs": "index.js"}
-# Same rules as ``eventinvoke create-function --code DIR``: a fixed timestamp and normalized
-# modes, so zipping the same tree gives the same bytes and CodeSha256 changes only with the code.
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 # --- what gets applied ---------------------------------------------------------------------
@@ -906,7 +903,7 @@ def _code(code: Any, runtime: str, base_dir: Path, check: _Check) -> bytes | Non
                 "Code/ZipFile", f"inline code needs a Python or Node.js runtime, not {runtime}"
             )
         else:
-            return _zip_inline(filename, source)
+            return zip_source(filename, source)
         return None
     if isinstance(code, dict) and ({"S3Bucket", "S3Key", "ImageUri", "Bucket", "Key"} & set(code)):
         check.fail(
@@ -939,32 +936,6 @@ def _code(code: Any, runtime: str, base_dir: Path, check: _Check) -> bytes | Non
         return None
     check.fail("Code", f"{path} is not a directory or a .zip file")
     return None
-
-
-def _zip_inline(filename: str, source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo(filename, date_time=_ZIP_EPOCH)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = (stat.S_IFREG | 0o644) << 16
-        archive.writestr(info, source)
-    return buffer.getvalue()
-
-
-def zip_directory(root: Path) -> bytes:
-    """A directory's files, relative to it, in sorted order (as ``create-function --code``)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(root.rglob("*")):
-            relative = path.relative_to(root)
-            if not path.is_file() or "__pycache__" in relative.parts:
-                continue
-            info = zipfile.ZipInfo(relative.as_posix(), date_time=_ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
-            info.external_attr = (stat.S_IFREG | mode) << 16
-            archive.writestr(info, path.read_bytes())
-    return buffer.getvalue()
 
 
 class _Check:
