@@ -210,7 +210,7 @@ def test_read_follows_with_a_cursor_and_retention_trims_oldest(tmp_path: Path) -
     old, new = directory / "2024-01-01-a.log", directory / "2024-01-02-b.log"
     for path, text in ((old, "init a\nSTART 1\n"), (new, "START 2\n")):
         path.write_text(text)
-        function_logs.mark(path, 0, stream=path.stem)
+        function_logs.LogIndex(path, stream=path.stem).close()
     lines, cursor = function_logs.read(directory)
     assert [line.message for line in lines] == ["init a", "START 1", "START 2"]
     assert function_logs.read(directory, cursor=cursor)[0] == []

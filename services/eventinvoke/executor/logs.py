@@ -40,24 +40,34 @@ def _index_path(log_path: Path) -> Path:
     return function_dir.parent / INDEX_DIR / function_dir.name / (log_path.name + INDEX_SUFFIX)
 
 
-def mark(log_path: Path, offset: int, stream: str = "") -> None:
-    """Record that what is written from ``offset`` on belongs to something starting now."""
-    entry = f"{offset} {int(time.time() * 1000)}"
-    if stream:
-        entry += f" {stream}"
-    path = _index_path(log_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as index:
-        index.write(entry + "\n")
+class LogIndex:
+    """A live log file's index, kept open by the one sandbox that appends to it: a mark per
+    invocation is then one ``write``, not an open and a close."""
 
+    def __init__(self, log_path: Path, stream: str) -> None:
+        path = _index_path(log_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._stream = stream
+        self.mark(0, stream=stream)  # the sandbox's start: init output is timed from here
 
-def truncate(log_path: Path, log_fd: int) -> None:
-    """Empty a live log file (the process appends, so it goes on writing from 0)."""
-    os.ftruncate(log_fd, 0)
-    index = _index_path(log_path)
-    stream = _read_index(index)[1]
-    index.write_text("")
-    mark(log_path, 0, stream=stream)
+    def mark(self, offset: int, stream: str = "") -> None:
+        """Record that what is written from ``offset`` on belongs to something starting now."""
+        entry = f"{offset} {int(time.time() * 1000)}"
+        if stream:
+            entry += f" {stream}"
+        os.write(self._fd, (entry + "\n").encode())
+
+    def truncate(self, log_fd: int) -> None:
+        """Empty the live log file (the process appends, so it goes on writing from 0)."""
+        os.ftruncate(log_fd, 0)
+        os.ftruncate(self._fd, 0)  # O_APPEND: the next mark lands at the new end, 0
+        self.mark(0, stream=self._stream)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def trim(directory: Path, limit: int, keep: set[Path]) -> None:

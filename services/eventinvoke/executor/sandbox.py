@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import math
 import os
@@ -101,17 +102,28 @@ class Launcher:
     environment: dict[str, str] = field(default_factory=dict)
 
 
+# Every python3.x runs on this interpreter; -u so prints reach the log as they happen.
+_PYTHON = Launcher(
+    [sys.executable, "-u", str(RUNTIMES_DIR / "python" / "bootstrap.py")],
+    RUNTIMES_DIR / "python",
+    True,
+)
+
+
 def _python(function: FunctionConfig, code_dir: Path) -> Launcher:
-    # Every python3.x runs on this interpreter; -u so prints reach the log as they happen.
-    runtime_dir = RUNTIMES_DIR / "python"
-    return Launcher([sys.executable, "-u", str(runtime_dir / "bootstrap.py")], runtime_dir, True)
+    return _PYTHON
+
+
+@functools.cache
+def _node_binary() -> str:
+    return shutil.which("node") or "node"
 
 
 def _node(function: FunctionConfig, code_dir: Path) -> Launcher:
     # Every nodejs*.x runs on the machine's Node.js; the bootstrap reads the generation it
     # imitates (error shapes, Handled errors, callback deprecation) from AWS_EXECUTION_ENV.
     runtime_dir = RUNTIMES_DIR / "node"
-    node = shutil.which("node") or "node"
+    node = _node_binary()
     # AWS's NODE_PATH, less the layer paths: /var/runtime/node_modules:/var/runtime:/var/task.
     node_path = f"{runtime_dir / 'node_modules'}:{runtime_dir}:{code_dir}"
     return Launcher(
@@ -236,6 +248,8 @@ class Sandbox:
         self.last_used = time.monotonic()
         self._exited: asyncio.Task[int] | None = None
         self._log_fd = -1
+        self._index: logs.LogIndex | None = None
+        self._memory_timer: asyncio.TimerHandle | None = None
         self._started_at = 0.0
         self._initialised = False
         self._max_memory_mb = 0
@@ -283,7 +297,7 @@ class Sandbox:
         await self.api.start()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        logs.mark(self.log_path, 0, stream=self.log_stream_name)  # init output: start time
+        self._index = logs.LogIndex(self.log_path, self.log_stream_name)
         self._started_at = asyncio.get_running_loop().time()
         # The process writes straight into the log file (no pipe to drain, nothing buffered
         # on our side), and leads its own process group so a kill reaches its children too.
@@ -299,16 +313,17 @@ class Sandbox:
         self._exited = asyncio.create_task(self.process.wait())
 
     async def invoke(self, invocation: Invocation) -> Outcome:
-        assert self._exited is not None, "start() first"
+        assert self._exited is not None and self._index is not None, "start() first"
         loop = asyncio.get_running_loop()
         function = self.function
         request_id = invocation.request_id
-        if self.log_path.stat().st_size > self.settings.log_retention_bytes:
-            logs.truncate(self.log_path, self._log_fd)  # one long-lived sandbox's own cap
-        start_offset = self.log_path.stat().st_size
-        logs.mark(self.log_path, start_offset)
+        start_offset = os.fstat(self._log_fd).st_size
+        if start_offset > self.settings.log_retention_bytes:
+            self._index.truncate(self._log_fd)  # one long-lived sandbox's own cap
+            start_offset = 0
+        self._index.mark(start_offset)
         self._log(f"START RequestId: {request_id} Version: {function.version}\n")
-        watch = asyncio.create_task(self._watch_memory())
+        self._memory_timer = loop.call_later(MEMORY_WATCH_INTERVAL, self._check_memory)
 
         handle = self.api.submit(
             Event(
@@ -344,7 +359,8 @@ class Sandbox:
                 timeout=max(remaining, 0),
                 return_when=asyncio.FIRST_COMPLETED,
             )
-        watch.cancel()
+        if self._memory_timer is not None:
+            self._memory_timer.cancel()
         self._note_memory()
         ended = loop.time()
         timed_out_after = 0.0
@@ -407,6 +423,8 @@ class Sandbox:
         if self._log_fd >= 0:
             os.close(self._log_fd)
             self._log_fd = -1
+        if self._index is not None:
+            self._index.close()
 
     def _log(self, text: str) -> None:
         if self._log_fd >= 0:
@@ -418,20 +436,21 @@ class Sandbox:
             log.seek(max(start_offset, end - TAIL_BYTES))
             return log.read(TAIL_BYTES)
 
-    async def _watch_memory(self) -> None:
+    def _check_memory(self) -> None:
         """Enforce MemorySize while an invocation runs: kill the sandbox once the resident memory
-        of its process tree exceeds it, as Lambda's cgroup limit does (no MemoryError inside)."""
-        if self.process is None:
+        of its process tree exceeds it, as Lambda's cgroup limit does (no MemoryError inside).
+        A timer, not a task, re-armed every MEMORY_WATCH_INTERVAL: the many invocations that
+        end sooner cost nothing."""
+        if self.process is None or not self.alive:
             return
-        limit_kb = self.function.memory_size * 1024
-        while self._exited is not None and not self._exited.done():
-            if _tree_rss_kb(self.process.pid) > limit_kb:
-                self._out_of_memory = True
-                self._max_memory_mb = self.function.memory_size
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                return
-            await asyncio.sleep(MEMORY_WATCH_INTERVAL)
+        if _tree_rss_kb(self.process.pid) > self.function.memory_size * 1024:
+            self._out_of_memory = True
+            self._max_memory_mb = self.function.memory_size
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            return
+        loop = asyncio.get_running_loop()
+        self._memory_timer = loop.call_later(MEMORY_WATCH_INTERVAL, self._check_memory)
 
     def _note_memory(self) -> None:
         # Peak resident set of the runtime process (approximate: children are not counted).
