@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -10,24 +11,40 @@ from grpc_status import rpc_status
 
 from eventinvoke.client import _operations, errors
 from eventinvoke.client import type_defs as t
+from eventinvoke.client._batching import EventBatcher
 from eventinvoke.client._operations import Operation
 from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, target
+from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 
 R = TypeVar("R")
+EVENT = invoker_pb2.INVOCATION_TYPE_EVENT
 
 
 class AsyncClient(BaseClient[grpc.aio.Channel]):
     """The Invoker and Router APIs, named and shaped like boto3's lambda client.
 
     ``async with AsyncClient("127.0.0.1:50051") as client: await client.invoke("f")``
+
+    Concurrent ``invoke(..., invocation_type="Event")`` calls share InvokeBatch RPCs (see
+    ``_batching``); each still returns its own response or raises its own error.
     """
+
+    _event_batcher: EventBatcher | None = None
 
     def _open_channel(self, endpoint: str) -> grpc.aio.Channel:
         # Opened on first use, not in the constructor: a grpc.aio channel belongs to the event
         # loop that is running when it is created, and the constructor may run outside any loop.
         return grpc.aio.insecure_channel(target(endpoint), options=CHANNEL_OPTIONS)
 
+    def _batcher(self) -> EventBatcher:
+        # Made on first use, like the channel, inside the loop its futures belong to.
+        if self._event_batcher is None:
+            send = partial(self._call, "Invoke", self._invoker.InvokeBatch, endpoint=self.endpoint)
+            self._event_batcher = EventBatcher(send)
+        return self._event_batcher
+
     async def close(self) -> None:
+        self._event_batcher = None
         channels, self._channels = self._channels, {}
         for channel in channels.values():
             await channel.close()
@@ -63,6 +80,9 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
             ) from exc
 
     async def _run(self, operation: Operation[R]) -> R:
+        request = operation.request
+        if isinstance(request, invoker_pb2.InvokeRequest) and request.invocation_type == EVENT:
+            return operation.convert(await self._batcher().invoke(request))
         method = getattr(self._stub(operation.service), operation.method)
         endpoint = self._endpoint(operation.service)
         response = await self._call(operation.name, method, operation.request, endpoint)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+
+from eventinvoke.core.errors import LambdaError
 from eventinvoke.core.model import Alias, EventInvokeConfig, FunctionConfig
 from eventinvoke.invoker.event_invoke_configs import DestinationSettings, Outcome, Settings
+from eventinvoke.invoker.invocations import InvokeResult
+from eventinvoke.server.status import error_info, grpc_code
 from eventinvoke.v1 import function_pb2
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 
@@ -88,3 +93,27 @@ def _outcome(config: function_pb2.DestinationConfig, field: str) -> Outcome | No
         return None
     side = getattr(config, field)
     return Outcome(side.destination if side.HasField("destination") else None)
+
+
+def invoke_result_to_pb(result: InvokeResult) -> invoker_pb2.InvokeResponse:
+    return invoker_pb2.InvokeResponse(
+        status_code=result.status_code,
+        request_id=result.request_id,
+        payload=result.payload,
+        function_error=result.function_error or "",
+        executed_version=result.executed_version,
+        log_result=base64.b64encode(result.log_tail[-4096:]).decode()
+        if result.log_tail is not None
+        else "",
+    )
+
+
+def invoke_error_to_pb(error: LambdaError) -> invoker_pb2.InvokeError:
+    """What ``to_status`` would put in Invoke's status, for one invocation of a batch."""
+    info = error_info(error)
+    return invoker_pb2.InvokeError(
+        code=grpc_code(error).value[0],
+        message=error.message,
+        reason=info.reason,
+        metadata=info.metadata,
+    )

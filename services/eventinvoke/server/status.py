@@ -24,15 +24,22 @@ GRPC_CODES: dict[type[errors.LambdaError], grpc.StatusCode] = {
 }
 
 
-def to_status(error: errors.LambdaError) -> grpc.Status:
-    code = GRPC_CODES.get(type(error), grpc.StatusCode.INTERNAL)
-    info = error_details_pb2.ErrorInfo(
+def grpc_code(error: errors.LambdaError) -> grpc.StatusCode:
+    return GRPC_CODES.get(type(error), grpc.StatusCode.INTERNAL)
+
+
+def error_info(error: errors.LambdaError) -> error_details_pb2.ErrorInfo:
+    return error_details_pb2.ErrorInfo(
         reason=error.code,
         domain=ERROR_DOMAIN,
         metadata={"httpStatus": str(error.http_status), **error.metadata},
     )
+
+
+def to_status(error: errors.LambdaError) -> grpc.Status:
+    code = grpc_code(error)
     detail = any_pb2.Any()
-    detail.Pack(info)
+    detail.Pack(error_info(error))
     status = status_pb2.Status(
         code=getattr(code_pb2, code.name), message=error.message, details=[detail]
     )

@@ -1,0 +1,106 @@
+"""Gathering concurrent Event invokes into InvokeBatch calls (the asyncio client's hot path).
+
+Google Cloud Pub/Sub's publisher does the same for messages. A call goes out at once while
+fewer than ``max_in_flight`` are on the wire; while they are, later invokes wait and leave
+together in the next call. There is no timer, so a lone invoke is never delayed, and under load
+each RPC (and each server commit) carries as many invocations as arrived during one round trip.
+Each invoke still gets its own answer: its request id, or the exception Invoke would raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TypeAlias
+
+from eventinvoke.client import errors
+from eventinvoke.v1 import invoker_service_pb2 as pb
+
+MAX_IN_FLIGHT = 4  # InvokeBatch calls on the wire at once
+MAX_INVOCATIONS = 500  # per call
+MAX_BYTES = 8 * 1024 * 1024  # payload bytes per call (one larger invocation still goes alone)
+
+Send: TypeAlias = Callable[[pb.InvokeBatchRequest], Awaitable[pb.InvokeBatchResponse]]
+_Waiting: TypeAlias = tuple[pb.InvokeRequest, "asyncio.Future[pb.InvokeResponse]"]
+
+
+class EventBatcher:
+    """Sends Event invokes in InvokeBatch calls; ``send`` makes one call, raising the
+    client's exceptions."""
+
+    def __init__(self, send: Send, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+        self._send = send
+        self._max_in_flight = max_in_flight
+        self._waiting: deque[_Waiting] = deque()
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def invoke(self, request: pb.InvokeRequest) -> pb.InvokeResponse:
+        future: asyncio.Future[pb.InvokeResponse] = asyncio.get_running_loop().create_future()
+        self._waiting.append((request, future))
+        if len(self._in_flight) < self._max_in_flight:
+            self._start()
+        return await future
+
+    def _start(self) -> None:
+        batch: list[_Waiting] = []
+        size = 0
+        while self._waiting and len(batch) < MAX_INVOCATIONS:
+            request, future = self._waiting[0]
+            if batch and size + len(request.payload) > MAX_BYTES:
+                break
+            self._waiting.popleft()
+            if not future.cancelled():  # a caller that gave up before sending sends nothing
+                batch.append((request, future))
+                size += len(request.payload)
+        if not batch:
+            return
+        task = asyncio.create_task(self._call(batch))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if self._waiting:
+            self._start()
+
+    async def _call(self, batch: list[_Waiting]) -> None:
+        try:
+            response = await self._send(
+                pb.InvokeBatchRequest(invocations=[request for request, _ in batch])
+            )
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as error:  # the call as a whole failed: every invoke hears why
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        if len(response.results) != len(batch):
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(_mismatch(len(batch), len(response.results)))
+            return
+        for (_, future), result in zip(batch, response.results, strict=True):
+            if future.done():
+                continue
+            if result.HasField("error"):
+                future.set_exception(_error(result.error))
+            else:
+                future.set_result(result.response)
+
+
+def _error(error: pb.InvokeError) -> errors.ServiceError:
+    metadata = dict(error.metadata)
+    try:
+        http_status = int(metadata.get("httpStatus", ""))
+    except ValueError:
+        http_status = 500
+    return errors.service_error(error.reason, error.message, http_status, metadata, "Invoke")
+
+
+def _mismatch(sent: int, answered: int) -> errors.ServiceError:
+    message = f"InvokeBatch answered {answered} results for {sent} invocations"
+    return errors.service_error("ServiceException", message, 500, operation_name="Invoke")
