@@ -165,3 +165,231 @@ async def test_close_releases_a_parked_next(api, http) -> None:
     with pytest.raises((aiohttp.ClientError, AssertionError)):
         response = await pending
         assert response.status == 200
+
+
+# -- the HTTP layer over a raw socket: what curl, node and awslambdaric may send ---------------
+
+NEXT = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def post(path: str, body: bytes, headers: str = "") -> bytes:
+    head = f"POST {RUNTIME}{path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{headers}"
+    return head.encode() + b"\r\n" + body
+
+
+async def connect(api: RuntimeApi) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    host, port = api.address.split(":")
+    return await asyncio.open_connection(host, int(port))
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    status_line, *lines = head.decode().split("\r\n")[:-2]
+    headers = dict(line.split(": ", 1) for line in lines)
+    body = await reader.readexactly(int(headers["Content-Length"]))
+    return int(status_line.split()[1]), headers, body
+
+
+async def test_a_chunked_response_body_is_read_whole(api) -> None:
+    handle = api.submit(event())
+    reader, writer = await connect(api)
+    writer.write(NEXT)
+    assert (await read_response(reader))[0] == 200
+    writer.write(
+        f"POST {RUNTIME}/invocation/req-1/response HTTP/1.1\r\nHost: x\r\n".encode()
+        + b'Transfer-Encoding: chunked\r\n\r\n4\r\n{"ok\r\n7\r\n":true}\r\n0\r\n\r\n'
+    )
+    status, _, body = await read_response(reader)
+    assert (status, body) == (202, b'{"status":"OK"}')
+    assert (await handle.result).payload == b'{"ok":true}'
+    writer.close()
+
+
+async def test_an_oversized_chunked_body_is_413(api) -> None:
+    handle = api.submit(event())
+    reader, writer = await connect(api)
+    writer.write(NEXT)
+    await read_response(reader)
+    chunk = b"x" * (1 << 20)
+    writer.write(
+        f"POST {RUNTIME}/invocation/req-1/response HTTP/1.1\r\nHost: x\r\n".encode()
+        + b"Transfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n%s\r\n" % (len(chunk), chunk) * 7
+        + b"0\r\n\r\n"
+    )
+    assert (await read_response(reader))[0] == 413
+    assert (await handle.result).error
+    writer.close()
+
+
+async def test_pipelined_requests_are_answered_in_order(api) -> None:
+    first = api.submit(event("req-1"))
+    reader, writer = await connect(api)
+    # All at once: take req-1, answer it, then wait in /next for the one after.
+    writer.write(NEXT + post("/invocation/req-1/response", b'"one"') + NEXT)
+    status, headers, _ = await read_response(reader)
+    assert (status, headers["Lambda-Runtime-Aws-Request-Id"]) == (200, "req-1")
+    assert (await read_response(reader))[0] == 202
+    assert (await first.result).payload == b'"one"'
+
+    waiting = asyncio.create_task(read_response(reader))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # the third request waits for an event
+    api.submit(event("req-2"))
+    status, headers, _ = await waiting
+    assert (status, headers["Lambda-Runtime-Aws-Request-Id"]) == (200, "req-2")
+    writer.close()
+
+
+async def test_a_202_pipelined_before_next_leaves_with_the_next_event(api) -> None:
+    first = api.submit(event("req-1"))
+    reader, writer = await connect(api)
+    writer.write(NEXT)
+    await read_response(reader)
+    # What our Python runtime sends: its answer and its next /next in one write.
+    writer.write(post("/invocation/req-1/response", b'"one"') + NEXT)
+    assert (await first.result).payload == b'"one"'  # the answer counts at once...
+
+    # ...while its 202 waits to leave with the next event, one wake-up for the runtime.
+    waiting = asyncio.create_task(read_response(reader))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    api.submit(event("req-2"))
+    assert (await waiting)[0] == 202
+    status, headers, _ = await read_response(reader)
+    assert (status, headers["Lambda-Runtime-Aws-Request-Id"]) == (200, "req-2")
+    writer.close()
+
+
+async def test_an_answer_not_pipelined_is_accepted_at_once(api) -> None:
+    handle = api.submit(event("req-1"))
+    reader, writer = await connect(api)
+    writer.write(NEXT)
+    await read_response(reader)
+    writer.write(post("/invocation/req-1/response", b'"one"'))
+    assert (await asyncio.wait_for(read_response(reader), 0.5))[0] == 202
+    assert (await handle.result).payload == b'"one"'
+    writer.close()
+
+
+async def test_expect_100_continue_is_answered_at_once(api) -> None:
+    handle = api.submit(event())
+    reader, writer = await connect(api)
+    writer.write(NEXT)
+    await read_response(reader)
+    body = b'"' + b"x" * 2000 + b'"'
+    request = post("/invocation/req-1/response", body, "Expect: 100-continue\r\n")
+    head, _, _ = request.partition(b"\r\n\r\n")
+    writer.write(head + b"\r\n\r\n")
+    interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 0.5)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    writer.write(body)
+    assert (await read_response(reader))[0] == 202
+    assert (await handle.result).payload == body
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"NOT HTTP AT ALL\r\n\r\n",
+        b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+        b"POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        # An upgrade whose body llhttp would skip.
+        b"POST /x HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 2\r\n\r\nab",
+    ],
+)
+async def test_malformed_http_is_400_and_closed(api, request_bytes: bytes) -> None:
+    reader, writer = await connect(api)
+    writer.write(request_bytes)
+    status, _, _ = await read_response(reader)
+    assert status == 400
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("GET", "/2018-06-01/runtime/unknown", 404, None),
+        ("GET", "/", 404, None),
+        ("POST", f"{RUNTIME}/invocation//response", 404, None),
+        ("POST", f"{RUNTIME}/invocation/req-1/other", 404, None),
+        ("POST", f"{RUNTIME}/invocation/next", 405, "GET"),
+        ("GET", f"{RUNTIME}/invocation/req-1/response", 405, "POST"),
+        ("PUT", f"{RUNTIME}/invocation/req-1/error", 405, "POST"),
+        ("GET", f"{RUNTIME}/init/error", 405, "POST"),
+    ],
+)
+async def test_unknown_paths_and_wrong_methods(api, method, path, status, allow) -> None:
+    handle = api.submit(event())
+    reader, writer = await connect(api)
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
+    got, headers, body = await read_response(reader)
+    assert (got, headers.get("Allow")) == (status, allow)
+    assert json.loads(body)["errorType"]
+    assert not handle.taken.done()
+    writer.write(NEXT)  # the connection is still usable
+    assert (await read_response(reader))[0] == 200
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /2018-06-01/runtime/invocation/next HTTP/1.0\r\n\r\n",
+        b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nConnection: close\r\n\r\n",
+    ],
+)
+async def test_a_connection_not_kept_alive_is_closed_after_the_response(
+    api, request_bytes: bytes
+) -> None:
+    api.submit(event())
+    reader, writer = await connect(api)
+    writer.write(request_bytes)
+    status, _, body = await read_response(reader)
+    assert (status, body) == (200, b'{"a":1}')
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+
+
+async def test_a_runtime_that_hung_up_in_next_is_not_handed_the_event(api) -> None:
+    _, gone = await connect(api)
+    gone.write(NEXT)
+    await asyncio.sleep(0.05)
+    gone.close()
+    await asyncio.sleep(0.05)
+    reader, writer = await connect(api)
+    writer.write(NEXT)
+    await asyncio.sleep(0.05)
+    api.submit(event())
+    status, headers, _ = await read_response(reader)
+    assert (status, headers["Lambda-Runtime-Aws-Request-Id"]) == (200, "req-1")
+    writer.close()
+
+
+async def test_close_answers_a_parked_next_quickly(api) -> None:
+    reader, writer = await connect(api)
+    writer.write(NEXT)
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(api.close(), 1)
+    status, _, body = await read_response(reader)
+    assert status == 500
+    assert json.loads(body)["errorMessage"] == "The sandbox is shutting down"
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+
+
+async def test_an_upgrade_to_http2_is_ignored(api) -> None:
+    api.submit(event())
+    reader, writer = await connect(api)
+    # What curl --http2 sends on an http:// URL: the answer is plain HTTP/1.1.
+    writer.write(
+        NEXT[:-2] + b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        b"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n"
+    )
+    status, _, body = await read_response(reader)
+    assert (status, body) == (200, b'{"a":1}')
+    writer.write(post("/invocation/req-1/response", b"{}"))
+    assert (await read_response(reader))[0] == 202
+    writer.close()

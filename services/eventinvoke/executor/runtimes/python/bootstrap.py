@@ -36,6 +36,9 @@ class RuntimeClient:
     A few lines over a socket rather than http.client: its response parsing (email.parser)
     cost more CPU than a small function's whole invocation. The server is ours and always
     answers with Content-Length, which is all this client reads.
+
+    An invocation's answer is not sent on its own: it leaves with the next ``/next`` in one
+    write (HTTP/1.1 pipelining), and both replies come back together.
     """
 
     def __init__(self, address: str) -> None:
@@ -44,18 +47,23 @@ class RuntimeClient:
         self._socket = socket.create_connection((host, int(port)))
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buffer = bytearray()  # bytes received and not yet parsed
+        self._unsent = b""  # an answer waiting to leave with the next request
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        body: bytes = b"",
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], bytes]:
+    def _encode(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> bytes:
         head = [f"{method} {API_PREFIX}{path} HTTP/1.1", f"Host: {self._host}"]
         head.extend(f"{name}: {value}" for name, value in (headers or {}).items())
         head.append(f"Content-Length: {len(body)}")
-        self._socket.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+    def _request(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Send ``request`` after any unsent answer; read the answer's reply, then its own."""
+        answered = bool(self._unsent)
+        self._socket.sendall(self._unsent + request)
+        self._unsent = b""
+        if answered:
+            self._read_response()  # 202, or an error about an answer already given up on
         return self._read_response()
 
     def _read_response(self) -> tuple[int, dict[str, str], bytes]:
@@ -83,28 +91,29 @@ class RuntimeClient:
 
     def next(self) -> tuple[dict[str, str], bytes]:
         """The next event: its headers (names in lower case) and body."""
-        status, headers, body = self._request("GET", "/invocation/next")
+        status, headers, body = self._request(self._encode("GET", "/invocation/next"))
         if status != 200:
             raise SystemExit(f"Runtime API /next returned {status}: {body!r}")
         return headers, body
 
     def post_response(self, request_id: str, body: bytes) -> None:
         headers = {"Content-Type": "application/json"}
-        self._request("POST", f"/invocation/{request_id}/response", body, headers)
+        self._unsent = self._encode("POST", f"/invocation/{request_id}/response", body, headers)
 
     def post_error(self, request_id: str, error: dict[str, Any], error_type: str) -> None:
         headers = {
             "Content-Type": "application/json",
             "Lambda-Runtime-Function-Error-Type": error_type,
         }
-        self._request("POST", f"/invocation/{request_id}/error", to_json(error), headers)
+        path = f"/invocation/{request_id}/error"
+        self._unsent = self._encode("POST", path, to_json(error), headers)
 
     def post_init_error(self, error: dict[str, Any], error_type: str) -> None:
         headers = {
             "Content-Type": "application/json",
             "Lambda-Runtime-Function-Error-Type": error_type,
         }
-        self._request("POST", "/init/error", to_json(error), headers)
+        self._request(self._encode("POST", "/init/error", to_json(error), headers))
 
 
 class LambdaContext:
