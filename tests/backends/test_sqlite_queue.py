@@ -6,11 +6,14 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from eventinvoke.backends.sqlite import SqliteBackend
 from eventinvoke.core.model import QueuedEvent
@@ -245,3 +248,15 @@ async def test_leases_of_a_killed_process_are_redelivered(tmp_path: Path) -> Non
             child.kill()
             await child.wait()
         await backend.close()
+
+
+async def test_events_enqueued_together_are_stored_all_or_none(backend: SqliteBackend) -> None:
+    await backend.queue.enqueue(event(1), event(2), event(3))
+    leased = await backend.queue.lease("owner", 10, 30)
+    assert [e.request_id for e in leased] == ["request-1", "request-2", "request-3"]
+
+    # One row the table refuses (payload is NOT NULL) and none of its batch is stored.
+    refused = replace(event(5), payload=None)  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
+        await backend.queue.enqueue(event(4), refused)
+    assert await backend.queue.lease("owner", 10, 30) == []

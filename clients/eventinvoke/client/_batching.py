@@ -17,7 +17,7 @@ from typing import TypeAlias
 from eventinvoke.client import errors
 from eventinvoke.v1 import invoker_service_pb2 as pb
 
-MAX_IN_FLIGHT = 4  # InvokeBatch calls on the wire at once
+MAX_IN_FLIGHT = 2  # InvokeBatch calls on the wire at once
 MAX_INVOCATIONS = 500  # per call
 MAX_BYTES = 8 * 1024 * 1024  # payload bytes per call (one larger invocation still goes alone)
 

@@ -113,8 +113,8 @@ async def resolve_qualifier(
 class EventQueue(Protocol):
     """Accepted asynchronous events. Events are leased, never popped."""
 
-    async def enqueue(self, event: QueuedEvent) -> None:
-        """Store an event durably; it is visible at ``event.visible_at``."""
+    async def enqueue(self, *events: QueuedEvent) -> None:
+        """Store events durably, all or none; each is visible at its ``visible_at``."""
 
     async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[QueuedEvent]:
         """Take up to ``limit`` visible events whose lease is free or expired.

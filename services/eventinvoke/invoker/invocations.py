@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from eventinvoke.backends.base import EventQueue
-from eventinvoke.core.arn import parse_function_name
+from eventinvoke.core.arn import FunctionRef, parse_function_name
 from eventinvoke.core.errors import (
     RESERVED_CONCURRENCY_EXCEEDED,
     InvalidRequestContentException,
+    LambdaError,
     RequestEntityTooLargeException,
     ValidationException,
     rate_exceeded,
@@ -95,32 +96,14 @@ class Invocations:
                 "failed to satisfy constraint: Member must satisfy enum value set: "
                 f"[{', '.join(INVOCATION_TYPES)}]"
             )
-        limit = MAX_ASYNC_PAYLOAD if invocation_type == EVENT else MAX_SYNC_PAYLOAD
-        if len(payload) > limit:
-            raise RequestEntityTooLargeException(
-                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
-            )
-        payload = payload or b"{}"
-        _require_json(payload)
-        # The configuration the qualifier runs now (an alias resolves to its version). Queued
-        # events keep the qualifier as invoked instead: an alias is resolved again when the
-        # event runs (spec §3.1), and its own event invoke config applies (spec §2.2).
+        payload = _checked_payload(payload, invocation_type)
+        # The configuration the qualifier runs now (an alias resolves to its version).
         function = await self.functions.resolve(ref)
         request_id = request_id or str(uuid.uuid4())
         if invocation_type == DRY_RUN:
             return InvokeResult(status_code=204, request_id=request_id)
         if invocation_type == EVENT:
-            now = time.time()
-            await self.queue.enqueue(
-                QueuedEvent(
-                    request_id=request_id,
-                    function_name=function.name,
-                    qualifier=ref.resolved_qualifier,
-                    payload=payload,
-                    enqueued_at=now,
-                    visible_at=now,
-                )
-            )
+            await self.queue.enqueue(_queued(request_id, function.name, ref, payload))
             self.on_enqueued()
             return InvokeResult(status_code=202, request_id=request_id)
         if function.reserved_concurrent_executions == 0:
@@ -146,6 +129,67 @@ class Invocations:
             executed_version=result.executed_version,
             log_tail=result.log_tail if tail_log else None,
         )
+
+    async def invoke_events(
+        self, invocations: Sequence[EventInvocation]
+    ) -> list[InvokeResult | LambdaError]:
+        """Event invocations, each checked as ``invoke`` checks it, the accepted ones queued in
+        one write: per invocation its 202 result or the error ``invoke`` would raise."""
+        outcomes: list[InvokeResult | LambdaError] = []
+        events: list[QueuedEvent] = []
+        for invocation in invocations:
+            try:
+                ref = parse_function_name(invocation.function_name, invocation.qualifier)
+                if invocation.invocation_type != EVENT:
+                    raise ValidationException("InvokeBatch queues Event invocations only")
+                payload = _checked_payload(invocation.payload, EVENT)
+                function = await self.functions.resolve(ref)
+            except LambdaError as error:
+                outcomes.append(error)
+                continue
+            event = _queued(str(uuid.uuid4()), function.name, ref, payload)
+            events.append(event)
+            outcomes.append(InvokeResult(status_code=202, request_id=event.request_id))
+        if events:
+            await self.queue.enqueue(*events)
+            self.on_enqueued()
+        return outcomes
+
+
+@dataclass(frozen=True)
+class EventInvocation:
+    """One invocation of ``Invocations.invoke_events``."""
+
+    function_name: str
+    payload: bytes
+    qualifier: str | None = None
+    invocation_type: str = EVENT
+
+
+def _queued(request_id: str, function_name: str, ref: FunctionRef, payload: bytes) -> QueuedEvent:
+    # A queued event keeps the qualifier as invoked: an alias is resolved again when the event
+    # runs (spec §3.1), and its own event invoke config applies (spec §2.2).
+    now = time.time()
+    return QueuedEvent(
+        request_id=request_id,
+        function_name=function_name,
+        qualifier=ref.resolved_qualifier,
+        payload=payload,
+        enqueued_at=now,
+        visible_at=now,
+    )
+
+
+def _checked_payload(payload: bytes, invocation_type: str) -> bytes:
+    """The payload within its invocation type's limit and valid JSON (empty means {})."""
+    limit = MAX_ASYNC_PAYLOAD if invocation_type == EVENT else MAX_SYNC_PAYLOAD
+    if len(payload) > limit:
+        raise RequestEntityTooLargeException(
+            f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+        )
+    payload = payload or b"{}"
+    _require_json(payload)
+    return payload
 
 
 def _require_json(payload: bytes) -> None:

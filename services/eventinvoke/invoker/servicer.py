@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TypeAlias
 
 import grpc
 import structlog
 
 from eventinvoke.core.arn import parse_function_name
-from eventinvoke.core.errors import LambdaError, ServiceException, ValidationException
+from eventinvoke.core.errors import LambdaError
 from eventinvoke.invoker.aliases import Aliases
 from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
 from eventinvoke.invoker.functions import FunctionChanges, Functions
-from eventinvoke.invoker.invocations import DRY_RUN, EVENT, REQUEST_RESPONSE, Invocations
+from eventinvoke.invoker.invocations import (
+    DRY_RUN,
+    EVENT,
+    REQUEST_RESPONSE,
+    EventInvocation,
+    Invocations,
+)
 from eventinvoke.invoker.wire import (
     alias_to_pb,
     config_to_pb,
@@ -32,7 +37,6 @@ INVOCATION_TYPES = {
     pb.INVOCATION_TYPE_DRY_RUN: DRY_RUN,
 }
 Context: TypeAlias = grpc.aio.ServicerContext
-log = structlog.get_logger("eventinvoke.invoker")
 
 
 class InvokerServicer(pb_grpc.InvokerServicer):
@@ -67,30 +71,28 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     async def InvokeBatch(
         self, request: pb.InvokeBatchRequest, context: Context
     ) -> pb.InvokeBatchResponse:
-        # Each invocation runs Invoke's own path; their writes meet in one group commit.
-        results = await asyncio.gather(*(self._queue(one) for one in request.invocations))
-        refused = sum(result.HasField("error") for result in results)
+        outcomes = await self.invocations.invoke_events(
+            [
+                EventInvocation(
+                    one.function_name,
+                    one.payload,
+                    qualifier=one.qualifier or None,
+                    invocation_type=INVOCATION_TYPES.get(
+                        one.invocation_type, str(one.invocation_type)
+                    ),
+                )
+                for one in request.invocations
+            ]
+        )
+        results = [
+            pb.InvokeBatchResult(error=invoke_error_to_pb(outcome))
+            if isinstance(outcome, LambdaError)
+            else pb.InvokeBatchResult(response=invoke_result_to_pb(outcome))
+            for outcome in outcomes
+        ]
+        refused = sum(isinstance(outcome, LambdaError) for outcome in outcomes)
         structlog.contextvars.bind_contextvars(invocations=len(results), refused=refused)
         return pb.InvokeBatchResponse(results=results)
-
-    async def _queue(self, request: pb.InvokeRequest) -> pb.InvokeBatchResult:
-        """One invocation of a batch; its error becomes its result, as Invoke's status."""
-        try:
-            if request.invocation_type != pb.INVOCATION_TYPE_EVENT:
-                raise ValidationException("InvokeBatch queues Event invocations only")
-            result = await self.invocations.invoke(
-                request.function_name,
-                request.payload,
-                qualifier=request.qualifier or None,
-                invocation_type=EVENT,
-            )
-        except LambdaError as error:
-            return pb.InvokeBatchResult(error=invoke_error_to_pb(error))
-        except Exception:  # one invocation's fault must not fail (and re-send) its batch
-            log.exception("invocation_failed", function=request.function_name)
-            internal = ServiceException("An internal error occurred. See the server log.")
-            return pb.InvokeBatchResult(error=invoke_error_to_pb(internal))
-        return pb.InvokeBatchResult(response=invoke_result_to_pb(result))
 
     async def CreateFunction(
         self, request: pb.CreateFunctionRequest, context: Context

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
+import orjson
 import structlog
 
 
@@ -17,15 +19,25 @@ def configure_logging(log_format: str = "auto", level: str = "info") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.types.Processor
+    final: structlog.types.Processor
+    factory: Any
+    stdout_bytes = getattr(sys.stdout, "buffer", None)
     if as_json:
         shared.append(structlog.processors.dict_tracebacks)
-        renderer = structlog.processors.JSONRenderer()
+        renderer = final = structlog.processors.JSONRenderer()
+        factory = structlog.PrintLoggerFactory(sys.stdout)
+        if stdout_bytes is not None:
+            # Our own lines (one per RPC and per settled event: the hot path) as orjson bytes,
+            # structlog's fastest set-up; standard-library records keep the str renderer.
+            final = structlog.processors.JSONRenderer(serializer=orjson.dumps)
+            factory = structlog.BytesLoggerFactory(stdout_bytes)
     else:
-        renderer = structlog.dev.ConsoleRenderer()
+        renderer = final = structlog.dev.ConsoleRenderer()
+        factory = structlog.PrintLoggerFactory(sys.stdout)
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[*shared, final],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )
     # Libraries that log through the standard library (grpc, asyncio, aiohttp) go the same way.

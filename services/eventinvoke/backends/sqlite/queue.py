@@ -20,23 +20,28 @@ class SqliteEventQueue:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    async def enqueue(self, event: QueuedEvent) -> None:
-        """Store the event; the queue assigns its own ``event_id`` (the one given is ignored)."""
+    async def enqueue(self, *events: QueuedEvent) -> None:
+        """Store the events in one transaction; the queue assigns each its own ``event_id``
+        (the one given is ignored)."""
+        rows = [
+            (
+                event.request_id,
+                event.function_name,
+                event.qualifier,
+                event.payload,
+                event.enqueued_at,
+                event.attempts,
+                event.visible_at,
+                event.visible_at,
+            )
+            for event in events
+        ]
 
         def enqueue(connection: sqlite3.Connection) -> None:
-            connection.execute(
+            connection.executemany(
                 "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, "
                 "attempts, visible_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.request_id,
-                    event.function_name,
-                    event.qualifier,
-                    event.payload,
-                    event.enqueued_at,
-                    event.attempts,
-                    event.visible_at,
-                    event.visible_at,
-                ),
+                rows,
             )
 
         await self._database.write(enqueue)
