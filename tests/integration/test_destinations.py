@@ -214,3 +214,41 @@ async def test_one_bad_destination_does_not_block_the_other(suite: Running) -> N
     [failed] = await _failed_deliveries(suite, 1)
     assert failed["Destination"]["Target"] == topic
     assert failed["Record"]["requestContext"]["requestId"] == ok
+
+
+async def test_a_record_for_a_function_of_this_suite_is_queued_with_the_ack(
+    suite: Running,
+) -> None:
+    """In one process a Lambda destination of this suite needs no Router round trip: the record
+    becomes the target's event in the transaction that acks the source event. So it arrives with
+    the Router's delivery worker stopped, while the record for a deleted target (a failure only
+    the Router's adapter reports) waits in the outbox for it."""
+    collected = await suite.collector("collector")
+    await suite.collector("gone")
+    await suite.flaky("flaky")
+    await suite.client.put_function_event_invoke_config(
+        function_name="flaky",
+        maximum_retry_attempts=0,
+        destination_config={
+            "OnSuccess": {"Destination": suite.arn("collector")},
+            "OnFailure": {"Destination": suite.arn("gone")},
+        },
+    )
+    await suite.client.delete_function("gone")
+    assert suite.suite.delivery is not None and suite.suite.backend is not None
+    await suite.suite.delivery.stop()
+
+    succeeded = await _event(suite, "flaky", b'{"mode": "ok"}')
+    failed = await _event(suite, "flaky", b'{"mode": "fail"}')
+
+    [record] = await records_in(collected, 1)
+    assert record["requestContext"]["requestId"] == succeeded
+    assert record["requestContext"]["condition"] == "Success"
+    for _ in range(100):  # the failure's record waits in the outbox for the Router
+        if await suite.suite.backend.outbox.pending() == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert await suite.suite.backend.outbox.pending() == 1
+    [waiting] = await suite.suite.backend.outbox.lease("test", 10, 30)
+    assert (waiting.target, waiting.kind) == (suite.arn("gone"), "OnFailure")
+    assert waiting.record.request_id == failed

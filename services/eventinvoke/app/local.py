@@ -6,7 +6,11 @@ from typing import Any
 
 from eventinvoke.client import errors
 from eventinvoke.core.errors import LambdaError
+from eventinvoke.core.model import ExecutionRecord, QueuedEvent
+from eventinvoke.destinations.lambda_ import LambdaDestination
 from eventinvoke.invoker.invocations import Invocations
+from eventinvoke.router.plugin import DEAD_LETTER
+from eventinvoke.router.registry import Destinations
 
 
 class LocalInvoker:
@@ -46,3 +50,34 @@ class LocalInvoker:
 
     async def close(self) -> None:
         pass
+
+
+class LocalFunctionRoutes:
+    """Records bound for a function of this suite, queued as its event when the record settles.
+
+    This is what the ``lambda`` adapter does through the Router (an Event invoke of the target
+    with the record as payload), done in the executor's settle transaction instead: the ack, the
+    record and the target's new event commit together, with no outbox row, lease or delivery
+    round trip. A record the adapter would fail to deliver (the function is gone, the record is
+    over the Event limit), a target claimed by another adapter, or one the adapter sends to a
+    remote Lambda goes through the Router as before, which reports the failure.
+    """
+
+    def __init__(self, destinations: Destinations, invocations: Invocations) -> None:
+        self.destinations = destinations
+        self.invocations = invocations
+
+    async def event_for(
+        self, target: str, kind: str, record: ExecutionRecord
+    ) -> QueuedEvent | None:
+        """The target's event for this record, or None when the Router must deliver it."""
+        if kind == DEAD_LETTER:
+            return None
+        name = self.destinations.claimant(target, kind)
+        adapter = self.destinations.by_name.get(name) if name else None
+        if not isinstance(adapter, LambdaDestination) or not adapter.is_ours(target):
+            return None
+        try:
+            return await self.invocations.prepare_event(target, record.to_json().encode())
+        except LambdaError:
+            return None

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 import grpc
 import structlog
 
-from eventinvoke.app.local import LocalInvoker
+from eventinvoke.app.local import LocalFunctionRoutes, LocalInvoker
 from eventinvoke.backends.cache import CachedStore
 from eventinvoke.backends.sqlite import SqliteBackend
 from eventinvoke.client import AsyncClient
@@ -224,7 +224,13 @@ class Suite:
     def _handoff(self, backend: SqliteBackend) -> Handoff:
         """In one process the record and the ack share a transaction; apart, gRPC then ack."""
         if "router" in self.roles:
-            return LocalHandoff(backend, self._router_doorbell)
+            direct = None
+            if self._invocations is not None:  # records for our functions skip the outbox
+                partition = Partition(self.settings.region, self.settings.account)
+                direct = LocalFunctionRoutes(self._load_destinations(partition), self._invocations)
+            return LocalHandoff(
+                backend, self._router_doorbell, direct, on_enqueued=self._executor_doorbell.set
+            )
         router = RouterClient(self._channel("router"))
         return RemoteHandoff(router, backend.queue, patience=self.settings.lease_margin / 2)
 

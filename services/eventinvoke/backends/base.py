@@ -6,6 +6,7 @@ returns has been made durable (for SQLite: committed with synchronous=FULL).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from eventinvoke.core.model import (
@@ -187,11 +188,15 @@ class Backend(Protocol):
     @property
     def outbox(self) -> Outbox: ...
 
-    async def settle(self, event_id: int, deliveries: list[Delivery]) -> None:
-        """Hand an event's deliveries to the outbox and ack the event, atomically.
+    async def settle(
+        self, event_id: int, deliveries: list[Delivery], events: Sequence[QueuedEvent] = ()
+    ) -> None:
+        """Hand an event's deliveries to the outbox, queue ``events``, and ack the event,
+        atomically.
 
         Used when the Router shares this backend (one process): no window in which a crash
-        could deliver a record twice.
+        could deliver a record twice. ``events`` are records bound for functions of this suite,
+        queued as those functions' events (``app.local.LocalFunctionRoutes``).
         """
 
     async def close(self) -> None: ...

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import structlog
 
 from eventinvoke.backends.base import Backend, EventQueue
-from eventinvoke.core.model import ExecutionRecord, deliveries_for
+from eventinvoke.core.model import ExecutionRecord, QueuedEvent, deliveries_for
 from eventinvoke.router.client import RouterClient
 
 log = structlog.get_logger("eventinvoke.executor")
@@ -28,19 +29,48 @@ class Handoff(Protocol):
         """Return once the record is with the Router and the event is acked."""
 
 
-class LocalHandoff:
-    """The Router is in this process: outbox insert and ack are one transaction."""
+class DirectRoutes(Protocol):
+    async def event_for(
+        self, target: str, kind: str, record: ExecutionRecord
+    ) -> QueuedEvent | None:
+        """The event that delivers ``record`` to ``target`` when queued, or None."""
 
-    def __init__(self, backend: Backend, router_doorbell: asyncio.Event) -> None:
+
+class LocalHandoff:
+    """The Router is in this process: outbox insert and ack are one transaction.
+
+    With ``direct`` routes, a record bound for a function of this suite is queued as that
+    function's event in the same transaction, and ``on_enqueued`` wakes the executor.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        router_doorbell: asyncio.Event,
+        direct: DirectRoutes | None = None,
+        on_enqueued: Callable[[], None] = lambda: None,
+    ) -> None:
         self.backend = backend
         self.router_doorbell = router_doorbell
+        self.direct = direct
+        self.on_enqueued = on_enqueued
 
     async def settle(
         self, event_id: int, record: ExecutionRecord, destinations: list[tuple[str, str]]
     ) -> None:
-        await self.backend.settle(event_id, deliveries_for(record, destinations))
-        if destinations:
+        events: list[QueuedEvent] = []
+        routed: list[tuple[str, str]] = []
+        for target, kind in destinations:
+            event = await self.direct.event_for(target, kind, record) if self.direct else None
+            if event is None:
+                routed.append((target, kind))
+            else:
+                events.append(event)
+        await self.backend.settle(event_id, deliveries_for(record, routed), events)
+        if routed:
             self.router_doorbell.set()
+        if events:
+            self.on_enqueued()
 
 
 class RemoteHandoff:

@@ -139,21 +139,31 @@ class Invocations:
         events: list[QueuedEvent] = []
         for invocation in invocations:
             try:
-                ref = parse_function_name(invocation.function_name, invocation.qualifier)
                 if invocation.invocation_type != EVENT:
+                    parse_function_name(invocation.function_name, invocation.qualifier)
                     raise ValidationException("InvokeBatch queues Event invocations only")
-                payload = _checked_payload(invocation.payload, EVENT)
-                function = await self.functions.resolve(ref)
+                event = await self.prepare_event(
+                    invocation.function_name, invocation.payload, invocation.qualifier
+                )
             except LambdaError as error:
                 outcomes.append(error)
                 continue
-            event = _queued(str(uuid.uuid4()), function.name, ref, payload)
             events.append(event)
             outcomes.append(InvokeResult(status_code=202, request_id=event.request_id))
         if events:
             await self.queue.enqueue(*events)
             self.on_enqueued()
         return outcomes
+
+    async def prepare_event(
+        self, function_name: str, payload: bytes, qualifier: str | None = None
+    ) -> QueuedEvent:
+        """The event an Event invoke would queue, checked as ``invoke`` checks it (raising its
+        errors), for the caller to queue."""
+        ref = parse_function_name(function_name, qualifier)
+        payload = _checked_payload(payload, EVENT)
+        function = await self.functions.resolve(ref)
+        return _queued(str(uuid.uuid4()), function.name, ref, payload)
 
 
 @dataclass(frozen=True)

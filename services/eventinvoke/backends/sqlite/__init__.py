@@ -7,13 +7,14 @@ keep their writes serialized and their leases exclusive.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from eventinvoke.backends.sqlite.database import Database
 from eventinvoke.backends.sqlite.outbox import SqliteOutbox, insert_deliveries
-from eventinvoke.backends.sqlite.queue import SqliteEventQueue, delete_event
+from eventinvoke.backends.sqlite.queue import SqliteEventQueue, delete_event, insert_events
 from eventinvoke.backends.sqlite.store import SqliteFunctionStore
-from eventinvoke.core.model import Delivery
+from eventinvoke.core.model import Delivery, QueuedEvent
 
 __all__ = ["SqliteBackend"]
 
@@ -35,15 +36,21 @@ class SqliteBackend:
         data_dir.mkdir(parents=True, exist_ok=True)
         return cls(await Database.open(data_dir / DATABASE_FILE))
 
-    async def settle(self, event_id: int, deliveries: list[Delivery]) -> None:
-        """Store an event's deliveries and remove the event, in one transaction."""
+    async def settle(
+        self, event_id: int, deliveries: list[Delivery], events: Sequence[QueuedEvent] = ()
+    ) -> None:
+        """Store an event's deliveries and the events it queues, and remove the event, in one
+        transaction."""
 
         def settle(connection: sqlite3.Connection) -> None:
             if deliveries:
                 insert_deliveries(connection, deliveries)
+            if events:
+                insert_events(connection, events)
             delete_event(connection, event_id)
 
-        # Bookkeeping: lost in a power failure, the event simply runs again.
+        # Bookkeeping: lost in a power failure, the event simply runs again (and the events it
+        # queued, lost with it, are queued again then).
         await self.database.write(settle, durable=False)
 
     async def close(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 
 from eventinvoke.backends.sqlite.database import Database
 from eventinvoke.core.model import LastAttempt, QueuedEvent
@@ -23,26 +24,9 @@ class SqliteEventQueue:
     async def enqueue(self, *events: QueuedEvent) -> None:
         """Store the events in one transaction; the queue assigns each its own ``event_id``
         (the one given is ignored)."""
-        rows = [
-            (
-                event.request_id,
-                event.function_name,
-                event.qualifier,
-                event.payload,
-                event.enqueued_at,
-                event.attempts,
-                event.visible_at,
-                event.visible_at,
-            )
-            for event in events
-        ]
 
         def enqueue(connection: sqlite3.Connection) -> None:
-            connection.executemany(
-                "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, "
-                "attempts, visible_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            insert_events(connection, events)
 
         await self._database.write(enqueue)
 
@@ -144,6 +128,26 @@ def _event(row: sqlite3.Row) -> QueuedEvent:
             function_error=row["last_function_error"],
             executed_version=row["last_executed_version"],
         ),
+    )
+
+
+def insert_events(connection: sqlite3.Connection, events: Iterable[QueuedEvent]) -> None:
+    connection.executemany(
+        "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, "
+        "attempts, visible_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                event.request_id,
+                event.function_name,
+                event.qualifier,
+                event.payload,
+                event.enqueued_at,
+                event.attempts,
+                event.visible_at,
+                event.visible_at,
+            )
+            for event in events
+        ],
     )
 
 
