@@ -41,6 +41,7 @@ TAIL_BYTES = 4096
 MEMORY_READ_INTERVAL = 1.0  # seconds between reads of a sandbox's peak memory (VmHWM)
 MEMORY_WATCH_INTERVAL = 0.02  # seconds between checks of a running sandbox's RSS against its limit
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+KEY_CACHE_SIZE = 1024  # reuse keys remembered (one per function configuration)
 
 
 @dataclass(frozen=True)
@@ -337,13 +338,11 @@ class Sandbox:
         submitted = loop.time()
         status = ""
         init_ms: float | None = None
-        # Phase 1: until the runtime takes the event. On a new sandbox this is its init.
-        phase1: set[asyncio.Future[Any]] = {handle.taken, handle.result, self._exited}
-        await asyncio.wait(
-            phase1,
-            timeout=INIT_TIMEOUT,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
+        # Phase 1: until the runtime takes the event. On a new sandbox this is its init; a warm
+        # one waiting in /next took it inside submit().
+        if not handle.taken.done():
+            phase1: set[asyncio.Future[Any]] = {handle.taken, handle.result, self._exited}
+            await asyncio.wait(phase1, timeout=INIT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
         began = submitted
         if handle.taken.done() and not handle.taken.cancelled():
             began = handle.taken.result()
@@ -521,6 +520,7 @@ class SandboxPool:
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
         self._admitted: dict[str, int] = {}  # function name -> invocations running or waiting
+        self._keys: dict[str, tuple[FunctionConfig, Path, ReuseKey]] = {}  # see _reuse_key
 
     @property
     def sandboxes(self) -> list[Sandbox]:
@@ -569,7 +569,7 @@ class SandboxPool:
     async def _run(
         self, function: FunctionConfig, code_dir: Path, launcher: Launcher, invocation: Invocation
     ) -> Outcome:
-        key = reuse_key(function, code_dir)
+        key = self._reuse_key(function, code_dir)
         self._latest_key[(function.name, function.version)] = key
         sandbox = await self._acquire(function, code_dir, launcher, key)
         try:
@@ -588,6 +588,18 @@ class SandboxPool:
             raise
         finally:
             await self._release(sandbox)
+
+    def _reuse_key(self, function: FunctionConfig, code_dir: Path) -> ReuseKey:
+        # The store's cache hands out the same FunctionConfig until it changes, so the key is
+        # computed once per configuration object, not once per invocation.
+        cached = self._keys.get(function.sandbox_key)
+        if cached is not None and cached[0] is function and cached[1] == code_dir:
+            return cached[2]
+        if len(self._keys) > KEY_CACHE_SIZE:
+            self._keys.clear()
+        key = reuse_key(function, code_dir)
+        self._keys[function.sandbox_key] = (function, code_dir, key)
+        return key
 
     async def close(self) -> None:
         self._closed = True
@@ -608,11 +620,11 @@ class SandboxPool:
             while True:
                 if self._closed:
                     raise RuntimeError("the sandbox pool is closed")
-                self._retire_stale_and_dead()
                 for sandbox in reversed(self._sandboxes):  # most recently used first
-                    if sandbox.key == key and not sandbox.busy:
+                    if sandbox.key == key and not sandbox.busy and sandbox.alive:
                         sandbox.busy = True
                         return sandbox
+                self._retire_stale_and_dead()  # before counting who holds the slots
                 same = [s for s in self._sandboxes if s.function.name == function.name]
                 if len(same) >= settings.max_per_function:
                     victims = same

@@ -126,9 +126,9 @@ class AsyncWorker:
         # Held while the attempt waits for a sandbox, starts one and runs: a lease that expired
         # meanwhile would let the event run a second time although nothing crashed.
         lease = function.timeout + self.settings.lease_margin
-        renewal = asyncio.create_task(
-            self._hold_lease(event.event_id, lease, extend_now=lease > self._base_lease)
-        )
+        # The lease taken covers the default timeout; a longer one is extended at once.
+        first = 0.0 if lease > self._base_lease else self._base_lease / 3
+        renewal = _LeaseRenewal(self.queue, event.event_id, lease, first)
         try:
             code_dir = await self.code.ensure(function)
             invoked_arn = (
@@ -142,9 +142,7 @@ class AsyncWorker:
         else:
             throttle = None
         finally:
-            renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
+            await renewal.stop()
         if throttle is not None:
             await self._throttled(event, function, config, throttle.reason)
             return
@@ -191,19 +189,6 @@ class AsyncWorker:
             event, function, config, decision.condition, event.attempts, event.last_attempt
         )
 
-    async def _hold_lease(self, event_id: int, lease: float, extend_now: bool) -> None:
-        """Renew the lease every third of it until cancelled (now too, when the function's
-        timeout outlasts the lease taken), so it has two thirds left when the attempt ends:
-        time to settle and hand over the record."""
-        if not extend_now:
-            await asyncio.sleep(self._base_lease / 3)
-        while True:
-            try:
-                await self.queue.extend(event_id, lease)
-            except Exception:
-                log.warning("lease_renewal_failed", exc_info=True)
-            await asyncio.sleep(lease / 3)
-
     async def _settle(
         self,
         event: QueuedEvent,
@@ -223,3 +208,37 @@ class AsyncWorker:
             attempts=attempts,
             destinations=[t for t, _ in destinations],
         )
+
+
+class _LeaseRenewal:
+    """Renews an event's lease to ``lease`` seconds, ``first`` seconds after the attempt starts
+    and then every third of it, so it has two thirds left when the attempt ends: time to settle
+    and hand over the record.
+
+    A timer until the first renewal is due: the many attempts that end sooner start no task.
+    """
+
+    def __init__(self, queue: EventQueue, event_id: int, lease: float, first: float) -> None:
+        self._queue = queue
+        self._event_id = event_id
+        self._lease = lease
+        self._task: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(first, self._start)
+
+    def _start(self) -> None:
+        self._task = asyncio.create_task(self._renew())
+
+    async def _renew(self) -> None:
+        while True:
+            try:
+                await self._queue.extend(self._event_id, self._lease)
+            except Exception:
+                log.warning("lease_renewal_failed", exc_info=True)
+            await asyncio.sleep(self._lease / 3)
+
+    async def stop(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
