@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,12 +66,14 @@ class Arn:
     account: str
     resource: str
 
-    @classmethod
-    def parse(cls, target: str) -> Arn | None:
+    @staticmethod
+    @functools.lru_cache(maxsize=4096)
+    def parse(target: str) -> Arn | None:
+        # Cached: every adapter's claims() parses the target again, before every delivery.
         parts = target.split(":", 5)
         if len(parts) != 6 or parts[0] != "arn" or not parts[2]:
             return None
-        return cls(parts[1], parts[2], parts[3], parts[4], parts[5])
+        return Arn(parts[1], parts[2], parts[3], parts[4], parts[5])
 
 
 # --------------------------------------------------------------------------------------------

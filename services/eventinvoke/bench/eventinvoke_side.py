@@ -59,6 +59,9 @@ def run(plan: Plan, workdir: Path) -> SystemResult:
                 # The bench drives gRPC only; a free port keeps it clear of a running suite.
                 "--http-listen",
                 "127.0.0.1:0",
+                # As Celery's worker runs here (--loglevel WARNING): no line per event.
+                "--log-level",
+                "warning",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

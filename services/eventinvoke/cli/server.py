@@ -47,6 +47,11 @@ def _server_options(command: Any) -> Any:
             help="The Router's address, when not in this process.",
         ),
         click.option("--log-format", type=click.Choice(["auto", "json", "console"])),
+        click.option(
+            "--log-level",
+            type=click.Choice(["debug", "info", "warning", "error"]),
+            help="info logs a line per RPC and per settled event [info].",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
