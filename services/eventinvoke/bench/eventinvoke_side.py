@@ -235,7 +235,10 @@ class _Driver:
             if time.monotonic() > deadline:
                 callers_done.cancel()
                 raise click.ClickException(f"only {done}/{n} events done after {self.timeout:.0f}s")
-            await asyncio.wait({callers_done}, timeout=0.1)
+            if callers_done.done():  # wait() would return at once: look again in 0.1 s
+                await asyncio.sleep(0.1)
+            else:
+                await asyncio.wait({callers_done}, timeout=0.1)
 
     async def paced(self, count: int, rate: float) -> tuple[list[float], float]:
         """Open loop: invocation i is sent at start + i/rate whether or not earlier ones were
