@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -233,3 +235,16 @@ async def test_sync_payload_limit_is_6291456_bytes(suite: Running) -> None:
     assert response["StatusCode"] == 200
     assert "FunctionError" not in response
     assert response["Payload"] == b"null"
+
+
+async def test_request_ids_are_distinct_version_4_uuids(suite: Running) -> None:
+    await _echo(suite)
+    responses = await asyncio.gather(
+        *(suite.client.invoke("echo", b"{}", invocation_type="Event") for _ in range(50)),
+        *(suite.client.invoke("echo", b"{}", invocation_type="DryRun") for _ in range(5)),
+    )
+    ids = [response["ResponseMetadata"]["RequestId"] for response in responses]
+    assert len(set(ids)) == len(ids)
+    for request_id in ids:
+        parsed = uuid.UUID(request_id)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, request_id)

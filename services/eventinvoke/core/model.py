@@ -160,8 +160,12 @@ class ExecutionRecord:
 
 def format_timestamp(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and ``Z``, e.g. ``2019-11-24T23:08:25.651Z``."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = moment.astimezone(UTC)
+    # Formatted by hand: strftime was a measurable share of building a record.
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+        f".{m.microsecond // 1000:03d}Z"
+    )
 
 
 def loads_or_text(data: bytes) -> Any:

@@ -425,6 +425,10 @@ class Sandbox:
         if self._index is not None:
             self._index.close()
 
+    def flush_log_index(self) -> None:
+        if self._index is not None:
+            self._index.flush()
+
     def _log(self, text: str) -> None:
         if self._log_fd >= 0:
             os.write(self._log_fd, text.encode())
@@ -531,6 +535,11 @@ class SandboxPool:
     def log_dir(self) -> Path:
         """Where sandboxes keep their functions' logs (one directory per function)."""
         return self._settings.log_dir
+
+    def flush_log_indexes(self) -> None:
+        """Write the live sandboxes' buffered index marks, before their logs are read."""
+        for sandbox in self._sandboxes:
+            sandbox.flush_log_index()
 
     async def run(
         self, function: FunctionConfig, code_dir: Path, invocation: Invocation, *, wait: bool = True

@@ -76,6 +76,7 @@ class ExecutorServicer(pb_grpc.ExecutorServicer):
         if not name or name.startswith(".") or "/" in name:  # never outside the log dir
             raise missing
         directory = self.pool.log_dir / name
+        self.pool.flush_log_indexes()
         if not directory.is_dir() and await self.store.get_function(name) is None:
             raise missing
         try:
