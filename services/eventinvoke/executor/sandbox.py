@@ -352,12 +352,7 @@ class Sandbox:
             self._note_memory()  # now too, in case the process is gone by the end
             # Phase 2: the function runs, within its timeout counted from the take.
             remaining = began + function.timeout - loop.time()
-            phase2: set[asyncio.Future[Any]] = {handle.result, self._exited}
-            await asyncio.wait(
-                phase2,
-                timeout=max(remaining, 0),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await _first_done((handle.result, self._exited), max(remaining, 0))
         if self._memory_timer is not None:
             self._memory_timer.cancel()
         self._note_memory()
@@ -470,6 +465,29 @@ class Sandbox:
         for line in status.splitlines():
             if line.startswith("VmHWM:"):
                 self._max_memory_mb = max(self._max_memory_mb, int(line.split()[1]) // 1024)
+
+
+async def _first_done(futures: tuple[asyncio.Future[Any], ...], seconds: float) -> None:
+    """Return once one of ``futures`` is done or ``seconds`` have passed: asyncio.wait's
+    FIRST_COMPLETED without its sets and bookkeeping, on every invocation's path."""
+    if any(future.done() for future in futures):
+        return
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(wake)
+    timer = loop.call_later(seconds, wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        for future in futures:
+            future.remove_done_callback(wake)
 
 
 def _tree_rss_kb(pid: int) -> int:
