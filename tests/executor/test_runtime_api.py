@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from eventinvoke.executor.runtime_api import MAX_RESPONSE_BYTES, Event, RuntimeApi
+from eventinvoke.executor.runtime_api import MAX_RESPONSE_BYTES, Event, Handle, RuntimeApi
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:f"
 
@@ -182,6 +182,17 @@ async def connect(api: RuntimeApi) -> tuple[asyncio.StreamReader, asyncio.Stream
     return await asyncio.open_connection(host, int(port))
 
 
+async def taken(
+    api: RuntimeApi, request_id: str = "req-1"
+) -> tuple[Handle, asyncio.StreamReader, asyncio.StreamWriter]:
+    """An event submitted and taken with /next on a new connection."""
+    handle = api.submit(event(request_id))
+    reader, writer = await connect(api)
+    writer.write(NEXT)
+    await read_response(reader)
+    return handle, reader, writer
+
+
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     status_line, *lines = head.decode().split("\r\n")[:-2]
@@ -206,10 +217,7 @@ async def test_a_chunked_response_body_is_read_whole(api) -> None:
 
 
 async def test_an_oversized_chunked_body_is_413(api) -> None:
-    handle = api.submit(event())
-    reader, writer = await connect(api)
-    writer.write(NEXT)
-    await read_response(reader)
+    handle, reader, writer = await taken(api)
     chunk = b"x" * (1 << 20)
     writer.write(
         f"POST {RUNTIME}/invocation/req-1/response HTTP/1.1\r\nHost: x\r\n".encode()
@@ -242,10 +250,7 @@ async def test_pipelined_requests_are_answered_in_order(api) -> None:
 
 
 async def test_a_202_pipelined_before_next_leaves_with_the_next_event(api) -> None:
-    first = api.submit(event("req-1"))
-    reader, writer = await connect(api)
-    writer.write(NEXT)
-    await read_response(reader)
+    first, reader, writer = await taken(api)
     # What our Python runtime sends: its answer and its next /next in one write.
     writer.write(post("/invocation/req-1/response", b'"one"') + NEXT)
     assert (await first.result).payload == b'"one"'  # the answer counts at once...
@@ -262,10 +267,7 @@ async def test_a_202_pipelined_before_next_leaves_with_the_next_event(api) -> No
 
 
 async def test_an_answer_not_pipelined_is_accepted_at_once(api) -> None:
-    handle = api.submit(event("req-1"))
-    reader, writer = await connect(api)
-    writer.write(NEXT)
-    await read_response(reader)
+    handle, reader, writer = await taken(api, "req-1")
     writer.write(post("/invocation/req-1/response", b'"one"'))
     assert (await asyncio.wait_for(read_response(reader), 0.5))[0] == 202
     assert (await handle.result).payload == b'"one"'
@@ -273,10 +275,7 @@ async def test_an_answer_not_pipelined_is_accepted_at_once(api) -> None:
 
 
 async def test_expect_100_continue_is_answered_at_once(api) -> None:
-    handle = api.submit(event())
-    reader, writer = await connect(api)
-    writer.write(NEXT)
-    await read_response(reader)
+    handle, reader, writer = await taken(api)
     body = b'"' + b"x" * 2000 + b'"'
     request = post("/invocation/req-1/response", body, "Expect: 100-continue\r\n")
     head, _, _ = request.partition(b"\r\n\r\n")
