@@ -352,9 +352,10 @@ async def test_a_connection_not_kept_alive_is_closed_after_the_response(
     writer.close()
 
 
-async def test_a_runtime_that_hung_up_in_next_is_not_handed_the_event(api) -> None:
+@pytest.mark.parametrize("pipelined", [1, 2], ids=["next", "next+next"])
+async def test_a_runtime_that_hung_up_in_next_is_not_handed_the_event(api, pipelined) -> None:
     _, gone = await connect(api)
-    gone.write(NEXT)
+    gone.write(NEXT * pipelined)  # a second /next waits behind the parked one
     await asyncio.sleep(0.05)
     gone.close()
     await asyncio.sleep(0.05)

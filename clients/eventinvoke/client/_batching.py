@@ -14,9 +14,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
+import grpc
+
 from eventinvoke.client import errors
 from eventinvoke.v1 import invoker_service_pb2 as pb
 
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
 MAX_IN_FLIGHT = 2  # InvokeBatch calls on the wire at once
 MAX_INVOCATIONS = 500  # per call
 MAX_BYTES = 8 * 1024 * 1024  # payload bytes per call (one larger invocation still goes alone)
@@ -93,12 +96,8 @@ class EventBatcher:
 
 
 def _error(error: pb.InvokeError) -> errors.ServiceError:
-    metadata = dict(error.metadata)
-    try:
-        http_status = int(metadata.get("httpStatus", ""))
-    except ValueError:
-        http_status = 500
-    return errors.service_error(error.reason, error.message, http_status, metadata, "Invoke")
+    code = _CODES.get(error.code, grpc.StatusCode.UNKNOWN)
+    return errors.from_error_info(code, error.reason, error.message, error.metadata, "Invoke")
 
 
 def _mismatch(sent: int, answered: int) -> errors.ServiceError:

@@ -164,12 +164,24 @@ def from_status(
         return ServiceError(
             code.name, message, _HTTP_STATUS.get(code, 500), operation_name=operation_name
         )
-    metadata = dict(info.metadata)
+    return from_error_info(code, info.reason, message, info.metadata, operation_name)
+
+
+def from_error_info(
+    code: grpc.StatusCode,
+    reason: str,
+    message: str,
+    metadata: Mapping[str, str],
+    operation_name: str,
+) -> ServiceError:
+    """The exception for an ErrorInfo's reason and metadata (its ``httpStatus``, else the gRPC
+    code's), from a call's status or an InvokeBatch result."""
+    metadata = dict(metadata)
     try:
         http_status = int(metadata.get("httpStatus", ""))
     except ValueError:
         http_status = _HTTP_STATUS.get(code, 500)
-    return service_error(info.reason, message, http_status, metadata, operation_name)
+    return service_error(reason, message, http_status, metadata, operation_name)
 
 
 def service_error(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from eventinvoke.client import errors
 from eventinvoke.core.errors import LambdaError
 from eventinvoke.core.model import ExecutionRecord, QueuedEvent
@@ -11,6 +13,8 @@ from eventinvoke.destinations.lambda_ import LambdaDestination
 from eventinvoke.invoker.invocations import Invocations
 from eventinvoke.router.plugin import DEAD_LETTER
 from eventinvoke.router.registry import Destinations
+
+log = structlog.get_logger("eventinvoke.executor")
 
 
 class LocalInvoker:
@@ -56,11 +60,12 @@ class LocalFunctionRoutes:
     """Records bound for a function of this suite, queued as its event when the record settles.
 
     This is what the ``lambda`` adapter does through the Router (an Event invoke of the target
-    with the record as payload), done in the executor's settle transaction instead: the ack, the
-    record and the target's new event commit together, with no outbox row, lease or delivery
-    round trip. A record the adapter would fail to deliver (the function is gone, the record is
-    over the Event limit), a target claimed by another adapter, or one the adapter sends to a
-    remote Lambda goes through the Router as before, which reports the failure.
+    with the record as payload), done when the record settles instead: the target's event is
+    checked and built first, then committed in the transaction that acks the source event, with
+    no outbox row, lease or delivery round trip. A record the adapter would fail to deliver
+    (the function is gone, the record is over the Event limit), a target claimed by another
+    adapter, or one the adapter sends to a remote Lambda goes through the Router as before,
+    which reports the failure.
     """
 
     def __init__(self, destinations: Destinations, invocations: Invocations) -> None:
@@ -80,4 +85,7 @@ class LocalFunctionRoutes:
         try:
             return await self.invocations.prepare_event(target, record.to_json().encode())
         except LambdaError:
+            return None  # the adapter will meet the same error and report it
+        except Exception:  # e.g. the store could not be read: the Router retries it
+            log.warning("local_route_failed", target=target, exc_info=True)
             return None

@@ -26,7 +26,8 @@ class Handoff(Protocol):
     async def settle(
         self, event_id: int, record: ExecutionRecord, destinations: list[tuple[str, str]]
     ) -> None:
-        """Return once the record is with the Router and the event is acked."""
+        """Return once the record is with the Router (or queued as the event of a function of
+        this suite) and the event is acked."""
 
 
 class DirectRoutes(Protocol):

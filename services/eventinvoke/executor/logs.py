@@ -45,9 +45,10 @@ class LogIndex:
     """A live log file's index, kept open by the one sandbox that appends to it.
 
     Marks are buffered and written together (a syscall per invocation was a measurable share of
-    the executor's time): at least once a second, before the index is read (``flush``, which
-    the Executor calls before serving logs), and on close. A crash loses at most the last
-    second's marks; those lines then carry the time of the mark before them.
+    the executor's time): with a mark made a second or more after the last write, before the
+    index is read (``flush``, which the Executor calls before serving logs), and on close. A
+    crash loses the marks not yet written; those lines then carry the time of the mark before
+    them.
     """
 
     def __init__(self, log_path: Path, stream: str) -> None:

@@ -8,8 +8,8 @@ connection until ``submit`` hands it the event.
 
 This is on the path of every invocation (two requests each), so the HTTP layer is a small
 ``asyncio.Protocol`` over httptools (llhttp, the parser behind uvicorn): keep-alive, chunked
-bodies, ``Expect: 100-continue`` and pipelining, with each response written at once from
-pre-built bytes.
+bodies, ``Expect: 100-continue`` and pipelining, each response built from pre-built bytes and
+written in one write (see ``_Connection._serve`` for the one response that waits).
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ _MALFORMED = _error(
     b"400 Bad Request", "BadRequest", "Malformed HTTP request", b"Connection: close\r\n"
 )
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+MAX_QUEUED = 16  # requests parsed ahead of the one being answered before reading pauses
 
 _NEXT_PATH = (PREFIX + "/runtime/invocation/next").encode()
 _INVOCATION_PATH = (PREFIX + "/runtime/invocation/").encode()
@@ -412,8 +413,9 @@ class _Connection(asyncio.Protocol):
             self._transport.write(b"".join(self._out))
             self._out.clear()
             self._urgent = False
-        if self._queue:
-            # A client pipelining behind a parked /next: leave its bytes in the socket.
+        if len(self._queue) > MAX_QUEUED:
+            # A client pipelining far ahead of a parked /next: leave its bytes in the socket.
+            # (Below the bound reading goes on, so a hang-up is still seen: see _gone.)
             self._transport.pause_reading()
             return
         self._transport.resume_reading()

@@ -29,6 +29,7 @@ REQUEST_RESPONSE = "RequestResponse"
 DRY_RUN = "DryRun"
 INVOCATION_TYPES = (EVENT, REQUEST_RESPONSE, DRY_RUN)  # the model's enum, in its order
 
+_IDS = random.Random()  # its own generator: a random.seed() elsewhere must not repeat ids
 MAX_SYNC_PAYLOAD = 6291456  # bytes (spec §1.3)
 MAX_ASYNC_PAYLOAD = 1048576  # 1 MiB since Oct 2025
 
@@ -195,7 +196,7 @@ def _queued(request_id: str, function_name: str, ref: FunctionRef, payload: byte
 def new_request_id() -> str:
     """A random (version 4) UUID from ``random``, which seeds itself from os.urandom: a request
     id must be unique, not unguessable, and ``uuid4`` costs a syscall per invocation."""
-    bits = random.getrandbits(128) & ~(0xF << 76) & ~(0x3 << 62) | (0x4 << 76) | (0x2 << 62)
+    bits = _IDS.getrandbits(128) & ~(0xF << 76) & ~(0x3 << 62) | (0x4 << 76) | (0x2 << 62)
     text = f"{bits:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 

@@ -49,8 +49,9 @@ class SqliteBackend:
                 insert_events(connection, events)
             delete_event(connection, event_id)
 
-        # Bookkeeping: lost in a power failure, the event simply runs again (and the events it
-        # queued, lost with it, are queued again then).
+        # Bookkeeping: lost in a power failure, the event simply runs again, and queues its
+        # records again (a destination may then run twice: at least once). Fsyncing settles
+        # that queue events cost ~20% of end-to-end throughput in the bench.
         await self.database.write(settle, durable=False)
 
     async def close(self) -> None:
