@@ -77,14 +77,10 @@ class EventBatcher:
                 future.cancel()
             raise
         except Exception as error:  # the call as a whole failed: every invoke hears why
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            _fail(batch, error)
             return
         if len(response.results) != len(batch):
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(_mismatch(len(batch), len(response.results)))
+            _fail(batch, _mismatch(len(batch), len(response.results)))
             return
         for (_, future), result in zip(batch, response.results, strict=True):
             if future.done():
@@ -93,6 +89,12 @@ class EventBatcher:
                 future.set_exception(_error(result.error))
             else:
                 future.set_result(result.response)
+
+
+def _fail(batch: list[_Waiting], error: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)
 
 
 def _error(error: pb.InvokeError) -> errors.ServiceError:

@@ -339,10 +339,8 @@ class Sandbox:
         status = ""
         init_ms: float | None = None
         # Phase 1: until the runtime takes the event. On a new sandbox this is its init; a warm
-        # one waiting in /next took it inside submit().
-        if not handle.taken.done():
-            phase1: set[asyncio.Future[Any]] = {handle.taken, handle.result, self._exited}
-            await asyncio.wait(phase1, timeout=INIT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        # one waiting in /next took it inside submit(), and this returns at once.
+        await _first_done((handle.taken, handle.result, self._exited), INIT_TIMEOUT)
         began = submitted
         if handle.taken.done() and not handle.taken.cancelled():
             began = handle.taken.result()

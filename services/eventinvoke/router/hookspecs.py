@@ -61,6 +61,8 @@ def claim_destination(target: str, kind: str) -> str | None:
     Implement this hook to claim by ``kind`` or to route targets to an adapter of another plugin.
 
     Called when a destination is configured (the Invoker accepts a target that fails AWS's
-    ARN pattern, or names a service AWS does not offer, only when an adapter claims it) and before
-    each delivery. Must be cheap and must not do I/O or raise.
+    ARN pattern, or names a service AWS does not offer, only when an adapter claims it), when a
+    record settles in ``eventinvoke up`` (a target the built-in ``lambda`` adapter claims for a
+    function of the suite is queued directly), and before each delivery. Must be cheap and must
+    not do I/O or raise.
     """
