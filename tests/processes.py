@@ -46,7 +46,8 @@ class SuiteProcess:
         return self
 
     def kill(self) -> None:
-        """SIGKILL the server, not its sandboxes: they live on, as after a real crash."""
+        """SIGKILL the server alone, as in a real crash (its sandbox host then stops the
+        sandboxes)."""
         assert self.process is not None
         self.process.kill()
         self.process.wait(10)

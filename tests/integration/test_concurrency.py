@@ -32,18 +32,29 @@ from eventinvoke.client import (
 )
 from eventinvoke.core.model import EventInvokeConfig
 from eventinvoke.executor.policy import Retry, RetryPolicy, Settle
-from eventinvoke.executor.sandbox import SandboxPool
 
 RESERVED = "ReservedFunctionConcurrentInvocationLimitExceeded"
 
 
 async def _sleeper(suite: Running, name: str, seconds: float, timeout: int = 5) -> Path:
+    """Deploys the sleeper; its runs go to the returned file, the runs it began to
+    ``<file>.started``."""
     runs = suite.tmp_path / f"{name}-runs.jsonl"
     runs.touch()
+    _started(runs).touch()
     await suite.deploy(
-        name, "sleeper", timeout=timeout, RUNS_FILE=str(runs), SLEEP_SECONDS=str(seconds)
+        name,
+        "sleeper",
+        timeout=timeout,
+        RUNS_FILE=str(runs),
+        STARTS_FILE=str(_started(runs)),
+        SLEEP_SECONDS=str(seconds),
     )
     return runs
+
+
+def _started(runs: Path) -> Path:
+    return runs.with_suffix(".started")
 
 
 async def _destinations(suite: Running, name: str, **config: Any) -> tuple[Path, Path]:
@@ -67,11 +78,6 @@ async def _event(suite: Running, name: str, event: dict[str, Any]) -> str:
     assert response["StatusCode"] == 202
     assert "Payload" not in response
     return str(response["ResponseMetadata"]["RequestId"])
-
-
-def _pool(suite: Running) -> SandboxPool:
-    assert suite.suite.worker is not None
-    return suite.suite.worker.pool
 
 
 # --- the API ----------------------------------------------------------------------------
@@ -172,7 +178,7 @@ async def test_sync_invoke_beyond_reserved_concurrency_is_throttled(suite: Runni
     await suite.client.put_function_concurrency("fn", 1)
 
     first = asyncio.create_task(suite.client.invoke("fn", b'{"n": 1}'))
-    await wait_for(lambda: any(s.busy for s in _pool(suite).sandboxes), timeout=10)
+    await wait_for(lambda: read_lines(_started(runs)) != [], timeout=10)
     started = time.monotonic()
     with pytest.raises(TooManyRequestsException) as throttled:
         await suite.client.invoke("fn", b'{"n": 2}')
@@ -204,7 +210,7 @@ async def test_throttled_events_wait_and_all_run_once(suite: Running) -> None:
     assert sorted(r["request_id"] for r in read_lines(runs)) == sorted(request_ids)
     assert read_lines(failures) == []
     # Never more than the reservation: one sandbox served them all.
-    assert len([s for s in _pool(suite).sandboxes if s.function.name == "fn"]) == 1
+    assert len({r["pid"] for r in read_lines(runs)}) == 1
 
 
 async def test_throttled_event_expires_without_response_fields(suite: Running) -> None:
@@ -214,7 +220,7 @@ async def test_throttled_event_expires_without_response_fields(suite: Running) -
     successes, failures = await _destinations(suite, "fn", maximum_event_age_in_seconds=60)
     await suite.client.put_function_concurrency("fn", 1)
     busy = asyncio.create_task(suite.client.invoke("fn", b'{"hold": true}'))
-    await wait_for(lambda: any(s.busy for s in _pool(suite).sandboxes), timeout=10)
+    await wait_for(lambda: read_lines(_started(runs)) != [], timeout=10)
 
     request_id = await _event(suite, "fn", {"late": True})
 

@@ -16,8 +16,9 @@ from eventinvoke.core.arn import Partition
 from eventinvoke.executor.client import ExecutorClient
 from eventinvoke.executor.code import CodeCache
 from eventinvoke.executor.handoff import Handoff, LocalHandoff, RemoteHandoff
+from eventinvoke.executor.host import HostedPool
 from eventinvoke.executor.policy import RetryPolicy
-from eventinvoke.executor.sandbox import SandboxPool, SandboxSettings
+from eventinvoke.executor.sandbox import Sandboxes, SandboxPool, SandboxSettings
 from eventinvoke.executor.servicer import ExecutorServicer
 from eventinvoke.executor.worker import AsyncWorker, WorkerSettings
 from eventinvoke.gateway import Gateway
@@ -79,7 +80,8 @@ class Suite:
         self.worker: AsyncWorker | None = None
         self.gateway: Gateway | None = None
         self._channels: dict[str, grpc.aio.Channel] = {}
-        self._closers: list[SandboxPool | AsyncClient | LocalInvoker] = []
+        self._closers: list[Sandboxes | AsyncClient | LocalInvoker] = []
+        self._sandboxes: Sandboxes | None = None
         self._executor_doorbell = asyncio.Event()
         self._router_doorbell = asyncio.Event()
         self._invocations: Invocations | None = None
@@ -92,6 +94,9 @@ class Suite:
 
     async def start(self) -> None:
         settings = self.settings
+        if "executor" in self.roles:
+            # Before gRPC makes its threads: the sandbox host is forked from a quiet process.
+            self._sandboxes = await self._start_sandboxes()
         self.server = Server(settings.listen)
         self.server.bind()
         partition = Partition(settings.region, settings.account)
@@ -142,19 +147,29 @@ class Suite:
             )
         )
 
+    async def _start_sandboxes(self) -> Sandboxes:
+        settings = self.settings
+        sandbox_settings = SandboxSettings(
+            log_dir=settings.data_dir / "logs",
+            region=settings.region,
+            max_per_function=settings.max_sandboxes_per_function,
+            max_total=settings.max_sandboxes,
+            idle_seconds=settings.sandbox_idle_seconds,
+        )
+        if not settings.sandbox_host:
+            pool: Sandboxes = SandboxPool(sandbox_settings)
+        else:
+            hosted = HostedPool(sandbox_settings, settings.log_format, settings.log_level)
+            await hosted.start()
+            pool = hosted
+        self._closers.append(pool)
+        return pool
+
     def _start_executor(self, store: CachedStore, partition: Partition) -> None:
         assert self.server is not None and self.backend is not None
+        assert self._sandboxes is not None
         settings = self.settings
-        pool = SandboxPool(
-            SandboxSettings(
-                log_dir=settings.data_dir / "logs",
-                region=settings.region,
-                max_per_function=settings.max_sandboxes_per_function,
-                max_total=settings.max_sandboxes,
-                idle_seconds=settings.sandbox_idle_seconds,
-            )
-        )
-        self._closers.append(pool)
+        pool = self._sandboxes
         code = CodeCache(store, settings.data_dir / "code")
         self.server.services.append(
             Service(

@@ -40,6 +40,7 @@ RPC_TIMEOUT = 30.0
 # One grpc.aio channel multiplexes all callers over one HTTP/2 connection. Measured on a 2-core
 # machine (N=3000, C=64): 1 channel 812 accepts/s, 4 channels 520 (noisy; the server is the limit).
 CHANNELS = 1
+SANDBOX_HOST = "eventinvoke.executor.host"  # in the sandbox host's command line
 
 
 def run(plan: Plan, workdir: Path) -> SystemResult:
@@ -75,8 +76,8 @@ def run(plan: Plan, workdir: Path) -> SystemResult:
         idle_mb = rss_mb(tree(process.pid))
         with sampler:
             result = asyncio.run(_drive(plan, listen, collected, process))
-            # Sandboxes stay warm after the run (idle timeout 300 s): each child is one sandbox.
-            sandboxes = [rss_mb(tree(pid)) for pid in _children(process.pid)]
+            # Sandboxes stay warm after the run (idle timeout 300 s).
+            sandboxes = [rss_mb(tree(pid)) for pid in _sandboxes(process.pid)]
         result.peak_rss_mb = sampler.peak_mb
         result.extra = {
             "idle_rss_mb": round(idle_mb, 1),
@@ -91,11 +92,18 @@ def run(plan: Plan, workdir: Path) -> SystemResult:
         stop_process(process, list(sampler.seen.values()))
 
 
-def _children(pid: int) -> list[int]:
+def _sandboxes(pid: int) -> list[int]:
+    """The sandboxes' pids: the children of the sandbox host, itself a child of ``up``."""
+    found: list[int] = []
     try:
-        return [child.pid for child in psutil.Process(pid).children()]
+        for child in psutil.Process(pid).children():
+            if SANDBOX_HOST in child.cmdline():
+                found.extend(grandchild.pid for grandchild in child.children())
+            else:  # sandboxes in the suite's own process (EVENTINVOKE_SANDBOX_HOST=false)
+                found.append(child.pid)
     except psutil.NoSuchProcess:
-        return []
+        pass
+    return found
 
 
 def _tail(path: Path) -> str:

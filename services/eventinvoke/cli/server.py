@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -58,22 +56,12 @@ def _server_options(command: Any) -> Any:
     return command
 
 
-def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
-    """uvloop where it is installed (Linux, macOS): its transports make the Runtime API and
-    gRPC hand-offs cheaper. The standard loop otherwise."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
-
-
 def _run(roles: tuple[str, ...], config_file: Path | None, flags: dict[str, Any]) -> None:
     # Imported here so that client commands start fast.
     from eventinvoke.app import Suite
     from eventinvoke.server.config import Settings
     from eventinvoke.server.logs import configure_logging
+    from eventinvoke.server.loop import run_event_loop
 
     flags["router_endpoint"] = flags.pop("router_peer", None)
     try:

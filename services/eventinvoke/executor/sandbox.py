@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from eventinvoke.core.errors import ACCOUNT_CONCURRENCY_EXCEEDED, RESERVED_CONCURRENCY_EXCEEDED
 from eventinvoke.core.model import UNHANDLED, FunctionConfig
@@ -528,6 +528,22 @@ class Throttled(Exception):
         self.reason = reason
 
 
+class Sandboxes(Protocol):
+    """What the executor runs invocations on: a SandboxPool in its own process, or the same
+    pool in the sandbox host (executor/host)."""
+
+    @property
+    def log_dir(self) -> Path: ...
+
+    async def run(
+        self, function: FunctionConfig, code_dir: Path, invocation: Invocation, *, wait: bool = True
+    ) -> Outcome: ...
+
+    async def flush_log_indexes(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class SandboxPool:
     """Runs invocations in warm sandboxes, starting and retiring them as needed."""
 
@@ -552,7 +568,7 @@ class SandboxPool:
         """Where sandboxes keep their functions' logs (one directory per function)."""
         return self._settings.log_dir
 
-    def flush_log_indexes(self) -> None:
+    async def flush_log_indexes(self) -> None:
         """Write the live sandboxes' buffered index marks, before their logs are read."""
         for sandbox in self._sandboxes:
             sandbox.flush_log_index()

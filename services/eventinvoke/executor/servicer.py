@@ -15,7 +15,7 @@ from eventinvoke.core.errors import (
 )
 from eventinvoke.executor import logs
 from eventinvoke.executor.code import CodeCache
-from eventinvoke.executor.sandbox import Invocation, SandboxPool, Throttled
+from eventinvoke.executor.sandbox import Invocation, Sandboxes, Throttled
 from eventinvoke.v1 import executor_service_pb2 as pb
 from eventinvoke.v1 import executor_service_pb2_grpc as pb_grpc
 
@@ -24,7 +24,7 @@ class ExecutorServicer(pb_grpc.ExecutorServicer):
     def __init__(
         self,
         store: FunctionStore,
-        pool: SandboxPool,
+        pool: Sandboxes,
         code: CodeCache,
         partition: Partition,
     ) -> None:
@@ -76,7 +76,7 @@ class ExecutorServicer(pb_grpc.ExecutorServicer):
         if not name or name.startswith(".") or "/" in name:  # never outside the log dir
             raise missing
         directory = self.pool.log_dir / name
-        self.pool.flush_log_indexes()
+        await self.pool.flush_log_indexes()
         if not directory.is_dir() and await self.store.get_function(name) is None:
             raise missing
         try:

@@ -26,7 +26,7 @@ from eventinvoke.executor.code import CodeCache
 from eventinvoke.executor.handoff import Handoff
 from eventinvoke.executor.policy import Retry, RetryPolicy
 from eventinvoke.executor.records import answered, build_record, destinations_for
-from eventinvoke.executor.sandbox import Invocation, SandboxPool, Throttled
+from eventinvoke.executor.sandbox import Invocation, Sandboxes, Throttled
 
 log = structlog.get_logger("eventinvoke.executor")
 
@@ -48,7 +48,7 @@ class AsyncWorker:
         self,
         queue: EventQueue,
         store: FunctionStore,
-        pool: SandboxPool,
+        pool: Sandboxes,
         code: CodeCache,
         handoff: Handoff,
         policy: RetryPolicy,

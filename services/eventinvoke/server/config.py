@@ -40,6 +40,9 @@ class Settings:
     max_sandboxes_per_function: int = 8
     max_sandboxes: int = 32
     sandbox_idle_seconds: float = 300.0
+    # Sandboxes run from a child process (the sandbox host), whose event loop does their
+    # Runtime API and log I/O on another core. False: in the executor's own process.
+    sandbox_host: bool = True
     # Destination delivery: attempts before a record goes to the failed-delivery store, and the
     # capped, jittered backoff between them (seconds, scaled by time_scale).
     delivery_max_attempts: int = 8

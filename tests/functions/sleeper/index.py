@@ -1,4 +1,8 @@
-"""Sleeps briefly, records that it ran, returns its event: the no-loss test's workload."""
+"""Sleeps briefly, records that it ran, returns its event: the no-loss test's workload.
+
+With $STARTS_FILE set, also appends its request id there before it sleeps (so tests can tell
+that it is running).
+"""
 
 import json
 import os
@@ -6,7 +10,11 @@ import time
 
 
 def handler(event, context):
+    starts = os.environ.get("STARTS_FILE")
+    if starts:
+        with open(starts, "a") as f:
+            f.write(json.dumps({"request_id": context.aws_request_id}) + "\n")
     time.sleep(float(os.environ.get("SLEEP_SECONDS", "0.01")))
     with open(os.environ["RUNS_FILE"], "a") as f:
-        f.write(json.dumps({"request_id": context.aws_request_id}) + "\n")
+        f.write(json.dumps({"request_id": context.aws_request_id, "pid": os.getpid()}) + "\n")
     return event

@@ -1,0 +1,186 @@
+"""HostedPool: the executor's side of the sandbox host (see server.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+from pathlib import Path
+
+from eventinvoke.core.model import FunctionConfig
+from eventinvoke.executor.host import wire
+from eventinvoke.executor.host.server import settings_to_json
+from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxSettings, Throttled
+
+STOP_GRACE = 10.0  # seconds the host has to stop its sandboxes before it is killed
+
+
+class SandboxHostError(RuntimeError):
+    """The sandbox host failed an invocation or went away: a system error, not the function's
+    (the executor retries the event without spending an attempt)."""
+
+
+class _Connection:
+    """One running host: its process, its link and the calls waiting for an answer."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.link = wire.Link(self._received, self._lost)
+        self.waiting: dict[int, asyncio.Future[Outcome | None]] = {}
+        # ref per function configuration sent, by sandbox key (one configuration per key).
+        self.refs: dict[str, tuple[FunctionConfig, Path, int]] = {}
+
+    def _received(self, message: wire.Message) -> None:
+        kind, call = message[0], message[1]
+        future = self.waiting.pop(call, None)
+        if future is None or future.done():  # its caller was cancelled
+            return
+        if kind == wire.OUTCOME:
+            future.set_result(Outcome(*message[2:]))
+        elif kind == wire.THROTTLED:
+            future.set_exception(Throttled(message[2]))
+        elif kind == wire.FLUSHED:
+            future.set_result(None)
+        else:
+            future.set_exception(SandboxHostError(message[2]))
+
+    def _lost(self, exc: Exception | None) -> None:
+        waiting, self.waiting = self.waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(SandboxHostError("the sandbox host exited"))
+
+
+class HostedPool:
+    """A SandboxPool run by a child process, behind the same interface.
+
+    The executor's event loop then spends an invocation on one message each way, batched with
+    the others of the same loop turn, while the host's loop does the Runtime API, log and
+    memory-watch work on the other core. A host that dies fails its invocations in flight with
+    SandboxHostError and is started again on the next one.
+    """
+
+    def __init__(self, settings: SandboxSettings, log_format: str, log_level: str) -> None:
+        self._settings = settings
+        self._log = (log_format, log_level)
+        self._connection: _Connection | None = None
+        self._starting = asyncio.Lock()
+        self._calls = 0
+        self._refs = 0
+        self._closed = False
+
+    @property
+    def log_dir(self) -> Path:
+        return self._settings.log_dir
+
+    @property
+    def pid(self) -> int | None:
+        """The host's process id, while it runs."""
+        return self._connection.process.pid if self._connection is not None else None
+
+    async def start(self) -> None:
+        await self._connect()
+
+    async def run(
+        self, function: FunctionConfig, code_dir: Path, invocation: Invocation, *, wait: bool = True
+    ) -> Outcome:
+        connection = self._connection
+        if connection is None or connection.link.closed:
+            connection = await self._connect()
+        ref = self._ref(connection, function, code_dir)
+        call, future = self._call(connection)
+        connection.link.send(
+            (
+                wire.RUN,
+                call,
+                ref,
+                invocation.request_id,
+                invocation.payload,
+                invocation.invoked_function_arn,
+                invocation.client_context,
+                invocation.tail_log,
+                wait,
+            )
+        )
+        outcome = await future
+        assert outcome is not None
+        return outcome
+
+    async def flush_log_indexes(self) -> None:
+        connection = self._connection
+        if connection is None or connection.link.closed:
+            return  # a host that is gone wrote what it could
+        call, future = self._call(connection)
+        connection.link.send((wire.FLUSH, call))
+        with contextlib.suppress(SandboxHostError):
+            await future
+
+    async def close(self) -> None:
+        self._closed = True
+        async with self._starting:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            await _stop(connection)
+
+    def _call(self, connection: _Connection) -> tuple[int, asyncio.Future[Outcome | None]]:
+        self._calls += 1
+        future: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
+        connection.waiting[self._calls] = future
+        return self._calls, future
+
+    def _ref(self, connection: _Connection, function: FunctionConfig, code_dir: Path) -> int:
+        """The number the host knows this configuration by, sent once per configuration."""
+        cached = connection.refs.get(function.sandbox_key)
+        if cached is not None:
+            # The store's cache hands out the same object until the configuration changes.
+            if cached[1] == code_dir and (cached[0] is function or cached[0] == function):
+                return cached[2]
+            connection.link.send((wire.FORGET, cached[2]))
+        self._refs += 1
+        connection.refs[function.sandbox_key] = (function, code_dir, self._refs)
+        connection.link.send((wire.CONFIG, self._refs, function, str(code_dir)))
+        return self._refs
+
+    async def _connect(self) -> _Connection:
+        async with self._starting:
+            if self._closed:
+                raise SandboxHostError("the sandbox pool is closed")
+            connection = self._connection
+            if connection is not None and not connection.link.closed:
+                return connection
+            if connection is not None:
+                await _stop(connection)
+            ours, theirs = socket.socketpair()
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "eventinvoke.executor.host",
+                    str(theirs.fileno()),
+                    settings_to_json(self._settings),
+                    *self._log,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    pass_fds=(theirs.fileno(),),
+                    # Its own session: a Ctrl-C meant for the executor must not stop the
+                    # sandboxes under the invocations the executor is still draining.
+                    start_new_session=True,
+                )
+            finally:
+                theirs.close()
+            connection = _Connection(process)
+            loop = asyncio.get_running_loop()
+            await loop.create_unix_connection(lambda: connection.link, sock=ours)
+            self._connection = connection
+            return connection
+
+
+async def _stop(connection: _Connection) -> None:
+    """Close the link (the host then stops its sandboxes and exits); kill it if it lingers."""
+    connection.link.close()
+    try:
+        await asyncio.wait_for(connection.process.wait(), STOP_GRACE)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            connection.process.kill()
+        await connection.process.wait()

@@ -1,0 +1,152 @@
+"""The sandbox host: the executor's sandboxes run from a child process, behind the pool's
+interface. A real host process, real sandboxes, a real socketpair between them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from conftest import wait_for
+
+from eventinvoke.core.model import FunctionConfig
+from eventinvoke.executor.host import HostedPool, SandboxHostError
+from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxSettings, Throttled
+
+FUNCTIONS = Path(__file__).parent / "functions"
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:fn"
+
+
+def function(handler: str = "handlers.echo", **kw: Any) -> FunctionConfig:
+    return FunctionConfig(
+        name="fn",
+        arn=ARN,
+        runtime="python3.12",
+        handler=handler,
+        code_sha256="sha",
+        code_size=1,
+        revision_id="r1",
+        **kw,
+    )
+
+
+def invocation(payload: object, **kw: Any) -> Invocation:
+    return Invocation(str(uuid.uuid4()), json.dumps(payload).encode(), ARN, **kw)
+
+
+@pytest.fixture
+async def pool(tmp_path: Path) -> AsyncIterator[HostedPool]:
+    hosted = HostedPool(SandboxSettings(log_dir=tmp_path / "logs"), "json", "warning")
+    await hosted.start()
+    yield hosted
+    await hosted.close()
+
+
+async def run(pool: HostedPool, fn: FunctionConfig, inv: Invocation, **kw: Any) -> Outcome:
+    return await asyncio.wait_for(pool.run(fn, FUNCTIONS, inv, **kw), 20)
+
+
+async def test_an_invocation_runs_in_a_sandbox_of_the_host(pool: HostedPool) -> None:
+    inv = invocation({"n": 1})
+    outcome = await run(pool, function(), inv)
+
+    assert outcome.function_error is None
+    seen = json.loads(outcome.payload)
+    assert seen["event"] == {"n": 1}
+    assert seen["request_id"] == inv.request_id
+    assert seen["arn"] == ARN
+    # The sandbox is the host's child, not this process's.
+    assert psutil.Process(seen["pid"]).ppid() == pool.pid
+    assert pool.pid != os.getpid()
+
+
+async def test_outcomes_and_errors_cross_the_wire_intact(pool: HostedPool) -> None:
+    """A payload larger than one socket read, a function error, the log tail, and many
+    invocations at once (answered by call, in any order)."""
+    big = {"blob": "x" * 3_000_000}
+    outcome = await run(pool, function(), invocation(big))
+    assert json.loads(outcome.payload)["event"] == big
+
+    failed = await run(pool, function("handlers.boom"), invocation({}, tail_log=True))
+    assert failed.function_error == "Unhandled"
+    assert json.loads(failed.payload)["errorMessage"] == "boom"
+    assert b"ValueError" in failed.log_tail
+
+    invocations = [invocation({"i": i}) for i in range(40)]
+    outcomes = await asyncio.gather(*(run(pool, function(), inv) for inv in invocations))
+    assert [json.loads(o.payload)["request_id"] for o in outcomes] == [
+        inv.request_id for inv in invocations
+    ]
+
+
+async def test_throttling_crosses_the_wire(pool: HostedPool) -> None:
+    fn = function("handlers.sleep", reserved_concurrent_executions=1)
+    first = asyncio.create_task(run(pool, fn, invocation({"seconds": 1})))
+    await asyncio.sleep(0.3)
+    with pytest.raises(Throttled) as throttled:
+        await run(pool, fn, invocation({"seconds": 0}), wait=False)
+    assert throttled.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert json.loads((await first).payload) == "woke"
+
+
+async def test_a_changed_configuration_reaches_the_host(pool: HostedPool) -> None:
+    fn = function(memory_size=128)
+    assert json.loads((await run(pool, fn, invocation({}))).payload)["memory"] == "128"
+    changed = replace(fn, memory_size=256, revision_id="r2")
+    assert json.loads((await run(pool, changed, invocation({}))).payload)["memory"] == "256"
+    # An equal configuration in a new object (a store re-read) is the same function.
+    again = replace(changed)
+    assert json.loads((await run(pool, again, invocation({}))).payload)["memory"] == "256"
+
+
+async def test_a_host_that_dies_fails_its_invocations_and_is_replaced(pool: HostedPool) -> None:
+    running = asyncio.create_task(run(pool, function("handlers.sleep"), invocation({"seconds": 2})))
+    await asyncio.sleep(0.5)
+    first_host = pool.pid
+    assert first_host is not None
+    sandbox = psutil.Process(first_host).children()[0]
+    os.kill(first_host, signal.SIGKILL)
+
+    with pytest.raises(SandboxHostError, match="the sandbox host exited"):
+        await running
+    # Killed, the host could not stop its sandbox: it ends its invocation, finds its Runtime
+    # API gone and exits.
+    await wait_for(lambda: not sandbox.is_running() or sandbox.status() == "zombie", timeout=10)
+
+    outcome = await run(pool, function(), invocation({"after": True}))
+    assert json.loads(outcome.payload)["event"] == {"after": True}
+    assert pool.pid not in (None, first_host)
+
+
+async def test_closing_stops_the_host_and_its_sandboxes(tmp_path: Path) -> None:
+    pool = HostedPool(SandboxSettings(log_dir=tmp_path / "logs"), "json", "warning")
+    outcome = await run(pool, function(), invocation({}))
+    host = psutil.Process(pool.pid or 0)
+    sandbox = psutil.Process(json.loads(outcome.payload)["pid"])
+
+    await pool.close()
+
+    assert not host.is_running()
+    await wait_for(lambda: not sandbox.is_running() or sandbox.status() == "zombie", timeout=10)
+    with pytest.raises(SandboxHostError, match="closed"):
+        await pool.run(function(), FUNCTIONS, invocation({}))
+
+
+async def test_logs_are_written_and_their_index_flushed_through_the_host(
+    pool: HostedPool, tmp_path: Path
+) -> None:
+    await run(pool, function("handlers.nothing"), invocation({}))
+    await pool.flush_log_indexes()
+    text = "".join(p.read_text() for p in (tmp_path / "logs" / "fn").glob("*.log"))
+    assert "returning nothing" in text
+    assert "REPORT RequestId:" in text
+    [index] = (tmp_path / "logs" / ".index" / "fn").glob("*.idx")
+    assert index.stat().st_size > 0  # the invocation's mark, written on request
