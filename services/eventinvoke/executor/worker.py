@@ -18,6 +18,7 @@ from eventinvoke.core.model import (
     LATEST,
     ZERO_RESERVED_CONCURRENCY,
     EventInvokeConfig,
+    ExecutionRecord,
     FunctionConfig,
     LastAttempt,
     QueuedEvent,
@@ -63,6 +64,7 @@ class AsyncWorker:
         self.policy = policy
         self.settings = settings
         self.owner = f"executor-{uuid.uuid4()}"
+        self._settling: set[asyncio.Task[None]] = set()  # settles that left their slot
         self.loop: LeaseLoop[QueuedEvent] = LeaseLoop(
             "executor-worker",
             lease=lambda limit: self.queue.lease(self.owner, limit, self._base_lease),
@@ -81,8 +83,11 @@ class AsyncWorker:
         await self.loop.start()
 
     async def stop(self) -> None:
-        """Stop leasing and let in-flight events finish (their leases cover a crash)."""
+        """Stop leasing and let in-flight events finish and settle (their leases cover a
+        crash)."""
         await self.loop.stop()
+        while self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
 
     async def _process(self, event: QueuedEvent) -> None:
         structlog.contextvars.bind_contextvars(
@@ -90,16 +95,19 @@ class AsyncWorker:
         )
         try:
             await self._attempt(event)
-        except Exception:
-            # A system error, not the function's: back off without spending a retry attempt.
-            log.exception("event_system_error", attempts=event.attempts)
-            # Exponential without a stored counter: waiting as long as the event is old doubles
-            # the wait each time, from 1 s up to 5 min (both scaled).
-            scale = self.policy.time_scale
-            age = time.time() - event.enqueued_at
-            delay = min(max(age, scale), SYSTEM_BACKOFF_CAP * scale)
-            assert event.event_id is not None
-            await self.queue.retry(event.event_id, event.attempts, time.time() + delay)
+        except Exception as error:
+            await self._system_error(event, error)
+
+    async def _system_error(self, event: QueuedEvent, error: Exception) -> None:
+        """Not the function's fault: back off without spending a retry attempt."""
+        log.error("event_system_error", attempts=event.attempts, exc_info=error)
+        # Exponential without a stored counter: waiting as long as the event is old doubles
+        # the wait each time, from 1 s up to 5 min (both scaled).
+        scale = self.policy.time_scale
+        age = time.time() - event.enqueued_at
+        delay = min(max(age, scale), SYSTEM_BACKOFF_CAP * scale)
+        assert event.event_id is not None
+        await self.queue.retry(event.event_id, event.attempts, time.time() + delay)
 
     async def _attempt(self, event: QueuedEvent) -> None:
         assert event.event_id is not None
@@ -198,14 +206,32 @@ class AsyncWorker:
         attempts: int,
         response: LastAttempt | None,
     ) -> None:
+        """Hand the record over and ack the event. Outside the event's slot: the next event
+        may start while this one's write commits, unless as many settles already wait (then
+        the slot waits too, so settles that lag hold back leasing)."""
         record = build_record(event, function, condition, attempts, response)
         destinations = destinations_for(record, function, config)
+        handover = self._hand_over(event, record, destinations)
+        if len(self._settling) >= self.settings.concurrency:
+            await handover
+            return
+        task = asyncio.create_task(handover)
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _hand_over(
+        self, event: QueuedEvent, record: ExecutionRecord, destinations: list[tuple[str, str]]
+    ) -> None:
         assert event.event_id is not None
-        await self.handoff.settle(event.event_id, record, destinations)
+        try:
+            await self.handoff.settle(event.event_id, record, destinations)
+        except Exception as error:
+            await self._system_error(event, error)
+            return
         log.info(
             "event_settled",
-            condition=condition,
-            attempts=attempts,
+            condition=record.condition,
+            attempts=record.approximate_invoke_count,
             destinations=[t for t, _ in destinations],
         )
 
