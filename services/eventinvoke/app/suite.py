@@ -95,7 +95,8 @@ class Suite:
     async def start(self) -> None:
         settings = self.settings
         if "executor" in self.roles:
-            # Before gRPC makes its threads: the sandbox host is forked from a quiet process.
+            # Before gRPC makes its threads, whose fork handlers would print a warning at the
+            # fork (a host started again later, after one died, may still print it).
             self._sandboxes = await self._start_sandboxes()
         self.server = Server(settings.listen)
         self.server.bind()

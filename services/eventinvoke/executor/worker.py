@@ -64,7 +64,9 @@ class AsyncWorker:
         self.policy = policy
         self.settings = settings
         self.owner = f"executor-{uuid.uuid4()}"
-        self._settling: set[asyncio.Task[None]] = set()  # settles that left their slot
+        # Settles that left their slot, by event id. Their events stay leased until the settle
+        # commits; one leased again meanwhile (its lease ran out) is not run a second time.
+        self._settling: dict[int, asyncio.Task[None]] = {}
         self.loop: LeaseLoop[QueuedEvent] = LeaseLoop(
             "executor-worker",
             lease=lambda limit: self.queue.lease(self.owner, limit, self._base_lease),
@@ -87,9 +89,11 @@ class AsyncWorker:
         crash)."""
         await self.loop.stop()
         while self._settling:
-            await asyncio.gather(*self._settling, return_exceptions=True)
+            await asyncio.gather(*self._settling.values(), return_exceptions=True)
 
     async def _process(self, event: QueuedEvent) -> None:
+        if event.event_id in self._settling:
+            return
         structlog.contextvars.bind_contextvars(
             request_id=event.request_id, function=event.function_name
         )
@@ -215,9 +219,10 @@ class AsyncWorker:
         if len(self._settling) >= self.settings.concurrency:
             await handover
             return
-        task = asyncio.create_task(handover)
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+        event_id = event.event_id
+        assert event_id is not None
+        task = self._settling[event_id] = asyncio.create_task(handover)
+        task.add_done_callback(lambda _: self._settling.pop(event_id, None))
 
     async def _hand_over(
         self, event: QueuedEvent, record: ExecutionRecord, destinations: list[tuple[str, str]]

@@ -8,12 +8,19 @@ import socket
 import sys
 from pathlib import Path
 
+import structlog
+
 from eventinvoke.core.model import FunctionConfig
 from eventinvoke.executor.host import wire
 from eventinvoke.executor.host.server import settings_to_json
 from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxSettings, Throttled
 
+log = structlog.get_logger("eventinvoke.executor")
+
+START_TIMEOUT = 30.0  # seconds a new host has to say it is ready
 STOP_GRACE = 10.0  # seconds the host has to stop its sandboxes before it is killed
+MAX_REFS = 1024  # function configurations the host remembers; past this it forgets them all
+READY_CALL = 0  # the call number of the host's READY
 
 
 class SandboxHostError(RuntimeError):
@@ -30,6 +37,7 @@ class _Connection:
         self.waiting: dict[int, asyncio.Future[Outcome | None]] = {}
         # ref per function configuration sent, by sandbox key (one configuration per key).
         self.refs: dict[str, tuple[FunctionConfig, Path, int]] = {}
+        self.closing = False
 
     def _received(self, message: wire.Message) -> None:
         kind, call = message[0], message[1]
@@ -40,12 +48,14 @@ class _Connection:
             future.set_result(Outcome(*message[2:]))
         elif kind == wire.THROTTLED:
             future.set_exception(Throttled(message[2]))
-        elif kind == wire.FLUSHED:
+        elif kind in (wire.FLUSHED, wire.READY):
             future.set_result(None)
         else:
             future.set_exception(SandboxHostError(message[2]))
 
     def _lost(self, exc: Exception | None) -> None:
+        if not self.closing:
+            log.error("sandbox_host_lost", pid=self.process.pid, calls_failed=len(self.waiting))
         waiting, self.waiting = self.waiting, {}
         for future in waiting.values():
             if not future.done():
@@ -66,7 +76,7 @@ class HostedPool:
         self._log = (log_format, log_level)
         self._connection: _Connection | None = None
         self._starting = asyncio.Lock()
-        self._calls = 0
+        self._calls = READY_CALL
         self._refs = 0
         self._closed = False
 
@@ -80,6 +90,7 @@ class HostedPool:
         return self._connection.process.pid if self._connection is not None else None
 
     async def start(self) -> None:
+        """Start the host and wait until it is ready (SandboxHostError if it is not)."""
         await self._connect()
 
     async def run(
@@ -103,7 +114,13 @@ class HostedPool:
                 wait,
             )
         )
-        outcome = await future
+        try:
+            outcome = await future
+        except asyncio.CancelledError:
+            # As in process: the invocation is abandoned and its sandbox not reused.
+            connection.waiting.pop(call, None)
+            connection.link.send((wire.CANCEL, call))
+            raise
         assert outcome is not None
         return outcome
 
@@ -124,6 +141,8 @@ class HostedPool:
             await _stop(connection)
 
     def _call(self, connection: _Connection) -> tuple[int, asyncio.Future[Outcome | None]]:
+        if connection.link.closed:  # lost between its start and this call
+            raise SandboxHostError("the sandbox host exited")
         self._calls += 1
         future: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
         connection.waiting[self._calls] = future
@@ -131,14 +150,19 @@ class HostedPool:
 
     def _ref(self, connection: _Connection, function: FunctionConfig, code_dir: Path) -> int:
         """The number the host knows this configuration by, sent once per configuration."""
-        cached = connection.refs.get(function.sandbox_key)
+        refs = connection.refs
+        cached = refs.get(function.sandbox_key)
         if cached is not None:
             # The store's cache hands out the same object until the configuration changes.
             if cached[1] == code_dir and (cached[0] is function or cached[0] == function):
                 return cached[2]
             connection.link.send((wire.FORGET, cached[2]))
+        elif len(refs) >= MAX_REFS:
+            for _, _, old in refs.values():
+                connection.link.send((wire.FORGET, old))
+            refs.clear()
         self._refs += 1
-        connection.refs[function.sandbox_key] = (function, code_dir, self._refs)
+        refs[function.sandbox_key] = (function, code_dir, self._refs)
         connection.link.send((wire.CONFIG, self._refs, function, str(code_dir)))
         return self._refs
 
@@ -151,32 +175,53 @@ class HostedPool:
                 return connection
             if connection is not None:
                 await _stop(connection)
-            ours, theirs = socket.socketpair()
-            try:
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "eventinvoke.executor.host",
-                    str(theirs.fileno()),
-                    settings_to_json(self._settings),
-                    *self._log,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    pass_fds=(theirs.fileno(),),
-                    # Its own session: a Ctrl-C meant for the executor must not stop the
-                    # sandboxes under the invocations the executor is still draining.
-                    start_new_session=True,
-                )
-            finally:
-                theirs.close()
-            connection = _Connection(process)
-            loop = asyncio.get_running_loop()
-            await loop.create_unix_connection(lambda: connection.link, sock=ours)
-            self._connection = connection
+            self._connection = connection = await self._spawn()
             return connection
+
+    async def _spawn(self) -> _Connection:
+        ours, theirs = socket.socketpair()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "eventinvoke.executor.host",
+                str(theirs.fileno()),
+                settings_to_json(self._settings),
+                *self._log,
+                stdin=asyncio.subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                # Its own session: a Ctrl-C meant for the executor must not stop the sandboxes
+                # under the invocations the executor is still draining.
+                start_new_session=True,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        connection = _Connection(process)
+        ready: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
+        connection.waiting[READY_CALL] = ready
+        try:
+            try:
+                await asyncio.get_running_loop().create_unix_connection(
+                    lambda: connection.link, sock=ours
+                )
+            except OSError:
+                ours.close()
+                raise
+            await asyncio.wait_for(ready, START_TIMEOUT)
+        except (OSError, SandboxHostError, TimeoutError) as error:
+            await _stop(connection)
+            raise SandboxHostError(
+                f"the sandbox host did not start (exit code {process.returncode}): {error}"
+            ) from None
+        return connection
 
 
 async def _stop(connection: _Connection) -> None:
     """Close the link (the host then stops its sandboxes and exits); kill it if it lingers."""
+    connection.closing = True
     connection.link.close()
     try:
         await asyncio.wait_for(connection.process.wait(), STOP_GRACE)

@@ -45,11 +45,13 @@ class Host:
         self.link = wire.Link(self._received, self._lost)
         self._functions: dict[int, tuple[FunctionConfig, Path]] = {}
         self._running: set[asyncio.Task[None]] = set()
+        self._invocations: dict[int, asyncio.Task[None]] = {}  # by call, for CANCEL
         self._gone = asyncio.get_running_loop().create_future()
 
     async def serve(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         await loop.create_unix_connection(lambda: self.link, sock=sock)
+        self.link.send((wire.READY, 0))
         await self._gone
         for task in self._running:
             task.cancel()
@@ -58,9 +60,19 @@ class Host:
 
     def _received(self, message: wire.Message) -> None:
         kind = message[0]
-        if kind == wire.RUN:  # resolved now: a FORGET may follow in this very frame
-            function, code_dir = self._functions[message[2]]
-            self._start(self._run(function, code_dir, message))
+        if kind == wire.RUN:
+            call = message[1]
+            known = self._functions.get(message[2])  # now: a FORGET may follow in this frame
+            if known is None:
+                self.link.send((wire.FAILED, call, f"unknown function reference {message[2]}"))
+                return
+            task = self._start(self._run(*known, message))
+            self._invocations[call] = task
+            task.add_done_callback(lambda _: self._invocations.pop(call, None))
+        elif kind == wire.CANCEL:
+            cancelled = self._invocations.get(message[1])
+            if cancelled is not None:
+                cancelled.cancel()
         elif kind == wire.CONFIG:
             self._functions[message[1]] = (message[2], Path(message[3]))
         elif kind == wire.FORGET:
@@ -70,10 +82,11 @@ class Host:
         else:
             log.error("sandbox_host_unknown_message", kind=kind)
 
-    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+    def _start(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+        return task
 
     async def _flush(self, call: int) -> None:
         await self.pool.flush_log_indexes()

@@ -14,6 +14,10 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+import structlog
+
+log = structlog.get_logger("eventinvoke.executor")
+
 HEADER = struct.Struct("!I")
 
 # Executor -> host.
@@ -21,7 +25,9 @@ CONFIG = "config"  # (CONFIG, ref, FunctionConfig, code_dir): the function a ref
 FORGET = "forget"  # (FORGET, ref): no later RUN names it
 RUN = "run"  # (RUN, call, ref, request_id, payload, arn, client_context, tail_log, wait)
 FLUSH = "flush"  # (FLUSH, call): write the log indexes' buffered marks
+CANCEL = "cancel"  # (CANCEL, call): its caller is gone; abandon the invocation, no answer
 # Host -> executor.
+READY = "ready"  # (READY, 0): the host is serving
 OUTCOME = "outcome"  # (OUTCOME, call, payload, function_error, log_tail, duration_ms)
 THROTTLED = "throttled"  # (THROTTLED, call, reason)
 FAILED = "failed"  # (FAILED, call, message): a system error, not the function's
@@ -71,7 +77,7 @@ class Link(asyncio.Protocol):
             self._buffer += data
             view: bytes | bytearray = self._buffer
         else:
-            view = data  # the common case: whole frames in one read, parsed without a copy
+            view = data  # the common case: whole frames in one read, not added to the buffer
         offset = 0
         while len(view) - offset >= HEADER.size:
             (size,) = HEADER.unpack_from(view, offset)
@@ -81,7 +87,10 @@ class Link(asyncio.Protocol):
             messages = pickle.loads(bytes(view[offset + HEADER.size : end]))
             offset = end
             for message in messages:
-                self._on_message(message)
+                try:
+                    self._on_message(message)
+                except Exception:  # a bug; the stream itself is intact, so go on
+                    log.exception("sandbox_host_bad_message", kind=message[0])
         if view is self._buffer:
             del self._buffer[:offset]
         else:
