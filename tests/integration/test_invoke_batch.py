@@ -15,10 +15,12 @@ import structlog
 from conftest import Running, read_lines, wait_for
 
 from eventinvoke.client import (
+    AsyncClient,
     InvalidRequestContentException,
     RequestEntityTooLargeException,
     ResourceNotFoundException,
 )
+from eventinvoke.server.interceptors import ServerInterceptor
 from eventinvoke.v1 import invoker_service_pb2 as pb
 from eventinvoke.v1 import invoker_service_pb2_grpc as pb_grpc
 
@@ -125,3 +127,56 @@ async def test_concurrent_event_invokes_share_rpcs_and_keep_their_own_answers(
 
     ran = await wait_for(lambda: len(read_lines(runs)) >= count and read_lines(runs))
     assert sorted(run["request_id"] for run in ran) == sorted(request_ids)
+
+
+class _Handlers:
+    """Stands in for a grpc.aio.Server to collect the method handlers a generated
+    ``add_*Servicer_to_server`` registers, so a test can serve some of them."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, grpc.RpcMethodHandler] = {}
+
+    def add_generic_rpc_handlers(self, handlers: object) -> None:
+        pass
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        self.handlers.update(handlers)
+
+
+async def test_a_server_without_invoke_batch_gets_each_event_invoke_on_its_own(
+    suite: Running,
+) -> None:
+    """An older server, the real Invoker without InvokeBatch: the client's concurrent Event
+    invokes, the refused call's included, go out as Invoke calls and each is answered."""
+    runs = await _echo(suite)
+    [invoker] = [s for s in suite.suite.server.services if s.full_name.endswith(".Invoker")]
+    collected = _Handlers()
+    pb_grpc.add_InvokerServicer_to_server(invoker.servicer, collected)
+    del collected.handlers["InvokeBatch"]
+    older = grpc.aio.server(interceptors=[ServerInterceptor()])  # errors mapped, as ours
+    older.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(invoker.full_name, collected.handlers),)
+    )
+    port = older.add_insecure_port("127.0.0.1:0")
+    await older.start()
+    try:
+        async with AsyncClient(f"127.0.0.1:{port}") as client:
+            first = await asyncio.gather(
+                *(
+                    client.invoke("echo", f'{{"n": {n}}}'.encode(), invocation_type="Event")
+                    for n in range(5)
+                )
+            )
+            with pytest.raises(ResourceNotFoundException):
+                await client.invoke("missing", b"{}", invocation_type="Event")
+            later = await client.invoke("echo", b'{"n": 5}', invocation_type="Event")
+    finally:
+        await older.stop(None)
+
+    request_ids = [r["ResponseMetadata"]["RequestId"] for r in [*first, later]]
+    assert [r["StatusCode"] for r in [*first, later]] == [202] * 6
+    assert len(set(request_ids)) == 6
+    await wait_for(lambda: len(read_lines(runs)) == 6, timeout=20)
+    assert sorted(r["request_id"] for r in read_lines(runs)) == sorted(request_ids)

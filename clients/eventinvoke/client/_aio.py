@@ -40,7 +40,8 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         # Made on first use, like the channel, inside the loop its futures belong to.
         if self._event_batcher is None:
             send = partial(self._call, "Invoke", self._invoker.InvokeBatch, endpoint=self.endpoint)
-            self._event_batcher = EventBatcher(send)
+            send_one = partial(self._call, "Invoke", self._invoker.Invoke, endpoint=self.endpoint)
+            self._event_batcher = EventBatcher(send, send_one)
         return self._event_batcher
 
     async def close(self) -> None:

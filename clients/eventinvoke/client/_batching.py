@@ -5,6 +5,8 @@ fewer than ``max_in_flight`` are on the wire; while they are, later invokes wait
 together in the next call. There is no timer, so a lone invoke is never delayed, and under load
 each RPC (and each server commit) carries as many invocations as arrived during one round trip.
 Each invoke still gets its own answer: its request id, or the exception Invoke would raise.
+A server without InvokeBatch (an older one) answers UNIMPLEMENTED: from then on this client
+sends each invoke on its own Invoke call, those of the refused call included.
 """
 
 from __future__ import annotations
@@ -20,25 +22,31 @@ from eventinvoke.client import errors
 from eventinvoke.v1 import invoker_service_pb2 as pb
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
+UNIMPLEMENTED = grpc.StatusCode.UNIMPLEMENTED.name  # a server's code for an RPC it lacks
 MAX_IN_FLIGHT = 2  # InvokeBatch calls on the wire at once
 MAX_INVOCATIONS = 500  # per call
 MAX_BYTES = 8 * 1024 * 1024  # payload bytes per call (one larger invocation still goes alone)
 
 Send: TypeAlias = Callable[[pb.InvokeBatchRequest], Awaitable[pb.InvokeBatchResponse]]
+SendOne: TypeAlias = Callable[[pb.InvokeRequest], Awaitable[pb.InvokeResponse]]
 _Waiting: TypeAlias = tuple[pb.InvokeRequest, "asyncio.Future[pb.InvokeResponse]"]
 
 
 class EventBatcher:
-    """Sends Event invokes in InvokeBatch calls; ``send`` makes one call, raising the
-    client's exceptions."""
+    """Sends Event invokes in InvokeBatch calls; ``send`` makes one call and ``send_one`` one
+    Invoke call (for a server without InvokeBatch), each raising the client's exceptions."""
 
-    def __init__(self, send: Send, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+    def __init__(self, send: Send, send_one: SendOne, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self._send = send
+        self._send_one = send_one
         self._max_in_flight = max_in_flight
         self._waiting: deque[_Waiting] = deque()
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._unbatched = False  # the server has no InvokeBatch
 
     async def invoke(self, request: pb.InvokeRequest) -> pb.InvokeResponse:
+        if self._unbatched:
+            return await self._send_one(request)
         future: asyncio.Future[pb.InvokeResponse] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
         if len(self._in_flight) < self._max_in_flight:
@@ -76,7 +84,14 @@ class EventBatcher:
             for _, future in batch:
                 future.cancel()
             raise
-        except Exception as error:  # the call as a whole failed: every invoke hears why
+        except errors.ServiceError as error:
+            if error.code != UNIMPLEMENTED:  # the call as a whole failed: every invoke hears why
+                _fail(batch, error)
+                return
+            self._unbatched = True
+            await self._one_by_one(batch)
+            return
+        except Exception as error:
             _fail(batch, error)
             return
         if len(response.results) != len(batch):
@@ -89,6 +104,18 @@ class EventBatcher:
                 future.set_exception(_error(result.error))
             else:
                 future.set_result(result.response)
+
+    async def _one_by_one(self, batch: list[_Waiting]) -> None:
+        answers = await asyncio.gather(
+            *(self._send_one(request) for request, _ in batch), return_exceptions=True
+        )
+        for (_, future), answer in zip(batch, answers, strict=True):
+            if future.done():
+                continue
+            if isinstance(answer, BaseException):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
 
 
 def _fail(batch: list[_Waiting], error: Exception) -> None:
