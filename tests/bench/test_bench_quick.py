@@ -54,5 +54,8 @@ def test_quick_bench_writes_every_figure_for_both_systems(tmp_path: Path) -> Non
         assert doc["ratio"][key] > 0
     assert all(doc["ratio"]["latency_ms"][key] > 0 for key in LATENCY_KEYS)
     assert doc["n"] == 300 and doc["concurrency"] == 16
+    assert doc["repeat"] == 1  # --quick runs one round
+    assert len(doc["eventinvoke"]["repeats"]) == len(doc["celery"]["repeats"]) == 1
+    assert doc["ratio"]["e2e_per_s_by_round"] == [doc["ratio"]["e2e_per_s"]]
     assert doc["machine"]["cores"] >= 1 and doc["machine"]["python"]
     assert "| eventinvoke" in text and "| celery" in text  # the table was printed

@@ -67,10 +67,24 @@ def ratios(ei: dict[str, Any], celery: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def median_run(runs: list[SystemResult]) -> SystemResult:
+    """The run with the median end-to-end throughput (of an even number, the lower one), whose
+    figures stand for the system: one whole run, not a mix of several."""
+    return sorted(runs, key=lambda run: run.e2e_per_s)[(len(runs) - 1) // 2]
+
+
 def document(
-    plan: Plan, results: dict[str, SystemResult], machine_info: dict[str, Any]
+    plan: Plan, results: dict[str, list[SystemResult]], machine_info: dict[str, Any]
 ) -> dict[str, Any]:
-    systems = {name: result.to_json() for name, result in results.items()}
+    """``results`` holds each system's runs in the order they ran (rounds alternate systems)."""
+    systems = {}
+    for name, runs in results.items():
+        figures = median_run(runs).to_json()
+        figures["repeats"] = [
+            {"accept_per_s": round(run.accept_per_s, 1), "e2e_per_s": round(run.e2e_per_s, 1)}
+            for run in runs
+        ]
+        systems[name] = figures
     for figures in systems.values():
         # Latency is only meaningful below saturation: flag a run whose offered load was close
         # to what the system sustains (lower --rate on a small machine).
@@ -83,11 +97,17 @@ def document(
         "concurrency": plan.concurrency,
         "rate": plan.rate,
         "latency_events": plan.latency_events,
+        "repeat": max(len(runs) for runs in results.values()),
         "machine": machine_info,
         **systems,
     }
     if "eventinvoke" in systems and "celery" in systems:
         doc["ratio"] = ratios(systems["eventinvoke"], systems["celery"])
+        # Each round's two runs ran back to back, so their ratio sees the same machine.
+        doc["ratio"]["e2e_per_s_by_round"] = [
+            _ratio(ei.e2e_per_s, celery.e2e_per_s)
+            for ei, celery in zip(results["eventinvoke"], results["celery"], strict=False)
+        ]
     return doc
 
 
@@ -134,6 +154,12 @@ def table(doc: dict[str, Any]) -> str:
         f"N={doc['n']} invocations, C={doc['concurrency']} callers; latency at "
         f"{doc['rate']:g}/s offered for {doc['latency_events']} events (send → collector ran)."
     ]
+    if doc["repeat"] > 1:
+        line_ = f"Each system's median run of {doc['repeat']}, the systems taking turns"
+        if "ratio" in doc:
+            rounds = ", ".join(_x(r) for r in doc["ratio"]["e2e_per_s_by_round"])
+            line_ += f"; the e2e ratio round by round: {rounds}"
+        notes.append(line_ + ".")
     if "eventinvoke" in doc:
         ei = doc["eventinvoke"]
         notes.append(

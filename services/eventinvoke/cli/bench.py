@@ -1,4 +1,5 @@
-"""``eventinvoke bench``: eventinvoke against Celery on the same work, one run, this machine."""
+"""``eventinvoke bench``: eventinvoke against Celery on the same work, in one run on this machine
+(by default three rounds, the systems taking turns, each system's median run reported)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import Any
 import click
 
 # Defaults from issue #3; --quick is CI's smoke run (it proves the bench works, not a speed).
-FULL = {"n": 5000, "concurrency": 64, "latency_events": 1000}
-QUICK = {"n": 300, "concurrency": 16, "latency_events": 100}
+FULL = {"n": 5000, "concurrency": 64, "latency_events": 1000, "repeat": 3}
+QUICK = {"n": 300, "concurrency": 16, "latency_events": 100, "repeat": 1}
 WARMUP = 16
 
 
@@ -25,6 +26,12 @@ def register(group: click.Group) -> None:
         "-n", "n", type=click.IntRange(1), help="Invocations in the throughput phase [5000]."
     )
     @click.option("-c", "concurrency", type=click.IntRange(1), help="Concurrent callers [64].")
+    @click.option(
+        "--repeat",
+        type=click.IntRange(1),
+        help="Rounds, the systems taking turns; each system's median run is reported [3]. "
+        "On a shared machine one round can catch the machine busier than the other.",
+    )
     @click.option(
         "--rate",
         type=click.FloatRange(min=1),
@@ -48,6 +55,7 @@ def register(group: click.Group) -> None:
         quick: bool,
         n: int | None,
         concurrency: int | None,
+        repeat: int | None,
         rate: float,
         output: Path,
         only: str | None,
@@ -70,13 +78,15 @@ def register(group: click.Group) -> None:
         # SIGTERM unwinds like Ctrl-C, so every `finally` stops the servers it started.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         sides = {"eventinvoke": eventinvoke_side.run, "celery": celery_side.run}
-        results: dict[str, SystemResult] = {}
-        for name, run in sides.items():
-            if only and name != only:
-                continue
-            click.echo(f"== {name}")
-            with tempfile.TemporaryDirectory(prefix=f"eventinvoke-bench-{name}-") as workdir:
-                results[name] = run(plan, Path(workdir))
+        rounds = repeat or sizes["repeat"]
+        results: dict[str, list[SystemResult]] = {}
+        for round_ in range(1, rounds + 1):
+            for name, run in sides.items():
+                if only and name != only:
+                    continue
+                click.echo(f"== {name}" + (f" (round {round_} of {rounds})" if rounds > 1 else ""))
+                with tempfile.TemporaryDirectory(prefix=f"eventinvoke-bench-{name}-") as workdir:
+                    results.setdefault(name, []).append(run(plan, Path(workdir)))
         doc = report.document(plan, results, report.machine(celery_side.redis_version()))
         click.echo()
         click.echo(report.table(doc))
