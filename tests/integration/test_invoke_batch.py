@@ -7,6 +7,8 @@ own request id) or refused with Invoke's error, and a refused one queues nothing
 from __future__ import annotations
 
 import asyncio
+import collections
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -145,6 +147,19 @@ class _Handlers:
         self.handlers.update(handlers)
 
 
+class _CallCounter(grpc.aio.ServerInterceptor):
+    def __init__(self) -> None:
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        self.counts[handler_call_details.method.rsplit("/", 1)[-1]] += 1
+        return await continuation(handler_call_details)
+
+
 async def test_a_server_without_invoke_batch_gets_each_event_invoke_on_its_own(
     suite: Running,
 ) -> None:
@@ -155,7 +170,9 @@ async def test_a_server_without_invoke_batch_gets_each_event_invoke_on_its_own(
     collected = _Handlers()
     pb_grpc.add_InvokerServicer_to_server(invoker.servicer, collected)
     del collected.handlers["InvokeBatch"]
-    older = grpc.aio.server(interceptors=[ServerInterceptor()])  # errors mapped, as ours
+    calls = _CallCounter()
+    # Errors mapped as on our server; calls counted by method, InvokeBatch's refusals included.
+    older = grpc.aio.server(interceptors=[calls, ServerInterceptor()])
     older.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(invoker.full_name, collected.handlers),)
     )
@@ -169,12 +186,17 @@ async def test_a_server_without_invoke_batch_gets_each_event_invoke_on_its_own(
                     for n in range(5)
                 )
             )
+            tried = calls.counts["InvokeBatch"]
             with pytest.raises(ResourceNotFoundException):
                 await client.invoke("missing", b"{}", invocation_type="Event")
             later = await client.invoke("echo", b'{"n": 5}', invocation_type="Event")
     finally:
         await older.stop(None)
 
+    # InvokeBatch was tried by the calls on the wire at the start (at most two), never after.
+    assert 1 <= tried <= 2
+    assert calls.counts["InvokeBatch"] == tried
+    assert calls.counts["Invoke"] == 7
     request_ids = [r["ResponseMetadata"]["RequestId"] for r in [*first, later]]
     assert [r["StatusCode"] for r in [*first, later]] == [202] * 6
     assert len(set(request_ids)) == 6

@@ -5,8 +5,9 @@ fewer than ``max_in_flight`` are on the wire; while they are, later invokes wait
 together in the next call. There is no timer, so a lone invoke is never delayed, and under load
 each RPC (and each server commit) carries as many invocations as arrived during one round trip.
 Each invoke still gets its own answer: its request id, or the exception Invoke would raise.
-A server without InvokeBatch (an older one) answers UNIMPLEMENTED: from then on this client
-sends each invoke on its own Invoke call, those of the refused call included.
+A server without InvokeBatch (an older one) answers UNIMPLEMENTED: from then on, for the rest of
+its life, this client sends each invoke on its own Invoke call, those of the refused call and
+those waiting for a call included.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ class EventBatcher:
                 size += len(request.payload)
         if not batch:
             return
-        task = asyncio.create_task(self._call(batch))
+        # Once the server is known to lack InvokeBatch, what waited for a call goes one by one.
+        work = self._one_by_one(batch + self._drain()) if self._unbatched else self._call(batch)
+        task = asyncio.create_task(work)
         self._in_flight.add(task)
         task.add_done_callback(self._finished)
 
@@ -89,7 +92,7 @@ class EventBatcher:
                 _fail(batch, error)
                 return
             self._unbatched = True
-            await self._one_by_one(batch)
+            await self._one_by_one(batch + self._drain())
             return
         except Exception as error:
             _fail(batch, error)
@@ -105,10 +108,20 @@ class EventBatcher:
             else:
                 future.set_result(result.response)
 
+    def _drain(self) -> list[_Waiting]:
+        waiting = [(r, f) for r, f in self._waiting if not f.cancelled()]
+        self._waiting.clear()
+        return waiting
+
     async def _one_by_one(self, batch: list[_Waiting]) -> None:
-        answers = await asyncio.gather(
-            *(self._send_one(request) for request, _ in batch), return_exceptions=True
-        )
+        try:
+            answers = await asyncio.gather(
+                *(self._send_one(request) for request, _ in batch), return_exceptions=True
+            )
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
         for (_, future), answer in zip(batch, answers, strict=True):
             if future.done():
                 continue

@@ -8,8 +8,9 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,20 @@ class Progress:
         if count > self._done:
             self._bar.update(count - self._done, current_item=count)
             self._done = count
+
+
+def run_rounds(
+    sides: Mapping[str, Callable[[Plan, Path], SystemResult]],
+    plan: Plan,
+    rounds: int,
+    say: Callable[[str], object],
+) -> dict[str, list[SystemResult]]:
+    """``rounds`` rounds, each running every side in turn in a fresh temporary directory: a
+    system's runs in the order they ran, round i's runs back to back."""
+    results: dict[str, list[SystemResult]] = {name: [] for name in sides}
+    for number in range(1, rounds + 1):
+        for name, run in sides.items():
+            say(f"== {name}" + (f" (round {number} of {rounds})" if rounds > 1 else ""))
+            with tempfile.TemporaryDirectory(prefix=f"eventinvoke-bench-{name}-") as workdir:
+                results[name].append(run(plan, Path(workdir)))
+    return results

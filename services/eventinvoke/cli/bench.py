@@ -1,11 +1,10 @@
 """``eventinvoke bench``: eventinvoke against Celery on the same work, in one run on this machine
-(by default three rounds, the systems taking turns, each system's median run reported)."""
+(by default three rounds, the systems taking turns; the round with the median ratio reported)."""
 
 from __future__ import annotations
 
 import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,9 @@ def register(group: click.Group) -> None:
     @click.option(
         "--repeat",
         type=click.IntRange(1),
-        help="Rounds, the systems taking turns; each system's median run is reported [3]. "
-        "On a shared machine one round can catch the machine busier than the other.",
+        help="Rounds, the systems taking turns [3; 1 with --quick]. The round with the median "
+        "end-to-end ratio is reported: on a shared machine one system's run can catch the "
+        "machine busier than the other's.",
     )
     @click.option(
         "--rate",
@@ -64,7 +64,7 @@ def register(group: click.Group) -> None:
         (Redis broker), and report accept rate, throughput, latency and memory."""
         # Imported here so that other commands start fast.
         from eventinvoke.bench import celery_side, eventinvoke_side, report
-        from eventinvoke.bench.harness import Plan, SystemResult
+        from eventinvoke.bench.harness import Plan, run_rounds
 
         sizes: dict[str, Any] = QUICK if quick else FULL
         plan = Plan(
@@ -78,15 +78,9 @@ def register(group: click.Group) -> None:
         # SIGTERM unwinds like Ctrl-C, so every `finally` stops the servers it started.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         sides = {"eventinvoke": eventinvoke_side.run, "celery": celery_side.run}
-        rounds = repeat or sizes["repeat"]
-        results: dict[str, list[SystemResult]] = {}
-        for round_ in range(1, rounds + 1):
-            for name, run in sides.items():
-                if only and name != only:
-                    continue
-                click.echo(f"== {name}" + (f" (round {round_} of {rounds})" if rounds > 1 else ""))
-                with tempfile.TemporaryDirectory(prefix=f"eventinvoke-bench-{name}-") as workdir:
-                    results.setdefault(name, []).append(run(plan, Path(workdir)))
+        if only:
+            sides = {only: sides[only]}
+        results = run_rounds(sides, plan, repeat or sizes["repeat"], click.echo)
         doc = report.document(plan, results, report.machine(celery_side.redis_version()))
         click.echo()
         click.echo(report.table(doc))
