@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import grpc
+import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 EVENTINVOKE = str(Path(sys.executable).with_name("eventinvoke"))
@@ -85,3 +86,11 @@ def wait_serving(address: str, timeout: float, process: SuiteProcess | None = No
             if time.monotonic() > deadline:
                 raise AssertionError(f"{address} not serving after {timeout}s")
             time.sleep(0.1)
+
+
+def gone(process: psutil.Process) -> bool:
+    """Whether a process has exited (a zombie not yet reaped counts as exited)."""
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

@@ -18,6 +18,7 @@ from typing import Any
 import psutil
 import pytest
 from conftest import wait_for
+from processes import gone
 
 from eventinvoke.core.model import FunctionConfig
 from eventinvoke.executor.host import HostedPool, SandboxHostError, wire
@@ -120,7 +121,7 @@ async def test_a_host_that_dies_fails_its_invocations_and_is_replaced(pool: Host
         await running
     # Killed, the host could not stop its sandbox: it ends its invocation, finds its Runtime
     # API gone and exits.
-    await wait_for(lambda: _gone(sandbox), timeout=10)
+    await wait_for(lambda: gone(sandbox), timeout=10)
 
     outcome = await run(pool, function(), invocation({"after": True}))
     assert json.loads(outcome.payload)["event"] == {"after": True}
@@ -136,7 +137,7 @@ async def test_closing_stops_the_host_and_its_sandboxes(tmp_path: Path) -> None:
     await pool.close()
 
     assert not host.is_running()
-    await wait_for(lambda: _gone(sandbox), timeout=10)
+    await wait_for(lambda: gone(sandbox), timeout=10)
     with pytest.raises(SandboxHostError, match="closed"):
         await pool.run(function(), FUNCTIONS, invocation({}))
 
@@ -169,7 +170,7 @@ async def test_a_cancelled_invocation_is_abandoned_in_the_host(pool: HostedPool)
     with pytest.raises(asyncio.CancelledError):
         await running
 
-    await wait_for(lambda: _gone(sandbox), timeout=10)
+    await wait_for(lambda: gone(sandbox), timeout=10)
     outcome = await run(
         pool, function(reserved_concurrent_executions=1), invocation({}), wait=False
     )
@@ -210,10 +211,3 @@ def test_the_wire_reads_frames_however_they_are_split(chunk: int) -> None:
 
     # In order, each once; a handler that raised loses only its own message.
     assert received == [("a", 1, b"x" * 5000), ("b", 3), ("c", 4, "\u00e9")]
-
-
-def _gone(process: psutil.Process) -> bool:
-    try:
-        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True

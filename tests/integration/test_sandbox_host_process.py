@@ -8,19 +8,12 @@ from pathlib import Path
 
 import psutil
 from conftest import FUNCTIONS, read_lines, wait_for, zip_dir
-from processes import SuiteProcess, free_port
+from processes import SuiteProcess, free_port, gone
 
 from eventinvoke.client import AsyncClient
 
 ENV = {"EVENTINVOKE_LOG_FORMAT": "json"}
 SANDBOX_HOST = "eventinvoke.executor.host"
-
-
-def _gone(process: psutil.Process) -> bool:
-    try:
-        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 async def test_kill_9_of_up_stops_its_sandbox_host_and_running_sandbox(tmp_path: Path) -> None:
@@ -57,7 +50,7 @@ async def test_kill_9_of_up_stops_its_sandbox_host_and_running_sandbox(tmp_path:
 
         suite.kill()
 
-        await wait_for(lambda: _gone(host) and _gone(sandbox), timeout=15)
+        await wait_for(lambda: gone(host) and gone(sandbox), timeout=15)
         assert read_lines(tmp_path / "runs.jsonl") == []  # it never finished its sleep
     finally:
         suite.cleanup()

@@ -12,7 +12,6 @@ import structlog
 
 from eventinvoke.core.model import FunctionConfig
 from eventinvoke.executor.host import wire
-from eventinvoke.executor.host.server import settings_to_json
 from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxSettings, Throttled
 
 log = structlog.get_logger("eventinvoke.executor")
@@ -186,7 +185,7 @@ class HostedPool:
                 "-m",
                 "eventinvoke.executor.host",
                 str(theirs.fileno()),
-                settings_to_json(self._settings),
+                wire.settings_to_json(self._settings),
                 *self._log,
                 stdin=asyncio.subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),

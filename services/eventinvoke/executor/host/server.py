@@ -10,7 +10,6 @@ every sandbox and exits.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from collections.abc import Coroutine
 from pathlib import Path
@@ -23,18 +22,6 @@ from eventinvoke.executor.host import wire
 from eventinvoke.executor.sandbox import Invocation, SandboxPool, SandboxSettings, Throttled
 
 log = structlog.get_logger("eventinvoke.sandbox_host")
-
-
-def settings_to_json(settings: SandboxSettings) -> str:
-    values: dict[str, Any] = dict(settings.__dict__)
-    values["log_dir"] = str(settings.log_dir)
-    return json.dumps(values)
-
-
-def settings_from_json(text: str) -> SandboxSettings:
-    values = json.loads(text)
-    values["log_dir"] = Path(values["log_dir"])
-    return SandboxSettings(**values)
 
 
 class Host:

@@ -9,12 +9,16 @@ per loop turn means many invocations share one write and one wake-up of the othe
 from __future__ import annotations
 
 import asyncio
+import json
 import pickle
 import struct
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
+
+from eventinvoke.executor.sandbox import SandboxSettings
 
 log = structlog.get_logger("eventinvoke.executor")
 
@@ -34,6 +38,19 @@ FAILED = "failed"  # (FAILED, call, message): a system error, not the function's
 FLUSHED = "flushed"  # (FLUSHED, call)
 
 Message = tuple[Any, ...]
+
+
+# The host's settings travel on its command line.
+def settings_to_json(settings: SandboxSettings) -> str:
+    values: dict[str, Any] = dict(settings.__dict__)
+    values["log_dir"] = str(settings.log_dir)
+    return json.dumps(values)
+
+
+def settings_from_json(text: str) -> SandboxSettings:
+    values = json.loads(text)
+    values["log_dir"] = Path(values["log_dir"])
+    return SandboxSettings(**values)
 
 
 class Link(asyncio.Protocol):
