@@ -98,6 +98,37 @@ async def test_expired_lease_is_delivered_again(backend: SqliteBackend) -> None:
     assert again.request_id == "request-1"
 
 
+async def test_a_leased_event_carries_when_its_lease_ends(backend: SqliteBackend) -> None:
+    await backend.queue.enqueue(event(1))
+    before = time.time()
+
+    (leased,) = await backend.queue.lease("owner", 10, 30)
+
+    assert leased.lease_expires is not None
+    assert before + 30 <= leased.lease_expires <= time.time() + 30
+
+
+async def test_release_gives_back_only_the_owners_events_unchanged(
+    backend: SqliteBackend,
+) -> None:
+    now = time.time()
+    await backend.queue.enqueue(
+        event(1, attempts=1, visible_at=now - 5),
+        event(2, visible_at=now - 4),
+        event(3, visible_at=now - 3),
+    )
+    mine = await backend.queue.lease("mine", 2, 30)
+    (theirs,) = await backend.queue.lease("theirs", 10, 30)
+
+    await backend.queue.release("mine", [id_of(e) for e in mine] + [id_of(theirs)])
+
+    again = await backend.queue.lease("next", 10, 30)
+    assert [e.request_id for e in again] == [e.request_id for e in mine]
+    assert [(e.attempts, e.visible_at) for e in again] == [(e.attempts, e.visible_at) for e in mine]
+    assert again[0].attempts == 1  # released, not retried: nothing about the event changed
+    assert await backend.queue.depth() == 3
+
+
 async def test_extend_keeps_the_lease(backend: SqliteBackend) -> None:
     await backend.queue.enqueue(event(1))
     (leased,) = await backend.queue.lease("owner", 10, 0.2)

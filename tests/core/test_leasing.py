@@ -1,11 +1,13 @@
 """LeaseLoop: never more than its concurrency in flight, never an item twice at once, and stop()
-lets the items in flight finish."""
+lets the items in flight finish. With prefetch: a freed slot starts a waiting item without a
+lease, and items that waited too long, or still wait at stop(), are released."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from eventinvoke.core.leasing import LeaseLoop
+from eventinvoke.core.leasing import LeaseLoop, Prefetch
 
 
 async def test_bounded_deduplicated_and_drained_on_stop() -> None:
@@ -61,3 +63,102 @@ async def test_stop_waits_for_work_in_flight() -> None:
     await started.wait()
     await loop.stop()
     assert done == ["only"]
+
+
+class Source:
+    """Hands out ``items`` on the first lease and nothing after; with ``pending``, the later
+    leases wait until ``more`` is set."""
+
+    def __init__(self, *items: int, pending: bool = False) -> None:
+        self.items = list(items)
+        self.more = asyncio.Event()
+        if not pending:
+            self.more.set()
+        self.leases = 0
+        self.released: list[int] = []
+
+    async def lease(self, limit: int) -> list[int]:
+        self.leases += 1
+        if self.leases > 1:
+            await self.more.wait()
+            return []
+        return self.items[:limit]
+
+    async def release(self, items: list[int]) -> None:
+        self.released.extend(items)
+
+
+def prefetching(source: Source, work: Any, hold: float = 60.0) -> LeaseLoop[int]:
+    return LeaseLoop(
+        "test",
+        source.lease,
+        work,
+        key=lambda item: item,
+        concurrency=1,
+        doorbell=asyncio.Event(),
+        prefetch=Prefetch(count=2, hold=hold, release=source.release),
+    )
+
+
+async def test_a_freed_slot_starts_a_waiting_item_while_the_next_lease_is_pending() -> None:
+    source = Source(1, 2, 3, pending=True)
+    ran: list[int] = []
+    all_ran = asyncio.Event()
+
+    async def work(item: int) -> None:
+        ran.append(item)
+        if len(ran) == 3:
+            all_ran.set()
+
+    loop = prefetching(source, work)
+    await loop.start()
+    await asyncio.wait_for(all_ran.wait(), 5)
+
+    assert ran == [1, 2, 3]  # one at a time, in lease order
+    assert source.leases == 2  # the second is still pending: 2 and 3 started without it
+    source.more.set()
+    await loop.stop()
+    assert source.released == []
+
+
+async def test_items_that_waited_past_their_hold_are_released_not_run() -> None:
+    source = Source(1, 2, 3)
+    ran: list[int] = []
+    finish = asyncio.Event()
+
+    async def work(item: int) -> None:
+        ran.append(item)
+        await finish.wait()
+
+    loop = prefetching(source, work, hold=0.1)
+    await loop.start()
+    await asyncio.sleep(0.4)
+
+    assert source.released == [2, 3]
+    finish.set()
+    source.more.set()
+    await loop.stop()
+    assert ran == [1]
+
+
+async def test_stop_releases_the_items_still_waiting() -> None:
+    source = Source(1, 2, 3)
+    ran: list[int] = []
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    async def work(item: int) -> None:
+        ran.append(item)
+        started.set()
+        await finish.wait()
+
+    loop = prefetching(source, work)
+    await loop.start()
+    await asyncio.wait_for(started.wait(), 5)
+    stopping = asyncio.create_task(loop.stop())
+    await asyncio.sleep(0.05)
+    finish.set()
+    source.more.set()
+    await asyncio.wait_for(stopping, 5)
+
+    assert ran == [1]  # the item in flight finished; the waiting ones went back
+    assert source.released == [2, 3]

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from conftest import (
 )
 
 from eventinvoke.app import Suite
+from eventinvoke.backends.sqlite import DATABASE_FILE
 from eventinvoke.client import (
     AsyncClient,
     InvalidParameterValueException,
@@ -32,6 +35,7 @@ from eventinvoke.client import (
 )
 from eventinvoke.core.model import EventInvokeConfig
 from eventinvoke.executor.policy import Retry, RetryPolicy, Settle
+from eventinvoke.router.testing import running_suite
 
 RESERVED = "ReservedFunctionConcurrentInvocationLimitExceeded"
 
@@ -339,6 +343,28 @@ async def test_reservation_survives_restart(tmp_path: Path) -> None:
         finally:
             await client.close()
             await suite.stop(grace=1)
+
+
+async def test_events_leased_ahead_go_back_at_stop(tmp_path: Path) -> None:
+    """The executor leases as many events ahead as it runs. A stop gives back those it did not
+    start, so the next executor runs them at once, not when their lease (33 s here) ends."""
+    data_dir = tmp_path / "data"
+    settings = {"executor_concurrency": 1, "lease_margin": 30.0}
+
+    def leased() -> int:
+        with contextlib.closing(sqlite3.connect(data_dir / DATABASE_FILE)) as connection:
+            query = "SELECT COUNT(*) FROM events WHERE lease_owner IS NOT NULL"
+            return int(connection.execute(query).fetchone()[0])
+
+    async with running_suite(data_dir, **settings) as first:
+        running = Running(first.suite, first.client, tmp_path)
+        runs = await _sleeper(running, "fn", 0.5)
+        request_ids = [await _event(running, "fn", {"n": n}) for n in range(3)]
+        await wait_for(lambda: read_lines(_started(runs)))
+        await wait_for(lambda: leased() == 2)  # one running, one waiting beside it
+    async with running_suite(data_dir, **settings):
+        await wait_for(lambda: len(read_lines(runs)) == 3, timeout=10)
+    assert sorted(r["request_id"] for r in read_lines(runs)) == sorted(request_ids)
 
 
 async def test_an_event_that_ran_then_expired_throttled_keeps_its_last_response(

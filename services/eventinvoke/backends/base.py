@@ -127,6 +127,11 @@ class EventQueue(Protocol):
     async def extend(self, event_id: int, lease_seconds: float) -> None:
         """Renew a lease from now."""
 
+    async def release(self, owner: str, event_ids: list[int]) -> None:
+        """Give back events leased by ``owner`` and not run: each is visible again at once (at
+        its own ``visible_at``), unchanged. Events no longer leased by ``owner`` are left
+        alone."""
+
     async def retry(
         self,
         event_id: int,

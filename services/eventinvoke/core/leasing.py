@@ -1,10 +1,14 @@
 """The loop the executor and the Router share: lease work into free slots, run each item as a
-task, wake at once on a doorbell or look again after a short poll."""
+task, wake at once on a doorbell or look again after a short poll. Optionally lease ahead, so a
+slot that frees starts its next item without waiting for a lease to commit."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import structlog
@@ -14,6 +18,22 @@ log = structlog.get_logger("eventinvoke.leasing")
 T = TypeVar("T")
 
 IDLE_POLL_SECONDS = 0.1  # how often an idle loop looks for work that became due (retries, peers)
+
+
+@dataclass(frozen=True)
+class Prefetch(Generic[T]):
+    """Items leased ahead of the slots: up to ``count`` wait beside them, so a slot that frees
+    starts the next item at once, while the next lease commits.
+
+    A waiting item is still leased; its lease keeps running while it waits. So an item waits at
+    most ``hold`` seconds (keep it well inside the lease, which must still cover the work), and
+    items that waited longer, and those still waiting at stop(), go back through ``release``
+    for any owner to take at once.
+    """
+
+    count: int
+    hold: float
+    release: Callable[[list[T]], Awaitable[None]]
 
 
 class LeaseLoop(Generic[T]):
@@ -32,15 +52,19 @@ class LeaseLoop(Generic[T]):
         concurrency: int,
         doorbell: asyncio.Event,
         batch: int | None = None,
+        prefetch: Prefetch[T] | None = None,
     ) -> None:
         self.name = name
         self._lease = lease
         self._work = work
         self._key = key
         self.concurrency = concurrency
-        self.batch = batch or concurrency
+        self.batch = batch or concurrency + (prefetch.count if prefetch else 0)
         self.doorbell = doorbell
         self.inflight: dict[Hashable, asyncio.Task[None]] = {}
+        self.prefetch = prefetch
+        # Prefetched items, oldest first, with when their lease was asked for (monotonic).
+        self.waiting: deque[tuple[float, T]] = deque()
         self._slot_freed = asyncio.Event()  # set when an item finishes
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -54,6 +78,8 @@ class LeaseLoop(Generic[T]):
         self.doorbell.set()
         if self._task:
             await self._task
+        await self._release([item for _, item in self.waiting])
+        self.waiting.clear()
         if self.inflight:
             await asyncio.gather(*self.inflight.values(), return_exceptions=True)
 
@@ -62,30 +88,84 @@ class LeaseLoop(Generic[T]):
             await self._work(item)
         finally:
             self.inflight.pop(key, None)
+            if not self._stopping:
+                self._start_waiting()
             self._slot_freed.set()
 
+    def _start(self, key: Hashable, item: T) -> None:
+        self.inflight[key] = asyncio.create_task(self._run_one(key, item))
+
+    def _start_waiting(self) -> None:
+        """Fill free slots with prefetched items still inside their hold."""
+        if not self.waiting:
+            return
+        fresh_since = time.monotonic() - self._hold
+        while self.waiting and len(self.inflight) < self.concurrency:
+            leased_at, item = self.waiting[0]
+            if leased_at < fresh_since:
+                return  # held too long: the loop releases it
+            self.waiting.popleft()
+            self._start(self._key(item), item)
+
+    @property
+    def _hold(self) -> float:
+        return self.prefetch.hold if self.prefetch else 0.0
+
+    async def _release(self, items: list[T]) -> None:
+        if not items or self.prefetch is None:
+            return
+        try:
+            await self.prefetch.release(items)
+        except Exception:  # they come back when their leases expire
+            log.exception("release_failed", loop=self.name)
+
+    async def _release_stale(self) -> None:
+        fresh_since = time.monotonic() - self._hold
+        stale: list[T] = []
+        while self.waiting and self.waiting[0][0] < fresh_since:
+            stale.append(self.waiting.popleft()[1])
+        await self._release(stale)
+
     async def _run(self) -> None:
+        ahead = self.prefetch.count if self.prefetch else 0
         while not self._stopping:
-            free = min(self.batch, self.concurrency - len(self.inflight))
+            await self._release_stale()
+            self._start_waiting()
+            want = self.concurrency + ahead - len(self.inflight) - len(self.waiting)
+            free = min(self.batch, want)
             if free <= 0:
                 # O(1) per finished item (asyncio.wait on every task in flight was O(n)); one
                 # more turn of the loop lets items finishing together share the next lease.
+                # Items waiting are looked at again within half their hold.
                 self._slot_freed.clear()
+                timer = None
+                if self.waiting:
+                    loop = asyncio.get_running_loop()
+                    timer = loop.call_later(self._hold / 2, self._slot_freed.set)
                 await self._slot_freed.wait()
+                if timer is not None:
+                    timer.cancel()
                 await asyncio.sleep(0)
                 continue
             self.doorbell.clear()
+            leased_at = time.monotonic()
             try:
                 items = await self._lease(free)
             except Exception:
                 log.exception("lease_failed", loop=self.name)
                 items = []
             started = 0
+            held = {self._key(item) for _, item in self.waiting}
             for item in items:
                 key = self._key(item)
-                if key not in self.inflight:
-                    self.inflight[key] = asyncio.create_task(self._run_one(key, item))
-                    started += 1
+                if key in self.inflight or key in held:
+                    continue
+                if len(self.inflight) < self.concurrency and not self.waiting:
+                    self._start(key, item)
+                else:
+                    self.waiting.append((leased_at, item))
+                    held.add(key)
+                started += 1
             if not started:  # nothing new: wait for the doorbell or the next poll
                 try:
                     await asyncio.wait_for(self.doorbell.wait(), IDLE_POLL_SECONDS)

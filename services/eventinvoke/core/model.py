@@ -100,6 +100,8 @@ class QueuedEvent:
     throttles: int = 0  # throttled tries since the last execution (spec §3.3 backoff)
     event_id: int | None = None  # the queue's own key
     last_attempt: LastAttempt | None = None
+    # When the lease it was leased with ends (epoch seconds); lease state, not the event's.
+    lease_expires: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ class SqliteEventQueue:
                 f"RETURNING {_EVENT_COLUMNS}",
                 (owner, expires, expires, now, limit),
             ).fetchall()
-            events = [_event(row) for row in rows]
+            events = [_event(row, lease_expires=expires) for row in rows]
             # RETURNING gives no order of its own.
             return sorted(events, key=lambda event: (event.visible_at, event.event_id or 0))
 
@@ -62,6 +62,16 @@ class SqliteEventQueue:
             )
 
         await self._database.write(extend, durable=False)
+
+    async def release(self, owner: str, event_ids: list[int]) -> None:
+        def release(connection: sqlite3.Connection) -> None:
+            connection.executemany(
+                "UPDATE events SET lease_owner = NULL, lease_expires = NULL, "
+                "available_at = visible_at WHERE event_id = ? AND lease_owner = ?",
+                [(event_id, owner) for event_id in event_ids],
+            )
+
+        await self._database.write(release, durable=False)
 
     async def retry(
         self,
@@ -110,7 +120,7 @@ class SqliteEventQueue:
         return None if enqueued_at is None else time.time() - enqueued_at
 
 
-def _event(row: sqlite3.Row) -> QueuedEvent:
+def _event(row: sqlite3.Row, lease_expires: float) -> QueuedEvent:
     return QueuedEvent(
         event_id=row["event_id"],
         request_id=row["request_id"],
@@ -128,6 +138,7 @@ def _event(row: sqlite3.Row) -> QueuedEvent:
             function_error=row["last_function_error"],
             executed_version=row["last_executed_version"],
         ),
+        lease_expires=lease_expires,
     )
 
 
