@@ -128,6 +128,40 @@ async def test_a_host_that_dies_fails_its_invocations_and_is_replaced(pool: Host
     assert pool.pid not in (None, first_host)
 
 
+async def test_a_host_that_stops_answering_is_killed_and_replaced(tmp_path: Path) -> None:
+    """Its process lives but its loop no longer turns (SIGSTOP here): within the liveness
+    timeout its invocation fails as a system error, and the next call gets a new host."""
+    pool = HostedPool(SandboxSettings(log_dir=tmp_path / "logs"), "json", "warning", liveness=0.6)
+    await pool.start()
+    try:
+        running = asyncio.create_task(
+            run(pool, function("handlers.sleep"), invocation({"seconds": 3}))
+        )
+        stuck = psutil.Process(pool.pid or 0)
+        await wait_for(stuck.children, timeout=10)
+        stuck.suspend()
+
+        with pytest.raises(SandboxHostError, match="stopped responding for 0.6 s and was killed"):
+            await asyncio.wait_for(running, 5)
+        await wait_for(lambda: gone(stuck), timeout=5)
+
+        outcome = await run(pool, function(), invocation({"after": True}))
+        assert json.loads(outcome.payload)["event"] == {"after": True}
+        assert pool.pid not in (None, stuck.pid)
+    finally:
+        await pool.close()
+
+
+async def test_a_busy_host_is_not_mistaken_for_a_stuck_one(tmp_path: Path) -> None:
+    """Pings are answered between invocations: a run longer than the liveness timeout is fine."""
+    pool = HostedPool(SandboxSettings(log_dir=tmp_path / "logs"), "json", "warning", liveness=0.3)
+    try:
+        outcome = await run(pool, function("handlers.sleep"), invocation({"seconds": 1.5}))
+        assert outcome.function_error is None
+    finally:
+        await pool.close()
+
+
 async def test_closing_stops_the_host_and_its_sandboxes(tmp_path: Path) -> None:
     pool = HostedPool(SandboxSettings(log_dir=tmp_path / "logs"), "json", "warning")
     outcome = await run(pool, function(), invocation({}))

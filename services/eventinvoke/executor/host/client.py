@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -20,6 +22,9 @@ START_TIMEOUT = 30.0  # seconds a new host has to say it is ready
 STOP_GRACE = 10.0  # seconds the host has to stop its sandboxes before it is killed
 MAX_REFS = 1024  # function configurations the host remembers; past this it forgets them all
 READY_CALL = 0  # the call number of the host's READY
+# Seconds a host has to answer a ping, sent every third of that: a host whose loop is stuck
+# would otherwise hold its invocations, and their events, while the executor renews their leases.
+LIVENESS_TIMEOUT = 10.0
 
 
 class SandboxHostError(RuntimeError):
@@ -37,6 +42,8 @@ class _Connection:
         # ref per function configuration sent, by sandbox key (one configuration per key).
         self.refs: dict[str, tuple[FunctionConfig, Path, int]] = {}
         self.closing = False
+        self.lost_because = "the sandbox host exited"
+        self.watchdog: asyncio.Task[None] | None = None
 
     def _received(self, message: wire.Message) -> None:
         kind, call = message[0], message[1]
@@ -47,7 +54,7 @@ class _Connection:
             future.set_result(Outcome(*message[2:]))
         elif kind == wire.THROTTLED:
             future.set_exception(Throttled(message[2]))
-        elif kind in (wire.FLUSHED, wire.READY):
+        elif kind in (wire.FLUSHED, wire.READY, wire.PONG):
             future.set_result(None)
         else:
             future.set_exception(SandboxHostError(message[2]))
@@ -58,7 +65,7 @@ class _Connection:
         waiting, self.waiting = self.waiting, {}
         for future in waiting.values():
             if not future.done():
-                future.set_exception(SandboxHostError("the sandbox host exited"))
+                future.set_exception(SandboxHostError(self.lost_because))
 
 
 class HostedPool:
@@ -66,12 +73,20 @@ class HostedPool:
 
     The executor's event loop then spends an invocation on one message each way, batched with
     the others of the same loop turn, while the host's loop does the Runtime API, log and
-    memory-watch work on the other core. A host that dies fails its invocations in flight with
+    memory-watch work on the other core. A host that dies, or stops answering pings for
+    ``liveness`` seconds (and is then killed), fails its invocations in flight with
     SandboxHostError and is started again on the next one.
     """
 
-    def __init__(self, settings: SandboxSettings, log_format: str, log_level: str) -> None:
+    def __init__(
+        self,
+        settings: SandboxSettings,
+        log_format: str,
+        log_level: str,
+        liveness: float = LIVENESS_TIMEOUT,
+    ) -> None:
         self._settings = settings
+        self._liveness = liveness
         self._log = (log_format, log_level)
         self._connection: _Connection | None = None
         self._starting = asyncio.Lock()
@@ -215,12 +230,47 @@ class HostedPool:
             raise SandboxHostError(
                 f"the sandbox host did not start (exit code {process.returncode}): {error}"
             ) from None
+        connection.watchdog = asyncio.create_task(self._watch(connection))
         return connection
+
+    async def _watch(self, connection: _Connection) -> None:
+        """Ping the host; kill one that does not answer in time. Its process lives, but its
+        loop no longer turns: its calls then fail (their events are retried) and the next call
+        starts a new host."""
+        while True:
+            await asyncio.sleep(self._liveness / 3)
+            try:
+                call, future = self._call(connection)
+            except SandboxHostError:
+                return  # gone already
+            connection.link.send((wire.PING, call))
+            try:
+                await asyncio.wait_for(future, self._liveness)
+            except SandboxHostError:
+                return
+            except TimeoutError:
+                connection.waiting.pop(call, None)
+                log.error(
+                    "sandbox_host_unresponsive",
+                    pid=connection.process.pid,
+                    seconds=self._liveness,
+                    calls_failed=len(connection.waiting),
+                )
+                connection.lost_because = (
+                    f"the sandbox host stopped responding for {self._liveness:g} s and was killed"
+                )
+                # It leads its own process group; its sandboxes lead theirs and end when they
+                # find their Runtime API gone.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(connection.process.pid, signal.SIGKILL)
+                return
 
 
 async def _stop(connection: _Connection) -> None:
     """Close the link (the host then stops its sandboxes and exits); kill it if it lingers."""
     connection.closing = True
+    if connection.watchdog is not None:
+        connection.watchdog.cancel()
     connection.link.close()
     try:
         await asyncio.wait_for(connection.process.wait(), STOP_GRACE)

@@ -66,6 +66,8 @@ class Host:
             self._functions.pop(message[1], None)
         elif kind == wire.FLUSH:
             self._start(self._flush(message[1]))
+        elif kind == wire.PING:
+            self.link.send((wire.PONG, message[1]))
         else:
             log.error("sandbox_host_unknown_message", kind=kind)
 

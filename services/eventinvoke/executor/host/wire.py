@@ -30,12 +30,14 @@ FORGET = "forget"  # (FORGET, ref): no later RUN names it
 RUN = "run"  # (RUN, call, ref, request_id, payload, arn, client_context, tail_log, wait)
 FLUSH = "flush"  # (FLUSH, call): write the log indexes' buffered marks
 CANCEL = "cancel"  # (CANCEL, call): its caller is gone; abandon the invocation, no answer
+PING = "ping"  # (PING, call): answered with PONG at once, to show the host's loop turns
 # Host -> executor.
 READY = "ready"  # (READY, 0): the host is serving
 OUTCOME = "outcome"  # (OUTCOME, call, payload, function_error, log_tail, duration_ms)
 THROTTLED = "throttled"  # (THROTTLED, call, reason)
 FAILED = "failed"  # (FAILED, call, message): a system error, not the function's
 FLUSHED = "flushed"  # (FLUSHED, call)
+PONG = "pong"  # (PONG, call)
 
 Message = tuple[Any, ...]
 
