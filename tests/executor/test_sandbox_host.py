@@ -130,20 +130,23 @@ async def test_a_host_that_dies_fails_its_invocations_and_is_replaced(pool: Host
 
 async def test_a_host_that_stops_answering_is_killed_and_replaced(tmp_path: Path) -> None:
     """Its process lives but its loop no longer turns (SIGSTOP here): within the liveness
-    timeout its invocation fails as a system error, and the next call gets a new host."""
+    timeout it is killed with its sandboxes, its invocation fails as a system error, and the
+    next call gets a new host."""
     pool = HostedPool(SandboxSettings(log_dir=tmp_path / "logs"), "json", "warning", liveness=0.6)
     await pool.start()
     try:
         running = asyncio.create_task(
-            run(pool, function("handlers.sleep"), invocation({"seconds": 3}))
+            run(pool, function("handlers.sleep", timeout=60), invocation({"seconds": 60}))
         )
         stuck = psutil.Process(pool.pid or 0)
-        await wait_for(stuck.children, timeout=10)
+        [sandbox] = await wait_for(stuck.children, timeout=10)
         stuck.suspend()
 
         with pytest.raises(SandboxHostError, match="stopped responding for 0.6 s and was killed"):
             await asyncio.wait_for(running, 5)
         await wait_for(lambda: gone(stuck), timeout=5)
+        # Its sandbox went with it, mid-invocation, not when its function returned.
+        await wait_for(lambda: gone(sandbox), timeout=5)
 
         outcome = await run(pool, function(), invocation({"after": True}))
         assert json.loads(outcome.payload)["event"] == {"after": True}

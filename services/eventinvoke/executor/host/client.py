@@ -259,10 +259,7 @@ class HostedPool:
                 connection.lost_because = (
                     f"the sandbox host stopped responding for {self._liveness:g} s and was killed"
                 )
-                # It leads its own process group; its sandboxes lead theirs and end when they
-                # find their Runtime API gone.
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(connection.process.pid, signal.SIGKILL)
+                _kill(connection.process)
                 return
 
 
@@ -275,6 +272,28 @@ async def _stop(connection: _Connection) -> None:
     try:
         await asyncio.wait_for(connection.process.wait(), STOP_GRACE)
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            connection.process.kill()
+        _kill(connection.process)
         await connection.process.wait()
+
+
+def _kill(host: asyncio.subprocess.Process) -> None:
+    """Kill the host and its sandboxes, which a killed host cannot stop. Stopped first, it
+    cannot start or reap a sandbox meanwhile, so the pids read are still its children's. Each
+    sandbox leads its own process group, which takes the function's own children too."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(host.pid, signal.SIGSTOP)
+        for sandbox in _children(host.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(sandbox, signal.SIGKILL)
+        os.kill(host.pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as listing:
+                children.extend(int(child) for child in listing.read().split())
+    except (OSError, ValueError):
+        pass
+    return children
