@@ -5,7 +5,11 @@ lease, and items that waited too long, or still wait at stop(), are released."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
+
+import pytest
+from conftest import wait_for
 
 from eventinvoke.core.leasing import LeaseLoop, Prefetch
 
@@ -66,26 +70,29 @@ async def test_stop_waits_for_work_in_flight() -> None:
 
 
 class Source:
-    """Hands out ``items`` on the first lease and nothing after; with ``pending``, the later
-    leases wait until ``more`` is set."""
+    """A queue: a lease takes the first items available, a release puts items back in front.
+    With ``pending``, every lease after the first waits until ``more`` is set."""
 
     def __init__(self, *items: int, pending: bool = False) -> None:
-        self.items = list(items)
+        self.available = list(items)
         self.more = asyncio.Event()
         if not pending:
             self.more.set()
         self.leases = 0
+        self.leased: Counter[int] = Counter()
         self.released: list[int] = []
 
     async def lease(self, limit: int) -> list[int]:
         self.leases += 1
         if self.leases > 1:
             await self.more.wait()
-            return []
-        return self.items[:limit]
+        taken, self.available = self.available[:limit], self.available[limit:]
+        self.leased.update(taken)
+        return taken
 
     async def release(self, items: list[int]) -> None:
         self.released.extend(items)
+        self.available[:0] = items
 
 
 def prefetching(source: Source, work: Any, hold: float = 60.0) -> LeaseLoop[int]:
@@ -121,27 +128,30 @@ async def test_a_freed_slot_starts_a_waiting_item_while_the_next_lease_is_pendin
     assert source.released == []
 
 
-async def test_items_that_waited_past_their_hold_are_released_not_run() -> None:
+async def test_items_held_too_long_go_back_and_are_not_taken_again_while_slots_are_busy() -> None:
     source = Source(1, 2, 3)
     ran: list[int] = []
     finish = asyncio.Event()
 
     async def work(item: int) -> None:
         ran.append(item)
-        await finish.wait()
+        if item == 1:
+            await finish.wait()
 
     loop = prefetching(source, work, hold=0.1)
     await loop.start()
-    await asyncio.sleep(0.4)
+    await wait_for(lambda: source.released == [2, 3], timeout=5)
+    await asyncio.sleep(0.5)  # many holds: a loop that leased ahead again would take them back
 
-    assert source.released == [2, 3]
-    finish.set()
-    source.more.set()
-    await loop.stop()
     assert ran == [1]
+    assert source.leased == {1: 1, 2: 1, 3: 1}
+    assert source.available == [2, 3]  # there for any owner
+    finish.set()  # a slot frees: leasing ahead resumes
+    await wait_for(lambda: ran == [1, 2, 3], timeout=5)
+    await loop.stop()
 
 
-async def test_stop_releases_the_items_still_waiting() -> None:
+async def test_stop_releases_the_items_waiting_before_the_ones_in_flight_finish() -> None:
     source = Source(1, 2, 3)
     ran: list[int] = []
     started, finish = asyncio.Event(), asyncio.Event()
@@ -155,10 +165,14 @@ async def test_stop_releases_the_items_still_waiting() -> None:
     await loop.start()
     await asyncio.wait_for(started.wait(), 5)
     stopping = asyncio.create_task(loop.stop())
-    await asyncio.sleep(0.05)
-    finish.set()
-    source.more.set()
-    await asyncio.wait_for(stopping, 5)
+    await wait_for(lambda: source.released == [2, 3], timeout=2)
 
-    assert ran == [1]  # the item in flight finished; the waiting ones went back
-    assert source.released == [2, 3]
+    assert not stopping.done()  # item 1 is still running
+    finish.set()
+    await asyncio.wait_for(stopping, 5)
+    assert ran == [1]
+
+
+def test_prefetch_needs_a_hold() -> None:
+    with pytest.raises(ValueError, match="hold > 0"):
+        Prefetch(count=4, hold=0, release=Source().release)

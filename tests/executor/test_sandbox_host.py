@@ -155,8 +155,9 @@ async def test_a_host_that_stops_answering_is_killed_and_replaced(tmp_path: Path
         await pool.close()
 
 
-async def test_a_busy_host_is_not_mistaken_for_a_stuck_one(tmp_path: Path) -> None:
-    """Pings are answered between invocations: a run longer than the liveness timeout is fine."""
+async def test_a_long_invocation_is_not_mistaken_for_a_stuck_host(tmp_path: Path) -> None:
+    """The host answers pings while a sandbox runs: an invocation longer than the liveness
+    timeout is fine."""
     pool = HostedPool(SandboxSettings(log_dir=tmp_path / "logs"), "json", "warning", liveness=0.3)
     try:
         outcome = await run(pool, function("handlers.sleep"), invocation({"seconds": 1.5}))

@@ -121,7 +121,8 @@ class EventQueue(Protocol):
         """Take up to ``limit`` visible events whose lease is free or expired.
 
         Leased events are invisible to other owners for ``lease_seconds``; an owner that dies
-        loses its leases when they expire, and the events are leased again.
+        loses its leases when they expire, and the events are leased again. Each event returned
+        carries ``lease_expires``: the executor times its first renewal from it.
         """
 
     async def extend(self, event_id: int, lease_seconds: float) -> None:

@@ -28,12 +28,19 @@ class Prefetch(Generic[T]):
     A waiting item is still leased; its lease keeps running while it waits. So an item waits at
     most ``hold`` seconds (keep it well inside the lease, which must still cover the work), and
     items that waited longer, and those still waiting at stop(), go back through ``release``
-    for any owner to take at once.
+    for any owner to take at once. Items that went back mean the slots are slow: the loop then
+    leases nothing ahead until a slot frees, so it does not take them straight back.
     """
 
     count: int
     hold: float
     release: Callable[[list[T]], Awaitable[None]]
+
+    def __post_init__(self) -> None:
+        if self.count < 0 or self.hold <= 0:
+            raise ValueError(
+                f"prefetch needs count >= 0 and hold > 0, not {self.count}, {self.hold}"
+            )
 
 
 class LeaseLoop(Generic[T]):
@@ -66,6 +73,7 @@ class LeaseLoop(Generic[T]):
         # Prefetched items, oldest first, with when their lease was asked for (monotonic).
         self.waiting: deque[tuple[float, T]] = deque()
         self._slot_freed = asyncio.Event()  # set when an item finishes
+        self._ahead = True  # lease ahead; off from a release of stale items until a slot frees
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -73,13 +81,16 @@ class LeaseLoop(Generic[T]):
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
-        """Stop leasing and let the items in flight finish (their leases cover a crash)."""
+        """Stop leasing, give back the items waiting, and let the items in flight finish (their
+        leases cover a crash)."""
         self._stopping = True
         self.doorbell.set()
+        self._slot_freed.set()
         if self._task:
-            await self._task
-        await self._release([item for _, item in self.waiting])
+            await self._task  # a lease under way ends first: what it took waits, to go back
+        waiting = [item for _, item in self.waiting]
         self.waiting.clear()
+        await self._release(waiting)
         if self.inflight:
             await asyncio.gather(*self.inflight.values(), return_exceptions=True)
 
@@ -88,6 +99,7 @@ class LeaseLoop(Generic[T]):
             await self._work(item)
         finally:
             self.inflight.pop(key, None)
+            self._ahead = True
             if not self._stopping:
                 self._start_waiting()
             self._slot_freed.set()
@@ -124,14 +136,18 @@ class LeaseLoop(Generic[T]):
         stale: list[T] = []
         while self.waiting and self.waiting[0][0] < fresh_since:
             stale.append(self.waiting.popleft()[1])
-        await self._release(stale)
+        if stale:
+            self._ahead = False
+            await self._release(stale)
 
     async def _run(self) -> None:
         ahead = self.prefetch.count if self.prefetch else 0
         while not self._stopping:
             await self._release_stale()
             self._start_waiting()
-            want = self.concurrency + ahead - len(self.inflight) - len(self.waiting)
+            want = self.concurrency - len(self.inflight) - len(self.waiting)
+            if self._ahead:
+                want += ahead
             free = min(self.batch, want)
             if free <= 0:
                 # O(1) per finished item (asyncio.wait on every task in flight was O(n)); one
@@ -142,9 +158,11 @@ class LeaseLoop(Generic[T]):
                 if self.waiting:
                     loop = asyncio.get_running_loop()
                     timer = loop.call_later(self._hold / 2, self._slot_freed.set)
-                await self._slot_freed.wait()
-                if timer is not None:
-                    timer.cancel()
+                try:
+                    await self._slot_freed.wait()
+                finally:
+                    if timer is not None:
+                        timer.cancel()
                 await asyncio.sleep(0)
                 continue
             self.doorbell.clear()
@@ -154,19 +172,21 @@ class LeaseLoop(Generic[T]):
             except Exception:
                 log.exception("lease_failed", loop=self.name)
                 items = []
-            started = 0
+            taken = 0
             held = {self._key(item) for _, item in self.waiting}
             for item in items:
                 key = self._key(item)
                 if key in self.inflight or key in held:
                     continue
-                if len(self.inflight) < self.concurrency and not self.waiting:
+                free_slot = len(self.inflight) < self.concurrency and not self.waiting
+                # Once stopping, an item that can go back waits, and stop() gives it back.
+                if free_slot and not (self._stopping and self.prefetch):
                     self._start(key, item)
                 else:
                     self.waiting.append((leased_at, item))
                     held.add(key)
-                started += 1
-            if not started:  # nothing new: wait for the doorbell or the next poll
+                taken += 1
+            if not taken:  # nothing new: wait for the doorbell or the next poll
                 try:
                     await asyncio.wait_for(self.doorbell.wait(), IDLE_POLL_SECONDS)
                 except TimeoutError:

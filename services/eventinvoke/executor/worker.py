@@ -80,11 +80,14 @@ class AsyncWorker:
             prefetch=Prefetch(
                 count=settings.concurrency,
                 hold=self._base_lease / 3,
-                release=lambda events: self.queue.release(
-                    self.owner, [event.event_id for event in events if event.event_id]
-                ),
+                release=self._release,
             ),
         )
+
+    async def _release(self, events: list[QueuedEvent]) -> None:
+        # One leased again while its settle commits stays ours: the settle acks it.
+        ids = [e.event_id for e in events if e.event_id is not None]
+        await self.queue.release(self.owner, [i for i in ids if i not in self._settling])
 
     @property
     def _base_lease(self) -> float:

@@ -73,9 +73,9 @@ class HostedPool:
 
     The executor's event loop then spends an invocation on one message each way, batched with
     the others of the same loop turn, while the host's loop does the Runtime API, log and
-    memory-watch work on the other core. A host that dies, or stops answering pings for
-    ``liveness`` seconds (and is then killed), fails its invocations in flight with
-    SandboxHostError and is started again on the next one.
+    memory-watch work on the other core. A host that dies, or leaves a ping unanswered for
+    ``liveness`` seconds (and is then killed with its sandboxes), fails its invocations in
+    flight with SandboxHostError and is started again on the next one.
     """
 
     def __init__(
@@ -259,6 +259,7 @@ class HostedPool:
                 connection.lost_because = (
                     f"the sandbox host stopped responding for {self._liveness:g} s and was killed"
                 )
+                connection.closing = True  # logged here, not again as lost
                 _kill(connection.process)
                 return
 
@@ -268,6 +269,8 @@ async def _stop(connection: _Connection) -> None:
     connection.closing = True
     if connection.watchdog is not None:
         connection.watchdog.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connection.watchdog
     connection.link.close()
     try:
         await asyncio.wait_for(connection.process.wait(), STOP_GRACE)
@@ -277,15 +280,29 @@ async def _stop(connection: _Connection) -> None:
 
 
 def _kill(host: asyncio.subprocess.Process) -> None:
-    """Kill the host and its sandboxes, which a killed host cannot stop. Stopped first, it
-    cannot start or reap a sandbox meanwhile, so the pids read are still its children's. Each
-    sandbox leads its own process group, which takes the function's own children too."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(host.pid, signal.SIGSTOP)
+    """Kill the host and its sandboxes, which a killed host cannot stop.
+
+    Signalled through a pidfd, so a pid reused since the host was reaped is left alone. Stopped
+    first, the host cannot start or reap a sandbox meanwhile, so the pids read are still its
+    children's. Each sandbox leads its own process group, which takes the function's own
+    children too; one caught before it leads its group is killed alone.
+    """
+    if host.returncode is not None:
+        return
+    try:
+        pidfd = os.pidfd_open(host.pid)
+    except ProcessLookupError:
+        return
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGSTOP)
         for sandbox in _children(host.pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(sandbox, signal.SIGKILL)
-        os.kill(host.pid, signal.SIGKILL)
+            for kill in (os.killpg, os.kill):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    kill(sandbox, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        os.close(pidfd)
 
 
 def _children(pid: int) -> list[int]:
