@@ -151,9 +151,8 @@ class AsyncWorker:
         # Held while the attempt waits for a sandbox, starts one and runs: a lease that expired
         # meanwhile would let the event run a second time although nothing crashed.
         lease = function.timeout + self.settings.lease_margin
-        renewal = _LeaseRenewal(
-            self.queue, event.event_id, lease, self._first_renewal(event, lease)
-        )
+        first = first_renewal(self._base_lease, lease, event.lease_expires, time.time())
+        renewal = _LeaseRenewal(self.queue, event.event_id, lease, first)
         try:
             code_dir = await self.code.ensure(function)
             invoked_arn = (
@@ -188,17 +187,6 @@ class AsyncWorker:
             log.info("event_retry_scheduled", attempts=attempts, delay_s=delay)
             return
         await self._settle(event, function, config, decision.condition, attempts, response)
-
-    def _first_renewal(self, event: QueuedEvent, lease: float) -> float:
-        """Seconds from now until the lease is first renewed: at once when the function's
-        lease is longer than the one taken (which covers the default timeout), else when a
-        third of the lease taken has passed, counting the time the event waited to start."""
-        if lease > self._base_lease:
-            return 0.0
-        left = (
-            self._base_lease if event.lease_expires is None else event.lease_expires - time.time()
-        )
-        return max(left - self._base_lease * 2 / 3, 0.0)
 
     async def _throttled(
         self,
@@ -263,6 +251,19 @@ class AsyncWorker:
             attempts=record.approximate_invoke_count,
             destinations=[t for t, _ in destinations],
         )
+
+
+def first_renewal(taken: float, needed: float, expires: float | None, now: float) -> float:
+    """Seconds from ``now`` until an attempt's lease is first renewed to ``needed`` seconds.
+
+    At once when ``needed`` is longer than the lease ``taken`` (which covers the default
+    timeout); else when a third of the lease taken has passed, counting the time the event
+    waited to start (it ``expires`` then): so it always has two thirds left at that point.
+    """
+    if needed > taken:
+        return 0.0
+    left = taken if expires is None else expires - now
+    return max(left - taken * 2 / 3, 0.0)
 
 
 class _LeaseRenewal:
