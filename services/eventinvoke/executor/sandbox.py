@@ -504,13 +504,20 @@ def _tree_rss_kb(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
                 break
-        try:
-            for task in os.listdir(f"/proc/{current}/task"):
-                children = Path(f"/proc/{current}/task/{task}/children").read_text()
-                pending.extend(int(child) for child in children.split())
-        except (OSError, ValueError):
-            pass
+        pending.extend(child_pids(current))
     return total
+
+
+def child_pids(pid: int) -> list[int]:
+    """A process's children (Linux /proc); none once it is gone."""
+    children: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            listing = Path(f"/proc/{pid}/task/{task}/children").read_text()
+            children.extend(int(child) for child in listing.split())
+    except (OSError, ValueError):
+        pass
+    return children
 
 
 # -- the pool ----------------------------------------------------------------------------

@@ -86,8 +86,12 @@ class AsyncWorker:
 
     async def _release(self, events: list[QueuedEvent]) -> None:
         # One leased again while its settle commits stays ours: the settle acks it.
-        ids = [e.event_id for e in events if e.event_id is not None]
-        await self.queue.release(self.owner, [i for i in ids if i not in self._settling])
+        ids = [
+            e.event_id
+            for e in events
+            if e.event_id is not None and e.event_id not in self._settling
+        ]
+        await self.queue.release(self.owner, ids)
 
     @property
     def _base_lease(self) -> float:

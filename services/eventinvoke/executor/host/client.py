@@ -14,7 +14,13 @@ import structlog
 
 from eventinvoke.core.model import FunctionConfig
 from eventinvoke.executor.host import wire
-from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxSettings, Throttled
+from eventinvoke.executor.sandbox import (
+    Invocation,
+    Outcome,
+    SandboxSettings,
+    Throttled,
+    child_pids,
+)
 
 log = structlog.get_logger("eventinvoke.executor")
 
@@ -295,7 +301,7 @@ def _kill(host: asyncio.subprocess.Process) -> None:
         return
     try:
         signal.pidfd_send_signal(pidfd, signal.SIGSTOP)
-        for sandbox in _children(host.pid):
+        for sandbox in child_pids(host.pid):
             for kill in (os.killpg, os.kill):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     kill(sandbox, signal.SIGKILL)
@@ -303,14 +309,3 @@ def _kill(host: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         os.close(pidfd)
-
-
-def _children(pid: int) -> list[int]:
-    children: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as listing:
-                children.extend(int(child) for child in listing.read().split())
-    except (OSError, ValueError):
-        pass
-    return children
