@@ -7,7 +7,7 @@ PROTOS := $(wildcard protos/eventinvoke/v1/*.proto)
 GENERATED := protos/eventinvoke/v1/.generated
 NODE_MODULES := clients/node/node_modules/.installed
 
-.PHONY: install run test bench protos lint fmt clean
+.PHONY: install run test bench protos lint fmt readme clean
 
 install: $(STAMP) $(GENERATED) $(NODE_MODULES)
 
@@ -47,6 +47,10 @@ lint: install
 
 fmt: install
 	$(BIN)/ruff format services plugins clients tests
+
+# The README's table of settings, from their declarations in server/config.py (a test checks it).
+readme: install
+	$(BIN)/python -m eventinvoke.server.config README.md
 
 clean:
 	rm -rf $(VENV) protos/eventinvoke/v1/*_pb2*.py* $(GENERATED) clients/node/node_modules

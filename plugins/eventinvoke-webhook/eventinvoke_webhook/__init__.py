@@ -127,4 +127,4 @@ def _excerpt(body: bytes) -> str:
 def register_destinations(
     register: Callable[[DestinationAdapter], None], context: RouterContext
 ) -> None:
-    register(WebhookDestination(context.settings_for(NAME)))
+    register(WebhookDestination(context.settings_for(NAME, ("secret_env", "timeout"))))

@@ -83,6 +83,18 @@ class Arn:
 DEFAULT_MAX_POOL_CONNECTIONS = 64  # the Router's delivery concurrency
 
 
+# The keys of an AWS adapter's [destinations.<name>] table, all read by AwsClients.
+AWS_SETTINGS = (
+    "endpoint_url",
+    "region_name",
+    "profile",
+    "max_pool_connections",
+    "connect_timeout",
+    "read_timeout",
+    "max_attempts",
+)
+
+
 class AwsClients:
     """aiobotocore clients for one service, one per (region, endpoint), made lazily, reused."""
 

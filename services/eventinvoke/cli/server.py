@@ -7,49 +7,38 @@ from typing import Any
 
 import click
 
+from eventinvoke.server import config
+
 ROLES = ("invoker", "executor", "router", "gateway")
 
 
+def _option(name: str, flag: str, default: Any, help_text: str) -> Any:
+    """A setting's flag, derived from its declaration. Values stay text (or a bool): the one
+    parser in ``Settings.load`` reads them, as it reads variables and the TOML file."""
+    shown = f"{help_text} [{config.variable(name)}; default: {config.shown(default)}]"
+    what = config.kind(name)
+    if what == "bool":
+        negative = "--no-" + flag[2:]
+        return click.option(f"{flag}/{negative}", name, default=None, help=shown)
+    if what == "choice":
+        metavar = "[" + "|".join(config.choices(name)) + "]"
+    else:
+        metavar = {"int": "N", "float": "X", "path": "DIR", "list": "A,B", "table": "JSON"}.get(
+            what, "TEXT"
+        )
+    return click.option(flag, name, metavar=metavar, help=shown)
+
+
 def _server_options(command: Any) -> Any:
-    """Flags shared by ``up`` and ``serve``; each is also read from EVENTINVOKE_<NAME>."""
+    """Every setting as a flag, plus --config; flags win over variables and the file."""
     options = [
         click.option(
             "--config",
             "config_file",
             type=click.Path(path_type=Path, dir_okay=False),
-            help="A TOML settings file (also EVENTINVOKE_CONFIG).",
+            help=f"A TOML settings file [{config.CONFIG_VARIABLE}].",
         ),
-        click.option(
-            "--data-dir",
-            type=click.Path(path_type=Path, file_okay=False),
-            help="Where the embedded backend keeps its files [./.eventinvoke].",
-        ),
-        click.option("--listen", help="gRPC listen address [127.0.0.1:50051]."),
-        click.option(
-            "--http-listen", help="The Lambda REST API gateway's HTTP address [127.0.0.1:9001]."
-        ),
-        click.option(
-            "--time-scale",
-            type=float,
-            help="Multiply every policy duration: retry delays, event age [1.0].",
-        ),
-        click.option("--region", help="Region in ARNs [us-east-1]."),
-        click.option("--account", help="Account id in ARNs [000000000000]."),
-        click.option("--invoker-endpoint", help="The Invoker's address, when not in this process."),
-        click.option(
-            "--executor-endpoint", help="The Executor's address, when not in this process."
-        ),
-        click.option(
-            "--router-endpoint",
-            "router_peer",
-            help="The Router's address, when not in this process.",
-        ),
-        click.option("--log-format", type=click.Choice(["auto", "json", "console"])),
-        click.option(
-            "--log-level",
-            type=click.Choice(["debug", "info", "warning", "error"]),
-            help="info logs a line per RPC and per settled event [info].",
-        ),
+        *(_option(*spec) for spec in config.fields()),
     ]
     for option in reversed(options):
         command = option(command)
@@ -59,15 +48,13 @@ def _server_options(command: Any) -> Any:
 def _run(roles: tuple[str, ...], config_file: Path | None, flags: dict[str, Any]) -> None:
     # Imported here so that client commands start fast.
     from eventinvoke.app import Suite
-    from eventinvoke.server.config import Settings
     from eventinvoke.server.logs import configure_logging
     from eventinvoke.server.loop import run_event_loop
 
-    flags["router_endpoint"] = flags.pop("router_peer", None)
     try:
-        settings = Settings.load(flags, config_file=config_file)
-    except (OSError, ValueError, TypeError) as error:
-        raise click.UsageError(f"bad configuration: {error}") from None
+        settings = config.Settings.load(flags, config_file=config_file)
+    except config.SettingError as error:
+        raise click.ClickException(str(error)) from None
     configure_logging(settings.log_format, settings.log_level)
     try:
         run_event_loop(Suite(settings, roles).run_until_signalled())

@@ -36,7 +36,7 @@ docs/plugins.md; ``eventinvoke.router.testing`` has pytest fixtures for adapter 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -105,8 +105,23 @@ class RouterContext:
     # The [destinations.<name>] tables of the configuration file.
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
-    def settings_for(self, name: str) -> Mapping[str, Any]:
-        return self.settings.get(name, {})
+    def settings_for(self, name: str, known: Iterable[str] | None = None) -> Mapping[str, Any]:
+        """The ``[destinations.<name>]`` table (empty when there is none).
+
+        With ``known``, the keys the adapter reads: any other key is refused with a
+        ``ValueError`` naming it, so a misspelled setting stops the server at start instead of
+        being ignored.
+        """
+        table = self.settings.get(name, {})
+        if known is not None:
+            known = sorted(known)
+            for key in table:
+                if key not in known:
+                    raise ValueError(
+                        f"unknown setting {key!r} in [destinations.{name}] "
+                        f"(known: {', '.join(known)})"
+                    )
+        return table
 
 
 class DeliveryError(Exception):

@@ -38,6 +38,17 @@ class AdapterClaims:
         return None
 
 
+def _check_tables(context: RouterContext, names: set[str]) -> None:
+    """A ``[destinations.<name>]`` table for no adapter is a mistake: say so at start."""
+    for table in context.settings:
+        if table not in names:
+            raise ValueError(
+                f"[destinations.{table}] names no destination adapter "
+                f"(loaded: {', '.join(sorted(names))}); adapters load from installed plugins "
+                "when the server starts"
+            )
+
+
 class Destinations:
     """The loaded adapters and the question they answer: who delivers to this target?
 
@@ -79,6 +90,7 @@ class Destinations:
         manager.register(AdapterClaims(adapters), name=ADAPTER_CLAIMS)
         manager.check_pending()
         manager.hook.register_destinations(register=adapters.append, context=context)
+        _check_tables(context, {a.name for a in adapters} | set(disabled))
         distributions = {
             manager.get_name(plugin): dist.project_name
             for plugin, dist in manager.list_plugin_distinfo()

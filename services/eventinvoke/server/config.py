@@ -1,58 +1,136 @@
 """Settings: data loaded once at the edge (CLI flags, EVENTINVOKE_* variables, a TOML file).
 
-Nothing below the CLI reads ``os.environ``; services receive a frozen ``Settings``.
+Each setting is declared once, as a field of ``Settings`` with its help text; its flag
+(``--data-dir``), its variable (``EVENTINVOKE_DATA_DIR``), its TOML key (``data_dir``), its parsing
+and the README's table of settings are all derived from that declaration. Nothing below the CLI
+reads ``os.environ``; services receive a frozen ``Settings``.
+
+A settings library was considered: pydantic-settings would replace the coercion below, but costs
+about 25 MB of memory and 0.15 s at every server start, for a dozen lines of parsing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import json
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 ENV_PREFIX = "EVENTINVOKE_"
+CONFIG_VARIABLE = ENV_PREFIX + "CONFIG"
+
+
+class SettingError(ValueError):
+    """A setting that cannot be used: unknown, or a value of the wrong kind or range."""
+
+
+def setting(
+    default: Any, help: str, *, minimum: float | None = None, pattern: str | None = None
+) -> Any:
+    """A field of ``Settings``: its default, its one-line help, and the checks on its value."""
+    metadata = {"help": help, "minimum": minimum, "pattern": pattern}
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+_ADDRESS = r"[^\s:]*:\d{1,5}|\[[0-9a-fA-F:.]+\]:\d{1,5}"  # host:port, [v6]:port
+_PEER = rf"(|{_ADDRESS}|dns:///?{_ADDRESS})"
 
 
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the suite, with AWS's behaviour as the default."""
 
-    data_dir: Path = Path(".eventinvoke")
-    listen: str = "127.0.0.1:50051"
-    # The Lambda REST API gateway (HTTP), when this process runs it (`up`, `serve gateway`).
-    http_listen: str = "127.0.0.1:9001"
-    region: str = "us-east-1"
-    account: str = "000000000000"
-    # Multiplies every policy duration (retry delays, event-age accounting, backoffs), so tests
-    # and demos run AWS's real policy in seconds. Function timeouts are not scaled.
-    time_scale: float = 1.0
-    # Peers, for `serve <service>` (the service-mesh deployment). Empty: this process.
-    invoker_endpoint: str = ""
-    executor_endpoint: str = ""
-    router_endpoint: str = ""
-    # How many asynchronous events one executor runs at once.
-    executor_concurrency: int = 16
-    # A leased event is invisible for the function's timeout plus this margin (seconds).
-    lease_margin: float = 30.0
-    max_sandboxes_per_function: int = 8
-    max_sandboxes: int = 32
-    sandbox_idle_seconds: float = 300.0
-    # Sandboxes run from a child process (the sandbox host), whose event loop does their
-    # Runtime API and log I/O on another core. False: in the executor's own process.
-    sandbox_host: bool = True
-    # Destination delivery: attempts before a record goes to the failed-delivery store, and the
-    # capped, jittered backoff between them (seconds, scaled by time_scale).
-    delivery_max_attempts: int = 8
-    delivery_backoff_base: float = 1.0
-    delivery_backoff_cap: float = 300.0
-    disabled_destinations: tuple[str, ...] = ()
-    log_format: str = "auto"  # auto | json | console
-    log_level: str = "info"
-    # Per-adapter settings: the [destinations.<name>] tables of the TOML file.
-    destinations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    data_dir: Path = setting(
+        Path(".eventinvoke"),
+        "SQLite database, unpacked code, function logs. A relative path is taken from the "
+        "directory the server starts in",
+    )
+    listen: str = setting("127.0.0.1:50051", "gRPC address, host:port", pattern=_ADDRESS)
+    http_listen: str = setting(
+        "127.0.0.1:9001",
+        "the Lambda REST API gateway's HTTP address (`up`, `serve gateway`)",
+        pattern=_ADDRESS,
+    )
+    region: str = setting("us-east-1", "the region in ARNs", pattern=r"[a-z]{2}(-gov)?-[a-z]+-\d")
+    account: str = setting("000000000000", "the account id in ARNs", pattern=r"\d{12}")
+    time_scale: float = setting(
+        1.0,
+        "multiplies every policy duration: retry delays (60 s, 120 s), event age, backoffs. "
+        "Function timeouts are not scaled",
+        minimum=1e-6,
+    )
+    invoker_endpoint: str = setting(
+        "", "the Invoker's address, for `serve`; empty: this process", pattern=_PEER
+    )
+    executor_endpoint: str = setting(
+        "", "the Executor's address, for `serve`; empty: this process", pattern=_PEER
+    )
+    router_endpoint: str = setting(
+        "", "the Router's address, for `serve`; empty: this process", pattern=_PEER
+    )
+    executor_concurrency: int = setting(
+        16,
+        "asynchronous events run at once by one executor (their settles, a write each, follow "
+        "outside this limit); as many more wait leased beside them, at most a third of their "
+        "lease, and go back to the queue at stop",
+        minimum=1,
+    )
+    lease_margin: float = setting(
+        30.0,
+        "seconds a leased event stays invisible beyond its function's timeout; after a crash, "
+        "work is redelivered when leases expire",
+        minimum=0.1,
+    )
+    max_sandboxes_per_function: int = setting(8, "warm sandboxes of one function", minimum=1)
+    max_sandboxes: int = setting(
+        32, "warm sandboxes in all; also the account's concurrency limit", minimum=1
+    )
+    sandbox_idle_seconds: float = setting(300.0, "idle sandboxes are stopped after this", minimum=0)
+    sandbox_host: bool = setting(
+        True,
+        "run sandboxes from a child process of the executor (the sandbox host), whose event "
+        "loop does their Runtime API and log I/O on another core; false keeps them in the "
+        "executor's process",
+    )
+    delivery_max_attempts: int = setting(
+        8, "destination delivery attempts before the failed-delivery store", minimum=1
+    )
+    delivery_backoff_base: float = setting(
+        1.0, "seconds before the first delivery retry (full jitter, doubling)", minimum=0
+    )
+    delivery_backoff_cap: float = setting(
+        300.0, "the longest wait between delivery retries, in seconds", minimum=0
+    )
+    disabled_destinations: tuple[str, ...] = setting(
+        (), "destination plugins not to load, comma-separated names"
+    )
+    log_format: Literal["auto", "json", "console"] = setting(
+        "auto", "`json` lines, `console`, or `auto`: JSON when not a terminal"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = setting(
+        "info", "`info` logs a line per RPC and per settled event"
+    )
+    destinations: Mapping[str, Mapping[str, Any]] = setting(
+        {},
+        "settings handed to destination adapters, by adapter name: the `[destinations.<name>]` "
+        "tables of the TOML file; as a flag or variable, a JSON object",
+    )
+
+    def __post_init__(self) -> None:
+        for spec in dataclasses.fields(self):
+            _check(spec, getattr(self, spec.name), f"setting {spec.name}")
+        # Resolved once, here: every component (and every sandbox, which starts in its own
+        # working directory) sees the same absolute paths.
+        object.__setattr__(self, "data_dir", Path(os.path.abspath(self.data_dir)))
 
     @classmethod
     def load(
@@ -61,19 +139,27 @@ class Settings:
         environ: Mapping[str, str] | None = None,
         config_file: Path | None = None,
     ) -> Settings:
-        """Defaults < TOML file < EVENTINVOKE_* variables < flags (``overrides``)."""
+        """Defaults < TOML file < EVENTINVOKE_* variables < flags (``overrides``).
+
+        Raises ``SettingError`` naming the setting and where its bad value came from.
+        """
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        config_file = config_file or _path_or_none(environ.get(ENV_PREFIX + "CONFIG"))
+        config_file = config_file or _path_or_none(environ.get(CONFIG_VARIABLE))
         if config_file:
-            with open(config_file, "rb") as f:
-                values.update(tomllib.load(f))
-        for spec in dataclasses.fields(cls):
-            raw = environ.get(ENV_PREFIX + spec.name.upper())
-            if raw is not None and raw != "":
-                values[spec.name] = raw
-        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-        return cls(**{k: _coerce(k, v) for k, v in values.items() if k in _FIELDS})
+            for name, value in _read_toml(config_file).items():
+                values[name] = _convert(_FIELDS[name], value, f"{name} in {config_file}")
+        for spec in _FIELDS.values():
+            raw = environ.get(variable(spec.name))
+            if raw:
+                values[spec.name] = _convert(spec, raw, variable(spec.name))
+        for name, value in (overrides or {}).items():
+            if value is None:
+                continue
+            if name not in _FIELDS:
+                raise SettingError(f"unknown setting {name!r}{_did_you_mean(name)}")
+            values[name] = _convert(_FIELDS[name], value, _flag(name))
+        return cls(**values)
 
     def peer(self, name: str) -> str:
         """The address of a peer service; this process's own address when not configured."""
@@ -81,24 +167,197 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_TYPES = typing.get_type_hints(Settings)
+
+
+def variable(name: str) -> str:
+    """The environment variable of a setting."""
+    return ENV_PREFIX + name.upper()
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def fields() -> Iterator[tuple[str, str, Any, str]]:
+    """Each setting's name, flag, default and help, in declaration order."""
+    for spec in _FIELDS.values():
+        default = spec.default_factory() if callable(spec.default_factory) else spec.default
+        yield spec.name, _flag(spec.name), default, spec.metadata["help"]
+
+
+def kind(name: str) -> str:
+    """What a setting's value is: bool, int, float, path, text, list, table or a choice."""
+    hint = _TYPES[name]
+    if typing.get_origin(hint) is Literal:
+        return "choice"
+    return {
+        bool: "bool",
+        int: "int",
+        float: "float",
+        Path: "path",
+        str: "text",
+        tuple: "list",
+    }.get(typing.get_origin(hint) or hint, "table")
+
+
+def choices(name: str) -> tuple[str, ...]:
+    return typing.get_args(_TYPES[name])
 
 
 def _path_or_none(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _coerce(name: str, value: Any) -> Any:
-    default = _FIELDS[name].default
-    if name == "data_dir":
-        return Path(value)
-    if name == "disabled_destinations":
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            document = tomllib.load(f)
+    except OSError as error:
+        raise SettingError(f"cannot read the settings file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingError(f"the settings file {path} is not valid TOML: {error}") from None
+    unknown = [key for key in document if key not in _FIELDS]
+    if unknown:
+        key = unknown[0]
+        raise SettingError(f"unknown setting {key!r} in {path}{_did_you_mean(key)}")
+    return document
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name.replace("-", "_").lower(), _FIELDS, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _convert(spec: dataclasses.Field[Any], value: Any, source: str) -> Any:
+    """``value`` (typed, or text from a flag or variable) as the setting's type, checked."""
+    converted = _parse(spec, value, source)
+    _check(spec, converted, source)
+    return converted
+
+
+def _parse(spec: dataclasses.Field[Any], value: Any, source: str) -> Any:
+    what = kind(spec.name)
+    text = value.strip() if isinstance(value, str) else None
+    try:
+        if what == "bool":
+            if isinstance(value, bool):
+                return value
+            if text is not None and text.lower() in _TRUE | _FALSE:
+                return text.lower() in _TRUE
+            raise ValueError("is not a boolean (true or false)")
+        if what == "int":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if text is not None and re.fullmatch(r"[+-]?\d+", text):
+                return int(text)
+            raise ValueError("is not an integer")
+        if what == "float":
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+            if text is not None and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text):
+                return float(text)
+            raise ValueError("is not a number")
+        if what == "path":
+            if isinstance(value, str | Path) and str(value):
+                return Path(value)
+            raise ValueError("is not a path")
+        if what == "list":
+            if text is not None:
+                return tuple(v.strip() for v in text.split(",") if v.strip())
+            if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+                return tuple(value)
+            raise ValueError("is not a list of names")
+        if what == "table":
+            if text is not None:
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    raise ValueError("is not a JSON object") from None
+            if isinstance(value, Mapping) and all(isinstance(v, Mapping) for v in value.values()):
+                return {k: dict(v) for k, v in value.items()}
+            raise ValueError("is not a table of tables (adapter name -> its settings)")
         if isinstance(value, str):
-            return tuple(v.strip() for v in value.split(",") if v.strip())
-        return tuple(value)
+            return text
+        raise ValueError("is not text")
+    except ValueError as error:
+        raise SettingError(f"bad value for {source}: {_excerpt(value)} {error}") from None
+
+
+def _check(spec: dataclasses.Field[Any], value: Any, source: str) -> None:
+    """The checks a setting's declaration asks for, whatever the value's origin."""
+    minimum, pattern = spec.metadata["minimum"], spec.metadata["pattern"]
+    if minimum is not None and value < minimum:
+        bound = "positive" if minimum > 0 and minimum < 1 else f"at least {minimum}"
+        raise SettingError(f"bad value for {source}: {value!r} must be {bound}")
+    if pattern is not None and not re.fullmatch(pattern, value):
+        raise SettingError(f"bad value for {source}: {_excerpt(value)} {_PATTERN_HELP[pattern]}")
+    allowed = choices(spec.name) if kind(spec.name) == "choice" else ()
+    if allowed and value not in allowed:
+        raise SettingError(
+            f"bad value for {source}: {_excerpt(value)} is not one of {', '.join(allowed)}"
+        )
+
+
+_PATTERN_HELP = {
+    _ADDRESS: "is not an address of the form host:port",
+    _PEER: "is not an address of the form host:port (or dns:///host:port)",
+    r"\d{12}": "is not a 12-digit account id",
+    r"[a-z]{2}(-gov)?-[a-z]+-\d": "is not a region name such as us-east-1",
+}
+
+
+def _excerpt(value: Any) -> str:
+    text = repr(str(value)) if isinstance(value, str | Path) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "...'"
+
+
+# --- the README's table of settings, derived from the declarations ------------------------------
+
+TABLE_START = "<!-- settings table: generated from server/config.py by `make readme` -->"
+TABLE_END = "<!-- end of settings table -->"
+
+
+def shown(default: Any) -> str:
+    """A default as the docs show it: ``true``, ``30``, ``.eventinvoke``, or ``none``."""
     if isinstance(default, bool):
-        return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
-    if isinstance(default, int):
-        return int(value)
-    if isinstance(default, float):
-        return float(value)
-    return value
+        return str(default).lower()
+    if default in ("", (), {}):
+        return "none"
+    if isinstance(default, float) and default.is_integer():
+        default = int(default)
+    return str(default)
+
+
+def reference_table() -> str:
+    """The settings as a Markdown table: key, flag and variable, default, meaning."""
+    rows = [
+        "| setting: TOML key, flag, variable | default | meaning |",
+        "|---|---|---|",
+    ]
+    for name, flag, default, help_text in fields():
+        where = f"`{name}` `{flag}` `{variable(name)}`"
+        value = shown(default)
+        rows.append(f"| {where} | {value if value == 'none' else f'`{value}`'} | {help_text} |")
+    return "\n".join(rows)
+
+
+def rewrite_readme(path: Path) -> bool:
+    """Put the current table between the README's markers; True when the file changed."""
+    text = path.read_text()
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    updated = f"{text[:start]}\n{reference_table()}\n{text[end:]}"
+    if updated != text:
+        path.write_text(updated)
+    return updated != text
+
+
+if __name__ == "__main__":  # `make readme`
+    import sys
+
+    for arg in sys.argv[1:]:
+        print(f"{arg}: {'updated' if rewrite_readme(Path(arg)) else 'up to date'}")

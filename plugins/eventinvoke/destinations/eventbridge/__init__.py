@@ -19,7 +19,7 @@ Settings (``[destinations.eventbridge]``): see ``eventinvoke.destinations._aws``
 
 from __future__ import annotations
 
-from eventinvoke.destinations._aws import Arn, AwsClients, classify, failure
+from eventinvoke.destinations._aws import AWS_SETTINGS, Arn, AwsClients, classify, failure
 from eventinvoke.router.plugin import (
     DEAD_LETTER,
     ON_SUCCESS,
@@ -40,7 +40,7 @@ class EventBridgeDestination:
     def __init__(self, context: RouterContext) -> None:
         # botocore's service name for EventBridge is "events" (AWS_ENDPOINT_URL_EVENTBRIDGE).
         self.clients = AwsClients(
-            "events", context.settings_for("eventbridge"), context.partition.region
+            "events", context.settings_for("eventbridge", AWS_SETTINGS), context.partition.region
         )
 
     def claims(self, target: str) -> bool:

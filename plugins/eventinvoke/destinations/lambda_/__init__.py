@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from eventinvoke.client import errors
-from eventinvoke.destinations._aws import Arn, AwsClients, classify
+from eventinvoke.destinations._aws import AWS_SETTINGS, Arn, AwsClients, classify
 from eventinvoke.router.plugin import (
     DEAD_LETTER,
     Delivery,
@@ -53,7 +53,7 @@ class LambdaDestination:
 
     def __init__(self, context: RouterContext, environ: Mapping[str, str] | None = None) -> None:
         self.context = context
-        settings = context.settings_for("lambda")
+        settings = context.settings_for("lambda", (*AWS_SETTINGS, "remote", "remote_endpoint_url"))
         self.remote = remote_configured(settings, os.environ if environ is None else environ)
         self.clients = AwsClients(
             "lambda",

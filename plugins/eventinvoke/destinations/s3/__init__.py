@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC
 
-from eventinvoke.destinations._aws import Arn, AwsClients, classify
+from eventinvoke.destinations._aws import AWS_SETTINGS, Arn, AwsClients, classify
 from eventinvoke.router.plugin import (
     ON_FAILURE,
     Delivery,
@@ -47,7 +47,9 @@ class S3Destination:
     name = "s3"
 
     def __init__(self, context: RouterContext) -> None:
-        self.clients = AwsClients("s3", context.settings_for("s3"), context.partition.region)
+        self.clients = AwsClients(
+            "s3", context.settings_for("s3", AWS_SETTINGS), context.partition.region
+        )
 
     def claims(self, target: str) -> bool:
         arn = Arn.parse(target)

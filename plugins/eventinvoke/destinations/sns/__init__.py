@@ -22,7 +22,14 @@ from __future__ import annotations
 
 import json
 
-from eventinvoke.destinations._aws import Arn, AwsClients, Message, classify, dead_letter_message
+from eventinvoke.destinations._aws import (
+    AWS_SETTINGS,
+    Arn,
+    AwsClients,
+    Message,
+    classify,
+    dead_letter_message,
+)
 from eventinvoke.router.plugin import (
     DEAD_LETTER,
     Delivery,
@@ -49,7 +56,9 @@ class SnsDestination:
     name = "sns"
 
     def __init__(self, context: RouterContext) -> None:
-        self.clients = AwsClients("sns", context.settings_for("sns"), context.partition.region)
+        self.clients = AwsClients(
+            "sns", context.settings_for("sns", AWS_SETTINGS), context.partition.region
+        )
 
     def claims(self, target: str) -> bool:
         arn = Arn.parse(target)

@@ -27,6 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from eventinvoke.destinations._aws import (
+    AWS_SETTINGS,
     Arn,
     AwsClients,
     Message,
@@ -57,7 +58,9 @@ class SqsDestination:
     name = "sqs"
 
     def __init__(self, context: RouterContext) -> None:
-        self.clients = AwsClients("sqs", context.settings_for("sqs"), context.partition.region)
+        self.clients = AwsClients(
+            "sqs", context.settings_for("sqs", AWS_SETTINGS), context.partition.region
+        )
         self._queue_urls: dict[tuple[str, str, str], asyncio.Future[str]] = {}
         # Keyed by (region, queue URL).
         self._batches: Coalescer[tuple[str, str], _Entry] = Coalescer(
