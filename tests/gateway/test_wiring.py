@@ -103,7 +103,8 @@ async def test_an_unreachable_invoker_is_a_json_502(tmp_path: Path, dead_endpoin
 
 def test_serve_gateway_needs_the_invokers_address(tmp_path: Path) -> None:
     run = subprocess.run(
-        [EVENTINVOKE, "serve", "gateway", "--listen", f"127.0.0.1:{free_port()}"],
+        [EVENTINVOKE, "serve", "gateway", "--listen", f"127.0.0.1:{free_port()}"]
+        + ["--http-listen", f"127.0.0.1:{free_port()}"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -149,5 +150,6 @@ def test_a_bad_http_listen_address_is_a_clear_error(tmp_path: Path, listen: str)
         )
 
     assert run.returncode == 1
-    assert run.stderr.startswith(("Error: bad HTTP listen address", "Error: cannot listen on"))
+    assert run.stderr.startswith(("Error: bad value for --http-listen", "Error: cannot listen on"))
+    assert run.stderr.count("\n") == 1
     assert "Traceback" not in run.stdout + run.stderr

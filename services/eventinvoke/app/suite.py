@@ -31,8 +31,8 @@ from eventinvoke.router.delivery import DeliverySettings, DeliveryWorker
 from eventinvoke.router.plugin import Invoker, RouterContext
 from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
-from eventinvoke.server.config import Settings
-from eventinvoke.server.serve import CHANNEL_OPTIONS, Server, Service
+from eventinvoke.server.config import Settings, variable
+from eventinvoke.server.serve import CHANNEL_OPTIONS, Server, Service, check_free
 from eventinvoke.v1 import (
     executor_service_pb2,
     executor_service_pb2_grpc,
@@ -94,6 +94,10 @@ class Suite:
 
     async def start(self) -> None:
         settings = self.settings
+        # Before anything starts, so that a taken port is one clear line and nothing else.
+        check_free(settings.listen)
+        if "gateway" in self.roles:
+            check_free(settings.http_listen, "HTTP")
         if "executor" in self.roles:
             # Before gRPC makes its threads, whose fork handlers would print a warning at the
             # fork (a host started again later, after one died, may still print it).
@@ -272,9 +276,10 @@ class Suite:
             return self.address
         address: str = getattr(self.settings, f"{role}_endpoint")
         if not address:
+            name = f"{role}_endpoint"
             raise ValueError(
                 f"the {role} is not in this process: give its address "
-                f"(--{role}-endpoint or EVENTINVOKE_{role.upper()}_ENDPOINT)"
+                f"(--{name.replace('_', '-')} or {variable(name)})"
             )
         return address
 

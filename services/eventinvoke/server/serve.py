@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +24,39 @@ CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 ]
+
+
+# gRPC sets SO_REUSEPORT by default: a second server on a taken port would start and share
+# the connections with the first, each answering from its own database.
+NO_SHARED_PORT = ("grpc.so_reuseport", 0)
+
+
+def check_free(listen: str, protocol: str = "") -> None:
+    """Raise ``OSError`` with one clear line when ``listen`` (host:port) cannot be bound.
+
+    Tried with a plain socket first, because gRPC's own failure is a log line on stderr and
+    an error that does not say why.
+    """
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    where = f"{listen} ({protocol})" if protocol else listen
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (ValueError, socket.gaierror) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise OSError(f"cannot listen on {where}: {reason}") from None
+    if int(port) == 0:
+        return
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            # Like gRPC: a port left in TIME_WAIT by a stopped server may be taken again.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                raise OSError(f"cannot listen on {where}: {error.strerror}") from None
 
 
 @dataclass(frozen=True)
@@ -53,14 +87,21 @@ class Server:
         self.services = list(services)
         self.workers = list(workers)
         self.health = health.aio.HealthServicer()
-        self.grpc = grpc.aio.server(interceptors=[ServerInterceptor()], options=CHANNEL_OPTIONS)
+        self.grpc = grpc.aio.server(
+            interceptors=[ServerInterceptor()], options=[*CHANNEL_OPTIONS, NO_SHARED_PORT]
+        )
         self.port = 0
         self._stopped = asyncio.Event()
+        self._started = False
 
     def bind(self) -> int:
         """Take the port now (port 0 picks a free one), so peers can be told the address."""
         if not self.port:
-            self.port = self.grpc.add_insecure_port(self.listen)
+            check_free(self.listen)
+            try:
+                self.port = self.grpc.add_insecure_port(self.listen)
+            except RuntimeError:  # gRPC's own words point at its debug log
+                self.port = 0
             if self.port == 0:
                 raise OSError(f"cannot listen on {self.listen}")
         return self.port
@@ -79,6 +120,7 @@ class Server:
         )
         self.bind()
         await self.grpc.start()
+        self._started = True
         for worker in self.workers:
             await worker.start()
         for name in ["", *names]:
@@ -90,6 +132,9 @@ class Server:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if not self._started:  # it failed to start (a port in use): nothing to drain
+            await self.grpc.stop(None)
+            return
         await self.health.enter_graceful_shutdown()
         for worker in reversed(self.workers):
             await worker.stop()
