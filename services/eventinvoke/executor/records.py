@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 from eventinvoke.core.model import (
     DEAD_LETTER,
@@ -61,3 +63,28 @@ def destinations_for(
     if function.dead_letter_target_arn:
         targets.append((function.dead_letter_target_arn, DEAD_LETTER))
     return targets
+
+
+# How much of a function's error message a log line carries: enough to recognise it, while
+# the whole error (with its stack trace) goes to the record and the function's own log.
+LOGGED_MESSAGE_CHARS = 200
+_PARSED_ERROR_BYTES = 65536
+
+
+def error_fields(function_error: str | None, payload: bytes | None) -> dict[str, Any]:
+    """``error_type`` and a short ``error_message`` of a failed execution, for a log line;
+    nothing for a success."""
+    if function_error is None or payload is None:
+        return {}
+    error: Any = None
+    if len(payload) <= _PARSED_ERROR_BYTES:
+        try:
+            error = json.loads(payload)
+        except ValueError:
+            pass
+    if not isinstance(error, dict):  # a custom runtime may post anything to /error
+        return {"error_type": function_error, "error_message": ""}
+    message = str(error.get("errorMessage", ""))
+    if len(message) > LOGGED_MESSAGE_CHARS:
+        message = message[: LOGGED_MESSAGE_CHARS - 3] + "..."
+    return {"error_type": str(error.get("errorType", "")), "error_message": message}

@@ -26,7 +26,12 @@ from eventinvoke.core.model import (
 from eventinvoke.executor.code import CodeCache
 from eventinvoke.executor.handoff import Handoff
 from eventinvoke.executor.policy import Retry, RetryPolicy
-from eventinvoke.executor.records import answered, build_record, destinations_for
+from eventinvoke.executor.records import (
+    answered,
+    build_record,
+    destinations_for,
+    error_fields,
+)
 from eventinvoke.executor.sandbox import Invocation, Sandboxes, Throttled
 
 log = structlog.get_logger("eventinvoke.executor")
@@ -188,7 +193,12 @@ class AsyncWorker:
         if isinstance(decision, Retry):
             await self.queue.retry(event.event_id, attempts, decision.at, last_attempt=response)
             delay = round(decision.at - time.time(), 3)
-            log.info("event_retry_scheduled", attempts=attempts, delay_s=delay)
+            log.info(
+                "event_retry_scheduled",
+                attempts=attempts,
+                delay_s=delay,
+                **error_fields(response.function_error, response.payload),
+            )
             return
         await self._settle(event, function, config, decision.condition, attempts, response)
 
@@ -254,6 +264,7 @@ class AsyncWorker:
             condition=record.condition,
             attempts=record.approximate_invoke_count,
             destinations=[t for t, _ in destinations],
+            **error_fields(record.function_error, record.response_payload),
         )
 
 
