@@ -26,10 +26,17 @@ def free_port() -> int:
 class SuiteProcess:
     """``eventinvoke <args>`` in its own process group, with its output in a log file."""
 
-    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.args = args
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
         self.address = ""
 
@@ -41,6 +48,7 @@ class SuiteProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
+                cwd=self.cwd,
                 start_new_session=True,
             )
         wait_serving(listen, timeout, self)
