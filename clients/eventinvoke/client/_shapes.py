@@ -441,7 +441,7 @@ def _json_or_text(data: bytes) -> Any:
 
 
 def execution_record_to_dict(record: record_pb2.ExecutionRecord) -> dict[str, Any]:
-    """The record exactly as destinations receive it (spec §4.1)."""
+    """The record exactly as destinations receive it (docs/aws-behaviour.md §4.1)."""
     context = record.request_context
     result: dict[str, Any] = {
         "version": record.version,
