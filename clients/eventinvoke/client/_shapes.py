@@ -1,8 +1,8 @@
 """Protobuf messages to AWS-shaped dicts and back.
 
-Pure functions, no I/O and no grpc: the Python client uses them, and so will the HTTP gateway,
-which speaks the same shapes as JSON. Presence follows AWS: absent optional proto fields become
-absent keys, never ``None`` values.
+Pure functions, no I/O and no grpc: the Python client uses them, and so does the HTTP gateway
+through the client, whose answers are the REST API's JSON bodies. Presence follows AWS: absent
+optional proto fields become absent keys, never ``None`` values.
 """
 
 from __future__ import annotations
