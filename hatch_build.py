@@ -1,4 +1,5 @@
-"""Generate the protobuf code when a wheel is built from a clean checkout (DESIGN.md §4)."""
+"""Generate the protobuf code when a wheel is built from a clean checkout
+(docs/architecture.md §6)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,20 @@
-"""The namespace and the public surfaces are part of the contract (DESIGN.md §4)."""
+"""The namespace and the public surfaces are part of the contract (docs/architecture.md §6)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 import eventinvoke
 import eventinvoke.router.plugin
 
 ROOT = Path(__file__).parents[1]
+# References to documents outside the repository (../shared/spec/lambda-async.md, cited as
+# "spec §N", and ../shared/DESIGN.md): a clone does not have them.
+OUTSIDE_REFERENCES = ("../shared", "spec §", "DESIGN.md")
 
 
 def test_eventinvoke_is_a_namespace_across_the_four_source_roots() -> None:
@@ -40,3 +47,26 @@ def test_plugin_api_is_pinned() -> None:
             "hookimpl",
         ]
     )
+
+
+def test_docs_and_code_point_only_into_the_repository() -> None:
+    """Outside tests/, nothing cites a document a clone of the repository lacks: AWS's behaviour
+    is docs/aws-behaviour.md, the design docs/architecture.md."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    offending = []
+    for name in filter(None, listed.split("\0")):
+        path = ROOT / name
+        if name.startswith("tests/") or not path.is_file():
+            continue
+        text = path.read_bytes().decode("utf-8", "replace")
+        for number, line in enumerate(text.splitlines(), 1):
+            if any(reference in line for reference in OUTSIDE_REFERENCES):
+                offending.append(f"{name}:{number}: {line.strip()}")
+    assert not offending, "\n".join(offending)

@@ -7,7 +7,8 @@ first unless ``function=False``; ``{arn}`` is its ARN. The gRPC transport calls 
 of the same name with the same arguments in snake_case.
 
 boto3 runs with ``parameter_validation=False`` so out-of-range values reach the server, as they
-do from the gRPC client. Checks are the spec's §8 numbers.
+do from the gRPC client. Comments cite docs/aws-behaviour.md by section; "check N" is a test's own
+label.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def _is_uuid(value: Any) -> bool:
     return isinstance(value, str) and len(value) == 36
 
 
-# Versions and aliases (issue #6; spec §2.2, checks 24, 25, 27).
+# Versions and aliases (issue #6; docs/aws-behaviour.md §2.2, checks 24, 25, 27).
 VERSION_CASES = [
     Case(
         "publish-version",

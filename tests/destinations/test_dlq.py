@@ -1,6 +1,6 @@
-"""Dead-letter queues (spec §5; §8 checks 49, 51–54): the original event, byte for byte, with
-the RequestID / ErrorCode / ErrorMessage attributes, to an SQS queue or an SNS topic; only for
-failed asynchronous invocations; alongside an OnFailure destination."""
+"""Dead-letter queues (docs/aws-behaviour.md §5; checks 49, 51–54): the original event, byte for
+byte, with the RequestID / ErrorCode / ErrorMessage attributes, to an SQS queue or an SNS topic;
+only for failed asynchronous invocations; alongside an OnFailure destination."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ async def test_error_message_attribute_is_the_first_kilobyte(
 async def test_sns_dead_letter_message_is_the_original_event(
     aws_suite: AwsRunning, aws: Aws
 ) -> None:
-    """Spec §5.2 for SNS: Message = the event, the same attributes as SNS message attributes."""
+    """docs/aws-behaviour.md §5.2 for SNS: Message = the event, the same attributes as SNS message
+    attributes."""
     topic, subscriber = await aws.topic_to_queue()
     await aws_suite.deploy_raiser("fn", dead_letter_target=topic)
     await aws_suite.configure("fn", retries=0)

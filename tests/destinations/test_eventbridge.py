@@ -1,6 +1,6 @@
 """The ``eventbridge`` adapter against moto_server, observed through a rule with an SQS target
-(spec §4.2; §8 check 46): the event's ``source``, ``detail-type``, ``resources`` and ``detail``
-are exactly what Lambda puts on the bus."""
+(docs/aws-behaviour.md §4.2; check 46): the event's ``source``, ``detail-type``, ``resources`` and
+``detail`` are exactly what Lambda puts on the bus."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Undeliverable destinations (spec §4.2, §5.2; §8 check 50): a missing queue, a FIFO queue, a
-missing topic, bus or bucket, and a missing dead-letter queue each become a failed delivery with
-its reason, at the first attempt, and count ``DestinationDeliveryFailures`` /
+"""Undeliverable destinations (docs/aws-behaviour.md §4.2, §5.2; check 50): a missing queue, a FIFO
+queue, a missing topic, bus or bucket, and a missing dead-letter queue each become a failed delivery
+with its reason, at the first attempt, and count ``DestinationDeliveryFailures`` /
 ``DeadLetterErrors``; the function is unaffected and good deliveries still arrive."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""A Lambda destination outside this suite (spec §4.2): when the function's ARN is not ours (here
-another region) and a remote Lambda is configured, the ``lambda`` adapter sends the record with
-AWS Lambda's ``Invoke`` (``InvocationType=Event``), here to moto_server's Lambda.
+"""A Lambda destination outside this suite (docs/aws-behaviour.md §4.2): when the function's ARN is
+not ours (here another region) and a remote Lambda is configured, the ``lambda`` adapter sends the
+record with AWS Lambda's ``Invoke`` (``InvocationType=Event``), here to moto_server's Lambda.
 
 The Invoker accepts such a destination at configuration time only when an adapter delivers there
 (a remote Lambda is configured); otherwise it is check 22's "The destination ARN ... is invalid."

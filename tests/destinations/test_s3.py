@@ -1,6 +1,6 @@
-"""The ``s3`` adapter against moto_server (spec §4.2; §8 checks 47–48): a failure record is an
-object under ``aws/lambda/async/<fn>/YYYY/MM/DD/`` whose content is the record JSON; a bucket
-is refused as OnSuccess when the config is put."""
+"""The ``s3`` adapter against moto_server (docs/aws-behaviour.md §4.2; checks 47–48): a failure
+record is an object under ``aws/lambda/async/<fn>/YYYY/MM/DD/`` whose content is the record JSON; a
+bucket is refused as OnSuccess when the config is put."""
 
 from __future__ import annotations
 

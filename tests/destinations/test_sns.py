@@ -1,6 +1,7 @@
 """The ``sns`` adapter against moto_server, observed through an SQS subscription with raw
-delivery off (spec §4.2; §8 checks 40–44): each record is one notification whose ``Message`` is
-the record JSON; a record over SNS's 256 KB loses its request and response payloads."""
+delivery off (docs/aws-behaviour.md §4.2; checks 40–44): each record is one notification whose
+``Message`` is the record JSON; a record over SNS's 256 KB loses its request and response
+payloads."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The ``sqs`` adapter against moto_server (spec §4.1–4.2; §8 checks 40–43).
+"""The ``sqs`` adapter against moto_server (docs/aws-behaviour.md §4.1–4.2; checks 40–43).
 
-Records arrive as the message body, byte-compatible with the spec (key order, values), with no
+Records arrive as the message body, byte-compatible with AWS's (key order, values), with no
 message attributes; deliveries waiting for one queue at the same time go out as a batch.
 """
 

@@ -1,5 +1,5 @@
 """Check 37 with a real dead-letter queue (moto): reserved concurrency 0 sends an Event invoke
-straight to OnFailure and the DLQ, with nothing run (spec §3.5)."""
+straight to OnFailure and the DLQ, with nothing run (docs/aws-behaviour.md §3.5)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Custom runtimes (``provided*``): the function's own ``bootstrap`` drives the Runtime API
-(spec §6, checks 55–59), here written in bash, and AWS's own Python runtime interface client
-(awslambdaric) running against our Runtime API.
+(docs/aws-behaviour.md §6, checks 55–59), here written in bash, and AWS's own Python runtime
+interface client (awslambdaric) running against our Runtime API.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ async def test_bash_bootstrap_serves_several_invocations(pool) -> None:
 
 async def test_bash_bootstrap_error_is_unhandled_whatever_its_header(pool) -> None:
     # The bootstrap sends `Lambda-Runtime-Function-Error-Type: Handled`: only Node.js <= 12
-    # runtimes may report Handled; a custom runtime's error is Unhandled (spec §6.3, check 57).
+    # runtimes may report Handled; a custom runtime's error is Unhandled (docs/aws-behaviour.md
+    # §6.3, check 57).
     outcome = await run(
         pool, function("echo.handler", "provided.al2023"), SHELL, invocation("fail")
     )
@@ -144,7 +145,8 @@ async def test_awslambdaric_error(pool, tmp_path) -> None:
     outcome = await run(pool, function("index.handler", "provided.al2023"), code, inv)
     assert outcome.function_error == "Unhandled"
     error = json.loads(outcome.payload)
-    # awslambdaric's own error shape, the one AWS's Python runtimes post (spec §1.5).
+    # awslambdaric's own error shape, the one AWS's Python runtimes post (docs/aws-behaviour.md
+    # §1.5).
     assert error["errorType"] == "ValueError"
     assert error["errorMessage"] == "failed under awslambdaric"
     assert error["requestId"] == inv.request_id

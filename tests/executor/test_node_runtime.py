@@ -1,5 +1,5 @@
-"""The Node.js runtime: real `node` processes against the real Runtime API (spec §1.5, §6.4–6.6,
-checks 4, 5, 13, 14, 38, 55–61).
+"""The Node.js runtime: real `node` processes against the real Runtime API (docs/aws-behaviour.md
+§1.5, §6.4–6.6, checks 4, 5, 13, 14, 38, 55–61).
 
 Every handler style and both error shapes: current runtimes post ``trace`` and are always
 ``Unhandled``; ``nodejs12.x`` posts the 2019 shape (``stackTrace`` frames) and reports the

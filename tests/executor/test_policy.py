@@ -1,4 +1,4 @@
-"""The pure retry / event-age policy (spec §3.2, §3.4; §8 checks 29–33).
+"""The pure retry / event-age policy (docs/aws-behaviour.md §3.2, §3.4; checks 29–33).
 
 Ages and delays are AWS's seconds with ``time_scale=1``; one test checks the scaling.
 """
@@ -70,7 +70,8 @@ def test_one_retry() -> None:
 
 
 def test_zero_retries_is_retries_exhausted_even_with_a_short_age() -> None:
-    """No retry is left, so the look-ahead does not apply: RetriesExhausted (spec §3.2)."""
+    """No retry is left, so the look-ahead does not apply: RetriesExhausted (docs/aws-behaviour.md
+    §3.2)."""
     assert after(1, T0 + RUN, config(0, 60)) == Settle(RETRIES_EXHAUSTED)
 
 
@@ -137,7 +138,8 @@ def test_time_scale_scales_delays_and_ages() -> None:
 def test_expired_at_the_configured_age(
     cfg: EventInvokeConfig | None, age: float, expected: bool
 ) -> None:
-    """Spec §3.4: age is measured from enqueue; at the maximum age it is expired."""
+    """docs/aws-behaviour.md §3.4: age is measured from enqueue; at the maximum age it is
+    expired."""
     assert RetryPolicy().expired(T0, T0 + age, cfg) is expected
 
 

@@ -1,4 +1,5 @@
-"""The Runtime API server over real HTTP, with an aiohttp client (spec §6, checks 55–59)."""
+"""The Runtime API server over real HTTP, with an aiohttp client (docs/aws-behaviour.md §6, checks
+55–59)."""
 
 from __future__ import annotations
 

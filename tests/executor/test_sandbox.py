@@ -1,4 +1,5 @@
-"""Sandboxes: real runtime processes, real HTTP (spec §1.5, §6, checks 4, 5, 13, 55–60)."""
+"""Sandboxes: real runtime processes, real HTTP (docs/aws-behaviour.md §1.5, §6, checks 4, 5, 13,
+55–60)."""
 
 from __future__ import annotations
 

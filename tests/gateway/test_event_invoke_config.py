@@ -1,6 +1,6 @@
-"""The five EventInvokeConfig operations on the wire (spec §2): paths under /2019-09-25/, status
-codes, JSON bodies and error bodies exactly; then the lifecycle with boto3. Every error case of
-§8 checks 15–23, 26, 28 also runs in tests/conformance through both APIs."""
+"""The five EventInvokeConfig operations on the wire (docs/aws-behaviour.md §2): paths under
+/2019-09-25/, status codes, JSON bodies and error bodies exactly; then the lifecycle with boto3.
+Every error case of checks 15–23, 26, 28 also runs in tests/conformance through both APIs."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ async def test_put_get_update_list_delete_on_the_wire(gateway: GatewaySuite) -> 
             "Message",
         ),
         ("GET", CONFIG.format("eic-raw"), b"", 404, "ResourceNotFoundException", "Message"),
-        # A missing function on Put (spec §2.2).
+        # A missing function on Put (docs/aws-behaviour.md §2.2).
         (
             "PUT",
             CONFIG.format("nope"),

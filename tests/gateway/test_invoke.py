@@ -1,5 +1,5 @@
-"""Invoke and InvokeAsync over HTTP: status codes, headers and bodies exactly (spec §1, §8 checks
-1–4, 6–10, 13), with raw requests and with boto3."""
+"""Invoke and InvokeAsync over HTTP: status codes, headers and bodies exactly (docs/aws-behaviour.md
+§1, checks 1–4, 6–10, 13), with raw requests and with boto3."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Bad input gets AWS's error and message, the server keeps serving, and nothing changes.
 
-Spec §1.1, §1.3, §1.4, §2.3; §8 checks 7, 8, 9, 19, 20, 24.
+docs/aws-behaviour.md §1.1, §1.3, §1.4, §2.3; checks 7, 8, 9, 19, 20, 24.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ async def _still_serving(suite: Running, runs: Path, before: int = 0) -> None:
 async def test_malformed_json_is_400_and_nothing_runs(
     suite: Running, invocation_type: str, payload: bytes
 ) -> None:
-    """§8 check 7, for Event and RequestResponse. AWS's parser (Jackson) also rejects the
+    """Check 7, for Event and RequestResponse. AWS's parser (Jackson) also rejects the
     non-standard tokens NaN / Infinity that Python's json accepts. The detail after the fixed
     prefix is the parser's own wording, so only the prefix is AWS's."""
     runs = await _echo(suite)
@@ -87,7 +87,7 @@ async def test_invalid_utf8_names_the_bad_byte(suite: Running) -> None:
 async def test_oversized_payload_is_413_and_nothing_runs(
     suite: Running, invocation_type: str, limit: int
 ) -> None:
-    """§8 check 8: the size is checked before anything else, even before JSON parsing."""
+    """Check 8: the size is checked before anything else, even before JSON parsing."""
     runs = await _echo(suite)
 
     for payload in (b'"' + b"x" * limit + b'"', b"x" * (limit + 1)):
@@ -105,7 +105,7 @@ async def test_oversized_payload_is_413_and_nothing_runs(
 async def test_unknown_function_is_404_and_server_keeps_serving(
     suite: Running, invocation_type: str
 ) -> None:
-    """§8 check 9, including DryRun of an unknown function."""
+    """Check 9, including DryRun of an unknown function."""
     runs = await _echo(suite)
 
     for name, arn in (
@@ -280,7 +280,7 @@ async def test_handler_that_does_not_exist_is_a_function_error(
 
 
 async def test_rejected_put_leaves_the_previous_config(suite: Running) -> None:
-    """Every kind of rejected Put or Update changes nothing (§8 checks 19–24)."""
+    """Every kind of rejected Put or Update changes nothing (checks 19–24)."""
     runs = await _echo(suite)
     await suite.collector("sink")
     before = await suite.client.put_function_event_invoke_config(

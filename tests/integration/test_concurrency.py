@@ -1,6 +1,6 @@
-"""Reserved concurrency and throttling against the real suite (spec §1.4, §3.3–§3.5, §3.7;
-§8 checks 11, 12, 36, 37). ``TIME_SCALE = 0.01``: the throttle backoff is 10 ms, 20 ms, 40 ms
-... capped at 3 s, and a maximum event age of 60 s is 0.6 s."""
+"""Reserved concurrency and throttling against the real suite (docs/aws-behaviour.md §1.4,
+§3.3–§3.5, §3.7; checks 11, 12, 36, 37). ``TIME_SCALE = 0.01``: the throttle backoff is 10 ms,
+20 ms, 40 ms ... capped at 3 s, and a maximum event age of 60 s is 0.6 s."""
 
 from __future__ import annotations
 
@@ -218,8 +218,8 @@ async def test_throttled_events_wait_and_all_run_once(suite: Running) -> None:
 
 
 async def test_throttled_event_expires_without_response_fields(suite: Running) -> None:
-    """Spec §3.4 / §3.7: an event throttled until its maximum age goes to OnFailure with
-    EventAgeExceeded, approximateInvokeCount 0 and no responseContext / responsePayload."""
+    """docs/aws-behaviour.md §3.4 / §3.7: an event throttled until its maximum age goes to OnFailure
+    with EventAgeExceeded, approximateInvokeCount 0 and no responseContext / responsePayload."""
     runs = await _sleeper(suite, "fn", 3.0)
     successes, failures = await _destinations(suite, "fn", maximum_event_age_in_seconds=60)
     await suite.client.put_function_concurrency("fn", 1)
@@ -308,7 +308,8 @@ def _zip(source: str) -> bytes:
 
 
 def test_throttle_backoff_doubles_from_one_second_to_five_minutes() -> None:
-    """Spec §3.3: 1 s, 2 s, 4 s ... capped at 300 s, until the maximum event age."""
+    """docs/aws-behaviour.md §3.3: 1 s, 2 s, 4 s ... capped at 300 s, until the maximum event
+    age."""
     policy = RetryPolicy(time_scale=1.0)
     delays = []
     for throttles in range(12):
@@ -370,8 +371,8 @@ async def test_events_leased_ahead_go_back_at_stop(tmp_path: Path) -> None:
 async def test_an_event_that_ran_then_expired_throttled_keeps_its_last_response(
     suite: Running,
 ) -> None:
-    """Spec §3.7: EventAgeExceeded carries responseContext/responsePayload when an attempt ran.
-    Attempt 1 fails; before its retry the only concurrency slot is taken, the retry is
+    """docs/aws-behaviour.md §3.7: EventAgeExceeded carries responseContext/responsePayload when an
+    attempt ran. Attempt 1 fails; before its retry the only concurrency slot is taken, the retry is
     throttled until the event's age runs out, and the record holds attempt 1's error."""
     failures = await suite.collector("failures")
     runs = await suite.flaky("busy", timeout=5)

@@ -1,4 +1,4 @@
-"""Lambda destinations and undeliverable records (spec §4.2; §8 checks 45, 50).
+"""Lambda destinations and undeliverable records (docs/aws-behaviour.md §4.2; checks 45, 50).
 
 A Lambda destination receives the record as the event of an *asynchronous* invocation, so its own
 EventInvokeConfig (retries, destinations) applies. A record that cannot be delivered lands in the

@@ -1,4 +1,5 @@
-"""The EventInvokeConfig API against the real suite (spec §2, §8 checks 15–24, 26, 28)."""
+"""The EventInvokeConfig API against the real suite (docs/aws-behaviour.md §2, checks 15–24, 26,
+28)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ async def _function(suite: Running, name: str = "fn") -> str:
 
 
 async def test_put_with_only_retries_returns_the_aws_shape(suite: Running) -> None:
-    """§8 check 15: qualified ARN, both outcomes as {}, numeric LastModified, no default age."""
+    """Check 15: qualified ARN, both outcomes as {}, numeric LastModified, no default age."""
     await _function(suite)
 
     config = await suite.client.put_function_event_invoke_config("fn", maximum_retry_attempts=0)
@@ -34,7 +35,7 @@ async def test_put_with_only_retries_returns_the_aws_shape(suite: Running) -> No
 
 
 async def test_put_replaces_the_whole_config(suite: Running) -> None:
-    """§8 check 16 / §2.1: Put {2, 60, destination} then Put {0}: Get shows only {0}."""
+    """Check 16 / §2.4: Put {2, 60, destination} then Put {0}: Get shows only {0}."""
     await _function(suite)
     await suite.collector("sink")
     await suite.client.put_function_event_invoke_config(
@@ -53,7 +54,7 @@ async def test_put_replaces_the_whole_config(suite: Running) -> None:
 
 
 async def test_update_merges_top_level_fields(suite: Running) -> None:
-    """§8 check 17: Put {2, 60} then Update {0}: Get shows {0, 60}; LastModified is refreshed."""
+    """Check 17: Put {2, 60} then Update {0}: Get shows {0, 60}; LastModified is refreshed."""
     await _function(suite)
     await suite.collector("sink")
     put = await suite.client.put_function_event_invoke_config(
@@ -78,7 +79,7 @@ async def test_update_merges_top_level_fields(suite: Running) -> None:
 
 
 async def test_update_with_destination_config_replaces_it_whole(suite: Running) -> None:
-    """§2.1 [UNVERIFIED]: a supplied DestinationConfig replaces the old one whole, as LocalStack
+    """§2.4 [UNVERIFIED]: a supplied DestinationConfig replaces the old one whole, as LocalStack
     does; that is what our code does, and it is the sensible reading of "top-level merge"."""
     await _function(suite)
     await suite.collector("ok")
@@ -102,7 +103,7 @@ async def test_update_with_destination_config_replaces_it_whole(suite: Running) 
 
 
 async def test_update_without_config_is_404(suite: Running) -> None:
-    """§8 check 18."""
+    """Check 18."""
     await _function(suite)
 
     with pytest.raises(ResourceNotFoundException) as raised:
@@ -118,7 +119,7 @@ async def test_update_without_config_is_404(suite: Running) -> None:
 async def test_put_or_update_with_no_settings_is_400_even_for_missing_function(
     suite: Running, operation: str
 ) -> None:
-    """§8 check 19: the "at least one" check runs before the function-existence check."""
+    """Check 19: the "at least one" check runs before the function-existence check."""
     await _function(suite)
     call = getattr(suite.client, f"{operation}_function_event_invoke_config")
 
@@ -149,7 +150,7 @@ async def test_put_or_update_with_no_settings_is_400_even_for_missing_function(
 async def test_out_of_range_settings_are_rejected_and_change_nothing(
     suite: Running, field: str, value: int, constraint: str
 ) -> None:
-    """§8 check 20 (rejections): 400 ValidationException; the previous config is untouched.
+    """Check 20 (rejections): 400 ValidationException; the previous config is untouched.
     The field-name casing in the message is [UNVERIFIED]; we use the model's camelCase names."""
     await _function(suite)
     before = await suite.client.put_function_event_invoke_config(
@@ -193,7 +194,7 @@ async def test_two_out_of_range_settings_are_reported_together(suite: Running) -
 
 @pytest.mark.parametrize(("retries", "age"), [(0, 60), (2, 21600), (1, 3600)])
 async def test_boundary_settings_are_accepted(suite: Running, retries: int, age: int) -> None:
-    """§8 check 20 (acceptances): 0, 2, 60 and 21600 are in range."""
+    """Check 20 (acceptances): 0, 2, 60 and 21600 are in range."""
     await _function(suite)
 
     config = await suite.client.put_function_event_invoke_config(
@@ -208,7 +209,7 @@ async def test_boundary_settings_are_accepted(suite: Running, retries: int, age:
 
 @pytest.mark.parametrize("qualified", [False, True])
 async def test_function_as_its_own_destination_is_rejected(suite: Running, qualified: bool) -> None:
-    """§8 check 21."""
+    """Check 21."""
     await _function(suite)
     arn = f"{suite.arn('fn')}:$LATEST" if qualified else suite.arn("fn")
 
@@ -222,7 +223,7 @@ async def test_function_as_its_own_destination_is_rejected(suite: Running, quali
 
 
 async def test_missing_lambda_destination_is_rejected(suite: Running) -> None:
-    """§8 check 22."""
+    """Check 22."""
     await _function(suite)
     arn = suite.arn("doesnotexist")
 
@@ -263,7 +264,7 @@ async def test_malformed_or_foreign_lambda_destination_is_an_invalid_destination
 
 
 async def test_iam_destination_is_rejected_with_the_rendered_config(suite: Running) -> None:
-    """§8 check 23."""
+    """Check 23."""
     await _function(suite)
     arn = "arn:aws:iam::000000000000:role/some-role"
 
@@ -345,7 +346,7 @@ async def test_sqs_sns_and_eventbridge_destinations_are_stored(suite: Running) -
 
 
 async def test_derived_qualifier_mismatch_is_rejected(suite: Running) -> None:
-    """§8 check 24 (qualifier mismatch only; aliases are out of scope)."""
+    """Check 24 (qualifier mismatch only; aliases are out of scope)."""
     await _function(suite)
 
     for operation in ("put", "update"):
@@ -398,7 +399,7 @@ async def test_missing_function_is_404_function_does_not_exist(
 
 
 async def test_get_without_config_names_the_qualified_arn(suite: Running) -> None:
-    """§8 check 28, and §2.2: Get on a missing function says the same."""
+    """Check 28, and §2.2: Get on a missing function says the same."""
     await _function(suite)
 
     for name, arn in (("fn", suite.arn("fn")), ("ghost", suite.arn("ghost"))):
@@ -411,7 +412,7 @@ async def test_get_without_config_names_the_qualified_arn(suite: Running) -> Non
 
 
 async def test_delete_then_delete_again_then_list_is_empty(suite: Running) -> None:
-    """§8 check 26: Delete succeeds, a second Delete is 404, List is then empty."""
+    """Check 26: Delete succeeds, a second Delete is 404, List is then empty."""
     await _function(suite)
     config = await suite.client.put_function_event_invoke_config("fn", maximum_retry_attempts=1)
     assert await suite.client.list_function_event_invoke_configs("fn") == {
@@ -434,7 +435,7 @@ async def test_delete_then_delete_again_then_list_is_empty(suite: Running) -> No
 
 
 async def test_list_max_items_out_of_range_is_rejected(suite: Running) -> None:
-    """§2.4: MaxItems is 1–50."""
+    """§2.5: MaxItems is 1–50."""
     await _function(suite)
 
     with pytest.raises(ValidationException) as raised:

@@ -1,4 +1,4 @@
-"""The Invoke API against the real suite (spec §1, §8 checks 1–4, 6–9, 13)."""
+"""The Invoke API against the real suite (docs/aws-behaviour.md §1, checks 1–4, 6–9, 13)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _padded(size: int) -> bytes:
 async def test_event_invoke_returns_202_with_empty_body_and_no_version_or_error(
     suite: Running,
 ) -> None:
-    """§8 check 1."""
+    """Check 1."""
     runs = await _echo(suite)
 
     response = await suite.client.invoke("echo", b'{"k": 1}', invocation_type="Event")
@@ -48,7 +48,7 @@ async def test_event_invoke_returns_202_with_empty_body_and_no_version_or_error(
 
 
 async def test_event_request_id_is_the_one_the_function_sees(suite: Running) -> None:
-    """§8 check 6: x-amzn-RequestId of an Event invoke == the function's aws_request_id."""
+    """Check 6: x-amzn-RequestId of an Event invoke == the function's aws_request_id."""
     runs = await _echo(suite)
 
     response = await suite.client.invoke("echo", b"{}", invocation_type="Event")
@@ -60,7 +60,7 @@ async def test_event_request_id_is_the_one_the_function_sees(suite: Running) -> 
 
 
 async def test_dry_run_returns_204_and_does_not_run_the_function(suite: Running) -> None:
-    """§8 check 2."""
+    """Check 2."""
     runs = await _echo(suite)
 
     response = await suite.client.invoke("echo", b'{"dry": true}', invocation_type="DryRun")
@@ -82,7 +82,7 @@ async def test_dry_run_returns_204_and_does_not_run_the_function(suite: Running)
 async def test_sync_invoke_returns_200_with_result_and_latest_version(
     suite: Running, invocation_type: str | None
 ) -> None:
-    """§8 check 3: RequestResponse, or no invocation type at all."""
+    """Check 3: RequestResponse, or no invocation type at all."""
     await _echo(suite)
     kwargs = {"invocation_type": invocation_type} if invocation_type else {}
 
@@ -101,7 +101,7 @@ async def test_sync_invoke_returns_200_with_result_and_latest_version(
 async def test_sync_invoke_of_throwing_function_is_200_unhandled_with_error_object(
     suite: Running,
 ) -> None:
-    """§8 check 4: the API status never reflects the function error."""
+    """Check 4: the API status never reflects the function error."""
     await suite.deploy("tester", "tester")
 
     response = await suite.client.invoke("tester", b'{"Success": false}')
@@ -116,7 +116,7 @@ async def test_sync_invoke_of_throwing_function_is_200_unhandled_with_error_obje
 
 
 async def test_sync_invoke_of_function_returning_nothing_returns_null(suite: Running) -> None:
-    """§8 check 13: the body is the 4 bytes ``null``, not empty."""
+    """Check 13: the body is the 4 bytes ``null``, not empty."""
     await suite.deploy("tester", "tester")
 
     response = await suite.client.invoke("tester", b'{"Success": true}')
@@ -162,7 +162,7 @@ async def test_function_name_forms_all_invoke_the_function(
 async def test_missing_function_is_404_function_not_found(
     suite: Running, invocation_type: str
 ) -> None:
-    """§8 check 9, for all three invocation types."""
+    """Check 9, for all three invocation types."""
     with pytest.raises(ResourceNotFoundException) as raised:
         await suite.client.invoke("nope", b"{}", invocation_type=invocation_type)
 
@@ -186,7 +186,7 @@ async def test_missing_function_message_carries_the_qualifier(suite: Running) ->
 
 
 async def test_async_payload_of_300_kb_is_accepted(suite: Running) -> None:
-    """§8 check 8: about 300 KB is fine since the 1 MB async limit (was 256 KB)."""
+    """Check 8: about 300 KB is fine since the 1 MB async limit (was 256 KB)."""
     runs = await _echo(suite)
     payload = _padded(300 * 1024)
 
@@ -198,7 +198,7 @@ async def test_async_payload_of_300_kb_is_accepted(suite: Running) -> None:
 
 
 async def test_async_payload_limit_is_1_mib(suite: Running) -> None:
-    """§8 check 8. The exact async threshold and message are [UNVERIFIED]; we use 1 MiB =
+    """Check 8. The exact async threshold and message are [UNVERIFIED]; we use 1 MiB =
     1048576 bytes and the sync limit's message with that number, which is the sensible reading."""
     await _echo(suite)
 
@@ -215,7 +215,7 @@ async def test_async_payload_limit_is_1_mib(suite: Running) -> None:
 
 
 async def test_sync_payload_limit_is_6291456_bytes(suite: Running) -> None:
-    """§8 check 8: over 6291456 bytes is 413 RequestEntityTooLargeException; exactly 6291456
+    """Check 8: over 6291456 bytes is 413 RequestEntityTooLargeException; exactly 6291456
     is fine."""
     await suite.deploy("tester", "tester")
 

@@ -1,5 +1,5 @@
-"""Nothing lost (DESIGN.md §3): kill -9 the whole suite while 500 events are in flight, start it
-again on the same data directory, and every accepted request id ends with a record."""
+"""Nothing lost (docs/architecture.md §3.2): kill -9 the whole suite while 500 events are in flight,
+start it again on the same data directory, and every accepted request id ends with a record."""
 
 from __future__ import annotations
 

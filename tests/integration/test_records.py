@@ -1,4 +1,5 @@
-"""Execution records as destinations receive them (spec §4.1, §1.5; §8 checks 34, 40–43, 49)."""
+"""Execution records as destinations receive them (docs/aws-behaviour.md §4.1, §1.5; checks 34,
+40–43, 49)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ async def test_success_record_format(suite: Running) -> None:
 
 async def test_failure_record_format_python_error_object(suite: Running) -> None:
     """Checks 40–43: a failure record's responseContext (200, Unhandled) and the Python error
-    object with errorMessage, errorType, requestId and stackTrace (spec §1.5)."""
+    object with errorMessage, errorType, requestId and stackTrace (docs/aws-behaviour.md §1.5)."""
     _, successes, failures = await _flaky(suite, maximum_retry_attempts=0)
 
     request_id = await _event(suite, b'{"mode": "fail"}')

@@ -1,4 +1,5 @@
-"""The asynchronous retry path against the real suite (spec §3.2–§3.4; §8 checks 29–33, 35, 38, 39).
+"""The asynchronous retry path against the real suite (docs/aws-behaviour.md §3.2–§3.4; checks
+29–33, 35, 38, 39).
 
 ``TIME_SCALE = 0.01``: the retry delays are 0.6 s and 1.2 s and a maximum age of 60 s is 0.6 s.
 The ``flaky`` function logs every attempt (request id, time) to its runs file.
@@ -177,7 +178,7 @@ async def test_fail_once_then_success(suite: Running) -> None:
 
 async def test_timeouts_are_retried(suite: Running) -> None:
     """Check 38: a timeout is a function error on the async path, retried like a thrown one; the
-    record carries the Sandbox.Timedout error object (spec §1.5)."""
+    record carries the Sandbox.Timedout error object (docs/aws-behaviour.md §1.5)."""
     runs, successes, failures = await _flaky_with_collectors(
         suite, maximum_retry_attempts=1, timeout=1
     )
@@ -282,7 +283,8 @@ async def test_config_deleted_before_retry_means_defaults(suite: Running) -> Non
 
 async def test_event_waiting_for_a_sandbox_runs_once(tmp_path: Path) -> None:
     """At-least-once must not mean "twice whenever busy": an event that waits for a free sandbox
-    longer than its lease is still the worker's, and runs exactly once (spec §3.6)."""
+    longer than its lease is still the worker's, and runs exactly once (docs/aws-behaviour.md
+    §3.6)."""
     settings = test_settings(tmp_path / "data", max_sandboxes_per_function=1, lease_margin=0.5)
     running_suite = Suite(settings)
     await running_suite.start()

@@ -1,6 +1,7 @@
 """``eventinvoke up`` runs its sandboxes from a child process, the sandbox host. Killed with -9
 mid-invocation, the suite takes the host and the running sandbox with it: nothing keeps running
-a function for a suite that is gone (its event runs again after the restart, DESIGN.md §3)."""
+a function for a suite that is gone (its event runs again after the restart, docs/architecture.md
+§3.2)."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ The seed's function is saved verbatim as ``tests/functions/seed-nodejs/index.js`
 with ``--runtime nodejs12.x --handler index.handler``; OnSuccess and OnFailure are collector
 functions, as in ``test_seed_walkthrough.py``. On nodejs12.x the failure record matches the
 seed's: ``functionError: "Handled"`` and a ``stackTrace`` of frames. The same code on
-nodejs20.x fails ``Unhandled`` with a ``trace`` (spec §1.2, §1.5). Then the synchronous checks
-for Node.js through the client: 5, 10, 13, 14 and 38 (spec §8).
+nodejs20.x fails ``Unhandled`` with a ``trace`` (docs/aws-behaviour.md §1.2, §1.5). Then the
+synchronous checks for Node.js through the client: 5, 10, 13, 14 and 38.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The 2019 announcement's walkthrough, against the real suite (spec §4.1, §8 checks 31, 34, 40–43).
+"""The 2019 announcement's walkthrough, against the real suite (docs/aws-behaviour.md §4.1, checks
+31, 34, 40–43).
 
 A Python port of its tester function; OnSuccess and OnFailure are Lambda destinations (collector
 functions), so each record arrives as the event of an asynchronous invocation of the collector.

@@ -1,8 +1,8 @@
 """Versions and aliases (issue #6): what runs, which settings apply, what records say.
 
-Spec §1.1 (qualifiers), §2.2 (configs per $LATEST / version / alias), §3.1 (an alias resolves at
-dequeue time), §4.1 (qualified functionArn, executedVersion), §6.1 (the invoked ARN); §8 checks
-24, 25, 27, 41.
+docs/aws-behaviour.md §1.1 (qualifiers), §2.2 (configs per $LATEST / version / alias), §3.1 (an
+alias resolves at dequeue time), §4.1 (qualified functionArn, executedVersion), §6.1 (the invoked
+ARN); checks 24, 25, 27, 41.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ async def test_each_version_runs_its_own_code_and_configuration(suite: Running) 
     assert (two["code"], two["tag"], two_version, two["version"]) == ("two", "b", "2", "2")
     assert (latest["code"], latest["tag"], latest_version) == ("three", "b", "$LATEST")
     assert latest["version"] == "$LATEST"
-    # Spec §6.1: qualified for a version invoke, unqualified for an unqualified one.
+    # docs/aws-behaviour.md §6.1: qualified for a version invoke, unqualified for an unqualified
+    # one.
     assert one["invoked_arn"] == f"{ARN}:vf:1"
     assert two["invoked_arn"] == f"{ARN}:vf:2"
     assert latest["invoked_arn"] == f"{ARN}:vf"

@@ -1,6 +1,6 @@
 """Who delivers to a target: adapters' ``claims``, the ``claim_destination`` hook before them, and
 configuration-time validation that accepts what a plugin claims while every service AWS offers
-keeps AWS's checks (issue #4, spec §2.3)."""
+keeps AWS's checks (issue #4, docs/aws-behaviour.md §2.3)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Protobuf messages to AWS-shaped dicts and back.
 
-Pure functions, no I/O and no grpc: the Python client uses them, and so will the HTTP gateway,
-which speaks the same shapes as JSON. Presence follows AWS: absent optional proto fields become
-absent keys, never ``None`` values.
+Pure functions, no I/O and no grpc: the Python client uses them, and so does the HTTP gateway
+through the client, whose answers are the REST API's JSON bodies. Presence follows AWS: absent
+optional proto fields become absent keys, never ``None`` values.
 """
 
 from __future__ import annotations
@@ -441,7 +441,7 @@ def _json_or_text(data: bytes) -> Any:
 
 
 def execution_record_to_dict(record: record_pb2.ExecutionRecord) -> dict[str, Any]:
-    """The record exactly as destinations receive it (spec §4.1)."""
+    """The record exactly as destinations receive it (docs/aws-behaviour.md §4.1)."""
     context = record.request_context
     result: dict[str, Any] = {
         "version": record.version,

@@ -121,7 +121,7 @@ class FailedDelivery(TypedDict):
     Reason: str
     Attempts: int
     FailTime: NotRequired[str]
-    # The execution record as destinations receive it (spec §4.1, camelCase keys).
+    # The execution record as destinations receive it (docs/aws-behaviour.md §4.1, camelCase keys).
     Record: dict[str, Any]
 
 

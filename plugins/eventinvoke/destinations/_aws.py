@@ -14,9 +14,9 @@ Private: no entry point, no hooks. It holds three things:
 * ``classify``: a failed AWS call becomes ``RetryableDeliveryError`` (throttling, 5xx, dropped
   connections, timeouts) or ``PermanentDeliveryError`` (any other 4xx: a missing target, access
   denied, a payload the target refuses; and missing credentials or region).
-* ``dead_letter_message``: what a dead-letter queue receives (spec §5.2): the original event,
-  unchanged, with the ``RequestID``, ``ErrorCode`` and ``ErrorMessage`` attributes. SQS and SNS
-  take the same attribute shape.
+* ``dead_letter_message``: what a dead-letter queue receives (docs/aws-behaviour.md §5.2): the
+  original event, unchanged, with the ``RequestID``, ``ErrorCode`` and ``ErrorMessage``
+  attributes. SQS and SNS take the same attribute shape.
 
 Why aiobotocore and not boto3 on a thread pool: the Router delivers on one asyncio loop with up
 to 64 deliveries in flight. aiobotocore runs botocore's request pipeline on aiohttp, so each
@@ -258,7 +258,7 @@ def classify(target: str, error: BaseException) -> DeliveryError:
 
 
 # --------------------------------------------------------------------------------------------
-# Dead-letter messages (spec §5.2)
+# Dead-letter messages (docs/aws-behaviour.md §5.2)
 # --------------------------------------------------------------------------------------------
 
 ERROR_MESSAGE_LIMIT = 1024  # bytes: "the first 1 KB of the error message"

@@ -1,4 +1,4 @@
-"""The small interface every backend implements (DESIGN.md §2).
+"""The small interface every backend implements (docs/architecture.md §2, §5).
 
 Three parts: the function store, the event queue and the Router's outbox. Every write that
 returns has been made durable (for SQLite: committed with synchronous=FULL).
@@ -144,8 +144,8 @@ class EventQueue(Protocol):
         """Release the lease, record the attempts made, make the event visible again later.
 
         ``throttles`` counts throttled tries since the last execution (0 after an execution),
-        so the throttle backoff can double from 1 s (spec §3.3). ``last_attempt``, when given,
-        replaces the stored response of the latest execution; None keeps it."""
+        so the throttle backoff can double from 1 s (docs/aws-behaviour.md §3.3). ``last_attempt``,
+        when given, replaces the stored response of the latest execution; None keeps it."""
 
     async def ack(self, event_id: int) -> None:
         """The event is settled: remove it."""

@@ -1,8 +1,8 @@
 """AWS Lambda's exceptions, as domain errors.
 
 Each class name is the AWS exception name; it travels as ``google.rpc.ErrorInfo.reason`` and comes
-back on the client as the exception of the same name. Messages are AWS's, word for word where the
-spec gives one.
+back on the client as the exception of the same name. Messages are AWS's, word for word where
+they are known (docs/aws-behaviour.md §1.4).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class TooManyRequestsException(LambdaError):
     http_status = 429
 
 
-# TooManyRequestsException's ``Reason`` values for concurrency (spec §1.4).
+# TooManyRequestsException's ``Reason`` values for concurrency (docs/aws-behaviour.md §1.4).
 RESERVED_CONCURRENCY_EXCEEDED = "ReservedFunctionConcurrentInvocationLimitExceeded"
 ACCOUNT_CONCURRENCY_EXCEEDED = "ConcurrentInvocationLimitExceeded"
 

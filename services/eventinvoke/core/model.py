@@ -10,7 +10,7 @@ from typing import Any
 
 LATEST = "$LATEST"
 
-# Conditions of an execution record (spec §3.7).
+# Conditions of an execution record (docs/aws-behaviour.md §3.7).
 SUCCESS = "Success"
 RETRIES_EXHAUSTED = "RetriesExhausted"
 EVENT_AGE_EXCEEDED = "EventAgeExceeded"
@@ -79,7 +79,8 @@ class EventInvokeConfig:
 @dataclass(frozen=True)
 class LastAttempt:
     """What the latest execution of a queued event answered: kept for a record settled later
-    without another run (it expired while throttled), which carries that response (spec §3.7)."""
+    without another run (it expired while throttled), which carries that response
+    (docs/aws-behaviour.md §3.4)."""
 
     payload: bytes
     function_error: str | None
@@ -97,7 +98,7 @@ class QueuedEvent:
     enqueued_at: float  # epoch seconds
     attempts: int = 0  # function executions made so far
     visible_at: float = 0.0
-    throttles: int = 0  # throttled tries since the last execution (spec §3.3 backoff)
+    throttles: int = 0  # throttled tries since the last execution (docs/aws-behaviour.md §3.3)
     event_id: int | None = None  # the queue's own key
     last_attempt: LastAttempt | None = None
     # When the lease it was leased with ends (epoch seconds); lease state, not the event's.
@@ -106,7 +107,7 @@ class QueuedEvent:
 
 @dataclass(frozen=True)
 class ExecutionRecord:
-    """What a destination receives (spec §4.1)."""
+    """What a destination receives (docs/aws-behaviour.md §4.1)."""
 
     request_id: str
     function_arn: str  # qualified

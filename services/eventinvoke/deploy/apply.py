@@ -6,10 +6,11 @@ aliases, reserved concurrency) and asks the server what only it knows (a Lambda 
 outside the template exists). Then each step is applied in dependency order, skipping what is
 already as the template says. If the server rejects a step, what this run did is undone in
 reverse: functions it created are deleted (with their versions, aliases and configs), replaced
-configurations, event invoke configs, aliases and concurrency are put back. Two things cannot be
-put back, because the server gives neither back: the code of a function that existed before
-(its package bytes), and versions published on a function that existed before (versions are
-immutable and there is no DeleteFunction for one version here).
+configurations, event invoke configs, aliases and concurrency are put back. Two things are not
+put back, and are reported as left behind: the code of a function that existed before (the
+server does not give its package bytes back), and versions published on a function that existed
+before (versions are immutable; this run does not delete them, ``delete-function --qualifier N``
+deletes one).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Handing a settled event's record to the Router, then acking the event.
 
-The executor acks an event only once the Router holds its record (DESIGN.md §3). When the Router
-shares this process and backend, both happen in one transaction; otherwise the record goes over
-gRPC first and the ack follows.
+The executor acks an event only once the Router holds its record (docs/architecture.md §3.2).
+When the Router shares this process and backend, both happen in one transaction; otherwise the
+record goes over gRPC first and the ack follows.
 """
 
 from __future__ import annotations

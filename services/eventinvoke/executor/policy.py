@@ -1,4 +1,4 @@
-"""AWS's retry and event-age policy for asynchronous invocations (spec §3).
+"""AWS's retry and event-age policy for asynchronous invocations (docs/aws-behaviour.md §3).
 
 All durations are AWS's, multiplied by ``time_scale`` (EVENTINVOKE_TIME_SCALE) so that tests and
 demos run the real policy in seconds.
@@ -82,8 +82,9 @@ class RetryPolicy:
     ) -> Decision:
         """What follows a throttled try when ``throttles`` tries were throttled before it.
 
-        No attempt is spent (spec §3.3): the event waits 1 s, 2 s, 4 s ... capped at 5 min, and
-        expires with EventAgeExceeded once the next try would fall past its maximum age.
+        No attempt is spent (docs/aws-behaviour.md §3.3): the event waits 1 s, 2 s, 4 s ...
+        capped at 5 min, and expires with EventAgeExceeded once the next try would fall past its
+        maximum age.
         """
         first, cap = THROTTLE_BACKOFF
         delay = min(first * 2 ** min(throttles, 16), cap) * self.time_scale

@@ -28,12 +28,13 @@ def build_record(
     attempts: int,
     response: LastAttempt | None,
 ) -> ExecutionRecord:
-    """The record of spec §4.1; without response fields when the function never ran.
+    """The record of docs/aws-behaviour.md §4.1; without response fields when the function never
+    ran.
 
     ``response`` is what the latest execution answered (None when there was none).
     ``functionArn`` is qualified with the qualifier as invoked, so an alias invoke carries the
-    alias ARN: AWS's choice here is [UNVERIFIED] in the spec; the alias ARN tells a consumer which
-    alias's settings applied, and ``executedVersion`` holds the version it resolved to.
+    alias ARN: AWS's choice here is not confirmed (§4.1); the alias ARN tells a consumer
+    which alias's settings applied, and ``executedVersion`` holds the version it resolved to.
     """
     return ExecutionRecord(
         request_id=event.request_id,

@@ -1,4 +1,4 @@
-"""The Lambda Runtime API (2018-06-01) served to one sandbox (spec §6).
+"""The Lambda Runtime API (2018-06-01) served to one sandbox (docs/aws-behaviour.md §6).
 
 One server per sandbox, on 127.0.0.1 and a port the OS picks; the runtime inside the sandbox
 finds it through ``AWS_LAMBDA_RUNTIME_API``. A sandbox runs one invocation at a time, so the
@@ -27,7 +27,7 @@ import httptools
 PREFIX = "/2018-06-01"
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 
-# 6 MB + 100 bytes (spec §1.3): the largest response a function may return.
+# 6 MB + 100 bytes (docs/aws-behaviour.md §1.3): the largest response a function may return.
 MAX_RESPONSE_BYTES = 6291556
 
 RESPONSE_TOO_LARGE = json.dumps(
@@ -180,7 +180,7 @@ class RuntimeApi:
         loop = asyncio.get_running_loop()
         handle = Handle(event, loop.create_future(), loop.create_future())
         if self._init_error is not None:
-            # Init already failed: this is "the next invocation" of spec §6.4.
+            # Init already failed: this is "the next one" of docs/aws-behaviour.md §6.4.
             handle.result.set_result(Result(self._init_error, error=True))
             return handle
         self._pending = handle

@@ -72,7 +72,8 @@ class SandboxSettings:
 
 
 def platform_error(error_type: str, request_id: str, message: str) -> bytes:
-    """An error object Lambda itself produces (spec §1.5), e.g. for timeouts and crashes."""
+    """An error object Lambda itself produces (docs/aws-behaviour.md §1.5), e.g. for timeouts
+    and crashes."""
     body = {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -150,10 +151,10 @@ RUNTIMES: dict[str, Callable[[FunctionConfig, Path], Launcher]] = {
 }
 
 # functionError "Handled": an error the function reported itself. Current runtimes never
-# produce it (spec §6.3: "Unhandled" whatever the runtime says), but Node.js 12 and older did
-# for callback errors (the 2019 Destinations record). Their bootstrap marks such an error with
-# the header `Lambda-Runtime-Function-Error-Type: Handled`; the header means that only for
-# these runtimes, and anything else posted to /error stays "Unhandled".
+# produce it ("Unhandled" whatever the runtime says: docs/aws-behaviour.md §6.3), but Node.js 12
+# and older did for callback errors (the 2019 Destinations record). Their bootstrap marks such
+# an error with the header `Lambda-Runtime-Function-Error-Type: Handled`; the header means that
+# only for these runtimes, and anything else posted to /error stays "Unhandled".
 HANDLED = "Handled"
 _HANDLED_ERROR_RUNTIMES = re.compile(r"nodejs(\d+)?(\.\d+|\.x)?(-edge)?")
 
@@ -524,7 +525,7 @@ def child_pids(pid: int) -> list[int]:
 
 
 class Throttled(Exception):
-    """No concurrency free for the function now (spec §3.3): nothing ran.
+    """No concurrency free for the function now (docs/aws-behaviour.md §3.3): nothing ran.
 
     ``reason`` is TooManyRequestsException's Reason: the function's reservation is in use, or
     the account's (every sandbox is busy).

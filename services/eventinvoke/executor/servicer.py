@@ -55,7 +55,7 @@ class ExecutorServicer(pb_grpc.ExecutorServicer):
                     client_context=request.client_context,
                     tail_log=request.tail_log,
                 ),
-                wait=False,  # no concurrency free: 429 now, as AWS (check 11)
+                wait=False,  # no concurrency free: 429 now, as AWS (docs/aws-behaviour.md §1.4)
             )
         except Throttled as throttled:
             raise rate_exceeded(throttled.reason, retry_after=1) from None

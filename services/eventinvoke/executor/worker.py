@@ -36,7 +36,7 @@ from eventinvoke.executor.sandbox import Invocation, Sandboxes, Throttled
 
 log = structlog.get_logger("eventinvoke.executor")
 
-# AWS: exponential backoff from 1 s, capped at 5 min (spec §3.3).
+# AWS: exponential backoff from 1 s, capped at 5 min (docs/aws-behaviour.md §3.3).
 SYSTEM_BACKOFF_CAP = 300.0
 DEFAULT_TIMEOUT = 3.0  # AWS's default function timeout
 
@@ -138,8 +138,9 @@ class AsyncWorker:
     async def _attempt(self, event: QueuedEvent) -> None:
         assert event.event_id is not None
         # The event keeps the qualifier it was invoked through: an alias resolves to the version
-        # it points at now, at dequeue time (spec §3.1), while the event invoke config stays the
-        # alias's own (spec §2.2). ``function`` is the resolved version's configuration.
+        # it points at now, at dequeue time (docs/aws-behaviour.md §3.1), while the event invoke
+        # config stays the alias's own (§2.2). ``function`` is the resolved version's
+        # configuration.
         function = await resolve_qualifier(self.store, event.function_name, event.qualifier)
         if function is None:
             log.warning("event_dropped", reason="function, version or alias deleted")
@@ -152,7 +153,7 @@ class AsyncWorker:
             )
             return
         if function.reserved_concurrent_executions == 0:
-            # Straight to OnFailure and the DLQ, nothing run (spec §3.5, check 37).
+            # Straight to OnFailure and the DLQ, nothing run (docs/aws-behaviour.md §3.5).
             await self._settle(
                 event, function, config, ZERO_RESERVED_CONCURRENCY, event.attempts, None
             )
@@ -180,7 +181,7 @@ class AsyncWorker:
             await self._throttled(event, function, config, throttle.reason)
             return
         attempts = event.attempts + 1
-        # Configuration is read at execution time (spec §3.1, check 39).
+        # Configuration is read at execution time (docs/aws-behaviour.md §3.1).
         config = await self.store.get_event_invoke_config(event.function_name, event.qualifier)
         decision = self.policy.after_attempt(
             failed=outcome.function_error is not None,
@@ -210,7 +211,8 @@ class AsyncWorker:
         reason: str,
     ) -> None:
         """No concurrency free: back to the queue without spending an attempt, after 1 s,
-        2 s, 4 s ... up to 5 min (spec §3.3), or expire when the next try would be too late."""
+        2 s, 4 s ... up to 5 min (docs/aws-behaviour.md §3.3), or expire when the next try would
+        be too late."""
         assert event.event_id is not None
         decision = self.policy.after_throttle(
             throttles=event.throttles, enqueued_at=event.enqueued_at, now=time.time(), config=config

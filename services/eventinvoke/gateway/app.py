@@ -31,7 +31,7 @@ CLIENT = web.AppKey("client", AsyncClient)
 # deployment package, base64-encoded in CreateFunction's JSON; Invoke's own limits (6 MB sync,
 # 1 MB async) are the Invoker's to enforce, with AWS's message.
 MAX_BODY_BYTES = 70 * 1024 * 1024
-MAX_INVOKE_ASYNC_BYTES = 262144  # legacy InvokeAsync (spec §1.3)
+MAX_INVOKE_ASYNC_BYTES = 262144  # legacy InvokeAsync (docs/aws-behaviour.md §1.3)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -4,8 +4,8 @@ An error reaches the gateway as the client's typed exception (the Invoker's ``Er
 exception name, message and HTTP status) or is raised by the gateway itself through
 :func:`gateway_error`, and leaves as AWS sends it: the status, ``X-Amzn-ErrorType: <name>`` and a
 JSON body ``{"Type": "User", "Message": ...}``. The message key changes case from one exception
-to another, exactly as in botocore's lambda model (spec §1.4); a test checks this table against
-the model.
+to another, exactly as in botocore's lambda model (docs/aws-behaviour.md §1.4); a test checks this
+table against the model.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ ERRORS: dict[str, ErrorShape] = {
     "TooManyRequestsException": ErrorShape(429, "message"),
     "ResourceNotReadyException": ErrorShape(502, "message", "Service"),
     "ServiceException": ErrorShape(500, "Message", "Service"),
-    # Not in the model: AWS's request-validation layer sends these ([OBS], spec §1.3).
+    # Not in the model: AWS's request-validation layer sends these
+    # (docs/aws-behaviour.md §1.3, §1.4).
     "ValidationException": ErrorShape(400, "message"),
     "RequestEntityTooLargeException": ErrorShape(413, "message"),
     # The gateway's own: a path no operation serves.

@@ -1,4 +1,5 @@
-"""The five EventInvokeConfig operations, with AWS's checks in AWS's order (spec §2)."""
+"""The five EventInvokeConfig operations, with AWS's checks in AWS's order
+(docs/aws-behaviour.md §2)."""
 
 from __future__ import annotations
 
@@ -165,7 +166,8 @@ class EventInvokeConfigs:
         return ref
 
     async def _require_function(self, ref: FunctionRef) -> None:
-        """The function, and the version or alias the qualifier names, exist (spec §2.2)."""
+        """The function, and the version or alias the qualifier names, exist
+        (docs/aws-behaviour.md §2.2)."""
         if await resolve_qualifier(self.store, ref.name, ref.resolved_qualifier) is None:
             raise ResourceNotFoundException("The function doesn't exist.")
 

@@ -278,7 +278,8 @@ class Functions:
         revision_id: str | None = None,
     ) -> FunctionConfig:
         """PublishVersion: snapshot $LATEST as the next version (or return the latest version
-        when nothing changed since). The event invoke configs are not copied (spec §2.2)."""
+        when nothing changed since). The event invoke configs are not copied
+        (docs/aws-behaviour.md §2.2)."""
         ref = parse_function_name(function_name)
         if description is not None and len(description) > 256:
             raise ValidationException(

@@ -30,7 +30,7 @@ DRY_RUN = "DryRun"
 INVOCATION_TYPES = (EVENT, REQUEST_RESPONSE, DRY_RUN)  # the model's enum, in its order
 
 _IDS = random.Random()  # its own generator: a random.seed() elsewhere must not repeat ids
-MAX_SYNC_PAYLOAD = 6291456  # bytes (spec §1.3)
+MAX_SYNC_PAYLOAD = 6291456  # bytes (docs/aws-behaviour.md §1.3)
 MAX_ASYNC_PAYLOAD = 1048576  # 1 MiB since Oct 2025
 
 
@@ -110,8 +110,8 @@ class Invocations:
             self.on_enqueued()
             return InvokeResult(status_code=202, request_id=request_id)
         if function.reserved_concurrent_executions == 0:
-            # Never runs: 429 at once (check 11). Event invokes are accepted above (check 12)
-            # and the executor sends them straight to OnFailure / the DLQ (spec §3.5).
+            # Never runs: 429 at once. Event invokes are accepted above and the executor
+            # sends them straight to OnFailure / the DLQ (docs/aws-behaviour.md §1.4, §3.5).
             raise rate_exceeded(RESERVED_CONCURRENCY_EXCEEDED)
         result = await self.executor.execute(
             function_name=function.name,
@@ -181,7 +181,7 @@ class EventInvocation:
 
 def _queued(request_id: str, function_name: str, ref: FunctionRef, payload: bytes) -> QueuedEvent:
     # A queued event keeps the qualifier as invoked: an alias is resolved again when the event
-    # runs (spec §3.1), and its own event invoke config applies (spec §2.2).
+    # runs (docs/aws-behaviour.md §3.1), and its own event invoke config applies (§2.2).
     now = time.time()
     return QueuedEvent(
         request_id=request_id,

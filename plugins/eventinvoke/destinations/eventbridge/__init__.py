@@ -1,4 +1,5 @@
-"""The ``eventbridge`` destination: records to an EventBridge event bus (spec §4.2, §8 check 46).
+"""The ``eventbridge`` destination: records to an EventBridge event bus
+(docs/aws-behaviour.md §4.2).
 
 One ``PutEvents`` entry per record, as Lambda sends it:
 

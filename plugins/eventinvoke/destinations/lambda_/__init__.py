@@ -1,5 +1,5 @@
 """The ``lambda`` destination: the record becomes the event of an asynchronous invocation of the
-target function, so the target's own retries and destinations apply (spec §4.2).
+target function, so the target's own retries and destinations apply (docs/aws-behaviour.md §4.2).
 
 A function of this suite (the ARN's region and account are the Router's) is invoked through the
 suite's own Invoker. A function elsewhere is invoked with AWS Lambda's ``Invoke``

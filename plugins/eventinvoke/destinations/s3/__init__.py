@@ -1,4 +1,4 @@
-"""The ``s3`` destination: failure records to an S3 bucket (spec §4.2, §8 checks 47–48).
+"""The ``s3`` destination: failure records to an S3 bucket (docs/aws-behaviour.md §4.2, §2.3).
 
 ``PutObject`` of the record JSON at
 ``aws/lambda/async/<function-name>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>``: no extension, the

@@ -1,7 +1,7 @@
-"""The ``sns`` destination: records and dead-letter messages to SNS standard topics (spec §4.2,
-§5.2).
+"""The ``sns`` destination: records and dead-letter messages to SNS standard topics
+(docs/aws-behaviour.md §4.2, §5.2).
 
-* OnSuccess / OnFailure: ``Publish`` with ``Message`` = the record JSON (spec key order), and no
+* OnSuccess / OnFailure: ``Publish`` with ``Message`` = the record JSON (AWS's key order), and no
   message attributes. SNS takes at most 256 KB (262144 bytes) per message; when the record is
   larger, Lambda drops the payloads, and so do we: the record is sent **without its
   ``requestPayload`` and ``responsePayload`` keys** (``version``, ``timestamp``,

@@ -1,7 +1,7 @@
-"""The ``sqs`` destination: records and dead-letter messages to SQS standard queues (spec §4.2,
-§5.2).
+"""The ``sqs`` destination: records and dead-letter messages to SQS standard queues
+(docs/aws-behaviour.md §4.2, §5.2).
 
-* OnSuccess / OnFailure: ``SendMessage`` with ``MessageBody`` = the record JSON (spec key order),
+* OnSuccess / OnFailure: ``SendMessage`` with ``MessageBody`` = the record JSON (AWS's key order),
   and no message attributes.
 * Dead-letter (``DeadLetterConfig.TargetArn`` is a queue): ``MessageBody`` = the original event,
   byte for byte, with the ``RequestID`` (String), ``ErrorCode`` (Number) and ``ErrorMessage``

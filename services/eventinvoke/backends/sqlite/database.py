@@ -1,8 +1,8 @@
 """One SQLite file shared by the store, the queue and the outbox, written with group commit.
 
-Every write must be durable before it returns (DESIGN.md §3.1), and an fsync per write would
-cap throughput at the disk's fsync rate. So one writer thread owns the write connection: it takes
-every operation waiting for it, runs each in its own SAVEPOINT (a failing operation is rolled
+Every write must be durable before it returns (docs/architecture.md §3.1), and an fsync per write
+would cap throughput at the disk's fsync rate. So one writer thread owns the write connection: it
+takes every operation waiting for it, runs each in its own SAVEPOINT (a failing operation is rolled
 back alone), commits them all with ONE ``COMMIT`` (one fsync), and only then resolves the callers'
 futures. While a commit is on disk, new operations pile up and share the next one.
 

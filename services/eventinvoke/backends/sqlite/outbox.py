@@ -1,4 +1,4 @@
-"""The Router's outbox and failed-delivery store in SQLite (DESIGN.md §3.2)."""
+"""The Router's outbox and failed-delivery store in SQLite (docs/architecture.md §3.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The event queue in SQLite: events are leased, never popped (DESIGN.md §3.2)."""
+"""The event queue in SQLite: events are leased, never popped (docs/architecture.md §3.2)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@
 // resolved, CommonJS vs ES modules, async and callback handlers, context.succeed/fail/done,
 // callbackWaitsForEmptyEventLoop, and the error objects posted to the Runtime API.
 //
-// Two generations of error objects (spec §1.5, §6.6):
+// Two generations of error objects (docs/aws-behaviour.md §1.5, §6.6):
 //  * current runtimes (nodejs14.x and later): {"errorType", "errorMessage", "trace"} where
 //    trace is err.stack split into lines, exactly as the RIC posts it;
 //  * nodejs12.x and older (the 2019 shape of the Destinations announcement):
@@ -60,7 +60,7 @@ function request(method, urlPath, body, headers) {
     if (body !== undefined) {
       options.headers["Content-Length"] = Buffer.byteLength(body);
     }
-    // No timeout: /next blocks until an event arrives (spec §6.1).
+    // No timeout: /next blocks until an event arrives (docs/aws-behaviour.md §6.1).
     const req = http.request(options, (res) => {
       const chunks = [];
       res.on("data", (chunk) => chunks.push(chunk));

@@ -31,7 +31,8 @@ class Fault(Exception):
 
 
 class RuntimeClient:
-    """One persistent HTTP/1.1 connection to the Runtime API, with no timeout (spec §6.1).
+    """One persistent HTTP/1.1 connection to the Runtime API, with no timeout
+    (docs/aws-behaviour.md §6.1).
 
     A few lines over a socket rather than http.client: its response parsing (email.parser)
     cost more CPU than a small function's whole invocation. The server is ours and always
