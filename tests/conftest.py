@@ -96,7 +96,32 @@ async def records_in(path: Path, count: int, timeout: float = 15.0) -> list[dict
 
 @pytest.fixture
 async def suite(tmp_path: Path) -> AsyncIterator[Running]:
-    running_suite = Suite(test_settings(tmp_path / "data"))
+    async with started_suite(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+async def suite_without_webhook(tmp_path: Path) -> AsyncIterator[Running]:
+    """A suite whose server does not load the webhook plugin (installed with the tests): what a
+    user who never installed it runs."""
+    async with started_suite(tmp_path, disabled_destinations=("webhook",)) as running:
+        yield running
+
+
+# --- a suite for blocking callers (appended; imports kept here so the header stays untouched) ---
+
+import contextlib  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+import structlog  # noqa: E402
+
+
+@contextlib.asynccontextmanager
+async def started_suite(tmp_path: Path, **overrides: Any) -> AsyncIterator[Running]:
+    """A started suite with settings ``overrides`` and a client to it; stopped after."""
+    running_suite = Suite(test_settings(tmp_path / "data", **overrides))
     await running_suite.start()
     client = AsyncClient(running_suite.address)
     try:
@@ -106,24 +131,25 @@ async def suite(tmp_path: Path) -> AsyncIterator[Running]:
         await running_suite.stop(grace=1)
 
 
-# --- a suite for blocking callers (appended; imports kept here so the header stays untouched) ---
-
-import socket  # noqa: E402
-import threading  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-
-import structlog  # noqa: E402
-
-
 @pytest.fixture
 def suite_in_thread(tmp_path: Path) -> Iterator[str]:
     """A real suite on its own event loop in a background thread; yields its address.
 
     For blocking callers that must not run on a test's event loop: the ``Client`` and the CLI.
-    Its data lives in ``tmp_path / "data"`` (function logs under ``data/logs``). The suite's own
-    log goes to ``tmp_path / "suite.log"``, not to ``sys.stdout``: an in-process CLI runner
-    (click's ``CliRunner``) swaps ``sys.stdout`` for the whole process, and server log lines
-    would otherwise land in the command's output.
+    Its data lives in ``tmp_path / "data"`` (function logs under ``data/logs``).
+    """
+    with serving_in_thread(Suite(test_settings(tmp_path / "data")), tmp_path) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def serving_in_thread(running_suite: Suite, tmp_path: Path) -> Iterator[str]:
+    """Start ``running_suite`` (any roles) on its own event loop in a background thread; yield
+    its address; stop it after.
+
+    The suite's own log goes to ``tmp_path / "suite.log"``, not to ``sys.stdout``: an in-process
+    CLI runner (click's ``CliRunner``) swaps ``sys.stdout`` for the whole process, and server log
+    lines would otherwise land in the command's output.
     """
     saved_logging = structlog.get_config() if structlog.is_configured() else None
     suite_log = (tmp_path / "suite.log").open("a", buffering=1)
@@ -131,7 +157,6 @@ def suite_in_thread(tmp_path: Path) -> Iterator[str]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="suite-in-thread", daemon=True)
     thread.start()
-    running_suite = Suite(test_settings(tmp_path / "data"))
 
     def run(coroutine: Any, timeout: float = 30.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)

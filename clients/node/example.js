@@ -4,6 +4,10 @@
 //
 // ADDRESS is the Invoker's gRPC address (default 127.0.0.1:50051, what `eventinvoke up` serves).
 // Prints one JSON line per step; the last is {"StatusCode": 202, "RequestId": "..."}.
+//
+// Run it again and again: when the function exists already (CreateFunction answers
+// ResourceConflictException), its code is replaced instead (UpdateFunctionCode), as a deploy
+// script would do, rather than deleting it with its versions and settings.
 "use strict";
 
 const AdmZip = require("adm-zip");
@@ -34,14 +38,20 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   const client = new InvokerClient(args.address);
   try {
-    const created = await client.createFunction({
-      function_name: args.functionName,
-      runtime: "python3.11",
-      handler: "index.handler",
-      zip_file: zipOf({ "index.py": HANDLER }),
-      timeout: 3,
-    });
-    console.log(JSON.stringify({ FunctionArn: created.configuration.function_arn }));
+    const code = zipOf({ "index.py": HANDLER });
+    const { configuration } = await client
+      .createFunction({
+        function_name: args.functionName,
+        runtime: "python3.11",
+        handler: "index.handler",
+        zip_file: code,
+        timeout: 3,
+      })
+      .catch((error) => {
+        if (error.code !== "ResourceConflictException") throw error;
+        return client.updateFunctionCode({ function_name: args.functionName, zip_file: code });
+      });
+    console.log(JSON.stringify({ FunctionArn: configuration.function_arn }));
 
     const settings = { function_name: args.functionName, maximum_retry_attempts: 0 };
     if (args.onSuccess) {

@@ -274,14 +274,13 @@ def test_create_function_needs_exactly_one_code_source(
     package = tmp_path / "x.zip"
     package.write_bytes(params.zip_directory(FUNCTIONS / "tester"))
 
-    neither = run_cli(["create-function", "--function-name", "f", *PYTHON], dead_endpoint)
-    both = run_cli(
-        ["create-function", "--function-name", "f", *PYTHON,
-         "--code", str(FUNCTIONS / "tester"), "--zip-file", f"fileb://{package}"],
-        dead_endpoint,
-    )  # fmt: skip
+    code = ["--code", str(FUNCTIONS / "tester"), "--zip-file", f"fileb://{package}"]
+    runs = []
+    for command in (["create-function", *PYTHON], ["update-function-code"]):
+        runs.append(run_cli([*command, "--function-name", "f"], dead_endpoint))  # neither
+        runs.append(run_cli([*command, "--function-name", "f", *code], dead_endpoint))  # both
 
-    for done in (neither, both):
+    for done in runs:
         assert done.exit_code == 252
         assert "exactly one of --code and --zip-file" in done.stderr
 
@@ -355,6 +354,47 @@ def test_function_lifecycle(run_cli: RunCli, suite_in_thread: str) -> None:
     assert gone.exit_code == 254
     assert gone.stderr == aws_error(
         "ResourceNotFoundException", "GetFunction", f"Function not found: {ARN}fn"
+    )
+
+
+def test_update_function_code_from_a_zip_file_or_a_directory(
+    run_cli: RunCli, suite_in_thread: str, tmp_path: Path
+) -> None:
+    endpoint = suite_in_thread
+    created = create(run_cli, endpoint, "fn", FUNCTIONS / "tester")
+    package = tmp_path / "echo.zip"
+    package.write_bytes(params.zip_directory(FUNCTIONS / "echo"))
+    out = tmp_path / "out.json"
+
+    from_zip = run_cli(
+        ["update-function-code", "--function-name", "fn", "--zip-file", f"fileb://{package}"],
+        endpoint,
+    )
+    shown = run_cli(["get-function-configuration", "--function-name", "fn"], endpoint)
+    runs = run_cli(["invoke", "--function-name", "fn", "--payload", '{"a": 1}', str(out)], endpoint)
+    published = run_cli(
+        ["update-function-code", "--function-name", "fn", "--code", str(FUNCTIONS / "tester"),
+         "--publish"],
+        endpoint,
+    )  # fmt: skip
+    missing = run_cli(
+        ["update-function-code", "--function-name", "nope", "--zip-file", f"fileb://{package}"],
+        endpoint,
+    )
+
+    updated = output(from_zip)
+    assert from_zip.stdout == shown.stdout  # printed as get-function-configuration prints it
+    assert updated["CodeSha256"] != created["CodeSha256"]
+    assert updated["CodeSize"] == package.stat().st_size
+    assert updated["RevisionId"] != created["RevisionId"]
+    assert output(runs)["StatusCode"] == 200
+    assert json.loads(out.read_bytes())["event"] == {"a": 1}  # the echo function's code ran
+    version = output(published)
+    assert version["Version"] == "1"
+    assert version["CodeSha256"] == created["CodeSha256"]  # the tester's code again
+    assert (missing.exit_code, missing.stdout) == (254, "")
+    assert missing.stderr == aws_error(
+        "ResourceNotFoundException", "UpdateFunctionCode", f"Function not found: {ARN}nope"
     )
 
 

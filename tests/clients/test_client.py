@@ -189,8 +189,9 @@ async def test_status_without_error_info_is_named_after_the_grpc_code(
         roles=("invoker",),
     )
     await invoker_only.start()
+    address = invoker_only.address
     try:
-        async with AsyncClient(invoker_only.address) as client:
+        async with AsyncClient(address) as client:
             with pytest.raises(ec.ServiceError) as caught:
                 await client.list_failed_deliveries()
     finally:
@@ -200,6 +201,12 @@ async def test_status_without_error_info_is_named_after_the_grpc_code(
     assert caught.value.code == "UNIMPLEMENTED"
     assert caught.value.http_status == 501
     assert caught.value.operation_name == "ListFailedDeliveries"
+    # gRPC's own "Method not found!" would leave the caller guessing; the message says what to do.
+    assert caught.value.message == (
+        f"The server at {address} does not serve eventinvoke.v1.Router (ListFailedDeliveries): "
+        "pass --router-endpoint (or EVENTINVOKE_ROUTER_ENDPOINT; router_endpoint= in the Python "
+        "client) with the Router's address."
+    )
 
 
 def test_a_reason_the_client_does_not_know_becomes_a_plain_service_error() -> None:
@@ -213,7 +220,12 @@ def test_a_reason_the_client_does_not_know_becomes_a_plain_service_error() -> No
     status = status_pb2.Status(code=code_pb2.INTERNAL, message="denied", details=[detail])
 
     error = from_status(
-        grpc.StatusCode.INTERNAL, "denied", status, endpoint="x", operation_name="Invoke"
+        grpc.StatusCode.INTERNAL,
+        "denied",
+        status,
+        endpoint="x",
+        operation_name="Invoke",
+        service="invoker",
     )
 
     assert type(error) is ec.ServiceError

@@ -40,7 +40,7 @@ def _node(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_node_example_creates_configures_and_invokes_async(
+def test_node_example_creates_configures_and_invokes_async_and_runs_again(
     suite_in_thread: str, tmp_path: Path
 ) -> None:
     _node_packages()
@@ -70,24 +70,43 @@ def test_node_example_creates_configures_and_invokes_async(
         assert config["MaximumRetryAttempts"] == 0
         assert config["DestinationConfig"]["OnSuccess"] == {"Destination": f"{ARN}:collector"}
 
-    [line] = wait_until(lambda: read_lines(records))
-    record = line["event"]
-    assert record["requestContext"]["requestId"] == request_id
-    assert record["requestContext"]["condition"] == "Success"
-    assert record["requestPayload"] == {"from": "node"}
-    assert record["responsePayload"] == {"hello": {"from": "node"}, "request_id": request_id}
+        [line] = wait_until(lambda: read_lines(records))
+        record = line["event"]
+        assert record["requestContext"]["requestId"] == request_id
+        assert record["requestContext"]["condition"] == "Success"
+        assert record["requestPayload"] == {"from": "node"}
+        assert record["responsePayload"] == {"hello": {"from": "node"}, "request_id": request_id}
+
+        # Again, against the same server: the function exists, so its code is updated.
+        first = client.get_function_configuration("from-node")
+        again = _node(
+            suite_in_thread, "--function-name", "from-node", "--on-success", f"{ARN}:collector"
+        )
+
+        assert again.returncode == 0, again.stderr
+        lines = [json.loads(line) for line in again.stdout.splitlines()]
+        assert lines[0] == {"FunctionArn": f"{ARN}:from-node"}
+        assert lines[1] == {"EventInvokeConfig": f"{ARN}:from-node:$LATEST"}
+        assert lines[2]["StatusCode"] == 202
+        [second] = wait_until(lambda: read_lines(records)[1:])
+        assert second["event"]["requestContext"]["requestId"] == lines[2]["RequestId"]
+        updated = client.get_function_configuration("from-node")
+        assert updated["RevisionId"] != first["RevisionId"]  # UpdateFunctionCode ran
 
 
 def test_node_client_raises_aws_errors(suite_in_thread: str) -> None:
-    """A second run fails on CreateFunction: the AWS exception name and message reach Node."""
+    """A destination AWS refuses: the AWS exception name and message reach Node."""
     _node_packages()
-    assert _node(suite_in_thread, "--function-name", "twice").returncode == 0
+    role = "arn:aws:iam::000000000000:role/not-a-destination"
 
-    run = _node(suite_in_thread, "--function-name", "twice")
+    run = _node(suite_in_thread, "--function-name", "refused", "--on-success", role)
 
     assert run.returncode == 1
-    assert run.stderr.strip() == "ResourceConflictException: Function already exist: twice"
+    assert run.stderr.strip() == (
+        "InvalidParameterValueException: The provided destination config "
+        f"DestinationConfig(onSuccess=OnSuccess(destination={role}), onFailure=null) is invalid."
+    )
     with Client(suite_in_thread) as client:
-        assert client.get_function("twice")["Configuration"]["FunctionName"] == "twice"
+        assert client.get_function("refused")["Configuration"]["FunctionName"] == "refused"
         with pytest.raises(ResourceNotFoundException):  # and the Python client agrees on errors
-            client.get_function("never-made-by-node")
+            client.get_function_event_invoke_config("refused")

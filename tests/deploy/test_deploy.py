@@ -657,3 +657,53 @@ Resources:
     assert after["Timeout"] == before["Timeout"] == 3
     with pytest.raises(ResourceNotFoundException):
         await suite.client.get_function_event_invoke_config("existing")
+
+
+PLUGIN_TEMPLATE = f"""\
+Resources:
+  Hooked:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: hooked
+      Runtime: python3.11
+      Handler: index.handler
+      Code: {FUNCTIONS / "echo"}
+  Config:
+    Type: AWS::Lambda::EventInvokeConfig
+    Properties:
+      FunctionName: hooked
+      Qualifier: $LATEST
+      DestinationConfig:
+        OnFailure:
+          Destination: https://hooks.example.com/failures
+"""
+
+
+async def test_a_plugin_destination_deploys_where_the_server_loads_the_plugin(
+    suite: Running, tmp_path: Path
+) -> None:
+    """Only the server knows its plugins: a URI passes the template's checks (the webhook
+    plugin, installed with the tests, claims https)."""
+    await deploy(suite.client, write(tmp_path, PLUGIN_TEMPLATE))
+
+    config = await suite.client.get_function_event_invoke_config("hooked")
+    assert config["DestinationConfig"]["OnFailure"] == {
+        "Destination": "https://hooks.example.com/failures"
+    }
+
+
+async def test_a_plugin_destination_the_server_lacks_is_named_and_rolled_back(
+    suite_without_webhook: Running, tmp_path: Path
+) -> None:
+    with pytest.raises(DeployError) as caught:
+        await deploy(suite_without_webhook.client, write(tmp_path, PLUGIN_TEMPLATE))
+
+    error = caught.value
+    assert error.logical_id == "Config"
+    assert error.error.code == "InvalidParameterValueException"
+    assert error.error.message.startswith(
+        "The destination https://hooks.example.com/failures is invalid: no loaded destination "
+        "plugin claims the https scheme for OnFailure (loaded adapters: "
+    )
+    assert "deleted function hooked" in error.rolled_back
+    assert await function_names(suite_without_webhook) == []

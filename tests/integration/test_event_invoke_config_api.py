@@ -303,6 +303,39 @@ async def test_s3_is_accepted_on_failure_but_not_on_success(suite: Running) -> N
     )
 
 
+@pytest.mark.parametrize(
+    ("side", "target", "scheme"),
+    [
+        # Fails AWS's ARN pattern: AWS would answer with the 200-character pattern.
+        ("OnSuccess", "https://example.com/hook", "https"),
+        # Matches the pattern (AWS takes kafka:// for event source mappings), a URI all the same.
+        ("OnFailure", "kafka://broker.example.com", "kafka"),
+    ],
+)
+async def test_a_uri_no_loaded_plugin_claims_is_refused_naming_its_scheme(
+    suite_without_webhook: Running, side: str, target: str, scheme: str
+) -> None:
+    """A destination outside AWS's ARNs needs a plugin; the message says which is missing and
+    that plugins load when the server starts."""
+    suite = suite_without_webhook
+    await _function(suite)
+
+    with pytest.raises(InvalidParameterValueException) as raised:
+        await suite.client.put_function_event_invoke_config(
+            "fn", destination_config={side: {"Destination": target}}
+        )
+
+    assert raised.value.http_status == 400
+    assert raised.value.message == (
+        f"The destination {target} is invalid: no loaded destination plugin claims the {scheme} "
+        f"scheme for {side} (loaded adapters: eventbridge, lambda, s3, sns, sqs). Destination "
+        f"plugins are loaded when the server starts: install one that claims {scheme}, then "
+        "restart the server."
+    )
+    with pytest.raises(ResourceNotFoundException):
+        await suite.client.get_function_event_invoke_config("fn")
+
+
 async def test_outcomes_without_destination_and_empty_destination_are_accepted(
     suite: Running,
 ) -> None:

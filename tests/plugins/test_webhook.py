@@ -17,9 +17,8 @@ import pytest
 from aiohttp import web
 from conftest import wait_for
 
-from eventinvoke.client import ValidationException
+from eventinvoke.client import InvalidParameterValueException
 from eventinvoke.core.arn import Partition
-from eventinvoke.invoker.event_invoke_configs import DESTINATION_PATTERN
 from eventinvoke.router.plugin import ON_SUCCESS, RouterContext
 from eventinvoke.router.registry import Destinations
 
@@ -199,16 +198,17 @@ async def test_a_400_is_a_failed_delivery_with_its_status_and_body(
 
 
 @pytest.mark.parametrize("eventinvoke_settings", [{"disabled_destinations": ("webhook",)}])
-async def test_disabled_by_name_an_http_destination_is_refused_as_aws_refuses_it(
+async def test_disabled_by_name_an_http_destination_is_refused_naming_the_scheme(
     eventinvoke_suite: RunningSuite, receiver: Receiver
 ) -> None:
     await eventinvoke_suite.deploy("ok")
-    with pytest.raises(ValidationException) as raised:
+    with pytest.raises(InvalidParameterValueException) as raised:
         await eventinvoke_suite.set_destinations("ok", on_success=receiver.url)
     assert raised.value.message == (
-        f"1 validation error detected: Value '{receiver.url}' at "
-        "'destinationConfig.onSuccess.destination' failed to satisfy constraint: "
-        f"Member must satisfy regular expression pattern: {DESTINATION_PATTERN}"
+        f"The destination {receiver.url} is invalid: no loaded destination plugin claims the "
+        "http scheme for OnSuccess (loaded adapters: eventbridge, lambda, s3, sns, sqs). "
+        "Destination plugins are loaded when the server starts: install one that claims http, "
+        "then restart the server."
     )
     await eventinvoke_suite.invoke_event("ok")
     await asyncio.sleep(0.5)

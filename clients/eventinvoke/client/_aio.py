@@ -13,7 +13,7 @@ from eventinvoke.client import _operations, errors
 from eventinvoke.client import type_defs as t
 from eventinvoke.client._batching import EventBatcher
 from eventinvoke.client._operations import Operation
-from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, target
+from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, Service, target
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 
 R = TypeVar("R")
@@ -39,8 +39,8 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
     def _batcher(self) -> EventBatcher:
         # Made on first use, like the channel, inside the loop its futures belong to.
         if self._event_batcher is None:
-            send = partial(self._call, "Invoke", self._invoker.InvokeBatch, endpoint=self.endpoint)
-            send_one = partial(self._call, "Invoke", self._invoker.Invoke, endpoint=self.endpoint)
+            send = partial(self._call, "Invoke", self._invoker.InvokeBatch)
+            send_one = partial(self._call, "Invoke", self._invoker.Invoke)
             self._event_batcher = EventBatcher(send, send_one)
         return self._event_batcher
 
@@ -62,7 +62,7 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         await self.close()
 
     async def _call(
-        self, operation: str, method: Any, request: Any, endpoint: str | None = None
+        self, operation: str, method: Any, request: Any, service: Service = "invoker"
     ) -> Any:
         call = method(request, timeout=self.timeout)
         try:
@@ -76,8 +76,9 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
                 exc.code(),
                 exc.details() or "",
                 status,
-                endpoint=endpoint or self.endpoint,
+                endpoint=self._endpoint(service),
                 operation_name=operation,
+                service=service,
             ) from exc
 
     async def _run(self, operation: Operation[R]) -> R:
@@ -85,8 +86,7 @@ class AsyncClient(BaseClient[grpc.aio.Channel]):
         if isinstance(request, invoker_pb2.InvokeRequest) and request.invocation_type == EVENT:
             return operation.convert(await self._batcher().invoke(request))
         method = getattr(self._stub(operation.service), operation.method)
-        endpoint = self._endpoint(operation.service)
-        response = await self._call(operation.name, method, operation.request, endpoint)
+        response = await self._call(operation.name, method, operation.request, operation.service)
         return operation.convert(response)
 
     # --- Invoke ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from grpc_status import rpc_status
 from eventinvoke.client import _operations, errors
 from eventinvoke.client import type_defs as t
 from eventinvoke.client._operations import Operation
-from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, target
+from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, Service, target
 
 R = TypeVar("R")
 
@@ -42,7 +42,7 @@ class Client(BaseClient[grpc.Channel]):
     ) -> None:
         self.close()
 
-    def _call(self, operation: str, method: Any, request: Any, endpoint: str | None = None) -> Any:
+    def _call(self, operation: str, method: Any, request: Any, service: Service = "invoker") -> Any:
         try:
             return method(request, timeout=self.timeout)
         except grpc.RpcError as exc:
@@ -56,14 +56,14 @@ class Client(BaseClient[grpc.Channel]):
                 call.code(),
                 call.details() or "",
                 status,
-                endpoint=endpoint or self.endpoint,
+                endpoint=self._endpoint(service),
                 operation_name=operation,
+                service=service,
             ) from exc
 
     def _run(self, operation: Operation[R]) -> R:
         method = getattr(self._stub(operation.service), operation.method)
-        endpoint = self._endpoint(operation.service)
-        response = self._call(operation.name, method, operation.request, endpoint)
+        response = self._call(operation.name, method, operation.request, operation.service)
         return operation.convert(response)
 
     # --- Invoke ----------------------------------------------------------------------------

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from eventinvoke.v1 import executor_service_pb2 as executor_pb2
 from eventinvoke.v1 import executor_service_pb2_grpc as executor_grpc
+from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 from eventinvoke.v1 import invoker_service_pb2_grpc as invoker_grpc
+from eventinvoke.v1 import router_service_pb2 as router_pb2
 from eventinvoke.v1 import router_service_pb2_grpc as router_grpc
 
 DEFAULT_ENDPOINT = "127.0.0.1:50051"
@@ -23,6 +27,47 @@ STUBS: dict[Service, Callable[[Any], Any]] = {
     "invoker": invoker_grpc.InvokerStub,
     "executor": executor_grpc.ExecutorStub,
     "router": router_grpc.RouterStub,
+}
+
+
+@dataclass(frozen=True)
+class Address:
+    """How a user tells a client where one service lives: the ``eventinvoke`` CLI's option and
+    variable, and this client's constructor argument. Named here, where errors need them."""
+
+    grpc_name: str  # e.g. "eventinvoke.v1.Executor"
+    title: str  # e.g. "Executor"
+    option: str
+    envvar: str
+    keyword: str
+
+
+def _grpc_name(module: Any, service: str) -> str:
+    return str(module.DESCRIPTOR.services_by_name[service].full_name)
+
+
+ADDRESSES: dict[Service, Address] = {
+    "invoker": Address(
+        _grpc_name(invoker_pb2, "Invoker"),
+        "Invoker",
+        "--endpoint",
+        "EVENTINVOKE_ENDPOINT",
+        "endpoint",
+    ),
+    "executor": Address(
+        _grpc_name(executor_pb2, "Executor"),
+        "Executor",
+        "--executor-endpoint",
+        "EVENTINVOKE_EXECUTOR_ENDPOINT",
+        "executor_endpoint",
+    ),
+    "router": Address(
+        _grpc_name(router_pb2, "Router"),
+        "Router",
+        "--router-endpoint",
+        "EVENTINVOKE_ROUTER_ENDPOINT",
+        "router_endpoint",
+    ),
 }
 
 ChannelT = TypeVar("ChannelT")

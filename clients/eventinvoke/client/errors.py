@@ -13,6 +13,8 @@ from collections.abc import Mapping
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
+from eventinvoke.client._transport import ADDRESSES, Service
+
 ERROR_DOMAIN = "lambda.eventinvoke"
 
 
@@ -154,17 +156,32 @@ def from_status(
     *,
     endpoint: str,
     operation_name: str,
+    service: Service,
 ) -> EventInvokeError:
-    """The exception for a failed call: its gRPC code, message and rich status (if any)."""
+    """The exception for a failed call to ``service`` at ``endpoint``: its gRPC code, message
+    and rich status (if any)."""
     info = error_info(status)
     if info is None:
-        if code is grpc.StatusCode.UNAVAILABLE:
-            # No ErrorInfo means no eventinvoke server produced this: the connection failed.
+        # No ErrorInfo means no eventinvoke service produced this.
+        if code is grpc.StatusCode.UNAVAILABLE:  # the connection failed
             return EndpointConnectionError(endpoint)
+        if code is grpc.StatusCode.UNIMPLEMENTED:
+            # gRPC's own "Method not found!": a server of a split deployment that does not
+            # carry this service. Say which address to pass instead.
+            message = _not_served(service, endpoint, operation_name)
         return ServiceError(
             code.name, message, _HTTP_STATUS.get(code, 500), operation_name=operation_name
         )
     return from_error_info(code, info.reason, message, info.metadata, operation_name)
+
+
+def _not_served(service: Service, endpoint: str, operation_name: str) -> str:
+    where = ADDRESSES[service]
+    return (
+        f"The server at {endpoint} does not serve {where.grpc_name} ({operation_name}): pass "
+        f"{where.option} (or {where.envvar}; {where.keyword}= in the Python client) with the "
+        f"{where.title}'s address."
+    )
 
 
 def from_error_info(

@@ -1,39 +1,28 @@
 """The ``eventinvoke`` command: AWS CLI-style client commands plus the server commands.
 
-Client commands mirror ``aws lambda``'s names, flags, JSON output and exit codes, so what you know
-from ``aws lambda ... --endpoint-url`` works here against an Invoker's gRPC address.
+Client commands mirror ``aws lambda``'s names, flags, output (``--output``, ``--query``) and exit
+codes, so what you know from ``aws lambda ... --endpoint-url`` works here against an Invoker's gRPC
+address.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
 from eventinvoke.cli import bench, concurrency, event_invoke, functions, logs, server, versions
 from eventinvoke.cli import deploy as deploy_cli
-from eventinvoke.cli._common import AwsGroup, Settings
-from eventinvoke.client import DEFAULT_ENDPOINT
+from eventinvoke.cli._common import AwsGroup, Settings, global_options
 
 
 @click.group(cls=AwsGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--endpoint",
-    "--endpoint-url",
-    "endpoint",
-    envvar="EVENTINVOKE_ENDPOINT",
-    default=DEFAULT_ENDPOINT,
-    show_default=True,
-    help="The Invoker's gRPC address, host:port.",
-)
-@click.option(
-    "--router-endpoint",
-    envvar="EVENTINVOKE_ROUTER_ENDPOINT",
-    help="The Router's gRPC address; defaults to --endpoint.",
-)
+@global_options
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.pass_context
-def cli(ctx: click.Context, endpoint: str, router_endpoint: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, **settings: Any) -> None:
     """Self-hosted asynchronous function invocation with Lambda-style Destinations."""
-    ctx.obj = Settings(endpoint, router_endpoint, debug)
+    ctx.obj = Settings(debug=debug, **settings)
 
 
 functions.register(cli)

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import click
+import jmespath
+from jmespath.exceptions import JMESPathError
+from jmespath.parser import ParsedResult
 
-from eventinvoke.cli import params
+from eventinvoke.cli import output, params
 from eventinvoke.client import (
+    DEFAULT_ENDPOINT,
+    AsyncClient,
     Client,
     EndpointConnectionError,
     EventInvokeError,
     ParamValidationError,
     ServiceError,
 )
+from eventinvoke.client._transport import ADDRESSES, Service
 
 # The AWS CLI's exit codes.
 EXIT_PARAMETER_ERROR = 252
@@ -28,22 +35,47 @@ EXIT_OTHER_ERROR = 255
 class Settings:
     """The group's global options, handed to every command."""
 
-    endpoint: str
+    endpoint: str = DEFAULT_ENDPOINT
     router_endpoint: str | None = None
+    executor_endpoint: str | None = None
+    output: str = "json"
+    query: ParsedResult | None = None
     debug: bool = False
 
     def client(self) -> Client:
-        return Client(self.endpoint, router_endpoint=self.router_endpoint)
+        return Client(
+            self.endpoint,
+            router_endpoint=self.router_endpoint,
+            executor_endpoint=self.executor_endpoint,
+        )
+
+    def async_client(self) -> AsyncClient:
+        return AsyncClient(
+            self.endpoint,
+            router_endpoint=self.router_endpoint,
+            executor_endpoint=self.executor_endpoint,
+        )
 
 
-pass_settings = click.make_pass_decorator(Settings)
-
-
-def echo_json(value: Any) -> None:
-    """Print like the AWS CLI: 4-space JSON, without boto3's ResponseMetadata."""
+def echo_response(value: Any) -> None:
+    """Print a response as the AWS CLI does: without boto3's ResponseMetadata, through --query,
+    in the --output format. Every command that prints a response prints it here."""
+    ctx = click.get_current_context()
+    settings = ctx.find_object(Settings) or Settings()
     if isinstance(value, dict):
         value = {k: v for k, v in value.items() if k != "ResponseMetadata"}
-    click.echo(json.dumps(value, indent=4, ensure_ascii=False))
+    if settings.query is not None:
+        try:
+            value = settings.query.search(value)
+        except JMESPathError as exc:  # e.g. a function given the wrong type
+            raise ParameterError(
+                f"Bad value for --query {settings.query.expression}: {exc}"
+            ) from None
+    # A table's title is the AWS operation's name: get-function-configuration ->
+    # GetFunctionConfiguration.
+    title = "".join(word.capitalize() for word in (ctx.info_name or "").split("-"))
+    width = shutil.get_terminal_size().columns
+    click.echo(output.render(value, settings.output, title, width), nl=False)
 
 
 class CliError(click.ClickException):
@@ -96,6 +128,15 @@ def cli_error(exc: EventInvokeError) -> CliError:
 class AwsGroup(click.Group):
     """A group whose commands fail like the AWS CLI's: a message and an exit code, no traceback."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            # A bad global option (``--output xml``) is a parameter error too.
+            raise AwsUsageError(exc.format_message(), exc.ctx) from exc
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -143,3 +184,91 @@ function_name_option = click.option(
 qualifier_option = click.option("--qualifier", default="", help="A version, an alias or $LATEST.")
 marker_option = click.option("--marker", default=None, help="NextMarker of the previous page.")
 max_items_option = click.option("--max-items", type=int, default=None, help="Page size.")
+
+
+# --- global options: on the group, and after any client command, as the AWS CLI takes them -----
+
+
+def _query(ctx: click.Context, param: click.Parameter, value: str | None) -> ParsedResult | None:
+    if value is None:
+        return None
+    try:
+        return jmespath.compile(value)
+    except JMESPathError as exc:
+        raise ParameterError(f"Bad value for --query {value}: {exc}") from None
+
+
+def _endpoint(service: Service, *aliases: str, help: str) -> dict[str, Any]:
+    where = ADDRESSES[service]
+    return {"decls": (where.option, *aliases), "envvar": where.envvar, "help": help}
+
+
+# Settings field -> the option's names and what it takes. Given after a command, a global option
+# overrides the group's value for that command.
+_GLOBAL_OPTIONS: dict[str, dict[str, Any]] = {
+    "endpoint": _endpoint(
+        "invoker", "--endpoint-url", help="The Invoker's gRPC address, host:port."
+    ),
+    "router_endpoint": _endpoint(
+        "router", help="The Router's gRPC address; defaults to --endpoint."
+    ),
+    "executor_endpoint": _endpoint(
+        "executor",
+        help="The Executor's gRPC address (function logs live there); defaults to --endpoint.",
+    ),
+    "output": {
+        "decls": ("--output",),
+        "type": click.Choice(output.FORMATS),
+        "help": "How responses print, as with the AWS CLI: json, text or table.",
+    },
+    "query": {
+        "decls": ("--query",),
+        "callback": _query,
+        "help": "A JMESPath expression applied to each response, as with the AWS CLI.",
+    },
+}
+
+
+def global_options(group: Any) -> Any:
+    """Decorate the group with the global options; its callback gets them by Settings' names."""
+    defaults = {field.name: field.default for field in dataclasses.fields(Settings)}
+    for field, option in reversed(_GLOBAL_OPTIONS.items()):
+        group = click.option(
+            *option["decls"],
+            field,
+            envvar=option.get("envvar"),
+            show_envvar="envvar" in option,
+            default=defaults[field],
+            show_default=True,
+            type=option.get("type"),
+            callback=option.get("callback"),
+            help=option["help"],
+        )(group)
+    return group
+
+
+def _override(field: str, convert: _Callback | None) -> _Callback:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None:
+            return
+        if convert is not None:
+            value = convert(ctx, param, value)
+        ctx.obj = dataclasses.replace(ctx.ensure_object(Settings), **{field: value})
+
+    return callback
+
+
+def pass_settings(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Hand a client command the Settings, after applying the global options given after the
+    command's name (``eventinvoke list-functions --output text``)."""
+    command = click.make_pass_decorator(Settings, ensure=True)(command)
+    for field, option in reversed(_GLOBAL_OPTIONS.items()):
+        command = click.option(
+            *option["decls"],
+            f"global_{field}",  # click keys values by name: keep clear of the command's own
+            type=option.get("type"),
+            expose_value=False,
+            callback=_override(field, option.get("callback")),
+            help=option["help"],
+        )(command)
+    return command

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from eventinvoke.cli._common import Settings, echo_json, function_name_option, pass_settings
+from eventinvoke.cli._common import Settings, echo_response, function_name_option, pass_settings
 
 
 @click.command("put-function-concurrency")
@@ -21,7 +21,9 @@ def put_function_concurrency(
 ) -> None:
     """Reserve concurrency for a function (and cap it there)."""
     with settings.client() as client:
-        echo_json(client.put_function_concurrency(function_name, reserved_concurrent_executions))
+        echo_response(
+            client.put_function_concurrency(function_name, reserved_concurrent_executions)
+        )
 
 
 @click.command("get-function-concurrency")
@@ -30,7 +32,7 @@ def put_function_concurrency(
 def get_function_concurrency(settings: Settings, function_name: str) -> None:
     """Show a function's reserved concurrency ({} when it has none)."""
     with settings.client() as client:
-        echo_json(client.get_function_concurrency(function_name))
+        echo_response(client.get_function_concurrency(function_name))
 
 
 @click.command("delete-function-concurrency")

@@ -13,10 +13,9 @@ from eventinvoke.cli._common import (
     ServiceFailure,
     Settings,
     _service_error,
-    echo_json,
+    echo_response,
     pass_settings,
 )
-from eventinvoke.client import AsyncClient
 from eventinvoke.deploy import DeployError, DeployResult, TemplateError, deploy, parse_overrides
 
 
@@ -55,9 +54,7 @@ def deploy_command(
     """Apply TEMPLATE's Lambda resources (CloudFormation or SAM); validated whole first."""
 
     async def run() -> DeployResult:
-        async with AsyncClient(
-            settings.endpoint, router_endpoint=settings.router_endpoint
-        ) as client:
+        async with settings.async_client() as client:
             return await deploy(
                 client,
                 template,
@@ -80,7 +77,7 @@ def deploy_command(
         raise ServiceFailure("\n".join(lines)) from exc
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
-    echo_json(result.to_dict())
+    echo_response(result.to_dict())
 
 
 def register(group: click.Group) -> None:

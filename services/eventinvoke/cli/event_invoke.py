@@ -8,7 +8,7 @@ import click
 
 from eventinvoke.cli._common import (
     Settings,
-    echo_json,
+    echo_response,
     function_name_option,
     marker_option,
     max_items_option,
@@ -43,7 +43,7 @@ def _settings_options(command: Any) -> Any:
 def put_function_event_invoke_config(settings: Settings, **options: Any) -> None:
     """Set a qualifier's async settings, replacing all of them."""
     with settings.client() as client:
-        echo_json(client.put_function_event_invoke_config(**options))
+        echo_response(client.put_function_event_invoke_config(**options))
 
 
 @click.command("update-function-event-invoke-config")
@@ -54,7 +54,7 @@ def put_function_event_invoke_config(settings: Settings, **options: Any) -> None
 def update_function_event_invoke_config(settings: Settings, **options: Any) -> None:
     """Change the given async settings of a qualifier, keeping the others."""
     with settings.client() as client:
-        echo_json(client.update_function_event_invoke_config(**options))
+        echo_response(client.update_function_event_invoke_config(**options))
 
 
 @click.command("get-function-event-invoke-config")
@@ -66,7 +66,7 @@ def get_function_event_invoke_config(
 ) -> None:
     """Show a qualifier's async settings."""
     with settings.client() as client:
-        echo_json(client.get_function_event_invoke_config(function_name, qualifier))
+        echo_response(client.get_function_event_invoke_config(function_name, qualifier))
 
 
 @click.command("delete-function-event-invoke-config")
@@ -91,7 +91,7 @@ def list_function_event_invoke_configs(
 ) -> None:
     """List the async settings of every qualifier of a function."""
     with settings.client() as client:
-        echo_json(
+        echo_response(
             client.list_function_event_invoke_configs(
                 function_name, marker=marker, max_items=max_items
             )
@@ -105,7 +105,7 @@ def list_function_event_invoke_configs(
 def list_failed_deliveries(settings: Settings, max_items: int | None, marker: str | None) -> None:
     """List execution records the Router could not deliver (eventinvoke's own command)."""
     with settings.client() as client:
-        echo_json(client.list_failed_deliveries(marker=marker, max_items=max_items))
+        echo_response(client.list_failed_deliveries(marker=marker, max_items=max_items))
 
 
 def register(group: click.Group) -> None:

@@ -11,7 +11,7 @@ from eventinvoke.cli._common import (
     Settings,
     blob,
     code,
-    echo_json,
+    echo_response,
     function_name_option,
     marker_option,
     max_items_option,
@@ -64,15 +64,30 @@ def invoke(
             client_context=client_context,
         )
     outfile.write_bytes(response.get("Payload", b""))
-    echo_json({k: v for k, v in response.items() if k != "Payload"})
+    echo_response({k: v for k, v in response.items() if k != "Payload"})
+
+
+def _package(code_: bytes | None, zip_file: bytes | None) -> bytes:
+    """The deployment package of --code or --zip-file, whichever was given."""
+    if code_ is None and zip_file is not None:
+        return zip_file
+    if zip_file is None and code_ is not None:
+        return code_
+    raise click.UsageError("Give exactly one of --code and --zip-file.")
+
+
+_code_option = click.option(
+    "--code", "code_", callback=code, help="A directory, fileb://x.zip or x.zip."
+)
+_zip_file_option = click.option("--zip-file", callback=code, help="fileb://x.zip")
 
 
 @click.command("create-function")
 @function_name_option
 @click.option("--runtime", required=True, help="e.g. python3.12, nodejs20.x, provided.al2023")
 @click.option("--handler", required=True, help="e.g. index.handler")
-@click.option("--code", "code_", callback=code, help="A directory, fileb://x.zip or x.zip.")
-@click.option("--zip-file", callback=code, help="fileb://x.zip")
+@_code_option
+@_zip_file_option
 @click.option("--role", default="", help="Execution role ARN (stored, not enforced).")
 @click.option("--timeout", type=int, help="Seconds.")
 @click.option("--memory-size", type=int, help="MB.")
@@ -93,14 +108,9 @@ def create_function(
     **options: Any,
 ) -> None:
     """Create a function from a directory or a zip file."""
-    if (code_ is None) == (zip_file is None):
-        raise click.UsageError("Give exactly one of --code and --zip-file.")
+    package = _package(code_, zip_file)
     with settings.client() as client:
-        echo_json(
-            client.create_function(
-                function_name, runtime, handler, code_ or zip_file or b"", **options
-            )
-        )
+        echo_response(client.create_function(function_name, runtime, handler, package, **options))
 
 
 @click.command("get-function")
@@ -110,7 +120,7 @@ def create_function(
 def get_function(settings: Settings, function_name: str, qualifier: str) -> None:
     """Show a function."""
     with settings.client() as client:
-        echo_json(client.get_function(function_name, qualifier))
+        echo_response(client.get_function(function_name, qualifier))
 
 
 @click.command("get-function-configuration")
@@ -120,7 +130,7 @@ def get_function(settings: Settings, function_name: str, qualifier: str) -> None
 def get_function_configuration(settings: Settings, function_name: str, qualifier: str) -> None:
     """Show a function's configuration."""
     with settings.client() as client:
-        echo_json(client.get_function_configuration(function_name, qualifier))
+        echo_response(client.get_function_configuration(function_name, qualifier))
 
 
 @click.command("list-functions")
@@ -130,7 +140,7 @@ def get_function_configuration(settings: Settings, function_name: str, qualifier
 def list_functions(settings: Settings, max_items: int | None, marker: str | None) -> None:
     """List functions."""
     with settings.client() as client:
-        echo_json(client.list_functions(marker=marker, max_items=max_items))
+        echo_response(client.list_functions(marker=marker, max_items=max_items))
 
 
 @click.command("update-function-configuration")
@@ -147,7 +157,28 @@ def list_functions(settings: Settings, max_items: int | None, marker: str | None
 def update_function_configuration(settings: Settings, function_name: str, **options: Any) -> None:
     """Change a function's configuration; options not given stay as they are."""
     with settings.client() as client:
-        echo_json(client.update_function_configuration(function_name, **options))
+        echo_response(client.update_function_configuration(function_name, **options))
+
+
+@click.command("update-function-code")
+@function_name_option
+@_code_option
+@_zip_file_option
+@click.option(
+    "--publish/--no-publish", default=False, help="Publish a version and show its configuration."
+)
+@pass_settings
+def update_function_code(
+    settings: Settings,
+    function_name: str,
+    code_: bytes | None,
+    zip_file: bytes | None,
+    publish: bool,
+) -> None:
+    """Replace $LATEST's code with a directory or a zip file; new sandboxes run it."""
+    package = _package(code_, zip_file)
+    with settings.client() as client:
+        echo_response(client.update_function_code(function_name, package, publish=publish))
 
 
 @click.command("delete-function")
@@ -168,6 +199,7 @@ def register(group: click.Group) -> None:
         get_function_configuration,
         list_functions,
         update_function_configuration,
+        update_function_code,
         delete_function,
     ):
         group.add_command(command)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from eventinvoke.cli._common import Settings, function_name_option, pass_settings
-from eventinvoke.client import Client
 
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -68,11 +67,6 @@ def _render(event: dict[str, object], output: str) -> str:
     show_default=True,
     help="As `aws logs tail`: timestamp, stream and line; timestamp and line; or JSON.",
 )
-@click.option(
-    "--executor-endpoint",
-    envvar="EVENTINVOKE_EXECUTOR_ENDPOINT",
-    help="The Executor's gRPC address (logs live there); defaults to --endpoint.",
-)
 @click.option("--poll-interval", type=float, default=1.0, hidden=True)
 @pass_settings
 def logs(
@@ -81,16 +75,10 @@ def logs(
     follow: bool,
     since: int | None,
     output: str,
-    executor_endpoint: str | None,
     poll_interval: float,
 ) -> None:
     """Show a function's log lines (output and START/END/REPORT) in time order."""
-    client = Client(
-        settings.endpoint,
-        router_endpoint=settings.router_endpoint,
-        executor_endpoint=executor_endpoint,
-    )
-    with client:
+    with settings.client() as client:
         token = ""
         try:
             while True:

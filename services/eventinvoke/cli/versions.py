@@ -6,7 +6,7 @@ import click
 
 from eventinvoke.cli._common import (
     Settings,
-    echo_json,
+    echo_response,
     function_name_option,
     marker_option,
     max_items_option,
@@ -29,7 +29,7 @@ def publish_version(
 ) -> None:
     """Publish $LATEST as a new version."""
     with settings.client() as client:
-        echo_json(
+        echo_response(
             client.publish_version(
                 function_name,
                 description=description,
@@ -49,7 +49,7 @@ def list_versions_by_function(
 ) -> None:
     """List $LATEST and the published versions of a function."""
     with settings.client() as client:
-        echo_json(
+        echo_response(
             client.list_versions_by_function(function_name, marker=marker, max_items=max_items)
         )
 
@@ -65,7 +65,7 @@ def create_alias(
 ) -> None:
     """Create an alias for a version."""
     with settings.client() as client:
-        echo_json(
+        echo_response(
             client.create_alias(function_name, name, function_version, description=description)
         )
 
@@ -77,7 +77,7 @@ def create_alias(
 def get_alias(settings: Settings, function_name: str, name: str) -> None:
     """Show an alias."""
     with settings.client() as client:
-        echo_json(client.get_alias(function_name, name))
+        echo_response(client.get_alias(function_name, name))
 
 
 @click.command("update-alias")
@@ -95,7 +95,7 @@ def update_alias(
 ) -> None:
     """Point an alias at another version, or change its description."""
     with settings.client() as client:
-        echo_json(
+        echo_response(
             client.update_alias(
                 function_name, name, function_version=function_version, description=description
             )
@@ -127,7 +127,7 @@ def list_aliases(
 ) -> None:
     """List a function's aliases."""
     with settings.client() as client:
-        echo_json(
+        echo_response(
             client.list_aliases(
                 function_name,
                 function_version=function_version,

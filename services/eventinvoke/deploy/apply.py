@@ -277,7 +277,7 @@ async def preflight(client: LambdaClient, plan: Plan) -> State:
                 await _maybe(client.get_function_event_invoke_config(*key)) if existed else None
             )
             for arn in (spec.on_success, spec.on_failure):
-                if not arn or arn.split(":")[2] != "lambda" or not plan.ours(arn):
+                if not arn or arn.split(":")[2:3] != ["lambda"] or not plan.ours(arn):
                     continue
                 target = _function_name(arn)
                 qualifier = arn.split(":")[7] if len(arn.split(":")) > 7 else ""

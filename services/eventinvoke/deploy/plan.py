@@ -32,7 +32,7 @@ from eventinvoke.deploy.template import (
     parameter_values,
     references,
 )
-from eventinvoke.invoker.event_invoke_configs import DESTINATION_PATTERN
+from eventinvoke.invoker.event_invoke_configs import DESTINATION_PATTERN, DESTINATION_URI
 from eventinvoke.invoker.functions import MAX_MEMORY, MAX_TIMEOUT, MIN_MEMORY, RUNTIMES
 
 FUNCTION = "AWS::Lambda::Function"
@@ -803,7 +803,11 @@ def _spec(step: Step, props: Mapping[str, Any], base_dir: Path, errors: list[str
                     check.fail(f"DestinationConfig/{side}/Destination", "must be a string")
                     continue
                 allowed = _ON_SUCCESS_SERVICES if side == "OnSuccess" else _ON_FAILURE_SERVICES
-                if arn and not _DESTINATION.fullmatch(arn):
+                if DESTINATION_URI.match(arn):
+                    # A plugin's destination (https://...): only the server knows which plugins
+                    # it loaded, so it decides when the config is put (and names the scheme).
+                    pass
+                elif arn and not _DESTINATION.fullmatch(arn):
                     check.fail(
                         f"DestinationConfig/{side}/Destination",
                         f"{arn!r} is not a destination ARN",
@@ -989,7 +993,7 @@ def _check_destinations(plan: Plan, errors: list[str]) -> None:
         if not isinstance(spec, EventInvokeConfigSpec):
             continue
         for arn in (spec.on_success, spec.on_failure):
-            if not arn or arn.split(":")[2] != "lambda" or not plan.ours(arn):
+            if not arn or arn.split(":")[2:3] != ["lambda"] or not plan.ours(arn):
                 continue
             if _function_name(arn) == spec.function_name:
                 errors.append(
@@ -1038,7 +1042,7 @@ def _order(
             if (spec.function_name, spec.qualifier) in aliases:
                 needs.add(aliases[(spec.function_name, spec.qualifier)])
             for arn in (spec.on_success, spec.on_failure):
-                if arn and arn.split(":")[2] == "lambda" and plan.ours(arn):
+                if arn and arn.split(":")[2:3] == ["lambda"] and plan.ours(arn):
                     target = _function_name(arn)
                     if target in names:
                         needs.add(names[target])

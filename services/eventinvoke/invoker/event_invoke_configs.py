@@ -24,6 +24,9 @@ DESTINATION_PATTERN = (
     r"([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)"
 )
 _DESTINATION = re.compile(DESTINATION_PATTERN)
+# A destination given as a URI (https://..., kafka://...): only a plugin delivers there. Its
+# scheme, RFC 3986's. No ARN matches (an ARN has no "//" after its first colon).
+DESTINATION_URI = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://")
 # The model's FunctionName for these operations (name, ARN or partial ARN) is at most 140 long.
 MAX_FUNCTION_NAME = 140
 # Services a destination may point at, per outcome (S3 only on failure).
@@ -40,12 +43,21 @@ class DestinationClaims(Protocol):
 
     def claimant(self, target: str, kind: str) -> str | None: ...
 
+    @property
+    def names(self) -> list[str]:
+        """The loaded adapters' names, for messages."""
+        ...
+
 
 class NoClaims:
     """No adapters loaded: only what AWS accepts is accepted."""
 
     def claimant(self, target: str, kind: str) -> str | None:
         return None
+
+    @property
+    def names(self) -> list[str]:
+        return []
 
 
 @dataclass(frozen=True)
@@ -183,6 +195,9 @@ class EventInvokeConfigs:
             service = _service(arn)
             if _plugin_target(arn, kind, self.claims):
                 continue
+            uri = DESTINATION_URI.match(arn)
+            if uri:
+                raise self._unclaimed(arn, uri.group(1), kind)
             if service not in services or (service == "lambda" and ":function:" not in arn):
                 raise InvalidParameterValueException(
                     f"The provided destination config {_render(config)} is invalid."
@@ -207,6 +222,17 @@ class EventInvokeConfigs:
                 if exists is None:
                     raise InvalidParameterValueException(f"The destination ARN {arn} is invalid.")
 
+    def _unclaimed(self, target: str, scheme: str, kind: str) -> InvalidParameterValueException:
+        """AWS's own message for a URI would be its ARN pattern, which says nothing about the
+        plugin that is missing."""
+        loaded = ", ".join(sorted(self.claims.names)) or "none"
+        return InvalidParameterValueException(
+            f"The destination {target} is invalid: no loaded destination plugin claims the "
+            f"{scheme} scheme for {kind} (loaded adapters: {loaded}). Destination plugins are "
+            f"loaded when the server starts: install one that claims {scheme}, then restart the "
+            "server."
+        )
+
     def _ours(self, arn: str) -> bool:
         parts = arn.split(":")
         return parts[3] in ("", self.partition.region) and parts[4] in ("", self.partition.account)
@@ -219,7 +245,9 @@ class EventInvokeConfigs:
 def _validate_model(settings: Settings, claims: DestinationClaims) -> None:
     """The request-model checks AWS makes before anything else (ValidationException).
 
-    A destination that fails AWS's pattern passes when an adapter claims it (a plugin's URI).
+    A destination that fails AWS's pattern passes when an adapter claims it (a plugin's URI), or
+    when it is a URI at all: whether a plugin claims it is checked with the function's other
+    destination checks, with a message that names the scheme.
     """
     check = Validation()
     check.at_least(settings.maximum_retry_attempts, "maximumRetryAttempts", 0)
@@ -242,7 +270,12 @@ def _validate_model(settings: Settings, claims: DestinationClaims) -> None:
                     f"destinationConfig.{field}.destination",
                     "Member must have length less than or equal to 350",
                 )
-            elif not _DESTINATION.fullmatch(arn) and not _plugin_target(arn, kind, claims):
+            elif not (
+                _DESTINATION.fullmatch(arn)
+                # A URI no plugin claims is refused later, naming its scheme (_unclaimed).
+                or DESTINATION_URI.match(arn)
+                or _plugin_target(arn, kind, claims)
+            ):
                 check.fail(
                     arn,
                     f"destinationConfig.{field}.destination",

@@ -103,6 +103,11 @@ class Destinations:
         )
         return cls(manager, adapters)
 
+    @property
+    def names(self) -> list[str]:
+        """The loaded adapters' names, in registration order."""
+        return [adapter.name for adapter in self.adapters]
+
     def claimant(self, target: str, kind: str) -> str | None:
         """The name of the adapter that delivers to ``target`` for ``kind``, or None."""
         name: str | None = self.manager.hook.claim_destination(target=target, kind=kind)
