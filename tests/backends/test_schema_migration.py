@@ -6,11 +6,132 @@ import sqlite3
 from pathlib import Path
 
 from eventinvoke.backends.sqlite import DATABASE_FILE, SqliteBackend
-from eventinvoke.backends.sqlite.schema import _TABLES, SCHEMA_VERSION
+from eventinvoke.backends.sqlite.schema import SCHEMA_VERSION
 from eventinvoke.core.model import Alias, LastAttempt
 
-# Version 3's tables: today's, less the event columns version 4 added (the last response).
-V3_TABLES = _TABLES.replace(
+# Version 4's tables, as that release created them (frozen: today's schema moves on).
+V4_TABLES = """
+CREATE TABLE IF NOT EXISTS functions (
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    runtime TEXT NOT NULL,
+    handler TEXT NOT NULL,
+    code_sha256 TEXT NOT NULL,
+    code_size INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    timeout INTEGER NOT NULL,
+    memory_size INTEGER NOT NULL,
+    environment TEXT NOT NULL,
+    description TEXT NOT NULL,
+    dead_letter_target_arn TEXT,
+    last_modified TEXT NOT NULL,
+    revision_id TEXT NOT NULL,
+    reserved_concurrent_executions INTEGER,
+    PRIMARY KEY (name, version)
+);
+
+-- Versions live in ``functions`` (version = '1', '2', ...). This remembers the last number
+-- handed out, so a deleted version's number is never reused. (No semicolons in comments:
+-- the script is split on them.)
+CREATE TABLE IF NOT EXISTS function_version_counters (
+    name TEXT PRIMARY KEY,
+    last_version INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS aliases (
+    function_name TEXT NOT NULL,
+    name TEXT NOT NULL,
+    function_version TEXT NOT NULL,
+    description TEXT NOT NULL,
+    revision_id TEXT NOT NULL,
+    PRIMARY KEY (function_name, name)
+);
+
+CREATE TABLE IF NOT EXISTS code (
+    code_sha256 TEXT PRIMARY KEY,
+    zip BLOB NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS event_invoke_configs (
+    function_name TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    last_modified REAL NOT NULL,
+    maximum_retry_attempts INTEGER,
+    maximum_event_age_in_seconds INTEGER,
+    on_success TEXT,
+    on_failure TEXT,
+    PRIMARY KEY (function_name, qualifier)
+);
+
+-- AUTOINCREMENT: an event id is never reused, so a late ack from an owner whose lease
+-- expired can only ever touch its own event.
+CREATE TABLE IF NOT EXISTS events (
+    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    function_name TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    enqueued_at REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    visible_at REAL NOT NULL,
+    available_at REAL NOT NULL,
+    lease_owner TEXT,
+    lease_expires REAL,
+    throttles INTEGER NOT NULL DEFAULT 0,
+    last_response BLOB,
+    last_function_error TEXT,
+    last_executed_version TEXT
+);
+CREATE INDEX IF NOT EXISTS events_available ON events (available_at);
+CREATE INDEX IF NOT EXISTS events_enqueued ON events (enqueued_at);
+
+CREATE TABLE IF NOT EXISTS deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id TEXT NOT NULL UNIQUE,
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    function_arn TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    approximate_invoke_count INTEGER NOT NULL,
+    request_payload BLOB NOT NULL,
+    timestamp TEXT NOT NULL,
+    executed_version TEXT,
+    function_error TEXT,
+    response_payload BLOB,
+    status_code INTEGER NOT NULL,
+    available_at REAL NOT NULL,
+    lease_owner TEXT,
+    lease_expires REAL
+);
+CREATE INDEX IF NOT EXISTS deliveries_available ON deliveries (available_at);
+
+CREATE TABLE IF NOT EXISTS failed_deliveries (
+    failed_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    function_arn TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    approximate_invoke_count INTEGER NOT NULL,
+    request_payload BLOB NOT NULL,
+    timestamp TEXT NOT NULL,
+    executed_version TEXT,
+    function_error TEXT,
+    response_payload BLOB,
+    status_code INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    failed_at REAL NOT NULL
+);
+"""
+
+
+# Version 3's tables: version 4's, less the event columns version 4 added (the last response).
+V3_TABLES = V4_TABLES.replace(
     "    throttles INTEGER NOT NULL DEFAULT 0,\n    last_response BLOB,\n"
     "    last_function_error TEXT,\n    last_executed_version TEXT\n",
     "    throttles INTEGER NOT NULL DEFAULT 0\n",
@@ -72,13 +193,13 @@ async def test_version_1_data_dir_opens_and_migrates(tmp_path: Path) -> None:
         [event] = await backend.queue.lease("me", 10, 30)
         assert (event.request_id, event.attempts, event.throttles) == ("rid", 1, 0)
         assert event.event_id is not None
-        await backend.queue.retry(event.event_id, 1, 0, throttles=3)
+        await backend.queue.retry(event.event_id, event.lease_epoch, 1, 0, throttles=3)
         [event] = await backend.queue.lease("me", 10, 30)
         assert event.throttles == 3
     finally:
         await backend.close()
     connection = sqlite3.connect(data_dir / DATABASE_FILE)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     connection.close()
     # Opening again (already current) changes nothing.
     backend = await SqliteBackend.open(data_dir)
@@ -180,9 +301,41 @@ async def test_version_3_data_dir_opens_and_keeps_its_queued_events(tmp_path: Pa
         assert (event.request_id, event.attempts, event.last_attempt) == ("rid", 1, None)
         assert event.event_id is not None
         await backend.queue.retry(
-            event.event_id, 2, 0, last_attempt=LastAttempt(b'{"e":1}', "Unhandled", "$LATEST")
+            event.event_id,
+            event.lease_epoch,
+            2,
+            0,
+            last_attempt=LastAttempt(b'{"e":1}', "Unhandled", "$LATEST"),
         )
         [again] = await backend.queue.lease("owner", 10, 30)
         assert again.last_attempt == LastAttempt(b'{"e":1}', "Unhandled", "$LATEST")
+    finally:
+        await backend.close()
+
+
+def test_v4_tables_are_really_the_old_ones() -> None:
+    assert "lease_epoch" not in V4_TABLES and "concurrency_slots" not in V4_TABLES
+
+
+async def test_version_4_data_dir_gets_lease_epochs_and_slots(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(parents=True)
+    connection = sqlite3.connect(data_dir / DATABASE_FILE)
+    connection.executescript(V4_TABLES)
+    connection.execute(
+        "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, "
+        "attempts, visible_at, available_at) VALUES ('rid', 'fn', '$LATEST', X'7B7D', 1, 1, 0, 0)"
+    )
+    connection.execute("PRAGMA user_version = 4")
+    connection.commit()
+    connection.close()
+
+    backend = await SqliteBackend.open(data_dir)
+    try:
+        [event] = await backend.queue.lease("owner", 10, 30)
+        assert (event.request_id, event.lease_epoch) == ("rid", 1)
+        assert await backend.slots.acquire("fn", 1, "holder", 30)
+        assert not await backend.slots.acquire("fn", 1, "another", 30)
+        assert await backend.queue.ack(event.event_id or 0, event.lease_epoch)
     finally:
         await backend.close()

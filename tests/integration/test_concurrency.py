@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import sqlite3
 import time
 from pathlib import Path
@@ -310,20 +311,46 @@ def _zip(source: str) -> bytes:
 def test_throttle_backoff_doubles_from_one_second_to_five_minutes() -> None:
     """docs/aws-behaviour.md §3.3: 1 s, 2 s, 4 s ... capped at 300 s, until the maximum event
     age."""
-    policy = RetryPolicy(time_scale=1.0)
-    delays = []
-    for throttles in range(12):
-        decision = policy.after_throttle(throttles=throttles, enqueued_at=0, now=0, config=None)
-        assert isinstance(decision, Retry)
-        delays.append(decision.at)
-    assert delays == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]
+    ceilings = [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]
+    for edge in (0.0, 1.0):  # the jitter's two extremes: half the ceiling, and all of it
+        policy = RetryPolicy(time_scale=1.0, random=_Fixed(edge))
+        delays = []
+        for throttles in range(12):
+            decision = policy.after_throttle(throttles=throttles, enqueued_at=0, now=0, config=None)
+            assert isinstance(decision, Retry)
+            delays.append(decision.at)
+        assert delays == [c * (0.5 + edge / 2) for c in ceilings]
     config = EventInvokeConfig("fn", "$LATEST", 0.0, maximum_event_age_in_seconds=60)
+    longest = RetryPolicy(time_scale=1.0, random=_Fixed(1.0))
     assert isinstance(
-        policy.after_throttle(throttles=5, enqueued_at=0, now=27, config=config), Retry
+        longest.after_throttle(throttles=5, enqueued_at=0, now=27, config=config), Retry
     )
-    assert policy.after_throttle(throttles=5, enqueued_at=0, now=28, config=config) == Settle(
+    assert longest.after_throttle(throttles=5, enqueued_at=0, now=28, config=config) == Settle(
         "EventAgeExceeded"
     )
+
+
+def test_throttled_retries_are_spread() -> None:
+    """Events throttled together come back at different moments, within their ceiling."""
+    policy = RetryPolicy(time_scale=1.0)
+    moments = set()
+    for _ in range(50):
+        decision = policy.after_throttle(throttles=3, enqueued_at=0, now=0, config=None)
+        assert isinstance(decision, Retry)
+        assert 4 <= decision.at <= 8
+        moments.add(decision.at)
+    assert len(moments) == 50
+
+
+class _Fixed(random.Random):
+    """uniform(a, b) at a fixed point of the interval: 0.0 is a, 1.0 is b."""
+
+    def __init__(self, point: float) -> None:
+        super().__init__()
+        self.point = point
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) * self.point
 
 
 async def test_reservation_survives_restart(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import structlog
@@ -10,7 +11,8 @@ from eventinvoke.client import errors
 from eventinvoke.core.errors import LambdaError
 from eventinvoke.core.model import ExecutionRecord, QueuedEvent
 from eventinvoke.destinations.lambda_ import LambdaDestination
-from eventinvoke.invoker.invocations import Invocations
+from eventinvoke.invoker.functions import Functions
+from eventinvoke.invoker.invocations import Invocations, prepare_event
 from eventinvoke.router.plugin import DEAD_LETTER
 from eventinvoke.router.registry import Destinations
 
@@ -56,6 +58,16 @@ class LocalInvoker:
         pass
 
 
+# Follow-up request ids are derived from the record, so that a settle repeated after a crash
+# queues the same follow-up again, which the queue skips.
+_FOLLOW_UPS = uuid.UUID("5f3c1f53-52a4-4a8e-9d6b-0c5a3b1f2e7d")
+
+
+def follow_up_id(record: ExecutionRecord, target: str, kind: str) -> str:
+    """The request id of the event that delivers ``record`` to the function ``target``."""
+    return str(uuid.uuid5(_FOLLOW_UPS, f"{record.request_id}/{kind}/{target}"))
+
+
 class LocalFunctionRoutes:
     """Records bound for a function of this suite, queued as its event when the record settles.
 
@@ -68,9 +80,9 @@ class LocalFunctionRoutes:
     which reports the failure.
     """
 
-    def __init__(self, destinations: Destinations, invocations: Invocations) -> None:
+    def __init__(self, destinations: Destinations, functions: Functions) -> None:
         self.destinations = destinations
-        self.invocations = invocations
+        self.functions = functions
 
     async def event_for(
         self, target: str, kind: str, record: ExecutionRecord
@@ -83,7 +95,12 @@ class LocalFunctionRoutes:
         if not isinstance(adapter, LambdaDestination) or not adapter.is_ours(target):
             return None
         try:
-            return await self.invocations.prepare_event(target, record.to_json().encode())
+            return await prepare_event(
+                self.functions,
+                target,
+                record.to_json().encode(),
+                request_id=follow_up_id(record, target, kind),
+            )
         except LambdaError:
             return None  # the adapter will meet the same error and report it
         except Exception:  # e.g. the store could not be read: the Router retries it

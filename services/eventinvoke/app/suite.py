@@ -9,13 +9,14 @@ import grpc
 import structlog
 
 from eventinvoke.app.local import LocalFunctionRoutes, LocalInvoker
+from eventinvoke.backends import Wakeups, open_backend
+from eventinvoke.backends.base import Backend
 from eventinvoke.backends.cache import CachedStore
-from eventinvoke.backends.sqlite import SqliteBackend
 from eventinvoke.client import AsyncClient
 from eventinvoke.core.arn import Partition
 from eventinvoke.executor.client import ExecutorClient
 from eventinvoke.executor.code import CodeCache
-from eventinvoke.executor.handoff import Handoff, LocalHandoff, RemoteHandoff
+from eventinvoke.executor.handoff import LocalHandoff
 from eventinvoke.executor.host import HostedPool
 from eventinvoke.executor.policy import RetryPolicy
 from eventinvoke.executor.sandbox import Sandboxes, SandboxPool, SandboxSettings
@@ -26,7 +27,6 @@ from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
 from eventinvoke.invoker.functions import Functions
 from eventinvoke.invoker.invocations import Invocations
 from eventinvoke.invoker.servicer import InvokerServicer
-from eventinvoke.router.client import RouterClient
 from eventinvoke.router.delivery import DeliverySettings, DeliveryWorker
 from eventinvoke.router.plugin import Invoker, RouterContext
 from eventinvoke.router.registry import Destinations
@@ -57,9 +57,10 @@ def _service_name(module: object, name: str) -> str:
 class Suite:
     """One process: a gRPC server carrying the given roles, their workers, and one backend.
 
-    Peers in the same process are called directly (the executor hands records to a local Router
-    in the same transaction as its ack; the Router invokes local functions without a round trip).
-    Peers elsewhere are reached over gRPC at their configured addresses.
+    Every role of a deployment shares one backend: the executor hands records to the Router
+    through it, in the transaction that acks their event, wherever the Router runs. Peers in the
+    same process are called directly (the Router invokes local functions without a round
+    trip); peers elsewhere are reached over gRPC at their configured addresses.
     """
 
     def __init__(
@@ -75,7 +76,7 @@ class Suite:
         self.roles = tuple(roles)
         self.extra_plugins = list(extra_plugins)
         self.server: Server | None = None  # made in start(): gRPC binds to the running loop
-        self.backend: SqliteBackend | None = None
+        self.backend: Backend | None = None
         self.delivery: DeliveryWorker | None = None
         self.worker: AsyncWorker | None = None
         self.gateway: Gateway | None = None
@@ -85,6 +86,8 @@ class Suite:
         self._executor_doorbell = asyncio.Event()
         self._router_doorbell = asyncio.Event()
         self._invocations: Invocations | None = None
+        self._functions: Functions | None = None
+        self._store: CachedStore | None = None
         self._destinations: Destinations | None = None
 
     @property
@@ -109,8 +112,14 @@ class Suite:
             self._start_gateway()
             await self.server.start()
             return
-        self.backend = await SqliteBackend.open(settings.data_dir)
-        store = CachedStore(self.backend.store)
+        self.backend = await open_backend(
+            settings,
+            # Other processes' writes ring these (a backend that can tell; others are polled).
+            Wakeups(self._executor_doorbell, self._router_doorbell, self._function_changed),
+        )
+        store = self._store = CachedStore(self.backend.store)
+        # The account's concurrency limit is the executor's sandbox limit.
+        self._functions = Functions(store, partition, concurrency_limit=settings.max_sandboxes)
         # The invoker first: a local Router invokes its functions directly.
         if "invoker" in self.roles:
             self._start_invoker(store, partition)
@@ -125,14 +134,14 @@ class Suite:
             "suite_started",
             roles=list(self.roles),
             address=self.address,
-            data_dir=str(settings.data_dir),
+            backend=self.backend.describe(),
             time_scale=settings.time_scale,
         )
 
     def _start_invoker(self, store: CachedStore, partition: Partition) -> None:
         assert self.server is not None and self.backend is not None
-        # The account's concurrency limit is the executor's sandbox limit.
-        functions = Functions(store, partition, concurrency_limit=self.settings.max_sandboxes)
+        assert self._functions is not None
+        functions = self._functions
         self._invocations = Invocations(
             functions,
             self.backend.queue,
@@ -179,7 +188,9 @@ class Suite:
         self.server.services.append(
             Service(
                 _service_name(executor_service_pb2, "Executor"),
-                ExecutorServicer(store, pool, code, partition),
+                ExecutorServicer(
+                    store, pool, code, partition, self.backend.slots, settings.lease_margin
+                ),
                 executor_service_pb2_grpc.add_ExecutorServicer_to_server,
             )
         )
@@ -188,9 +199,10 @@ class Suite:
             store,
             pool,
             code,
-            self._handoff(self.backend),
+            self._handoff(self.backend, partition),
             RetryPolicy(settings.time_scale),
             WorkerSettings(settings.executor_concurrency, settings.lease_margin),
+            self.backend.slots,
             self._executor_doorbell,
         )
         self.server.workers.append(self.worker)
@@ -241,18 +253,19 @@ class Suite:
             )
         return self._destinations
 
-    def _handoff(self, backend: SqliteBackend) -> Handoff:
-        """In one process the record and the ack share a transaction; apart, gRPC then ack."""
-        if "router" in self.roles:
-            direct = None
-            if self._invocations is not None:  # records for our functions skip the outbox
-                partition = Partition(self.settings.region, self.settings.account)
-                direct = LocalFunctionRoutes(self._load_destinations(partition), self._invocations)
-            return LocalHandoff(
-                backend, self._router_doorbell, direct, on_enqueued=self._executor_doorbell.set
-            )
-        router = RouterClient(self._channel("router"))
-        return RemoteHandoff(router, backend.queue, patience=self.settings.lease_margin / 2)
+    def _handoff(self, backend: Backend, partition: Partition) -> LocalHandoff:
+        """Records reach the Router through the shared backend, in the transaction that acks
+        their event; those bound for functions of this suite are queued as their events in it
+        (no outbox row, and no Invoker needed)."""
+        assert self._functions is not None
+        direct = LocalFunctionRoutes(self._load_destinations(partition), self._functions)
+        return LocalHandoff(
+            backend, self._router_doorbell, direct, on_enqueued=self._executor_doorbell.set
+        )
+
+    def _function_changed(self, name: str) -> None:
+        if self._store is not None:
+            self._store.invalidate(name)
 
     def _invoker(self) -> Invoker:
         """The Invoker adapters use: this process's, or a client of the configured one."""

@@ -22,6 +22,11 @@ from eventinvoke.core.model import (
 )
 
 
+class BackendUnavailable(Exception):
+    """The backend cannot be reached (a database server down, a connection lost): the caller
+    may try again later. Never raised for a write that took effect."""
+
+
 class FunctionStore(Protocol):
     """Functions, their deployment packages, and their event invoke configs."""
 
@@ -112,43 +117,64 @@ async def resolve_qualifier(
 
 
 class EventQueue(Protocol):
-    """Accepted asynchronous events. Events are leased, never popped."""
+    """Accepted asynchronous events. Events are leased, never popped.
+
+    **The current lease decides.** Every lease of an event bumps its ``lease_epoch``; every
+    write made under a lease (``extend``, ``release``, ``retry``, ``ack``, ``Backend.settle``)
+    names the epoch it was leased with and changes nothing when a newer lease owns the event
+    (it returns False). A worker paused past its lease can no longer settle what another worker
+    has taken over.
+
+    **Times are the backend's.** ``enqueued_at``, ``visible_at`` and lease expiries are epoch
+    seconds by the backend's clock (for a database server, the server's, so that the clocks of
+    the hosts never matter); ``now()`` reads it.
+    """
+
+    def now(self) -> float:
+        """The backend's clock: epoch seconds, comparable with the events' times."""
 
     async def enqueue(self, *events: QueuedEvent) -> None:
-        """Store events durably, all or none; each is visible at its ``visible_at``."""
+        """Store events durably, all or none, stamped ``enqueued_at = visible_at = now()``.
+
+        An event whose ``request_id`` is already queued is skipped: queueing the same event
+        twice (a repeated settle or delivery) is a no-op.
+        """
 
     async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[QueuedEvent]:
-        """Take up to ``limit`` visible events whose lease is free or expired.
+        """Take up to ``limit`` visible events whose lease is free or expired, fairly across
+        functions: each function with events due gets its turn, oldest event first, so one
+        function's backlog does not hold back the others.
 
         Leased events are invisible to other owners for ``lease_seconds``; an owner that dies
         loses its leases when they expire, and the events are leased again. Each event returned
-        carries ``lease_expires``: the executor times its first renewal from it.
+        carries its new ``lease_epoch`` and ``lease_expires``.
         """
 
-    async def extend(self, event_id: int, lease_seconds: float) -> None:
-        """Renew a lease from now."""
+    async def extend(self, event_id: int, epoch: int, lease_seconds: float) -> bool:
+        """Renew a lease from now. False when the lease was lost."""
 
-    async def release(self, owner: str, event_ids: list[int]) -> None:
-        """Give back events leased by ``owner`` and not run: each is visible again at once (at
-        its own ``visible_at``), unchanged. Events no longer leased by ``owner`` are left
-        alone."""
+    async def release(self, leases: Sequence[tuple[int, int]]) -> None:
+        """Give back leased events not run, as (event_id, epoch): each is visible again at once
+        (at its own ``visible_at``), unchanged. Leases lost meanwhile are left alone."""
 
     async def retry(
         self,
         event_id: int,
+        epoch: int,
         attempts: int,
         visible_at: float,
         throttles: int = 0,
         last_attempt: LastAttempt | None = None,
-    ) -> None:
-        """Release the lease, record the attempts made, make the event visible again later.
+    ) -> bool:
+        """Release the lease, record the attempts made, make the event visible again at
+        ``visible_at`` (by ``now()``'s clock). False when the lease was lost.
 
         ``throttles`` counts throttled tries since the last execution (0 after an execution),
         so the throttle backoff can double from 1 s (docs/aws-behaviour.md §3.3). ``last_attempt``,
         when given, replaces the stored response of the latest execution; None keeps it."""
 
-    async def ack(self, event_id: int) -> None:
-        """The event is settled: remove it."""
+    async def ack(self, event_id: int, epoch: int) -> bool:
+        """The event is settled: remove it. False when the lease was lost."""
 
     async def depth(self) -> int: ...
 
@@ -157,21 +183,22 @@ class EventQueue(Protocol):
 
 
 class Outbox(Protocol):
-    """The Router's durable outbox and its failed-delivery store."""
+    """The Router's durable outbox and its failed-delivery store. Deliveries are leased with an
+    epoch, as events are, and every write after a lease is fenced by it."""
 
     async def add(self, deliveries: list[Delivery]) -> None:
         """Store deliveries durably, all or none."""
 
     async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[Delivery]:
-        """Take up to ``limit`` due deliveries, like EventQueue.lease."""
+        """Take up to ``limit`` due deliveries, like EventQueue.lease (oldest first)."""
 
-    async def delivered(self, delivery_id: str) -> None:
-        """Delivered: remove it."""
+    async def delivered(self, delivery_id: str, epoch: int) -> bool:
+        """Delivered: remove it. False when the lease was lost."""
 
-    async def retry(self, delivery_id: str, attempts: int, visible_at: float) -> None:
-        """Delivery failed for now: try again at ``visible_at``."""
+    async def retry(self, delivery_id: str, epoch: int, attempts: int, delay: float) -> bool:
+        """Delivery failed for now: try again ``delay`` seconds from now."""
 
-    async def fail(self, delivery_id: str, attempts: int, reason: str) -> None:
+    async def fail(self, delivery_id: str, epoch: int, attempts: int, reason: str) -> bool:
         """Delivery failed for good: move it to the failed-delivery store."""
 
     async def list_failed(
@@ -182,8 +209,29 @@ class Outbox(Protocol):
         """Deliveries not yet made (not counting failed ones)."""
 
 
+class ConcurrencySlots(Protocol):
+    """Reserved concurrency, counted across every executor sharing the backend.
+
+    A function with reserved concurrency R has R slots. An execution takes one for as long as
+    it runs, with a lease renewed like an event's: a slot whose holder died frees itself when
+    that lease expires. Functions without a reservation never come here.
+    """
+
+    async def acquire(
+        self, function_name: str, reserved: int, holder: str, lease_seconds: float
+    ) -> bool:
+        """Take a free slot for ``holder`` (unique per execution). False when all R are held."""
+
+    async def renew(self, holder: str, lease_seconds: float) -> None:
+        """Extend the holder's slot lease from now."""
+
+    async def release(self, function_name: str, holder: str, *, wake: bool = True) -> None:
+        """Free the holder's slot. With ``wake``, one event of the function that is waiting out
+        a throttle backoff becomes visible at once: the slot is its to take."""
+
+
 class Backend(Protocol):
-    """One backend: its three parts, opened and closed together."""
+    """One backend: its parts, opened and closed together."""
 
     @property
     def store(self) -> FunctionStore: ...
@@ -194,15 +242,26 @@ class Backend(Protocol):
     @property
     def outbox(self) -> Outbox: ...
 
-    async def settle(
-        self, event_id: int, deliveries: list[Delivery], events: Sequence[QueuedEvent] = ()
-    ) -> None:
-        """Hand an event's deliveries to the outbox, queue ``events``, and ack the event,
-        atomically.
+    @property
+    def slots(self) -> ConcurrencySlots: ...
 
-        Used when the Router shares this backend (one process): no window in which a crash
+    async def settle(
+        self,
+        event_id: int,
+        epoch: int,
+        deliveries: list[Delivery],
+        events: Sequence[QueuedEvent] = (),
+    ) -> bool:
+        """Hand an event's deliveries to the outbox, queue ``events``, and ack the event,
+        atomically, under the event's lease: False, changing nothing, when the lease was lost.
+
+        Used by every executor whose Router shares this backend: no window in which a crash
         could deliver a record twice. ``events`` are records bound for functions of this suite,
-        queued as those functions' events (``app.local.LocalFunctionRoutes``).
+        queued as those functions' events (``app.local.LocalFunctionRoutes``); their request ids
+        are derived from the record, so settling twice queues them once.
         """
+
+    def describe(self) -> str:
+        """Where the data is, for logs: a path, or a URL without its password."""
 
     async def close(self) -> None: ...

@@ -2,7 +2,8 @@
 
 Every invocation reads its function, and every attempt its event invoke config; both change
 rarely. Writes through this cache invalidate at once, so one process always reads its own writes
-(``up``). Changes made by another process are seen within ``ttl`` seconds. A missing function is
+(``up``). Changes made by another process are seen within ``ttl`` seconds, or at once where
+the backend notifies them (``invalidate``). A missing function is
 never cached (one created elsewhere must not look missing to the executor); a missing config is,
 since it only means "AWS's defaults".
 """
@@ -133,6 +134,11 @@ class CachedStore:
 
     async def reserved_concurrency_total(self, excluding: str = "") -> int:
         return await self.store.reserved_concurrency_total(excluding)
+
+    def invalidate(self, function_name: str) -> None:
+        """Another process changed the function: read it again (a backend's notification, so
+        the change is seen before the TTL runs out)."""
+        self._forget(function_name)
 
     @contextlib.asynccontextmanager
     async def _writing(self, function_name: str) -> AsyncIterator[None]:

@@ -55,6 +55,13 @@ class TooManyRequestsException(LambdaError):
     http_status = 429
 
 
+class ServiceUnavailableException(LambdaError):
+    """The service cannot take the request now (its database is unreachable): try again. Not
+    an AWS Lambda exception; what AWS services answer with 503."""
+
+    http_status = 503
+
+
 # TooManyRequestsException's ``Reason`` values for concurrency (docs/aws-behaviour.md §1.4).
 RESERVED_CONCURRENCY_EXCEEDED = "ReservedFunctionConcurrentInvocationLimitExceeded"
 ACCOUNT_CONCURRENCY_EXCEEDED = "ConcurrentInvocationLimitExceeded"

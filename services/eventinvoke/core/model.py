@@ -15,6 +15,10 @@ SUCCESS = "Success"
 RETRIES_EXHAUSTED = "RetriesExhausted"
 EVENT_AGE_EXCEEDED = "EventAgeExceeded"
 ZERO_RESERVED_CONCURRENCY = "ZeroReservedConcurrency"
+# This project's, not AWS's (which documents none): the version or alias an event was invoked
+# through was deleted while the event was queued. The record goes to the function's
+# unqualified OnFailure destination and its $LATEST dead-letter queue.
+QUALIFIER_NOT_FOUND = "QualifierNotFound"
 
 UNHANDLED = "Unhandled"
 
@@ -101,8 +105,10 @@ class QueuedEvent:
     throttles: int = 0  # throttled tries since the last execution (docs/aws-behaviour.md §3.3)
     event_id: int | None = None  # the queue's own key
     last_attempt: LastAttempt | None = None
-    # When the lease it was leased with ends (epoch seconds); lease state, not the event's.
+    # Lease state, not the event's: when the lease it was leased with ends (epoch seconds, the
+    # queue's clock), and that lease's epoch, the fencing token every later write carries.
     lease_expires: float | None = field(default=None, compare=False)
+    lease_epoch: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,7 @@ class Delivery:
     kind: str  # ON_SUCCESS, ON_FAILURE or DEAD_LETTER
     record: ExecutionRecord
     attempts: int = 0  # delivery attempts made so far
+    lease_epoch: int = field(default=0, compare=False)  # the fencing token of its lease
 
 
 def deliveries_for(record: ExecutionRecord, destinations: list[tuple[str, str]]) -> list[Delivery]:

@@ -1,33 +1,32 @@
-"""Handing a settled event's record to the Router, then acking the event.
+"""Handing a settled event's record to the Router and acking the event, in one transaction.
 
 The executor acks an event only once the Router holds its record (docs/architecture.md §3.2).
-When the Router shares this process and backend, both happen in one transaction; otherwise the
-record goes over gRPC first and the ack follows.
+Every role of a deployment shares one backend, so the record's deliveries enter the Router's
+outbox in the transaction that acks the event, wherever the Router runs: no window in which a
+crash could lose the record or deliver it twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
-import time
 from collections.abc import Callable
 from typing import Protocol
 
-import structlog
-
-from eventinvoke.backends.base import Backend, EventQueue
+from eventinvoke.backends.base import Backend
 from eventinvoke.core.model import ExecutionRecord, QueuedEvent, deliveries_for
-from eventinvoke.router.client import RouterClient
-
-log = structlog.get_logger("eventinvoke.executor")
 
 
 class Handoff(Protocol):
     async def settle(
-        self, event_id: int, record: ExecutionRecord, destinations: list[tuple[str, str]]
-    ) -> None:
+        self,
+        event_id: int,
+        epoch: int,
+        record: ExecutionRecord,
+        destinations: list[tuple[str, str]],
+    ) -> bool:
         """Return once the record is with the Router (or queued as the event of a function of
-        this suite) and the event is acked."""
+        this suite) and the event is acked; False, with nothing handed over, when the event's
+        lease (of ``epoch``) was lost to a newer one."""
 
 
 class DirectRoutes(Protocol):
@@ -38,7 +37,7 @@ class DirectRoutes(Protocol):
 
 
 class LocalHandoff:
-    """The Router is in this process: outbox insert and ack are one transaction.
+    """Outbox insert and ack in one transaction of the shared backend.
 
     With ``direct`` routes, a record bound for a function of this suite is queued as that
     function's event in the same transaction, and ``on_enqueued`` wakes the executor.
@@ -57,8 +56,12 @@ class LocalHandoff:
         self.on_enqueued = on_enqueued
 
     async def settle(
-        self, event_id: int, record: ExecutionRecord, destinations: list[tuple[str, str]]
-    ) -> None:
+        self,
+        event_id: int,
+        epoch: int,
+        record: ExecutionRecord,
+        destinations: list[tuple[str, str]],
+    ) -> bool:
         events: list[QueuedEvent] = []
         routed: list[tuple[str, str]] = []
         for target, kind in destinations:
@@ -67,42 +70,11 @@ class LocalHandoff:
                 routed.append((target, kind))
             else:
                 events.append(event)
-        await self.backend.settle(event_id, deliveries_for(record, routed), events)
-        if routed:
+        settled = await self.backend.settle(
+            event_id, epoch, deliveries_for(record, routed), events
+        )
+        if settled and routed:
             self.router_doorbell.set()
-        if events:
+        if settled and events:
             self.on_enqueued()
-
-
-class RemoteHandoff:
-    """The Router is elsewhere: Route over gRPC (retried briefly), then ack.
-
-    If the Router stays down, the lease expires and the event runs again later: at least once,
-    nothing lost. A crash between Route and ack may deliver a record twice.
-    """
-
-    def __init__(self, router: RouterClient, queue: EventQueue, patience: float) -> None:
-        self.router = router
-        self.queue = queue
-        self.patience = patience  # seconds to keep retrying Route, well within the lease
-
-    async def settle(
-        self, event_id: int, record: ExecutionRecord, destinations: list[tuple[str, str]]
-    ) -> None:
-        if destinations:
-            await self._route(record, destinations)
-        await self.queue.ack(event_id)
-
-    async def _route(self, record: ExecutionRecord, destinations: list[tuple[str, str]]) -> None:
-        delay = 0.05
-        deadline = time.monotonic() + self.patience
-        while True:
-            try:
-                await self.router.route(record, destinations)
-                return
-            except Exception:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning("route_retry", delay_s=delay)
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 2.0)
+        return settled

@@ -6,7 +6,8 @@ demos run the real policy in seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from random import Random
 
 from eventinvoke.core.model import (
     EVENT_AGE_EXCEEDED,
@@ -41,6 +42,8 @@ Decision = Settle | Retry
 @dataclass(frozen=True)
 class RetryPolicy:
     time_scale: float = 1.0
+    # Spreads throttled retries: events held back together must not come back together.
+    random: Random = field(default_factory=Random, compare=False, repr=False)
 
     def max_age(self, config: EventInvokeConfig | None) -> float:
         age = config.maximum_event_age_in_seconds if config else None
@@ -82,12 +85,15 @@ class RetryPolicy:
     ) -> Decision:
         """What follows a throttled try when ``throttles`` tries were throttled before it.
 
-        No attempt is spent (docs/aws-behaviour.md §3.3): the event waits 1 s, 2 s, 4 s ...
-        capped at 5 min, and expires with EventAgeExceeded once the next try would fall past its
-        maximum age.
+        No attempt is spent (docs/aws-behaviour.md §3.3): the event waits up to 1 s, 2 s, 4 s
+        ... capped at 5 min, each wait between half its ceiling and all of it (jitter, so that
+        events throttled together do not all come back together; a slot that frees wakes one
+        of them at once anyway), and expires with EventAgeExceeded once the next try would fall
+        past its maximum age.
         """
         first, cap = THROTTLE_BACKOFF
-        delay = min(first * 2 ** min(throttles, 16), cap) * self.time_scale
+        ceiling = min(first * 2 ** min(throttles, 16), cap) * self.time_scale
+        delay = self.random.uniform(ceiling / 2, ceiling)
         if now + delay - enqueued_at >= self.max_age(config):
             return Settle(EVENT_AGE_EXCEEDED)
         return Retry(now + delay)

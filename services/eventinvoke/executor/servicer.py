@@ -6,9 +6,10 @@ import asyncio
 
 import grpc
 
-from eventinvoke.backends.base import FunctionStore, resolve_qualifier
+from eventinvoke.backends.base import ConcurrencySlots, FunctionStore, resolve_qualifier
 from eventinvoke.core.arn import Partition
 from eventinvoke.core.errors import (
+    RESERVED_CONCURRENCY_EXCEEDED,
     InvalidParameterValueException,
     ResourceNotFoundException,
     rate_exceeded,
@@ -27,11 +28,15 @@ class ExecutorServicer(pb_grpc.ExecutorServicer):
         pool: Sandboxes,
         code: CodeCache,
         partition: Partition,
+        slots: ConcurrencySlots,
+        lease_margin: float = 30.0,
     ) -> None:
         self.store = store
         self.pool = pool
         self.code = code
         self.partition = partition
+        self.slots = slots
+        self.lease_margin = lease_margin  # a slot outlives the run by this, should we crash
 
     async def Execute(
         self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext
@@ -44,6 +49,13 @@ class ExecutorServicer(pb_grpc.ExecutorServicer):
             arn = self.partition.function_arn(request.function_name, request.qualifier or None)
             raise ResourceNotFoundException(f"Function not found: {arn}")
         code_dir = await self.code.ensure(function)
+        reserved = function.reserved_concurrent_executions
+        # A reservation counts synchronous runs too, across every executor.
+        holder = f"sync/{request.request_id}" if reserved else None
+        if holder is not None and not await self.slots.acquire(
+            function.name, reserved or 0, holder, function.timeout + self.lease_margin
+        ):
+            raise rate_exceeded(RESERVED_CONCURRENCY_EXCEEDED, retry_after=1)
         try:
             outcome = await self.pool.run(
                 function,
@@ -59,6 +71,9 @@ class ExecutorServicer(pb_grpc.ExecutorServicer):
             )
         except Throttled as throttled:
             raise rate_exceeded(throttled.reason, retry_after=1) from None
+        finally:
+            if holder is not None:
+                await self.slots.release(function.name, holder)
         return pb.ExecuteResponse(
             payload=outcome.payload,
             function_error=outcome.function_error or "",

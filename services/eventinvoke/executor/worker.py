@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from dataclasses import dataclass
 
 import structlog
 
-from eventinvoke.backends.base import EventQueue, FunctionStore, resolve_qualifier
+from eventinvoke.backends.base import (
+    ConcurrencySlots,
+    EventQueue,
+    FunctionStore,
+    resolve_qualifier,
+)
+from eventinvoke.core.errors import RESERVED_CONCURRENCY_EXCEEDED
 from eventinvoke.core.leasing import LeaseLoop, Prefetch
 from eventinvoke.core.model import (
     EVENT_AGE_EXCEEDED,
     LATEST,
+    QUALIFIER_NOT_FOUND,
     ZERO_RESERVED_CONCURRENCY,
     EventInvokeConfig,
     ExecutionRecord,
@@ -59,9 +65,11 @@ class AsyncWorker:
         handoff: Handoff,
         policy: RetryPolicy,
         settings: WorkerSettings,
+        slots: ConcurrencySlots,
         doorbell: asyncio.Event | None = None,
     ) -> None:
         self.queue = queue
+        self.slots = slots
         self.store = store
         self.pool = pool
         self.code = code
@@ -91,12 +99,12 @@ class AsyncWorker:
 
     async def _release(self, events: list[QueuedEvent]) -> None:
         # One leased again while its settle commits stays ours: the settle acks it.
-        ids = [
-            e.event_id
+        leases = [
+            (e.event_id, e.lease_epoch)
             for e in events
             if e.event_id is not None and e.event_id not in self._settling
         ]
-        await self.queue.release(self.owner, ids)
+        await self.queue.release(leases)
 
     @property
     def _base_lease(self) -> float:
@@ -130,10 +138,13 @@ class AsyncWorker:
         # Exponential without a stored counter: waiting as long as the event is old doubles
         # the wait each time, from 1 s up to 5 min (both scaled).
         scale = self.policy.time_scale
-        age = time.time() - event.enqueued_at
-        delay = min(max(age, scale), SYSTEM_BACKOFF_CAP * scale)
+        now = self.queue.now()
+        delay = min(max(now - event.enqueued_at, scale), SYSTEM_BACKOFF_CAP * scale)
         assert event.event_id is not None
-        await self.queue.retry(event.event_id, event.attempts, time.time() + delay)
+        try:
+            await self.queue.retry(event.event_id, event.lease_epoch, event.attempts, now + delay)
+        except Exception:  # the backend is down too: the lease expires, the event runs again
+            log.warning("event_retry_failed", exc_info=True)
 
     async def _attempt(self, event: QueuedEvent) -> None:
         assert event.event_id is not None
@@ -143,16 +154,16 @@ class AsyncWorker:
         # configuration.
         function = await resolve_qualifier(self.store, event.function_name, event.qualifier)
         if function is None:
-            log.warning("event_dropped", reason="function, version or alias deleted")
-            await self.queue.ack(event.event_id)
+            await self._qualifier_gone(event)
             return
         config = await self.store.get_event_invoke_config(event.function_name, event.qualifier)
-        if self.policy.expired(event.enqueued_at, time.time(), config):
+        if self.policy.expired(event.enqueued_at, self.queue.now(), config):
             await self._settle(
                 event, function, config, EVENT_AGE_EXCEEDED, event.attempts, event.last_attempt
             )
             return
-        if function.reserved_concurrent_executions == 0:
+        reserved = function.reserved_concurrent_executions
+        if reserved == 0:
             # Straight to OnFailure and the DLQ, nothing run (docs/aws-behaviour.md §3.5).
             await self._settle(
                 event, function, config, ZERO_RESERVED_CONCURRENCY, event.attempts, None
@@ -161,8 +172,17 @@ class AsyncWorker:
         # Held while the attempt waits for a sandbox, starts one and runs: a lease that expired
         # meanwhile would let the event run a second time although nothing crashed.
         lease = function.timeout + self.settings.lease_margin
-        first = first_renewal(self._base_lease, lease, event.lease_expires, time.time())
-        renewal = _LeaseRenewal(self.queue, event.event_id, lease, first)
+        # A reservation is counted across every executor: one slot per execution, leased
+        # with the event and renewed with it.
+        holder = None
+        if reserved is not None:
+            holder = f"{self.owner}/{event.event_id}/{event.lease_epoch}"
+            if not await self.slots.acquire(function.name, reserved, holder, lease):
+                await self._throttled(event, function, config, RESERVED_CONCURRENCY_EXCEEDED)
+                return
+        first = first_renewal(self._base_lease, lease, event.lease_expires, self.queue.now())
+        renewal = _LeaseRenewal(self.queue, event, lease, first, self.slots, holder)
+        throttle: Throttled | None = None
         try:
             code_dir = await self.code.ensure(function)
             invoked_arn = (
@@ -172,36 +192,53 @@ class AsyncWorker:
                 function, code_dir, Invocation(event.request_id, event.payload, invoked_arn)
             )
         except Throttled as throttled:
-            throttle: Throttled | None = throttled
-        else:
-            throttle = None
+            throttle = throttled
         finally:
             await renewal.stop()
+            if holder is not None:
+                # A slot freed by a run is handed to a throttled event of the function; one
+                # given back because this process had no room is not (it would bounce).
+                await self.slots.release(function.name, holder, wake=throttle is None)
         if throttle is not None:
             await self._throttled(event, function, config, throttle.reason)
             return
         attempts = event.attempts + 1
         # Configuration is read at execution time (docs/aws-behaviour.md §3.1).
         config = await self.store.get_event_invoke_config(event.function_name, event.qualifier)
+        now = self.queue.now()
         decision = self.policy.after_attempt(
             failed=outcome.function_error is not None,
             attempts=attempts,
             enqueued_at=event.enqueued_at,
-            now=time.time(),
+            now=now,
             config=config,
         )
         response = answered(outcome, function)
         if isinstance(decision, Retry):
-            await self.queue.retry(event.event_id, attempts, decision.at, last_attempt=response)
-            delay = round(decision.at - time.time(), 3)
+            kept = await self.queue.retry(
+                event.event_id, event.lease_epoch, attempts, decision.at, last_attempt=response
+            )
             log.info(
-                "event_retry_scheduled",
+                "event_retry_scheduled" if kept else "event_lease_lost",
                 attempts=attempts,
-                delay_s=delay,
+                delay_s=round(decision.at - now, 3),
                 **error_fields(response.function_error, response.payload),
             )
             return
         await self._settle(event, function, config, decision.condition, attempts, response)
+
+    async def _qualifier_gone(self, event: QueuedEvent) -> None:
+        """The version or alias the event was invoked through was deleted while it waited:
+        a failure record to the function's unqualified OnFailure and its $LATEST dead-letter
+        queue. With the function itself gone there is nothing left to route to."""
+        latest = await self.store.get_function(event.function_name, LATEST)
+        if latest is None:
+            assert event.event_id is not None
+            await self.queue.ack(event.event_id, event.lease_epoch)
+            log.warning("event_dropped", reason="the function was deleted")
+            return
+        config = await self.store.get_event_invoke_config(event.function_name, LATEST)
+        await self._settle(event, latest, config, QUALIFIER_NOT_FOUND, event.attempts, None)
 
     async def _throttled(
         self,
@@ -214,14 +251,19 @@ class AsyncWorker:
         2 s, 4 s ... up to 5 min (docs/aws-behaviour.md §3.3), or expire when the next try would
         be too late."""
         assert event.event_id is not None
+        now = self.queue.now()
         decision = self.policy.after_throttle(
-            throttles=event.throttles, enqueued_at=event.enqueued_at, now=time.time(), config=config
+            throttles=event.throttles, enqueued_at=event.enqueued_at, now=now, config=config
         )
         if isinstance(decision, Retry):
             await self.queue.retry(
-                event.event_id, event.attempts, decision.at, throttles=event.throttles + 1
+                event.event_id,
+                event.lease_epoch,
+                event.attempts,
+                decision.at,
+                throttles=event.throttles + 1,
             )
-            delay = round(decision.at - time.time(), 3)
+            delay = round(decision.at - now, 3)
             log.info("event_throttled", reason=reason, throttles=event.throttles + 1, delay_s=delay)
             return
         # Expired while throttled: the latest execution's response, if there was one (§3.7).
@@ -257,12 +299,14 @@ class AsyncWorker:
     ) -> None:
         assert event.event_id is not None
         try:
-            await self.handoff.settle(event.event_id, record, destinations)
+            settled = await self.handoff.settle(
+                event.event_id, event.lease_epoch, record, destinations
+            )
         except Exception as error:
             await self._system_error(event, error)
             return
         log.info(
-            "event_settled",
+            "event_settled" if settled else "event_lease_lost",
             condition=record.condition,
             attempts=record.approximate_invoke_count,
             destinations=[t for t, _ in destinations],
@@ -284,17 +328,27 @@ def first_renewal(taken: float, needed: float, expires: float | None, now: float
 
 
 class _LeaseRenewal:
-    """Renews an event's lease to ``lease`` seconds, ``first`` seconds after the attempt starts
-    and then every third of it, so it has two thirds left when the attempt ends: time to settle
-    and hand over the record.
+    """Renews an event's lease (and its concurrency slot, if it holds one) to ``lease``
+    seconds, ``first`` seconds after the attempt starts and then every third of it, so it has
+    two thirds left when the attempt ends: time to settle and hand over the record.
 
     A timer until the first renewal is due: the many attempts that end sooner start no task.
     """
 
-    def __init__(self, queue: EventQueue, event_id: int, lease: float, first: float) -> None:
+    def __init__(
+        self,
+        queue: EventQueue,
+        event: QueuedEvent,
+        lease: float,
+        first: float,
+        slots: ConcurrencySlots,
+        holder: str | None,
+    ) -> None:
         self._queue = queue
-        self._event_id = event_id
+        self._event = event
         self._lease = lease
+        self._slots = slots
+        self._holder = holder
         self._task: asyncio.Task[None] | None = None
         self._timer = asyncio.get_running_loop().call_later(first, self._start)
 
@@ -302,9 +356,17 @@ class _LeaseRenewal:
         self._task = asyncio.create_task(self._renew())
 
     async def _renew(self) -> None:
+        event_id, epoch = self._event.event_id, self._event.lease_epoch
+        assert event_id is not None
         while True:
             try:
-                await self._queue.extend(self._event_id, self._lease)
+                if not await self._queue.extend(event_id, epoch, self._lease):
+                    # Another executor leased it (this one was paused past its lease): its
+                    # outcome will be refused, the newer lease decides.
+                    log.warning("event_lease_lost")
+                    return
+                if self._holder is not None:
+                    await self._slots.renew(self._holder, self._lease)
             except Exception:
                 log.warning("lease_renewal_failed", exc_info=True)
             await asyncio.sleep(self._lease / 3)

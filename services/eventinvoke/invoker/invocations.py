@@ -159,14 +159,31 @@ class Invocations:
         return outcomes
 
     async def prepare_event(
-        self, function_name: str, payload: bytes, qualifier: str | None = None
+        self,
+        function_name: str,
+        payload: bytes,
+        qualifier: str | None = None,
+        request_id: str | None = None,
     ) -> QueuedEvent:
         """The event an Event invoke would queue, checked as ``invoke`` checks it (raising its
         errors), for the caller to queue."""
-        ref = parse_function_name(function_name, qualifier)
-        payload = _checked_payload(payload, EVENT)
-        function = await self.functions.resolve(ref)
-        return _queued(new_request_id(), function.name, ref, payload)
+        return await prepare_event(self.functions, function_name, payload, qualifier, request_id)
+
+
+async def prepare_event(
+    functions: Functions,
+    function_name: str,
+    payload: bytes,
+    qualifier: str | None = None,
+    request_id: str | None = None,
+) -> QueuedEvent:
+    """The event an Event invoke of ``function_name`` would queue, checked as ``invoke``
+    checks it (raising its errors): the Invoker's, and an executor's for records it queues as
+    events of the suite's functions."""
+    ref = parse_function_name(function_name, qualifier)
+    payload = _checked_payload(payload, EVENT)
+    function = await functions.resolve(ref)
+    return _queued(request_id or new_request_id(), function.name, ref, payload)
 
 
 @dataclass(frozen=True)

@@ -81,26 +81,35 @@ class DeliveryWorker:
             await self._give_up(delivery, attempts, f"{adapter.name}: {error}")
         except Exception as error:
             reason = f"{adapter.name}: {type(error).__name__}: {error}"
-            if attempts >= self.settings.max_attempts:
+            wish = error if isinstance(error, RetryableDeliveryError) else RetryableDeliveryError()
+            # An adapter may ask to keep trying past the attempts (an internal target that is
+            # briefly away), until a moment it names.
+            until = wish.until
+            if attempts >= self.settings.max_attempts and (until is None or until < time.time()):
                 await self._give_up(delivery, attempts, reason)
                 return
             delay = self._backoff(attempts)
-            if isinstance(error, RetryableDeliveryError) and error.retry_after is not None:
-                delay = max(delay, error.retry_after)  # the target's wish: not time-scaled
-            await self.outbox.retry(delivery.delivery_id, attempts, time.time() + delay)
+            if wish.retry_after is not None:
+                delay = max(delay, wish.retry_after)  # the target's wish: not time-scaled
+            kept = await self.outbox.retry(
+                delivery.delivery_id, delivery.lease_epoch, attempts, delay
+            )
             log.warning(
-                "delivery_retry_scheduled",
+                "delivery_retry_scheduled" if kept else "delivery_lease_lost",
                 attempts=attempts,
                 delay_s=round(delay, 3),
                 reason=reason,
             )
         else:
-            await self.outbox.delivered(delivery.delivery_id)
-            log.debug("record_delivered", adapter=adapter.name, attempts=attempts)
+            if await self.outbox.delivered(delivery.delivery_id, delivery.lease_epoch):
+                log.debug("record_delivered", adapter=adapter.name, attempts=attempts)
+            else:  # another Router took it over meanwhile, and delivers it too
+                log.warning("delivery_lease_lost", adapter=adapter.name, attempts=attempts)
 
     def _backoff(self, attempts: int) -> float:
         """Full jitter, capped (the AWS architecture blog's recommendation)."""
-        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempts - 1))
+        exponent = min(attempts - 1, 32)  # attempts past max_attempts (``until``) keep the cap
+        ceiling = min(self.settings.backoff_cap, self.settings.backoff_base * 2**exponent)
         return random.uniform(0, ceiling) * self.settings.time_scale
 
     async def _give_up(self, delivery: Delivery, attempts: int, reason: str) -> None:
@@ -108,5 +117,7 @@ class DeliveryWorker:
             "DeadLetterErrors" if delivery.kind == DEAD_LETTER else "DestinationDeliveryFailures"
         )
         self.metrics[metric] += 1
-        await self.outbox.fail(delivery.delivery_id, attempts, reason)
-        log.error("delivery_failed", metric=metric, attempts=attempts, reason=reason)
+        if await self.outbox.fail(delivery.delivery_id, delivery.lease_epoch, attempts, reason):
+            log.error("delivery_failed", metric=metric, attempts=attempts, reason=reason)
+        else:
+            log.warning("delivery_lease_lost", attempts=attempts, reason=reason)

@@ -43,6 +43,7 @@ def setting(
 
 _ADDRESS = r"[^\s:]*:\d{1,5}|\[[0-9a-fA-F:.]+\]:\d{1,5}"  # host:port, [v6]:port
 _PEER = rf"(|{_ADDRESS}|dns:///?{_ADDRESS})"
+_BACKEND = r"(|postgres(ql)?://\S+)"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,13 @@ class Settings:
         Path(".eventinvoke"),
         "SQLite database, unpacked code, function logs. A relative path is taken from the "
         "directory the server starts in",
+    )
+    backend: str = setting(
+        "",
+        "where events and functions are kept: empty for the embedded SQLite file in `data_dir`, "
+        "or `postgresql://user:password@host:port/database` for a PostgreSQL database that every "
+        "replica of every service shares (cluster mode)",
+        pattern=_BACKEND,
     )
     listen: str = setting("127.0.0.1:50051", "gRPC address, host:port", pattern=_ADDRESS)
     http_listen: str = setting(
@@ -73,9 +81,6 @@ class Settings:
     )
     executor_endpoint: str = setting(
         "", "the Executor's address, for `serve`; empty: this process", pattern=_PEER
-    )
-    router_endpoint: str = setting(
-        "", "the Router's address, for `serve`; empty: this process", pattern=_PEER
     )
     executor_concurrency: int = setting(
         16,
@@ -307,11 +312,15 @@ _PATTERN_HELP = {
     _ADDRESS: "is not an address of the form host:port",
     _PEER: "is not an address of the form host:port (or dns:///host:port)",
     r"\d{12}": "is not a 12-digit account id",
+    _BACKEND: "is not a PostgreSQL URL (postgresql://user:password@host:port/database)",
     r"[a-z]{2}(-gov)?-[a-z]+-\d": "is not a region name such as us-east-1",
 }
 
 
 def _excerpt(value: Any) -> str:
+    """A value as an error quotes it: short, and without a URL's password."""
+    if isinstance(value, str):
+        value = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", value)
     text = repr(str(value)) if isinstance(value, str | Path) else repr(value)
     return text if len(text) <= 60 else text[:57] + "...'"
 

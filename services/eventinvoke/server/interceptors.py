@@ -9,7 +9,8 @@ from typing import Any
 import grpc
 import structlog
 
-from eventinvoke.core.errors import LambdaError, ServiceException
+from eventinvoke.backends.base import BackendUnavailable
+from eventinvoke.core.errors import LambdaError, ServiceException, ServiceUnavailableException
 from eventinvoke.server.status import to_status
 
 log = structlog.get_logger("eventinvoke.rpc")
@@ -54,6 +55,13 @@ def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         except LambdaError as error:
             _log(started, "error", error=error.code, message=error.message)
             await context.abort_with_status(to_status(error))
+        except BackendUnavailable as error:
+            # Nothing was accepted: the caller may retry (never a 202 the backend did not take).
+            log.warning("backend_unavailable", reason=str(error))
+            _log(started, "error", error="ServiceUnavailableException")
+            await context.abort_with_status(
+                to_status(ServiceUnavailableException("The service is unavailable. Try again."))
+            )
         except (grpc.aio.AbortError, grpc.RpcError):
             raise
         except Exception:

@@ -21,6 +21,7 @@ GRPC_CODES: dict[type[errors.LambdaError], grpc.StatusCode] = {
     errors.TooManyRequestsException: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.ResourceConflictException: grpc.StatusCode.ALREADY_EXISTS,
     errors.ServiceException: grpc.StatusCode.INTERNAL,
+    errors.ServiceUnavailableException: grpc.StatusCode.UNAVAILABLE,
 }
 
 

@@ -38,6 +38,7 @@ PERMANENT = (
 
 # The AWS SDK's own variable for a Lambda endpoint (botocore reads it for the client, too).
 SDK_LAMBDA_ENDPOINT = "AWS_ENDPOINT_URL_LAMBDA"
+MAXIMUM_EVENT_AGE = 21600.0  # seconds: the longest MaximumEventAgeInSeconds AWS allows
 
 
 def remote_configured(settings: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
@@ -94,7 +95,10 @@ class LambdaDestination:
         except PERMANENT as error:
             raise PermanentDeliveryError(f"{error.code}: {error}") from error
         except errors.EventInvokeError as error:  # throttled, unavailable, internal: may pass
-            raise RetryableDeliveryError(str(error)) from error
+            # The suite's own Invoker, restarting or briefly unreachable: keep trying for as
+            # long as AWS keeps an event (its longest maximum event age), not a few attempts.
+            until = delivery.record.timestamp.timestamp() + MAXIMUM_EVENT_AGE
+            raise RetryableDeliveryError(str(error), until=until) from error
 
     async def _invoke_remote(self, target: str, payload: bytes) -> None:
         arn = Arn.parse(target)

@@ -13,6 +13,7 @@ from pathlib import Path
 from eventinvoke.backends.sqlite.database import Database
 from eventinvoke.backends.sqlite.outbox import SqliteOutbox, insert_deliveries
 from eventinvoke.backends.sqlite.queue import SqliteEventQueue, delete_event, insert_events
+from eventinvoke.backends.sqlite.slots import SqliteConcurrencySlots
 from eventinvoke.backends.sqlite.store import SqliteFunctionStore
 from eventinvoke.core.model import Delivery, QueuedEvent
 
@@ -29,6 +30,7 @@ class SqliteBackend:
         self.store = SqliteFunctionStore(database)
         self.queue = SqliteEventQueue(database)
         self.outbox = SqliteOutbox(database)
+        self.slots = SqliteConcurrencySlots(database)
 
     @classmethod
     async def open(cls, data_dir: Path) -> SqliteBackend:
@@ -37,22 +39,31 @@ class SqliteBackend:
         return cls(await Database.open(data_dir / DATABASE_FILE))
 
     async def settle(
-        self, event_id: int, deliveries: list[Delivery], events: Sequence[QueuedEvent] = ()
-    ) -> None:
-        """Store an event's deliveries and the events it queues, and remove the event, in one
-        transaction."""
+        self,
+        event_id: int,
+        epoch: int,
+        deliveries: list[Delivery],
+        events: Sequence[QueuedEvent] = (),
+    ) -> bool:
+        """Remove the event under its lease, and store its deliveries and the events it queues,
+        in one transaction; nothing when the lease was lost."""
 
-        def settle(connection: sqlite3.Connection) -> None:
+        def settle(connection: sqlite3.Connection) -> bool:
+            if not delete_event(connection, event_id, epoch):
+                return False
             if deliveries:
                 insert_deliveries(connection, deliveries)
             if events:
                 insert_events(connection, events)
-            delete_event(connection, event_id)
+            return True
 
         # Bookkeeping: lost in a power failure, the event simply runs again, and queues its
         # records again (a destination may then run twice: at least once). Fsyncing settles
         # that queue events cost ~20% of end-to-end throughput in the bench.
-        await self.database.write(settle, durable=False)
+        return await self.database.write(settle, durable=False)
+
+    def describe(self) -> str:
+        return str(self.database.path)
 
     async def close(self) -> None:
         await self.database.close()

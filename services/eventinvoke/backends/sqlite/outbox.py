@@ -34,45 +34,56 @@ class SqliteOutbox:
             now = time.time()
             expires = now + lease_seconds
             rows = connection.execute(
-                "UPDATE deliveries SET lease_owner = ?, lease_expires = ?, available_at = ? "
+                "UPDATE deliveries SET lease_owner = ?, lease_expires = ?, available_at = ?, "
+                "lease_epoch = lease_epoch + 1 "
                 "WHERE seq IN (SELECT seq FROM deliveries WHERE available_at <= ? "
                 "ORDER BY available_at, seq LIMIT ?) "
-                f"RETURNING seq, {_DELIVERY_COLUMNS}",
+                f"RETURNING seq, {_DELIVERY_COLUMNS}, lease_epoch",
                 (owner, expires, expires, now, limit),
             ).fetchall()
-            return [_delivery(row) for row in sorted(rows, key=lambda row: row["seq"])]
+            rows = sorted(rows, key=lambda row: row["seq"])
+            return [_delivery(row, row["lease_epoch"]) for row in rows]
 
         return await self._database.write(lease, durable=False)
 
-    async def delivered(self, delivery_id: str) -> None:
-        def delete(connection: sqlite3.Connection) -> None:
-            connection.execute("DELETE FROM deliveries WHERE delivery_id = ?", (delivery_id,))
-
-        await self._database.write(delete, durable=False)
-
-    async def retry(self, delivery_id: str, attempts: int, visible_at: float) -> None:
-        def retry(connection: sqlite3.Connection) -> None:
-            connection.execute(
-                "UPDATE deliveries SET attempts = ?, available_at = ?, lease_owner = NULL, "
-                "lease_expires = NULL WHERE delivery_id = ?",
-                (attempts, visible_at, delivery_id),
+    async def delivered(self, delivery_id: str, epoch: int) -> bool:
+        def delete(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "DELETE FROM deliveries WHERE delivery_id = ? AND lease_epoch = ?",
+                (delivery_id, epoch),
             )
+            return cursor.rowcount > 0
 
-        await self._database.write(retry, durable=False)
+        return await self._database.write(delete, durable=False)
 
-    async def fail(self, delivery_id: str, attempts: int, reason: str) -> None:
+    async def retry(self, delivery_id: str, epoch: int, attempts: int, delay: float) -> bool:
+        def retry(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "UPDATE deliveries SET attempts = ?, available_at = ?, lease_owner = NULL, "
+                "lease_expires = NULL WHERE delivery_id = ? AND lease_epoch = ?",
+                (attempts, time.time() + delay, delivery_id, epoch),
+            )
+            return cursor.rowcount > 0
+
+        return await self._database.write(retry, durable=False)
+
+    async def fail(self, delivery_id: str, epoch: int, attempts: int, reason: str) -> bool:
         """Copy and delete in one operation, so the delivery is always in exactly one table."""
 
-        def fail(connection: sqlite3.Connection) -> None:
+        def fail(connection: sqlite3.Connection) -> bool:
             connection.execute(
                 f"INSERT INTO failed_deliveries ({_DELIVERY_COLUMNS}, reason, failed_at) "
                 f"SELECT delivery_id, target, kind, ?, {_RECORD_COLUMNS}, ?, ? "
-                "FROM deliveries WHERE delivery_id = ?",
-                (attempts, reason, time.time(), delivery_id),
+                "FROM deliveries WHERE delivery_id = ? AND lease_epoch = ?",
+                (attempts, reason, time.time(), delivery_id, epoch),
             )
-            connection.execute("DELETE FROM deliveries WHERE delivery_id = ?", (delivery_id,))
+            cursor = connection.execute(
+                "DELETE FROM deliveries WHERE delivery_id = ? AND lease_epoch = ?",
+                (delivery_id, epoch),
+            )
+            return cursor.rowcount > 0
 
-        await self._database.write(fail, durable=False)
+        return await self._database.write(fail, durable=False)
 
     async def list_failed(
         self, marker: str | None, limit: int
@@ -133,7 +144,7 @@ def _delivery_values(delivery: Delivery) -> tuple[object, ...]:
     )
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def _delivery(row: sqlite3.Row, epoch: int = 0) -> Delivery:
     response_payload = row["response_payload"]
     record = ExecutionRecord(
         request_id=row["request_id"],
@@ -153,4 +164,5 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         kind=row["kind"],
         record=record,
         attempts=row["attempts"],
+        lease_epoch=epoch,
     )

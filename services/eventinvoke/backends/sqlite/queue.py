@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from eventinvoke.backends.sqlite.database import Database
 from eventinvoke.core.model import LastAttempt, QueuedEvent
@@ -16,10 +16,14 @@ _EVENT_COLUMNS = (
 
 
 class SqliteEventQueue:
-    """The EventQueue of the embedded backend."""
+    """The EventQueue of the embedded backend. Its clock is this host's: every process sharing
+    the file runs on the same host."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
+
+    def now(self) -> float:
+        return time.time()
 
     async def enqueue(self, *events: QueuedEvent) -> None:
         """Store the events in one transaction; the queue assigns each its own ``event_id``
@@ -38,11 +42,12 @@ class SqliteEventQueue:
             now = time.time()
             expires = now + lease_seconds
             rows = connection.execute(
-                "UPDATE events SET lease_owner = ?, lease_expires = ?, available_at = ? "
-                "WHERE event_id IN (SELECT event_id FROM events WHERE available_at <= ? "
-                "ORDER BY available_at, event_id LIMIT ?) "
-                f"RETURNING {_EVENT_COLUMNS}",
-                (owner, expires, expires, now, limit),
+                f"{FAIR_CANDIDATES} UPDATE events SET lease_owner = :owner, "
+                "lease_expires = :expires, available_at = :expires, "
+                "lease_epoch = lease_epoch + 1 WHERE event_id IN (SELECT event_id FROM "
+                "candidates ORDER BY turn, available_at, event_id LIMIT :limit) "
+                f"RETURNING {_EVENT_COLUMNS}, lease_epoch",
+                {"now": now, "limit": limit, "owner": owner, "expires": expires},
             ).fetchall()
             events = [_event(row, lease_expires=expires) for row in rows]
             # RETURNING gives no order of its own.
@@ -50,25 +55,28 @@ class SqliteEventQueue:
 
         return await self._database.write(lease, durable=False)
 
-    async def extend(self, event_id: int, lease_seconds: float) -> None:
+    async def extend(self, event_id: int, epoch: int, lease_seconds: float) -> bool:
         """Renew a lease; an event no longer leased (retried or acked) is left alone."""
 
-        def extend(connection: sqlite3.Connection) -> None:
+        def extend(connection: sqlite3.Connection) -> bool:
             expires = time.time() + lease_seconds
-            connection.execute(
-                "UPDATE events SET lease_expires = ?, available_at = ? "
-                "WHERE event_id = ? AND lease_owner IS NOT NULL",
-                (expires, expires, event_id),
+            return (
+                connection.execute(
+                    "UPDATE events SET lease_expires = ?, available_at = ? "
+                    "WHERE event_id = ? AND lease_epoch = ? AND lease_owner IS NOT NULL",
+                    (expires, expires, event_id, epoch),
+                ).rowcount
+                > 0
             )
 
-        await self._database.write(extend, durable=False)
+        return await self._database.write(extend, durable=False)
 
-    async def release(self, owner: str, event_ids: list[int]) -> None:
+    async def release(self, leases: Sequence[tuple[int, int]]) -> None:
         def release(connection: sqlite3.Connection) -> None:
             connection.executemany(
                 "UPDATE events SET lease_owner = NULL, lease_expires = NULL, "
-                "available_at = visible_at WHERE event_id = ? AND lease_owner = ?",
-                [(event_id, owner) for event_id in event_ids],
+                "available_at = visible_at WHERE event_id = ? AND lease_epoch = ?",
+                list(leases),
             )
 
         await self._database.write(release, durable=False)
@@ -76,18 +84,20 @@ class SqliteEventQueue:
     async def retry(
         self,
         event_id: int,
+        epoch: int,
         attempts: int,
         visible_at: float,
         throttles: int = 0,
         last_attempt: LastAttempt | None = None,
-    ) -> None:
-        def retry(connection: sqlite3.Connection) -> None:
-            connection.execute(
+    ) -> bool:
+        def retry(connection: sqlite3.Connection) -> bool:
+            updated = connection.execute(
                 "UPDATE events SET attempts = ?, visible_at = ?, available_at = ?, "
-                "throttles = ?, lease_owner = NULL, lease_expires = NULL WHERE event_id = ?",
-                (attempts, visible_at, visible_at, throttles, event_id),
-            )
-            if last_attempt is not None:
+                "throttles = ?, lease_owner = NULL, lease_expires = NULL "
+                "WHERE event_id = ? AND lease_epoch = ?",
+                (attempts, visible_at, visible_at, throttles, event_id, epoch),
+            ).rowcount
+            if updated and last_attempt is not None:
                 connection.execute(
                     "UPDATE events SET last_response = ?, last_function_error = ?, "
                     "last_executed_version = ? WHERE event_id = ?",
@@ -98,12 +108,13 @@ class SqliteEventQueue:
                         event_id,
                     ),
                 )
+            return updated > 0
 
-        await self._database.write(retry, durable=False)
+        return await self._database.write(retry, durable=False)
 
-    async def ack(self, event_id: int) -> None:
-        await self._database.write(
-            lambda connection: delete_event(connection, event_id), durable=False
+    async def ack(self, event_id: int, epoch: int) -> bool:
+        return await self._database.write(
+            lambda connection: delete_event(connection, event_id, epoch), durable=False
         )
 
     async def depth(self) -> int:
@@ -120,7 +131,30 @@ class SqliteEventQueue:
         return None if enqueued_at is None else time.time() - enqueued_at
 
 
+# The events a lease may take, fairly: a skip scan finds each function with queued events
+# (one index probe per function), and each contributes its due events oldest first, at most
+# ``:limit`` of them. ``turn`` numbers a function's candidates: the first of every function
+# goes before the second of any.
+FAIR_CANDIDATES = """
+WITH RECURSIVE names(name) AS (
+    SELECT MIN(function_name) FROM events
+    UNION ALL
+    SELECT (SELECT MIN(function_name) FROM events WHERE function_name > names.name)
+    FROM names WHERE names.name IS NOT NULL
+),
+candidates AS (
+    SELECT e.event_id, e.available_at, row_number() OVER (
+        PARTITION BY e.function_name ORDER BY e.available_at, e.event_id) AS turn
+    FROM names JOIN events e ON e.event_id IN (
+        SELECT event_id FROM events
+        WHERE function_name = names.name AND available_at <= :now
+        ORDER BY available_at, event_id LIMIT :limit)
+)
+"""
+
+
 def _event(row: sqlite3.Row, lease_expires: float) -> QueuedEvent:
+    """An event as leased (its row has ``lease_epoch``)."""
     return QueuedEvent(
         event_id=row["event_id"],
         request_id=row["request_id"],
@@ -139,28 +173,35 @@ def _event(row: sqlite3.Row, lease_expires: float) -> QueuedEvent:
             executed_version=row["last_executed_version"],
         ),
         lease_expires=lease_expires,
+        lease_epoch=row["lease_epoch"],
     )
 
 
 def insert_events(connection: sqlite3.Connection, events: Iterable[QueuedEvent]) -> None:
+    """Queue events now; one whose request id is already queued is left out (a repeat)."""
+    now = time.time()
     connection.executemany(
-        "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, "
-        "attempts, visible_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO events (request_id, function_name, qualifier, payload, "
+        "enqueued_at, attempts, visible_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 event.request_id,
                 event.function_name,
                 event.qualifier,
                 event.payload,
-                event.enqueued_at,
+                now,
                 event.attempts,
-                event.visible_at,
-                event.visible_at,
+                now,
+                now,
             )
             for event in events
         ],
     )
 
 
-def delete_event(connection: sqlite3.Connection, event_id: int) -> None:
-    connection.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
+def delete_event(connection: sqlite3.Connection, event_id: int, epoch: int) -> bool:
+    """Remove an event under its lease; False when a newer lease owns it."""
+    cursor = connection.execute(
+        "DELETE FROM events WHERE event_id = ? AND lease_epoch = ?", (event_id, epoch)
+    )
+    return cursor.rowcount > 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -83,10 +83,15 @@ CREATE TABLE IF NOT EXISTS events (
     throttles INTEGER NOT NULL DEFAULT 0,
     last_response BLOB,
     last_function_error TEXT,
-    last_executed_version TEXT
+    last_executed_version TEXT,
+    lease_epoch INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS events_available ON events (available_at);
 CREATE INDEX IF NOT EXISTS events_enqueued ON events (enqueued_at);
+-- Leases walk the functions with events (a skip scan of this index), then each function's
+-- due events in order: one function's backlog never hides another's events.
+CREATE INDEX IF NOT EXISTS events_function_available ON events (function_name, available_at);
+-- A request id is queued once: a settle or delivery repeated after a crash queues nothing new.
+CREATE UNIQUE INDEX IF NOT EXISTS events_request ON events (request_id);
 
 CREATE TABLE IF NOT EXISTS deliveries (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -106,9 +111,21 @@ CREATE TABLE IF NOT EXISTS deliveries (
     status_code INTEGER NOT NULL,
     available_at REAL NOT NULL,
     lease_owner TEXT,
-    lease_expires REAL
+    lease_expires REAL,
+    lease_epoch INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS deliveries_available ON deliveries (available_at);
+
+-- Reserved concurrency across every process that shares the file: a function reserving R has
+-- slots 0 .. R-1, each free (holder NULL) or held by one execution until expires_at.
+CREATE TABLE IF NOT EXISTS concurrency_slots (
+    function_name TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    holder TEXT,
+    expires_at REAL,
+    PRIMARY KEY (function_name, slot)
+);
+CREATE INDEX IF NOT EXISTS concurrency_slots_holder ON concurrency_slots (holder);
 
 CREATE TABLE IF NOT EXISTS failed_deliveries (
     failed_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -148,6 +165,12 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE events ADD COLUMN last_response BLOB",
         "ALTER TABLE events ADD COLUMN last_function_error TEXT",
         "ALTER TABLE events ADD COLUMN last_executed_version TEXT",
+    ),
+    # 5: lease epochs (fencing tokens); the slot table and the indexes are new (created above).
+    4: (
+        "ALTER TABLE events ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE deliveries ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0",
+        "DROP INDEX IF EXISTS events_available",
     ),
 }
 

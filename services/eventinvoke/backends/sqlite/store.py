@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import sqlite3
 
+from eventinvoke.backends.rows import (
+    ALIAS_COLUMNS,
+    CONFIG_COLUMNS,
+    FUNCTION_COLUMNS,
+    alias_values,
+    function_from,
+    function_values,
+    same_version,
+    version_order,
+)
 from eventinvoke.backends.sqlite.database import Database
 from eventinvoke.core.model import LATEST, Alias, EventInvokeConfig, FunctionConfig
-
-_FUNCTION_COLUMNS = (
-    "name, version, arn, runtime, handler, code_sha256, code_size, role, timeout, memory_size, "
-    "environment, description, dead_letter_target_arn, last_modified, revision_id, "
-    "reserved_concurrent_executions"
-)
-_ALIAS_COLUMNS = "function_name, name, function_version, description, revision_id"
-# What makes two versions the same (PublishVersion returns the latest version instead of
-# publishing an identical one). The description is the version's own, given on publishing.
-_PUBLISHED_FIELDS = (
-    "runtime",
-    "handler",
-    "code_sha256",
-    "code_size",
-    "role",
-    "timeout",
-    "memory_size",
-    "environment",
-    "dead_letter_target_arn",
-)
-_CONFIG_COLUMNS = (
-    "function_name, qualifier, last_modified, maximum_retry_attempts, "
-    "maximum_event_age_in_seconds, on_success, on_failure"
-)
 
 
 class SqliteFunctionStore:
@@ -48,9 +33,9 @@ class SqliteFunctionStore:
             if taken:
                 return False
             connection.execute(
-                f"INSERT INTO functions ({_FUNCTION_COLUMNS}) "
+                f"INSERT INTO functions ({FUNCTION_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _function_values(function),
+                function_values(function),
             )
             return True
 
@@ -59,10 +44,10 @@ class SqliteFunctionStore:
     async def get_function(self, name: str, version: str = LATEST) -> FunctionConfig | None:
         def get(connection: sqlite3.Connection) -> FunctionConfig | None:
             row = connection.execute(
-                f"SELECT {_FUNCTION_COLUMNS} FROM functions WHERE name = ? AND version = ?",
+                f"SELECT {FUNCTION_COLUMNS} FROM functions WHERE name = ? AND version = ?",
                 (name, version),
             ).fetchone()
-            return None if row is None else _function(row)
+            return None if row is None else function_from(row)
 
         return await self._database.read(get)
 
@@ -76,11 +61,11 @@ class SqliteFunctionStore:
 
         def page(connection: sqlite3.Connection) -> tuple[list[FunctionConfig], str | None]:
             rows = connection.execute(
-                f"SELECT {_FUNCTION_COLUMNS} FROM functions "
+                f"SELECT {FUNCTION_COLUMNS} FROM functions "
                 "WHERE version = ? AND name > ? ORDER BY name LIMIT ?",
                 (LATEST, marker or "", limit + 1),
             ).fetchall()
-            functions = [_function(row) for row in rows[:limit]]
+            functions = [function_from(row) for row in rows[:limit]]
             more = len(rows) > limit
             return functions, (functions[-1].name if more and functions else None)
 
@@ -93,7 +78,7 @@ class SqliteFunctionStore:
                 "code_size = ?, role = ?, timeout = ?, memory_size = ?, environment = ?, "
                 "description = ?, dead_letter_target_arn = ?, last_modified = ?, revision_id = ?, "
                 "reserved_concurrent_executions = ? WHERE name = ? AND version = ?",
-                (*_function_values(function)[2:], function.name, function.version),
+                (*function_values(function)[2:], function.name, function.version),
             )
 
         await self._database.write(update)
@@ -107,6 +92,7 @@ class SqliteFunctionStore:
             connection.execute("DELETE FROM aliases WHERE function_name = ?", (name,))
             # A function created again under this name starts again from version 1, as AWS.
             connection.execute("DELETE FROM function_version_counters WHERE name = ?", (name,))
+            connection.execute("DELETE FROM concurrency_slots WHERE function_name = ?", (name,))
             return deleted > 0
 
         return await self._database.write(delete)
@@ -157,7 +143,7 @@ class SqliteFunctionStore:
     async def put_event_invoke_config(self, config: EventInvokeConfig) -> None:
         def put(connection: sqlite3.Connection) -> None:
             connection.execute(
-                f"INSERT OR REPLACE INTO event_invoke_configs ({_CONFIG_COLUMNS}) "
+                f"INSERT OR REPLACE INTO event_invoke_configs ({CONFIG_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     config.function_name,
@@ -177,7 +163,7 @@ class SqliteFunctionStore:
     ) -> EventInvokeConfig | None:
         def get(connection: sqlite3.Connection) -> EventInvokeConfig | None:
             row = connection.execute(
-                f"SELECT {_CONFIG_COLUMNS} FROM event_invoke_configs "
+                f"SELECT {CONFIG_COLUMNS} FROM event_invoke_configs "
                 "WHERE function_name = ? AND qualifier = ?",
                 (function_name, qualifier),
             ).fetchone()
@@ -198,7 +184,7 @@ class SqliteFunctionStore:
     async def list_event_invoke_configs(self, function_name: str) -> list[EventInvokeConfig]:
         def list_(connection: sqlite3.Connection) -> list[EventInvokeConfig]:
             rows = connection.execute(
-                f"SELECT {_CONFIG_COLUMNS} FROM event_invoke_configs "
+                f"SELECT {CONFIG_COLUMNS} FROM event_invoke_configs "
                 "WHERE function_name = ? ORDER BY qualifier",
                 (function_name,),
             ).fetchall()
@@ -213,23 +199,23 @@ class SqliteFunctionStore:
     ) -> FunctionConfig | None:
         def publish(connection: sqlite3.Connection) -> FunctionConfig | None:
             row = connection.execute(
-                f"SELECT {_FUNCTION_COLUMNS} FROM functions WHERE name = ? AND version = ?",
+                f"SELECT {FUNCTION_COLUMNS} FROM functions WHERE name = ? AND version = ?",
                 (name, LATEST),
             ).fetchone()
             if row is None:
                 return None
-            latest = _function(row)
+            latest = function_from(row)
             counter = connection.execute(
                 "SELECT last_version FROM function_version_counters WHERE name = ?", (name,)
             ).fetchone()
             last_number = int(counter[0]) if counter else 0
             if last_number:
                 previous = connection.execute(
-                    f"SELECT {_FUNCTION_COLUMNS} FROM functions WHERE name = ? AND version = ?",
+                    f"SELECT {FUNCTION_COLUMNS} FROM functions WHERE name = ? AND version = ?",
                     (name, str(last_number)),
                 ).fetchone()
-                if previous is not None and _same_version(_function(previous), latest):
-                    return _function(previous)
+                if previous is not None and same_version(function_from(previous), latest):
+                    return function_from(previous)
             number = last_number + 1
             connection.execute(
                 "INSERT INTO function_version_counters (name, last_version) VALUES (?, ?) "
@@ -243,9 +229,9 @@ class SqliteFunctionStore:
                 revision_id=revision_id,
             )
             connection.execute(
-                f"INSERT INTO functions ({_FUNCTION_COLUMNS}) "
+                f"INSERT INTO functions ({FUNCTION_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _function_values(version),
+                function_values(version),
             )
             return version
 
@@ -254,10 +240,10 @@ class SqliteFunctionStore:
     async def list_versions(self, name: str) -> list[FunctionConfig]:
         def list_(connection: sqlite3.Connection) -> list[FunctionConfig]:
             rows = connection.execute(
-                f"SELECT {_FUNCTION_COLUMNS} FROM functions WHERE name = ?", (name,)
+                f"SELECT {FUNCTION_COLUMNS} FROM functions WHERE name = ?", (name,)
             ).fetchall()
-            versions = [_function(row) for row in rows]
-            return sorted(versions, key=_version_order)
+            versions = [function_from(row) for row in rows]
+            return sorted(versions, key=version_order)
 
         return await self._database.read(list_)
 
@@ -279,8 +265,8 @@ class SqliteFunctionStore:
     async def create_alias(self, alias: Alias) -> bool:
         def create(connection: sqlite3.Connection) -> bool:
             cursor = connection.execute(
-                f"INSERT OR IGNORE INTO aliases ({_ALIAS_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                _alias_values(alias),
+                f"INSERT OR IGNORE INTO aliases ({ALIAS_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                alias_values(alias),
             )
             return cursor.rowcount > 0
 
@@ -289,7 +275,7 @@ class SqliteFunctionStore:
     async def get_alias(self, function_name: str, name: str) -> Alias | None:
         def get(connection: sqlite3.Connection) -> Alias | None:
             row = connection.execute(
-                f"SELECT {_ALIAS_COLUMNS} FROM aliases WHERE function_name = ? AND name = ?",
+                f"SELECT {ALIAS_COLUMNS} FROM aliases WHERE function_name = ? AND name = ?",
                 (function_name, name),
             ).fetchone()
             return None if row is None else Alias(**dict(row))
@@ -328,56 +314,9 @@ class SqliteFunctionStore:
     async def list_aliases(self, function_name: str) -> list[Alias]:
         def list_(connection: sqlite3.Connection) -> list[Alias]:
             rows = connection.execute(
-                f"SELECT {_ALIAS_COLUMNS} FROM aliases WHERE function_name = ? ORDER BY name",
+                f"SELECT {ALIAS_COLUMNS} FROM aliases WHERE function_name = ? ORDER BY name",
                 (function_name,),
             ).fetchall()
             return [Alias(**dict(row)) for row in rows]
 
         return await self._database.read(list_)
-
-
-def _same_version(version: FunctionConfig, latest: FunctionConfig) -> bool:
-    return all(getattr(version, f) == getattr(latest, f) for f in _PUBLISHED_FIELDS)
-
-
-def _version_order(function: FunctionConfig) -> tuple[int, int]:
-    """$LATEST first, then versions by number."""
-    return (0, 0) if function.version == LATEST else (1, int(function.version))
-
-
-def _alias_values(alias: Alias) -> tuple[str, ...]:
-    return (
-        alias.function_name,
-        alias.name,
-        alias.function_version,
-        alias.description,
-        alias.revision_id,
-    )
-
-
-def _function_values(function: FunctionConfig) -> tuple[object, ...]:
-    """The row of a function, in the order of ``_FUNCTION_COLUMNS``."""
-    return (
-        function.name,
-        function.version,
-        function.arn,
-        function.runtime,
-        function.handler,
-        function.code_sha256,
-        function.code_size,
-        function.role,
-        function.timeout,
-        function.memory_size,
-        json.dumps(function.environment),
-        function.description,
-        function.dead_letter_target_arn,
-        function.last_modified,
-        function.revision_id,
-        function.reserved_concurrent_executions,
-    )
-
-
-def _function(row: sqlite3.Row) -> FunctionConfig:
-    values = dict(row)
-    values["environment"] = json.loads(values["environment"])
-    return FunctionConfig(**values)

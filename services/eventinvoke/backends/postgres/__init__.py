@@ -1,0 +1,126 @@
+"""The cluster backend: one PostgreSQL database shared by every replica of every service.
+
+Events, deliveries, functions and concurrency slots live in the database; every process runs
+its hot writes through one batching writer (group commit, ``database.py``), leases with
+``FOR UPDATE SKIP LOCKED``, fences every write after a lease with the lease's epoch, reads all
+times from the server's clock, and hears the others' writes through LISTEN/NOTIFY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from eventinvoke.backends import Wakeups
+from eventinvoke.backends.postgres.database import (
+    DELIVERIES,
+    EVENTS,
+    Database,
+    Listeners,
+    redacted,
+)
+from eventinvoke.backends.postgres.outbox import (
+    DELIVERY_COLUMNS,
+    DELIVERY_TYPES,
+    PostgresOutbox,
+    arrays,
+    delivery_columns,
+)
+from eventinvoke.backends.postgres.queue import (
+    EVENT_TYPES,
+    EVENT_VALUES,
+    PostgresEventQueue,
+    event_columns,
+)
+from eventinvoke.backends.postgres.slots import PostgresConcurrencySlots
+from eventinvoke.backends.postgres.store import PostgresFunctionStore
+from eventinvoke.core.model import Delivery, QueuedEvent
+
+__all__ = ["PostgresBackend"]
+
+# Every settle of a batch in one statement. The events still leased with the epoch given are
+# deleted ($1 ids, $2 epochs), and only their deliveries ($3 the event of each, then the
+# delivery arrays) and follow-up events (the event of each, then the event arrays) inserted.
+_FOLLOW_UPS = 4 + len(DELIVERY_TYPES)
+SETTLE = f"""
+WITH gone AS (
+    DELETE FROM events e USING unnest($1::bigint[], $2::bigint[]) AS t(id, epoch)
+    WHERE e.event_id = t.id AND e.lease_epoch = t.epoch
+    RETURNING e.event_id
+),
+routed AS (
+    INSERT INTO deliveries ({DELIVERY_COLUMNS}, available_at)
+    SELECT {DELIVERY_COLUMNS}, ei_now()
+    FROM unnest($3::bigint[], {arrays(DELIVERY_TYPES, 4)}) AS d(source, {DELIVERY_COLUMNS})
+    WHERE d.source IN (SELECT event_id FROM gone)
+),
+queued AS (
+    {EVENT_VALUES}
+    FROM unnest(${_FOLLOW_UPS}::bigint[], {arrays(EVENT_TYPES, _FOLLOW_UPS + 1)})
+        AS t(source, r, f, q, p, a)
+    WHERE t.source IN (SELECT event_id FROM gone)
+    ON CONFLICT (request_id) DO NOTHING
+)
+SELECT event_id FROM gone
+"""
+
+
+class PostgresBackend:
+    """The store, queue, outbox and slots over one ``Database`` (and its group commit)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.store = PostgresFunctionStore(database)
+        self.queue = PostgresEventQueue(database)
+        self.outbox = PostgresOutbox(database)
+        self.slots = PostgresConcurrencySlots(database)
+
+    @classmethod
+    async def open(cls, url: str, wakeups: Wakeups | None = None) -> PostgresBackend:
+        """Connect and migrate. Raises BackendUnavailable with one line when the server cannot
+        be reached or refuses the login."""
+        listeners = Listeners()
+        if wakeups is not None:
+            listeners = Listeners(
+                events=wakeups.events.set,
+                deliveries=wakeups.deliveries.set,
+                functions=wakeups.function_changed,
+            )
+        return cls(await Database.open(url, listeners))
+
+    async def settle(
+        self,
+        event_id: int,
+        epoch: int,
+        deliveries: list[Delivery],
+        events: Sequence[QueuedEvent] = (),
+    ) -> bool:
+        notify: tuple[tuple[str, str], ...] = ((DELIVERIES, ""),) if deliveries else ()
+        if events:
+            notify += ((EVENTS, ""),)
+        args = (event_id, epoch, deliveries, events)
+        return await self.database.write(_settle, args, notify=notify)  # type: ignore[no-any-return]
+
+    def describe(self) -> str:
+        return redacted(self.database.url)
+
+    async def close(self) -> None:
+        await self.database.close()
+
+
+async def _settle(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) -> list[bool]:
+    deliveries = [(call[0], d) for call in calls for d in call[2]]
+    events = [(call[0], e) for call in calls for e in call[3]]
+    rows = await connection.fetch(
+        SETTLE,
+        [call[0] for call in calls],
+        [call[1] for call in calls],
+        [source for source, _ in deliveries],
+        *delivery_columns([d for _, d in deliveries]),
+        [source for source, _ in events],
+        *event_columns([e for _, e in events]),
+    )
+    settled = {row["event_id"] for row in rows}
+    return [call[0] in settled for call in calls]

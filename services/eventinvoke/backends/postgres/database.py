@@ -1,0 +1,313 @@
+"""A connection pool, a writer with group commit, and one listening connection, for one
+PostgreSQL database.
+
+Group commit is what makes a database queue fast: measured on a 2-core machine, lease+settle
+batched ran 10-16k events/s, one transaction each only 1.1-1.8k. So every hot write (enqueue,
+lease, extend, retry, ack, settle, the outbox's) goes through ``write``: a writer coroutine
+takes every write waiting, runs each kind of write as ONE statement over arrays (``unnest``),
+commits them all with one COMMIT, and only then answers the callers. While a commit is under
+way, new writes pile up and share the next one.
+
+As in the SQLite writer, a write is *durable* (an accepted event, a record accepted over gRPC)
+or *bookkeeping* (leases, acks, settles, delivery marks): a batch of bookkeeping alone commits
+with ``synchronous_commit = off``, whose loss in a server crash only makes work run again.
+
+A batch that fails as a whole for a reason of its own (a constraint one write broke) is run
+again one write per transaction, so each caller hears only its own error. A lost connection
+or an unreachable server is ``BackendUnavailable``: the caller may retry.
+
+Other processes' writes are heard through ``LISTEN`` on one dedicated connection; the callers'
+polls remain the fallback when it is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import structlog
+
+from eventinvoke.backends.base import BackendUnavailable
+from eventinvoke.backends.postgres.schema import migrate
+
+log = structlog.get_logger("eventinvoke.backends.postgres")
+
+T = TypeVar("T")
+
+# NOTIFY channels: events became visible, deliveries were added, a function (the payload) changed.
+EVENTS = "eventinvoke_events"
+DELIVERIES = "eventinvoke_deliveries"
+FUNCTIONS = "eventinvoke_functions"
+
+CONNECT_TIMEOUT = 10.0
+POOL_SIZE = 8  # reads and configuration writes; the writer and the listener have their own
+RECONNECT_DELAY = (0.1, 5.0)  # the listener's backoff, first and longest
+
+# Failures of the connection or the server, not of a statement: the caller may retry.
+UNAVAILABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+# A batch function runs every write of one kind in one statement: it gets the writes' arguments
+# in order and returns one result per write, in the same order.
+Batch = Callable[[asyncpg.Connection, list[Any]], Awaitable[list[Any]]]
+
+
+@dataclass
+class _Write:
+    batch: Batch
+    args: Any
+    durable: bool
+    notify: tuple[tuple[str, str], ...]  # (channel, payload) to send if it commits
+    future: asyncio.Future[Any]
+
+
+@dataclass
+class Listeners:
+    """What to call when a NOTIFY arrives on each channel (payload for FUNCTIONS)."""
+
+    events: Callable[[], None] = lambda: None
+    deliveries: Callable[[], None] = lambda: None
+    functions: Callable[[str], None] = field(default=lambda name: None)
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def unavailable(url: str, error: BaseException) -> BackendUnavailable:
+    reason = str(error) or type(error).__name__
+    return BackendUnavailable(f"PostgreSQL at {redacted(url)} is unavailable: {reason}")
+
+
+class Database:
+    """The pool for reads and configuration writes, the batching writer for hot writes, and the
+    clock: ``now()`` is this host's time corrected to the server's."""
+
+    def __init__(self, url: str, pool: asyncpg.Pool, listeners: Listeners) -> None:
+        self.url = url
+        self.pool = pool
+        self.listeners = listeners
+        self.commits = 0  # batches committed; with group commit, far fewer than writes
+        self._offset = 0.0  # server clock minus this host's, from the last reading
+        self._pending: list[_Write] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(cls, url: str, listeners: Listeners) -> Database:
+        """Connect, migrate, start the writer and the listener. A bad URL, a server that does
+        not answer or a refused login raise BackendUnavailable with one line."""
+        try:
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT
+            )
+        except (ValueError, asyncpg.exceptions.InvalidAuthorizationSpecificationError) as error:
+            raise unavailable(url, error) from None
+        except asyncpg.exceptions.PostgresError as error:  # no such database, refused login
+            raise unavailable(url, error) from None
+        except UNAVAILABLE as error:
+            raise unavailable(url, error) from None
+        database = cls(url, pool, listeners)
+        try:
+            async with pool.acquire() as connection:
+                await migrate(connection)
+                await database._read_clock(connection)
+        except BaseException:
+            await pool.close()
+            raise
+        database._writer = asyncio.create_task(database._write_loop(), name="postgres-writer")
+        database._listener = asyncio.create_task(database._listen(), name="postgres-listener")
+        return database
+
+    # --- the clock ----------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return time.time() + self._offset
+
+    async def _read_clock(self, connection: asyncpg.Connection) -> None:
+        before = time.time()
+        server = await connection.fetchval("SELECT ei_now()")
+        after = time.time()
+        self.observe_clock(server, (before + after) / 2)
+
+    def observe_clock(self, server: float, local: float) -> None:
+        """The server said ``server`` at (about) ``local`` by this host's clock."""
+        self._offset = server - local
+
+    # --- reads and single transactions -------------------------------------------------------
+
+    async def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """``work`` on a pooled connection (reads, configuration writes in their own
+        transaction); connection failures become BackendUnavailable."""
+        if self._closed:
+            raise BackendUnavailable("the PostgreSQL backend is closed")
+        try:
+            async with self.pool.acquire(timeout=CONNECT_TIMEOUT) as connection:
+                return await work(connection)
+        except UNAVAILABLE as error:
+            raise unavailable(self.url, error) from None
+
+    async def notify(self, connection: asyncpg.Connection, channel: str, payload: str = "") -> None:
+        """NOTIFY inside the caller's transaction: sent only if it commits."""
+        await connection.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+    # --- the batching writer ------------------------------------------------------------------
+
+    async def write(
+        self,
+        batch: Batch,
+        args: Any,
+        *,
+        durable: bool = False,
+        notify: tuple[tuple[str, str], ...] = (),
+    ) -> Any:
+        """Queue one write for the next batch; return its result once the batch committed."""
+        if self._closed:
+            raise BackendUnavailable("the PostgreSQL backend is closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Write(batch, args, durable, notify, future))
+        self._wake.set()
+        return await future
+
+    async def _write_loop(self) -> None:
+        while True:
+            if not self._pending:
+                if self._closed:
+                    return
+                await self._wake.wait()
+                self._wake.clear()
+                continue
+            batch, self._pending = self._pending, []
+            await self._commit(batch)
+
+    async def _commit(self, writes: list[_Write]) -> None:
+        try:
+            async with self.pool.acquire(timeout=CONNECT_TIMEOUT) as connection:
+                try:
+                    results = await self._transaction(connection, writes)
+                except UNAVAILABLE:
+                    raise
+                except Exception:
+                    if len(writes) == 1:
+                        raise
+                    # One write broke the batch: each alone, so each hears only its own error.
+                    for write in writes:
+                        try:
+                            _settle(write, (await self._transaction(connection, [write]))[0])
+                        except UNAVAILABLE:
+                            raise
+                        except Exception as error:
+                            _fail(write, error)
+                    return
+        except UNAVAILABLE as error:
+            failure = unavailable(self.url, error)
+            for write in writes:
+                _fail(write, failure)
+            return
+        except Exception as error:
+            for write in writes:
+                _fail(write, error)
+            return
+        for write, result in zip(writes, results, strict=True):
+            _settle(write, result)
+
+    async def _transaction(self, connection: asyncpg.Connection, writes: list[_Write]) -> list[Any]:
+        groups: dict[Batch, list[int]] = {}
+        for index, write in enumerate(writes):
+            groups.setdefault(write.batch, []).append(index)
+        results: list[Any] = [None] * len(writes)
+        notify = sorted({note for write in writes for note in write.notify})
+        async with connection.transaction():
+            if not any(write.durable for write in writes):
+                await connection.execute("SET LOCAL synchronous_commit = off")
+            for batch, indexes in groups.items():
+                answers = await batch(connection, [writes[i].args for i in indexes])
+                for index, answer in zip(indexes, answers, strict=True):
+                    results[index] = answer
+            if notify:
+                await connection.execute(
+                    "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)",
+                    [channel for channel, _ in notify],
+                    [payload for _, payload in notify],
+                )
+        self.commits += 1
+        return results
+
+    # --- hearing other processes -------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Keep one connection LISTENing; on losing it, reconnect with backoff (the pollers
+        cover the gap) and ring every doorbell once, in case a notification was missed."""
+        delay = RECONNECT_DELAY[0]
+        while not self._closed:
+            lost = asyncio.Event()
+            try:
+                connection = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
+            except Exception as error:
+                log.warning("listen_connect_failed", error=str(error), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_DELAY[1])
+                continue
+            delay = RECONNECT_DELAY[0]
+            try:
+                connection.add_termination_listener(lambda _, lost=lost: lost.set())
+                await connection.add_listener(EVENTS, lambda *_: self.listeners.events())
+                await connection.add_listener(DELIVERIES, lambda *_: self.listeners.deliveries())
+                await connection.add_listener(
+                    FUNCTIONS, lambda _c, _p, _ch, name: self.listeners.functions(name)
+                )
+                self.listeners.events()
+                self.listeners.deliveries()
+                while not lost.is_set() and not connection.is_closed():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), 5.0)
+            except Exception as error:
+                log.warning("listen_failed", error=str(error))
+            finally:
+                with contextlib.suppress(Exception):
+                    await connection.close(timeout=1)
+
+    async def close(self) -> None:
+        """Finish the writes already queued, stop listening, close every connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        if self._writer is not None:
+            await self._writer
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await self.pool.close()
+
+
+def _settle(write: _Write, result: Any) -> None:
+    if not write.future.done():
+        write.future.set_result(result)
+
+
+def _fail(write: _Write, error: BaseException) -> None:
+    if not write.future.done():
+        write.future.set_exception(error)

@@ -1,0 +1,243 @@
+"""The event queue in PostgreSQL: leased with SKIP LOCKED, fenced by lease epochs, every write
+one statement per batch (``Database.write``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from eventinvoke.backends.postgres.database import EVENTS, Database
+from eventinvoke.backends.postgres.outbox import arrays
+from eventinvoke.core.model import LastAttempt, QueuedEvent
+
+EVENT_COLUMNS = (
+    "event_id, request_id, function_name, qualifier, payload, enqueued_at, attempts, visible_at, "
+    "throttles, last_response, last_function_error, last_executed_version, lease_epoch, "
+    "lease_expires"
+)
+
+# Fair leasing: a skip scan walks the functions with queued events (one index probe each),
+# each function offers its due events oldest first (at most $1, locked with SKIP LOCKED so that
+# replicas leasing at once take different events), and ``turn`` ranks a function's events so
+# that the first of every function goes before the second of any. One function's backlog never
+# hides another function's events.
+LEASE = f"""
+WITH RECURSIVE names AS (
+    (SELECT function_name FROM events ORDER BY function_name LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.function_name FROM events e WHERE e.function_name > n.function_name
+            ORDER BY e.function_name LIMIT 1)
+    FROM names n WHERE n.function_name IS NOT NULL
+),
+candidates AS (
+    SELECT c.event_id, c.available_at,
+           row_number() OVER (PARTITION BY n.function_name
+                              ORDER BY c.available_at, c.event_id) AS turn
+    FROM names n CROSS JOIN LATERAL (
+        SELECT e.event_id, e.available_at FROM events e
+        WHERE e.function_name = n.function_name AND e.available_at <= ei_now()
+        ORDER BY e.available_at, e.event_id LIMIT $1
+        FOR UPDATE SKIP LOCKED
+    ) c
+),
+chosen AS (SELECT event_id FROM candidates ORDER BY turn, available_at, event_id LIMIT $1)
+UPDATE events e SET lease_owner = $2, lease_expires = ei_now() + $3,
+    available_at = ei_now() + $3, lease_epoch = e.lease_epoch + 1
+FROM chosen WHERE e.event_id = chosen.event_id
+RETURNING {", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))}, ei_now() AS server_now
+"""
+
+# The array types a list of events becomes (``event_columns``), and what they insert: each
+# event stamped with the server's clock; a request id already queued is a repeat, left out.
+EVENT_TYPES = ("text", "text", "text", "bytea", "integer")
+EVENT_VALUES = (
+    "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, attempts, "
+    "visible_at, available_at) SELECT r, f, q, p, ei_now(), a, ei_now(), ei_now() "
+)
+INSERT_EVENTS = (
+    f"{EVENT_VALUES} FROM unnest({arrays(EVENT_TYPES)}) AS t(r, f, q, p, a) "
+    "ON CONFLICT (request_id) DO NOTHING"
+)
+
+
+def event_columns(events: Sequence[QueuedEvent]) -> tuple[list[Any], ...]:
+    """The arrays INSERT_EVENTS takes (also the follow-ups of a settle)."""
+    return (
+        [e.request_id for e in events],
+        [e.function_name for e in events],
+        [e.qualifier for e in events],
+        [e.payload for e in events],
+        [e.attempts for e in events],
+    )
+
+
+class PostgresEventQueue:
+    """The EventQueue of the PostgreSQL backend. Its clock is the server's."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def now(self) -> float:
+        return self._database.now()
+
+    async def enqueue(self, *events: QueuedEvent) -> None:
+        await self._database.write(_enqueue, events, durable=True, notify=((EVENTS, ""),))
+
+    async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[QueuedEvent]:
+        events, server_now = await self._database.write(_lease, (owner, limit, lease_seconds))
+        if server_now is not None:  # every lease keeps the clock's correction fresh
+            self._database.observe_clock(server_now, time.time())
+        return events  # type: ignore[no-any-return]
+
+    async def extend(self, event_id: int, epoch: int, lease_seconds: float) -> bool:
+        return await self._database.write(_extend, (event_id, epoch, lease_seconds))  # type: ignore[no-any-return]
+
+    async def release(self, leases: Sequence[tuple[int, int]]) -> None:
+        if leases:
+            await self._database.write(_release, list(leases), notify=((EVENTS, ""),))
+
+    async def retry(
+        self,
+        event_id: int,
+        epoch: int,
+        attempts: int,
+        visible_at: float,
+        throttles: int = 0,
+        last_attempt: LastAttempt | None = None,
+    ) -> bool:
+        args = (event_id, epoch, attempts, visible_at, throttles, last_attempt)
+        return await self._database.write(_retry, args)  # type: ignore[no-any-return]
+
+    async def ack(self, event_id: int, epoch: int) -> bool:
+        return await self._database.write(_ack, (event_id, epoch))  # type: ignore[no-any-return]
+
+    async def depth(self) -> int:
+        return await self._database.run(  # type: ignore[no-any-return]
+            lambda c: c.fetchval("SELECT count(*) FROM events")
+        )
+
+    async def oldest_age(self) -> float | None:
+        oldest = await self._database.run(
+            lambda c: c.fetchval("SELECT min(enqueued_at) FROM events")
+        )
+        return None if oldest is None else self.now() - oldest
+
+
+# --- batch functions: every write of one kind in one statement ---------------------------------
+
+
+async def _enqueue(
+    connection: asyncpg.Connection, calls: list[Sequence[QueuedEvent]]
+) -> list[None]:
+    events = [event for call in calls for event in call]
+    await connection.execute(INSERT_EVENTS, *event_columns(events))
+    return [None] * len(calls)
+
+
+async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, float]]) -> list[Any]:
+    # Leases are not merged (each owner asks for its own count); each is one statement.
+    answers = []
+    for owner, limit, lease_seconds in calls:
+        rows = await connection.fetch(LEASE, limit, owner, lease_seconds)
+        events = sorted((_event(row) for row in rows), key=_order)
+        answers.append((events, rows[0]["server_now"] if rows else None))
+    return answers
+
+
+def _order(event: QueuedEvent) -> tuple[float, int]:
+    return (event.visible_at, event.event_id or 0)
+
+
+async def _extend(
+    connection: asyncpg.Connection, calls: list[tuple[int, int, float]]
+) -> list[bool]:
+    rows = await connection.fetch(
+        "UPDATE events e SET lease_expires = ei_now() + t.s, available_at = ei_now() + t.s "
+        "FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS t(id, epoch, s) "
+        "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch AND e.lease_owner IS NOT NULL "
+        "RETURNING e.event_id, e.lease_epoch",
+        *_columns(calls, 3),
+    )
+    return _matched(calls, rows, "event_id")
+
+
+async def _release(
+    connection: asyncpg.Connection, calls: list[list[tuple[int, int]]]
+) -> list[None]:
+    leases = [lease for call in calls for lease in call]
+    await connection.execute(
+        "UPDATE events e SET lease_owner = NULL, lease_expires = NULL, available_at = e.visible_at "
+        "FROM unnest($1::bigint[], $2::bigint[]) AS t(id, epoch) "
+        "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch",
+        *_columns(leases, 2),
+    )
+    return [None] * len(calls)
+
+
+async def _retry(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) -> list[bool]:
+    last = [call[5] for call in calls]
+    rows = await connection.fetch(
+        "UPDATE events e SET attempts = t.attempts, visible_at = t.at, available_at = t.at, "
+        "throttles = t.throttles, lease_owner = NULL, lease_expires = NULL, "
+        "last_response = CASE WHEN t.kept THEN t.response ELSE e.last_response END, "
+        "last_function_error = CASE WHEN t.kept THEN t.error ELSE e.last_function_error END, "
+        "last_executed_version = CASE WHEN t.kept THEN t.version "
+        "ELSE e.last_executed_version END "
+        "FROM unnest($1::bigint[], $2::bigint[], $3::integer[], $4::float8[], $5::integer[], "
+        "$6::boolean[], $7::bytea[], $8::text[], $9::text[]) "
+        "AS t(id, epoch, attempts, at, throttles, kept, response, error, version) "
+        "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch RETURNING e.event_id, e.lease_epoch",
+        *_columns(calls, 5),
+        [a is not None for a in last],
+        [a.payload if a else None for a in last],
+        [a.function_error if a else None for a in last],
+        [a.executed_version if a else None for a in last],
+    )
+    return _matched(calls, rows, "event_id")
+
+
+async def _ack(connection: asyncpg.Connection, calls: list[tuple[int, int]]) -> list[bool]:
+    rows = await connection.fetch(
+        "DELETE FROM events e USING unnest($1::bigint[], $2::bigint[]) AS t(id, epoch) "
+        "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch RETURNING e.event_id, e.lease_epoch",
+        *_columns(calls, 2),
+    )
+    return _matched(calls, rows, "event_id")
+
+
+def _columns(calls: Sequence[Sequence[Any]], count: int) -> list[list[Any]]:
+    """The first ``count`` fields of each call, as one array per field."""
+    return [[call[i] for call in calls] for i in range(count)]
+
+
+def _matched(calls: Sequence[Sequence[Any]], rows: list[asyncpg.Record], key: str) -> list[bool]:
+    """Whether each (id, epoch, ...) call matched a returned row."""
+    done = {(row[key], row["lease_epoch"]) for row in rows}
+    return [(call[0], call[1]) in done for call in calls]
+
+
+def _event(row: asyncpg.Record) -> QueuedEvent:
+    last_version = row["last_executed_version"]
+    return QueuedEvent(
+        event_id=row["event_id"],
+        request_id=row["request_id"],
+        function_name=row["function_name"],
+        qualifier=row["qualifier"],
+        payload=bytes(row["payload"]),
+        enqueued_at=row["enqueued_at"],
+        attempts=row["attempts"],
+        visible_at=row["visible_at"],
+        throttles=row["throttles"],
+        last_attempt=None
+        if last_version is None
+        else LastAttempt(
+            payload=bytes(row["last_response"] or b""),
+            function_error=row["last_function_error"],
+            executed_version=last_version,
+        ),
+        lease_expires=row["lease_expires"],
+        lease_epoch=row["lease_epoch"],
+    )
