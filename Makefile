@@ -7,7 +7,7 @@ PROTOS := $(wildcard protos/eventinvoke/v1/*.proto)
 GENERATED := protos/eventinvoke/v1/.generated
 NODE_MODULES := clients/node/node_modules/.installed
 
-.PHONY: install run test bench protos lint fmt readme clean
+.PHONY: install run cluster test bench protos lint fmt readme clean
 
 install: $(STAMP) $(GENERATED) $(NODE_MODULES)
 
@@ -34,6 +34,10 @@ $(GENERATED): $(PROTOS) $(STAMP)
 
 run: install
 	$(BIN)/eventinvoke up $(ARGS)
+
+# Every service as its own processes on the local PostgreSQL (cluster mode; see the README).
+cluster: install
+	$(BIN)/eventinvoke cluster $(ARGS)
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -206,3 +206,8 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
         time.sleep(interval)
+
+
+# --- PostgreSQL: a real server and databases of the tests' own (tests/postgres.py) ---
+
+from postgres import postgres_server, postgres_session_url, postgres_url  # noqa: E402, F401

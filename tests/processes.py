@@ -62,9 +62,15 @@ class SuiteProcess:
         self.process.wait(10)
 
     def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM, and wait for the graceful stop; one that does not stop is killed, with its
+        process group, before the timeout is raised."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.cleanup()
+            raise
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

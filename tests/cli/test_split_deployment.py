@@ -22,9 +22,7 @@ PYTHON = ["--runtime", "python3.11", "--handler", "index.handler"]
 @pytest.fixture
 def invoker_only(tmp_path: Path, dead_endpoint: str) -> Iterator[str]:
     """A real gRPC server serving eventinvoke.v1.Invoker only; yields its address."""
-    settings = test_settings(
-        tmp_path / "invoker-data", executor_endpoint=dead_endpoint, router_endpoint=dead_endpoint
-    )
+    settings = test_settings(tmp_path / "invoker-data", executor_endpoint=dead_endpoint)
     with serving_in_thread(Suite(settings, roles=("invoker",)), tmp_path) as address:
         yield address
 

@@ -183,9 +183,7 @@ async def test_status_without_error_info_is_named_after_the_grpc_code(
     # A real invoker-only server has no Router service: gRPC itself answers UNIMPLEMENTED, with
     # no ErrorInfo, and the client names the error after the gRPC code.
     invoker_only = Suite(
-        test_settings(
-            tmp_path / "data", executor_endpoint=dead_endpoint, router_endpoint=dead_endpoint
-        ),
+        test_settings(tmp_path / "data", executor_endpoint=dead_endpoint),
         roles=("invoker",),
     )
     await invoker_only.start()

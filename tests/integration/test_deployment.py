@@ -59,14 +59,7 @@ def _services(address: str) -> set[str]:
 async def test_one_service_per_process(tmp_path: Path) -> None:
     data = ["--data-dir", str(tmp_path / "data")]
     invoker, executor, router = (f"127.0.0.1:{free_port()}" for _ in range(3))
-    peers = [
-        "--invoker-endpoint",
-        invoker,
-        "--executor-endpoint",
-        executor,
-        "--router-endpoint",
-        router,
-    ]
+    peers = ["--invoker-endpoint", invoker, "--executor-endpoint", executor]
     processes = [
         SuiteProcess(["serve", "router", *data, *peers], tmp_path / "router.log", ENV),
         SuiteProcess(["serve", "executor", *data, *peers], tmp_path / "executor.log", ENV),

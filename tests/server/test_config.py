@@ -28,7 +28,7 @@ _SAMPLES: dict[str, tuple[str, Any]] = {
     "account": ("123456789012", "123456789012"),
     "invoker_endpoint": ("dns:///invoker:50051", "dns:///invoker:50051"),
     "executor_endpoint": ("executor:50051", "executor:50051"),
-    "router_endpoint": ("router.mesh:50051", "router.mesh:50051"),
+    "backend": ("postgresql://ei:secret@db:5432/ei", "postgresql://ei:secret@db:5432/ei"),
     "disabled_destinations": ("s3, sns", ("s3", "sns")),
     "log_format": ("console", "console"),
     "log_level": ("warning", "warning"),
@@ -142,6 +142,12 @@ def test_an_unknown_toml_key_is_refused_with_a_suggestion(tmp_path: Path) -> Non
         ("EVENTINVOKE_ACCOUNT", "42", "'42' is not a 12-digit account id"),
         ("EVENTINVOKE_LISTEN", "50051", "'50051' is not an address of the form host:port"),
         ("EVENTINVOKE_DESTINATIONS", "{sqs}", "'{sqs}' is not a JSON object"),
+        (
+            "EVENTINVOKE_BACKEND",
+            "mysql://ei:secret@db/ei",
+            "'mysql://ei:***@db/ei' is not a PostgreSQL URL "
+            "(postgresql://user:password@host:port/database)",
+        ),
     ],
 )
 def test_a_bad_variable_is_refused_by_name(name: str, text: str, why: str) -> None:

@@ -20,6 +20,9 @@ _MESSAGE_LIMIT = 64 * 1024 * 1024
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", _MESSAGE_LIMIT),
     ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
+    # An endpoint may name several replicas (a DNS name with several addresses, or
+    # ipv4:host:port,host:port): spread calls over all of them, not just the first.
+    ("grpc.lb_policy_name", "round_robin"),
 ]
 
 Service = Literal["invoker", "executor", "router"]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
 
-from eventinvoke.client import errors
+from eventinvoke.client import AsyncClient, errors
 from eventinvoke.core.errors import LambdaError
 from eventinvoke.core.model import ExecutionRecord, QueuedEvent
 from eventinvoke.destinations.lambda_ import LambdaDestination
@@ -56,6 +57,30 @@ class LocalInvoker:
 
     async def close(self) -> None:
         pass
+
+
+class PeerInvoker:
+    """The Invoker of another process, through a client made when first used."""
+
+    def __init__(self, address: Callable[[], str]) -> None:
+        self._address = address
+        self._client: AsyncClient | None = None
+
+    async def invoke(
+        self,
+        function_name: str,
+        payload: bytes | str = b"",
+        invocation_type: str = "RequestResponse",
+    ) -> Mapping[str, Any]:
+        if self._client is None:
+            self._client = AsyncClient(self._address())
+        return await self._client.invoke(
+            function_name=function_name, payload=payload, invocation_type=invocation_type
+        )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
 
 
 # Follow-up request ids are derived from the record, so that a settle repeated after a crash

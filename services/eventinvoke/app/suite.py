@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 import grpc
 import structlog
 
-from eventinvoke.app.local import LocalFunctionRoutes, LocalInvoker
+from eventinvoke.app.local import LocalFunctionRoutes, LocalInvoker, PeerInvoker
 from eventinvoke.backends import Wakeups, open_backend
 from eventinvoke.backends.base import Backend
 from eventinvoke.backends.cache import CachedStore
@@ -32,7 +32,7 @@ from eventinvoke.router.plugin import Invoker, RouterContext
 from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
 from eventinvoke.server.config import Settings, variable
-from eventinvoke.server.serve import CHANNEL_OPTIONS, Server, Service, check_free
+from eventinvoke.server.serve import PEER_CHANNEL_OPTIONS, Server, Service, check_free
 from eventinvoke.v1 import (
     executor_service_pb2,
     executor_service_pb2_grpc,
@@ -81,7 +81,7 @@ class Suite:
         self.worker: AsyncWorker | None = None
         self.gateway: Gateway | None = None
         self._channels: dict[str, grpc.aio.Channel] = {}
-        self._closers: list[Sandboxes | AsyncClient | LocalInvoker] = []
+        self._closers: list[Sandboxes | AsyncClient | LocalInvoker | PeerInvoker] = []
         self._sandboxes: Sandboxes | None = None
         self._executor_doorbell = asyncio.Event()
         self._router_doorbell = asyncio.Event()
@@ -101,6 +101,13 @@ class Suite:
         check_free(settings.listen)
         if "gateway" in self.roles:
             check_free(settings.http_listen, "HTTP")
+        keeps_data = set(self.roles) != {"gateway"}  # a gateway alone keeps no data
+        if keeps_data:  # an unreachable database stops the start before anything runs
+            self.backend = await open_backend(
+                settings,
+                # Other processes' writes ring these (a backend that can tell; others poll).
+                Wakeups(self._executor_doorbell, self._router_doorbell, self._function_changed),
+            )
         if "executor" in self.roles:
             # Before gRPC makes its threads, whose fork handlers would print a warning at the
             # fork (a host started again later, after one died, may still print it).
@@ -108,15 +115,10 @@ class Suite:
         self.server = Server(settings.listen)
         self.server.bind()
         partition = Partition(settings.region, settings.account)
-        if set(self.roles) == {"gateway"}:  # a gateway alone keeps no data
+        if self.backend is None:
             self._start_gateway()
             await self.server.start()
             return
-        self.backend = await open_backend(
-            settings,
-            # Other processes' writes ring these (a backend that can tell; others are polled).
-            Wakeups(self._executor_doorbell, self._router_doorbell, self._function_changed),
-        )
         store = self._store = CachedStore(self.backend.store)
         # The account's concurrency limit is the executor's sandbox limit.
         self._functions = Functions(store, partition, concurrency_limit=settings.max_sandboxes)
@@ -210,6 +212,7 @@ class Suite:
     def _start_router(self, partition: Partition) -> None:
         assert self.server is not None and self.backend is not None
         settings = self.settings
+        self._peer_address("invoker")  # it delivers to functions through an Invoker: say so now
         destinations = self._load_destinations(partition)
         self.server.services.append(
             Service(
@@ -268,12 +271,13 @@ class Suite:
             self._store.invalidate(name)
 
     def _invoker(self) -> Invoker:
-        """The Invoker adapters use: this process's, or a client of the configured one."""
-        invoker: LocalInvoker | AsyncClient
+        """The Invoker adapters use: this process's, or a client of the configured one, made
+        when first used (an executor loads the adapters only to ask what they claim)."""
+        invoker: LocalInvoker | PeerInvoker
         if self._invocations is not None:
             invoker = LocalInvoker(self._invocations)
         else:
-            invoker = AsyncClient(self._peer_address("invoker"))
+            invoker = PeerInvoker(lambda: self._peer_address("invoker"))
         self._closers.append(invoker)
         return invoker
 
@@ -281,7 +285,7 @@ class Suite:
         """A channel to a peer: this very server when it carries the role."""
         target = self._peer_address(role)
         if target not in self._channels:
-            self._channels[target] = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+            self._channels[target] = grpc.aio.insecure_channel(target, options=PEER_CHANNEL_OPTIONS)
         return self._channels[target]
 
     def _peer_address(self, role: str) -> str:

@@ -6,7 +6,7 @@ returns has been made durable (for SQLite: committed with synchronous=FULL).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from eventinvoke.core.model import (
@@ -100,6 +100,17 @@ class FunctionStore(Protocol):
 
     async def list_aliases(self, function_name: str) -> list[Alias]:
         """A function's aliases ordered by name."""
+
+
+def fair_order(events: Iterable[QueuedEvent]) -> list[QueuedEvent]:
+    """Leased events in the order to run them: each function's oldest first, then each
+    function's second, and so on, so that one function's backlog does not go first."""
+    turns: dict[str, int] = {}
+    ranked = []
+    for event in sorted(events, key=lambda e: (e.visible_at, e.event_id or 0)):
+        turn = turns[event.function_name] = turns.get(event.function_name, 0) + 1
+        ranked.append((turn, event))
+    return [event for _, event in sorted(ranked, key=lambda pair: pair[0])]
 
 
 async def resolve_qualifier(

@@ -11,7 +11,16 @@ from typing import Any
 
 import click
 
-from eventinvoke.cli import bench, concurrency, event_invoke, functions, logs, server, versions
+from eventinvoke.cli import (
+    bench,
+    cluster,
+    concurrency,
+    event_invoke,
+    functions,
+    logs,
+    server,
+    versions,
+)
 from eventinvoke.cli import deploy as deploy_cli
 from eventinvoke.cli._common import AwsGroup, Settings, global_options
 
@@ -31,6 +40,7 @@ concurrency.register(cli)
 event_invoke.register(cli)
 logs.register(cli)
 server.register(cli)
+cluster.register(cli)
 bench.register(cli)
 deploy_cli.register(cli)
 

@@ -48,6 +48,7 @@ def _server_options(command: Any) -> Any:
 def _run(roles: tuple[str, ...], config_file: Path | None, flags: dict[str, Any]) -> None:
     # Imported here so that client commands start fast.
     from eventinvoke.app import Suite
+    from eventinvoke.backends import BackendUnavailable
     from eventinvoke.server.logs import configure_logging
     from eventinvoke.server.loop import run_event_loop
 
@@ -58,7 +59,7 @@ def _run(roles: tuple[str, ...], config_file: Path | None, flags: dict[str, Any]
     configure_logging(settings.log_format, settings.log_level)
     try:
         run_event_loop(Suite(settings, roles).run_until_signalled())
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, BackendUnavailable) as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:
         pass

@@ -47,7 +47,9 @@ class LeaseLoop(Generic[T]):
     """Runs leased items with at most ``concurrency`` in flight.
 
     An item already being worked on here is never started a second time, even when its lease
-    ran out and the lease call hands it back: the first attempt's outcome settles it.
+    ran out and the lease call hands it back: the first attempt's outcome settles it, under the
+    newer lease, which ``adopt(item, fresh)`` carries over to the item in flight (a lease's
+    writes are fenced by the newest lease).
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class LeaseLoop(Generic[T]):
         doorbell: asyncio.Event,
         batch: int | None = None,
         prefetch: Prefetch[T] | None = None,
+        adopt: Callable[[T, T], None] = lambda item, fresh: None,
     ) -> None:
         self.name = name
         self._lease = lease
@@ -69,7 +72,9 @@ class LeaseLoop(Generic[T]):
         self.batch = batch or concurrency + (prefetch.count if prefetch else 0)
         self.doorbell = doorbell
         self.inflight: dict[Hashable, asyncio.Task[None]] = {}
+        self.running: dict[Hashable, T] = {}  # the items of ``inflight``
         self.prefetch = prefetch
+        self._adopt = adopt
         # Prefetched items, oldest first, with when their lease was asked for (monotonic).
         self.waiting: deque[tuple[float, T]] = deque()
         self._slot_freed = asyncio.Event()  # set when an item finishes
@@ -99,12 +104,14 @@ class LeaseLoop(Generic[T]):
             await self._work(item)
         finally:
             self.inflight.pop(key, None)
+            self.running.pop(key, None)
             self._ahead = True
             if not self._stopping:
                 self._start_waiting()
             self._slot_freed.set()
 
     def _start(self, key: Hashable, item: T) -> None:
+        self.running[key] = item
         self.inflight[key] = asyncio.create_task(self._run_one(key, item))
 
     def _start_waiting(self) -> None:
@@ -173,10 +180,12 @@ class LeaseLoop(Generic[T]):
                 log.exception("lease_failed", loop=self.name)
                 items = []
             taken = 0
-            held = {self._key(item) for _, item in self.waiting}
+            held = {self._key(item): item for _, item in self.waiting}
             for item in items:
                 key = self._key(item)
-                if key in self.inflight or key in held:
+                current = self.running.get(key) or held.get(key)
+                if current is not None:
+                    self._adopt(current, item)
                     continue
                 free_slot = len(self.inflight) < self.concurrency and not self.waiting
                 # Once stopping, an item that can go back waits, and stop() gives it back.
@@ -184,7 +193,7 @@ class LeaseLoop(Generic[T]):
                     self._start(key, item)
                 else:
                     self.waiting.append((leased_at, item))
-                    held.add(key)
+                    held[key] = item
                 taken += 1
             if not taken:  # nothing new: wait for the doorbell or the next poll
                 try:

@@ -70,9 +70,7 @@ class LocalHandoff:
                 routed.append((target, kind))
             else:
                 events.append(event)
-        settled = await self.backend.settle(
-            event_id, epoch, deliveries_for(record, routed), events
-        )
+        settled = await self.backend.settle(event_id, epoch, deliveries_for(record, routed), events)
         if settled and routed:
             self.router_doorbell.set()
         if settled and events:

@@ -80,6 +80,7 @@ class AsyncWorker:
         # Settles that left their slot, by event id. Their events stay leased until the settle
         # commits; one leased again meanwhile (its lease ran out) is not run a second time.
         self._settling: dict[int, asyncio.Task[None]] = {}
+        self._settling_events: dict[int, QueuedEvent] = {}
         self.loop: LeaseLoop[QueuedEvent] = LeaseLoop(
             "executor-worker",
             lease=lambda limit: self.queue.lease(self.owner, limit, self._base_lease),
@@ -95,6 +96,7 @@ class AsyncWorker:
                 hold=self._base_lease / 3,
                 release=self._release,
             ),
+            adopt=adopt_lease,
         )
 
     async def _release(self, events: list[QueuedEvent]) -> None:
@@ -122,7 +124,9 @@ class AsyncWorker:
             await asyncio.gather(*self._settling.values(), return_exceptions=True)
 
     async def _process(self, event: QueuedEvent) -> None:
-        if event.event_id in self._settling:
+        settling = self._settling_events.get(event.event_id or 0)
+        if settling is not None:  # leased again while its settle commits: the settle decides
+            adopt_lease(settling, event)
             return
         structlog.contextvars.bind_contextvars(
             request_id=event.request_id, function=event.function_name
@@ -291,17 +295,26 @@ class AsyncWorker:
             return
         event_id = event.event_id
         assert event_id is not None
+        self._settling_events[event_id] = event
         task = self._settling[event_id] = asyncio.create_task(handover)
-        task.add_done_callback(lambda _: self._settling.pop(event_id, None))
+        task.add_done_callback(lambda _: self._settled(event_id))
+
+    def _settled(self, event_id: int) -> None:
+        self._settling.pop(event_id, None)
+        self._settling_events.pop(event_id, None)
 
     async def _hand_over(
         self, event: QueuedEvent, record: ExecutionRecord, destinations: list[tuple[str, str]]
     ) -> None:
         assert event.event_id is not None
         try:
-            settled = await self.handoff.settle(
-                event.event_id, event.lease_epoch, record, destinations
-            )
+            epoch = event.lease_epoch
+            settled = await self.handoff.settle(event.event_id, epoch, record, destinations)
+            while not settled and event.lease_epoch != epoch:
+                # This executor leased it again while the settle was on its way: settle under
+                # the newer lease, which is its own.
+                epoch = event.lease_epoch
+                settled = await self.handoff.settle(event.event_id, epoch, record, destinations)
         except Exception as error:
             await self._system_error(event, error)
             return
@@ -312,6 +325,13 @@ class AsyncWorker:
             destinations=[t for t, _ in destinations],
             **error_fields(record.function_error, record.response_payload),
         )
+
+
+def adopt_lease(event: QueuedEvent, fresh: QueuedEvent) -> None:
+    """``event`` is being worked on here and was leased again by this executor (its lease ran
+    out meanwhile): its writes must now carry the newer lease."""
+    event.lease_epoch = fresh.lease_epoch
+    event.lease_expires = fresh.lease_expires
 
 
 def first_renewal(taken: float, needed: float, expires: float | None, now: float) -> float:
@@ -356,11 +376,12 @@ class _LeaseRenewal:
         self._task = asyncio.create_task(self._renew())
 
     async def _renew(self) -> None:
-        event_id, epoch = self._event.event_id, self._event.lease_epoch
+        event_id = self._event.event_id
         assert event_id is not None
         while True:
             try:
-                if not await self._queue.extend(event_id, epoch, self._lease):
+                # The epoch is read each time: this executor may have leased it again meanwhile.
+                if not await self._queue.extend(event_id, self._event.lease_epoch, self._lease):
                     # Another executor leased it (this one was paused past its lease): its
                     # outcome will be refused, the newer lease decides.
                     log.warning("event_lease_lost")

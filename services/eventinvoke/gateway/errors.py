@@ -74,9 +74,9 @@ def error_response(error: BaseException, request_id: str) -> web.Response:
             reason = error.metadata.get("Reason") or error.metadata.get("reason")
             if reason:
                 extra["Reason"] = reason
-            retry_after = error.metadata.get("retryAfterSeconds")
-            if retry_after:
-                headers["Retry-After"] = retry_after
+        retry_after = error.metadata.get("retryAfterSeconds")  # 429s, and 503s
+        if retry_after:
+            headers["Retry-After"] = retry_after
     elif isinstance(error, errors.EndpointConnectionError):
         # The Invoker did not answer: AWS's fault from the caller's view, and retryable.
         code, shape = "ServiceException", ErrorShape(502, "Message", "Service")

@@ -55,6 +55,7 @@ class DeliveryWorker:
             concurrency=settings.concurrency,
             doorbell=doorbell or asyncio.Event(),
             batch=BATCH,
+            adopt=_adopt_lease,
         )
 
     async def start(self) -> None:
@@ -121,3 +122,9 @@ class DeliveryWorker:
             log.error("delivery_failed", metric=metric, attempts=attempts, reason=reason)
         else:
             log.warning("delivery_lease_lost", attempts=attempts, reason=reason)
+
+
+def _adopt_lease(delivery: Delivery, fresh: Delivery) -> None:
+    """A delivery under way here was leased again by this Router (it outlasted its lease):
+    its outcome is written under the newer lease."""
+    delivery.lease_epoch = fresh.lease_epoch

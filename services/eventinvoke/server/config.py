@@ -41,8 +41,9 @@ def setting(
     return field(default=default, metadata=metadata)
 
 
-_ADDRESS = r"[^\s:]*:\d{1,5}|\[[0-9a-fA-F:.]+\]:\d{1,5}"  # host:port, [v6]:port
-_PEER = rf"(|{_ADDRESS}|dns:///?{_ADDRESS})"
+_ADDRESS = r"(?:[^\s:,]*:\d{1,5}|\[[0-9a-fA-F:.]+\]:\d{1,5})"  # host:port, [v6]:port
+# A peer: host:port, a DNS name whose addresses are its replicas, or a list of replicas.
+_PEER = rf"(|{_ADDRESS}|dns:///?{_ADDRESS}|ipv4:{_ADDRESS}(,{_ADDRESS})*)"
 _BACKEND = r"(|postgres(ql)?://\S+)"
 
 
@@ -77,10 +78,16 @@ class Settings:
         minimum=1e-6,
     )
     invoker_endpoint: str = setting(
-        "", "the Invoker's address, for `serve`; empty: this process", pattern=_PEER
+        "",
+        "the Invoker's address, for `serve`: host:port, or its replicas as "
+        "`dns:///name:port` or `ipv4:host:port,host:port`; empty: this process",
+        pattern=_PEER,
     )
     executor_endpoint: str = setting(
-        "", "the Executor's address, for `serve`; empty: this process", pattern=_PEER
+        "",
+        "the Executor's address, for `serve`: host:port, or its replicas as "
+        "`dns:///name:port` or `ipv4:host:port,host:port`; empty: this process",
+        pattern=_PEER,
     )
     executor_concurrency: int = setting(
         16,
@@ -310,7 +317,7 @@ def _check(spec: dataclasses.Field[Any], value: Any, source: str) -> None:
 
 _PATTERN_HELP = {
     _ADDRESS: "is not an address of the form host:port",
-    _PEER: "is not an address of the form host:port (or dns:///host:port)",
+    _PEER: "is not an address of the form host:port, dns:///host:port or ipv4:host:port,...",
     r"\d{12}": "is not a 12-digit account id",
     _BACKEND: "is not a PostgreSQL URL (postgresql://user:password@host:port/database)",
     r"[a-z]{2}(-gov)?-[a-z]+-\d": "is not a region name such as us-east-1",

@@ -60,7 +60,11 @@ def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
             log.warning("backend_unavailable", reason=str(error))
             _log(started, "error", error="ServiceUnavailableException")
             await context.abort_with_status(
-                to_status(ServiceUnavailableException("The service is unavailable. Try again."))
+                to_status(
+                    ServiceUnavailableException(
+                        "The service is unavailable. Try again.", retryAfterSeconds="1"
+                    )
+                )
             )
         except (grpc.aio.AbortError, grpc.RpcError):
             raise

@@ -24,6 +24,8 @@ CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 ]
+# Channels to peers: a peer's address may name several replicas; calls go round robin.
+PEER_CHANNEL_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.lb_policy_name", "round_robin")]
 
 
 # gRPC sets SO_REUSEPORT by default: a second server on a taken port would start and share
