@@ -1,8 +1,9 @@
 """`eventinvoke bench --quick` runs end to end and writes a complete JSON document.
 
-CI's smoke test for the benchmark (issue #3): it proves the bench works and asserts nothing
-about speed. It needs the local Redis (127.0.0.1:6379, database 15) that Celery's side uses: the
-machines this project runs on have one, so a missing Redis fails the test instead of skipping it.
+CI's smoke test for the benchmark: it proves the bench works and asserts nothing about speed. It
+needs the local Redis (127.0.0.1:6379, database 15) that Celery's side uses and the local
+PostgreSQL (cluster mode's side): the machines this project runs on have both, so a missing one
+fails the test instead of skipping it.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ SYSTEM_KEYS = ("accept_per_s", "e2e_per_s", "peak_rss_mb")
 LATENCY_KEYS = ("p50", "p95", "p99", "max")
 
 
-@pytest.mark.timeout(150)
-def test_quick_bench_writes_every_figure_for_both_systems(tmp_path: Path) -> None:
+@pytest.mark.timeout(240)
+def test_quick_bench_writes_every_figure_for_every_system(tmp_path: Path) -> None:
     output = tmp_path / "results"
     process = subprocess.Popen(
         [EVENTINVOKE, "bench", "--quick", "--output", str(output)],
@@ -31,7 +32,7 @@ def test_quick_bench_writes_every_figure_for_both_systems(tmp_path: Path) -> Non
         start_new_session=True,
     )
     try:
-        out, _ = process.communicate(timeout=120)
+        out, _ = process.communicate(timeout=210)
     finally:
         if process.poll() is None:
             # SIGTERM first: the bench unwinds and stops the servers it started.
@@ -42,7 +43,7 @@ def test_quick_bench_writes_every_figure_for_both_systems(tmp_path: Path) -> Non
 
     (path,) = output.glob("*.json")
     doc = json.loads(path.read_text())
-    for system in ("eventinvoke", "celery"):
+    for system in ("eventinvoke", "eventinvoke_postgres", "celery"):
         figures = doc[system]
         for key in SYSTEM_KEYS:
             assert figures[key] > 0, (system, key)
@@ -59,3 +60,8 @@ def test_quick_bench_writes_every_figure_for_both_systems(tmp_path: Path) -> Non
     assert doc["ratio"]["e2e_per_s_by_round"] == [doc["ratio"]["e2e_per_s"]]
     assert doc["machine"]["cores"] >= 1 and doc["machine"]["python"]
     assert "| eventinvoke" in text and "| celery" in text  # the table was printed
+    assert "| eventinvoke on postgres" in text
+    postgres = doc["eventinvoke_postgres"]
+    assert postgres["processes"] == "up + 1 executor"
+    assert postgres["postgres_server"].startswith("PostgreSQL ")
+    assert doc["ratio_postgres_to_embedded"]["e2e_per_s"] > 0

@@ -1,16 +1,19 @@
-"""eventinvoke's side: ``eventinvoke up`` on the embedded backend in a temp data dir, driven
-through the public gRPC API by this process with C concurrent asyncio callers."""
+"""eventinvoke's side: ``eventinvoke up`` on the embedded backend in a temp data dir (or, for
+cluster mode, with a second executor process, both on a PostgreSQL database), driven through the
+public gRPC API by this process with C concurrent asyncio callers."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import itertools
+import os
 import subprocess
 import sys
 import time
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 import grpc
@@ -44,40 +47,70 @@ SANDBOX_HOST = "eventinvoke.executor.host"  # in the sandbox host's command line
 
 
 def run(plan: Plan, workdir: Path) -> SystemResult:
+    """``eventinvoke up`` on the embedded SQLite backend."""
+    return _run(plan, workdir, backend=[], extra_executors=0)
+
+
+# Cluster mode as the bench runs it: ``up`` (invoker, executor, router) and one more executor
+# process, on a database of the bench's own on the local server (EVENTINVOKE_BENCH_POSTGRES).
+POSTGRES_EXECUTORS = 2
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def run_postgres(plan: Plan, workdir: Path) -> SystemResult:
+    """The same work with every process on one PostgreSQL database, two executors."""
+    admin = os.environ.get("EVENTINVOKE_BENCH_POSTGRES") or DEFAULT_POSTGRES
+    url = asyncio.run(_create_database(admin))
+    try:
+        result = _run(plan, workdir, ["--backend", url], extra_executors=POSTGRES_EXECUTORS - 1)
+    finally:
+        asyncio.run(_drop_database(admin, url))
+    result.extra.update(
+        processes=f"up + {POSTGRES_EXECUTORS - 1} executor",
+        postgres_server=asyncio.run(_server_version(admin)),
+    )
+    return result
+
+
+def _run(plan: Plan, workdir: Path, backend: list[str], extra_executors: int) -> SystemResult:
     listen = f"127.0.0.1:{free_port()}"
     collected = Collected(workdir / "collected.txt")
-    with open(workdir / "eventinvoke.log", "wb") as log:
-        process = subprocess.Popen(
+    common = [
+        # As Celery's worker runs here (--loglevel WARNING): no line per event.
+        "--log-level",
+        "warning",
+        *backend,
+    ]
+    process = _start(
+        ["up", "--data-dir", str(workdir / "data"), "--listen", listen,
+         # The bench drives gRPC only; a free port keeps it clear of a running suite.
+         "--http-listen", "127.0.0.1:0", *common],
+        workdir / "eventinvoke.log",
+    )  # fmt: skip
+    others = [
+        _start(
             [
-                sys.executable,
-                "-m",
-                "eventinvoke.cli",
-                "up",
+                "serve",
+                "executor",
                 "--data-dir",
-                str(workdir / "data"),
+                str(workdir / f"executor-{n}"),
                 "--listen",
-                listen,
-                # The bench drives gRPC only; a free port keeps it clear of a running suite.
-                "--http-listen",
-                "127.0.0.1:0",
-                # As Celery's worker runs here (--loglevel WARNING): no line per event.
-                "--log-level",
-                "warning",
+                f"127.0.0.1:{free_port()}",
+                *common,
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group, so cleanup reaches all of it
-        )
-    sampler = RssSampler(process.pid)
+            workdir / f"executor-{n}.log",
+        )  # fmt: skip
+        for n in range(extra_executors)
+    ]
+    sampler = RssSampler(process.pid, *(other.pid for other in others))
     try:
         _wait_serving(listen, process)
         time.sleep(IDLE_SETTLE_SECONDS)
-        idle_mb = rss_mb(tree(process.pid))
+        idle_mb = sum(rss_mb(tree(p.pid)) for p in [process, *others])
         with sampler:
             result = asyncio.run(_drive(plan, listen, collected, process))
             # Sandboxes stay warm after the run (idle timeout 300 s).
-            sandboxes = [rss_mb(tree(pid)) for pid in _sandboxes(process.pid)]
+            sandboxes = [rss_mb(tree(pid)) for p in [process, *others] for pid in _sandboxes(p.pid)]
         result.peak_rss_mb = sampler.peak_mb
         result.extra = {
             "idle_rss_mb": round(idle_mb, 1),
@@ -89,7 +122,53 @@ def run(plan: Plan, workdir: Path) -> SystemResult:
         click.echo(f"eventinvoke log tail:\n{_tail(workdir / 'eventinvoke.log')}", err=True)
         raise
     finally:
+        for other in others:
+            stop_process(other, list(sampler.seen.values()))
         stop_process(process, list(sampler.seen.values()))
+
+
+def _start(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "eventinvoke.cli", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, so cleanup reaches all of it
+        )
+
+
+async def _create_database(admin: str) -> str:
+    import asyncpg
+
+    name = f"eventinvoke_bench_{os.getpid()}_{int(time.time())}"
+    connection = await asyncpg.connect(admin, timeout=10)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
+
+
+async def _drop_database(admin: str, url: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin, timeout=10)
+    try:
+        name = urlsplit(url).path.lstrip("/")
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def _server_version(admin: str) -> str:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin, timeout=10)
+    try:
+        return "PostgreSQL " + str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
 
 
 def _sandboxes(pid: int) -> list[int]:

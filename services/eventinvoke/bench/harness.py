@@ -120,19 +120,19 @@ def rss_mb(processes: Iterable[psutil.Process]) -> float:
 
 
 class RssSampler:
-    """Sums the RSS of a process tree every 100 ms on a thread; keeps the peak and every process
+    """Sums the RSS of process trees every 100 ms on a thread; keeps the peak and every process
     seen (so cleanup can reach children outside the process group)."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, *pids: int) -> None:
+        self.pids = pids
         self.peak_mb = 0.0
         self.seen: dict[int, psutil.Process] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"rss-{pids[0]}", daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            processes = tree(self.pid)
+            processes = [p for pid in self.pids for p in tree(pid)]
             self.seen.update((p.pid, p) for p in processes)
             self.peak_mb = max(self.peak_mb, rss_mb(processes))
             self._stop.wait(SAMPLE_SECONDS)

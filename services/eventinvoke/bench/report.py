@@ -16,6 +16,8 @@ import psutil
 from eventinvoke.bench.harness import MB, Plan, SystemResult
 
 LATENCY_KEYS = ("p50", "p95", "p99", "max")
+# The systems, in the table's order: eventinvoke embedded, eventinvoke on PostgreSQL, the peer.
+SYSTEMS = ("eventinvoke", "eventinvoke_postgres", "celery")
 SATURATION = 0.8  # offered load above this share of e2e throughput is "near saturation"
 VERSIONED = ("eventinvoke", "grpcio", "protobuf", "celery", "kombu", "redis", "psutil")
 
@@ -127,6 +129,12 @@ def document(
     if "eventinvoke" in systems and "celery" in systems:
         doc["ratio"] = ratios(systems["eventinvoke"], systems["celery"])
         doc["ratio"]["e2e_per_s_by_round"] = _rounds(results)
+    if "eventinvoke" in systems and "eventinvoke_postgres" in systems:
+        # Cluster mode's cost or gain over the embedded default, on the same machine and round.
+        doc["ratio_postgres_to_embedded"] = {
+            key: _ratio(systems["eventinvoke_postgres"][key], systems["eventinvoke"][key])
+            for key in ("accept_per_s", "e2e_per_s")
+        }
     return doc
 
 
@@ -147,11 +155,11 @@ def table(doc: dict[str, Any]) -> str:
     """A pipe table (pastes into the README as Markdown) with a ratio row when both ran."""
     header = ["system", "accept/s", "e2e/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "peak RSS MB"]
     rows = []
-    for name in ("eventinvoke", "celery"):
+    for name in SYSTEMS:
         if name in doc:
             s = doc[name]
             rows.append(
-                [name, _fmt(s["accept_per_s"]), _fmt(s["e2e_per_s"])]
+                [name.replace("_", " on "), _fmt(s["accept_per_s"]), _fmt(s["e2e_per_s"])]
                 + [_fmt(s["latency_ms"][k]) for k in LATENCY_KEYS]
                 + [_fmt(s["peak_rss_mb"])]
             )
@@ -187,10 +195,17 @@ def table(doc: dict[str, Any]) -> str:
             f"eventinvoke idle RSS {ei['idle_rss_mb']} MB (target < 150), warm Python sandbox "
             f"RSS {ei['sandbox_rss_mb']} MB (target < 30), {ei['sandboxes']} sandboxes at the end."
         )
+    if "eventinvoke_postgres" in doc:
+        pg = doc["eventinvoke_postgres"]
+        vs = doc.get("ratio_postgres_to_embedded", {}).get("e2e_per_s")
+        notes.append(
+            f"eventinvoke on PostgreSQL: {pg['processes']} ({pg['postgres_server']}); end to end "
+            + (f"{_x(vs)} the embedded figure of the same round." if vs else "alone.")
+        )
     if "celery" in doc:
         broker = doc["celery"]["broker_rss_mb"]
         notes.append(f"Celery's Redis broker RSS {broker} MB (shared server, not in the table).")
-    for name in ("eventinvoke", "celery"):
+    for name in SYSTEMS:
         if doc.get(name, {}).get("latency_near_saturation"):
             notes.append(
                 f"WARNING: {doc['rate']:g}/s is over {SATURATION:.0%} of {name}'s e2e throughput "

@@ -1,5 +1,6 @@
-"""``eventinvoke bench``: eventinvoke against Celery on the same work, in one run on this machine
-(by default three rounds, the systems taking turns; the round with the median ratio reported)."""
+"""``eventinvoke bench``: eventinvoke (embedded, and on PostgreSQL) against Celery on the same
+work, in one run on this machine (by default three rounds, the systems taking turns; the round
+with the median ratio reported)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def register(group: click.Group) -> None:
     )
     @click.option(
         "--only",
-        type=click.Choice(["eventinvoke", "celery"]),
+        type=click.Choice(["eventinvoke", "eventinvoke_postgres", "celery"]),
         help="Run one system (no ratio row).",
     )
     def bench(
@@ -77,7 +78,12 @@ def register(group: click.Group) -> None:
         )
         # SIGTERM unwinds like Ctrl-C, so every `finally` stops the servers it started.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-        sides = {"eventinvoke": eventinvoke_side.run, "celery": celery_side.run}
+        sides = {
+            "eventinvoke": eventinvoke_side.run,
+            # Cluster mode: the same work on PostgreSQL, two executor processes.
+            "eventinvoke_postgres": eventinvoke_side.run_postgres,
+            "celery": celery_side.run,
+        }
         if only:
             sides = {only: sides[only]}
         results = run_rounds(sides, plan, repeat or sizes["repeat"], click.echo)

@@ -1,0 +1,153 @@
+"""Cluster mode from the command line: ``eventinvoke cluster`` (``make cluster``) and the one-line
+errors a bad ``--backend`` gets at start."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psutil
+import pytest
+from conftest import FUNCTIONS, zip_dir
+from processes import EVENTINVOKE, free_port, gone
+
+from eventinvoke.client import AsyncClient
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("EVENTINVOKE_")}
+
+
+def _with(url: str, **parts: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(**parts))
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"netloc": "nobody:sekret@{host}"}, 'role "nobody" does not exist'),
+        ({"path": "/no_such_database"}, 'database "no_such_database" does not exist'),
+        ({"netloc": "postgres:sekret@127.0.0.1:{dead}"}, "Connection refused"),
+    ],
+    ids=["refused-login", "no-database", "unreachable"],
+)
+def test_a_backend_that_cannot_be_used_stops_the_server_with_one_line(
+    postgres_url: str, tmp_path: Path, change: dict[str, str], reason: str
+) -> None:
+    host = urlsplit(postgres_url).netloc.rsplit("@", 1)[-1]
+    url = _with(
+        postgres_url, **{k: v.format(host=host, dead=free_port()) for k, v in change.items()}
+    )
+    listen = ["--listen", f"127.0.0.1:{free_port()}", "--http-listen", f"127.0.0.1:{free_port()}"]
+
+    run = subprocess.run(
+        [EVENTINVOKE, "up", "--backend", url, *listen],
+        cwd=tmp_path,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert run.returncode == 1
+    assert run.stdout == ""
+    [line] = run.stderr.splitlines()
+    shown = url.replace(":sekret@", ":***@")  # the password never appears
+    assert line.startswith(f"Error: PostgreSQL at {shown} is unavailable: ")
+    assert reason in line
+    assert "sekret" not in run.stderr
+
+
+def _free_block(size: int) -> int:
+    """A first port with ``size`` free ports from it (as the cluster lays them out)."""
+    for _ in range(50):
+        first = free_port()
+        if first + size > 65000:
+            continue
+        try:
+            for port in range(first, first + size):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise AssertionError("no block of free ports")
+
+
+async def test_the_cluster_command_runs_every_service_as_its_own_process(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    first = _free_block(31)
+    http = f"127.0.0.1:{free_port()}"
+    collected = tmp_path / "collected.jsonl"
+    collected.touch()
+    log = open(tmp_path / "cluster.log", "wb")  # noqa: SIM115
+    cluster = subprocess.Popen(
+        [EVENTINVOKE, "cluster", "--backend", postgres_url, "--executors", "2", "--routers", "1",
+         "--first-port", str(first), "--http-listen", http, "--", "--time-scale", "0.01"],
+        cwd=tmp_path, env=_environment(), stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        text = ""
+        while "Ctrl-C stops them all." not in text:
+            assert cluster.poll() is None, f"the cluster stopped:\n{text}"
+            assert time.monotonic() < deadline, f"the cluster did not come up:\n{text}"
+            time.sleep(0.2)
+            text = (tmp_path / "cluster.log").read_text(errors="replace")
+        members = psutil.Process(cluster.pid).children()
+        names = sorted(line.split()[0] for line in text.splitlines() if " pid " in line)
+        assert names == ["executor-1", "executor-2", "gateway", "invoker-1", "invoker-2",
+                         "router-1"]  # fmt: skip
+        assert len(members) == 6
+        invokers = f"ipv4:127.0.0.1:{first},127.0.0.1:{first + 1}"
+        assert f"export EVENTINVOKE_ENDPOINT={invokers}" in text
+
+        async with AsyncClient(invokers) as client:
+            for name, source, env in [
+                ("collector", "collector", {"COLLECT_FILE": str(collected)}),
+                ("fn", "echo", {}),
+            ]:
+                await client.create_function(
+                    function_name=name,
+                    runtime="python3.11",
+                    handler="index.handler",
+                    zip_file=zip_dir(FUNCTIONS / source),
+                    environment={"Variables": env},
+                )
+            await client.put_function_event_invoke_config(
+                function_name="fn",
+                destination_config={
+                    "OnSuccess": {
+                        "Destination": "arn:aws:lambda:us-east-1:000000000000:function:collector"
+                    }
+                },
+            )
+            ids = []
+            for n in range(10):  # through both invokers, round robin
+                answer = await client.invoke(
+                    function_name="fn", invocation_type="Event", payload=json.dumps({"n": n})
+                )
+                ids.append(answer["ResponseMetadata"]["RequestId"])
+        deadline = time.monotonic() + 30
+        while len(collected.read_text().splitlines()) < 10 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        records = [json.loads(line)["event"] for line in collected.read_text().splitlines()]
+        assert sorted(r["requestContext"]["requestId"] for r in records) == sorted(ids)
+
+        cluster.send_signal(signal.SIGINT)
+        assert cluster.wait(30) == 0
+        assert all(gone(member) for member in members)
+    finally:
+        if cluster.poll() is None:
+            cluster.kill()
+        for member in psutil.Process().children(recursive=True):
+            if member.pid != cluster.pid and "serve" in " ".join(member.cmdline()):
+                member.kill()
+        log.close()
