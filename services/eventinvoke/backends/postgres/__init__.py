@@ -41,29 +41,32 @@ from eventinvoke.core.model import Delivery, QueuedEvent
 __all__ = ["PostgresBackend"]
 
 # Every settle of a batch in one statement. The events still leased with the epoch given are
-# deleted ($1 ids, $2 epochs), and only their deliveries ($3 the event of each, then the
-# delivery arrays) and follow-up events (the event of each, then the event arrays) inserted.
-_FOLLOW_UPS = 4 + len(DELIVERY_TYPES)
+# deleted ($1 ids, $2 epochs), and only their deliveries ($3, $4: the lease each belongs to, then
+# the delivery arrays) and follow-up events (the lease of each, then the event arrays) inserted.
+# Keyed by (event, epoch), not by event alone: a stale settle batched with the current one must
+# not ride on the current one's delete.
+_FOLLOW_UPS = 5 + len(DELIVERY_TYPES)
 SETTLE = f"""
 WITH gone AS (
     DELETE FROM events e USING unnest($1::bigint[], $2::bigint[]) AS t(id, epoch)
     WHERE e.event_id = t.id AND e.lease_epoch = t.epoch
-    RETURNING e.event_id
+    RETURNING e.event_id, e.lease_epoch
 ),
 routed AS (
     INSERT INTO deliveries ({DELIVERY_COLUMNS}, available_at)
     SELECT {DELIVERY_COLUMNS}, ei_now()
-    FROM unnest($3::bigint[], {arrays(DELIVERY_TYPES, 4)}) AS d(source, {DELIVERY_COLUMNS})
-    WHERE d.source IN (SELECT event_id FROM gone)
+    FROM unnest($3::bigint[], $4::bigint[], {arrays(DELIVERY_TYPES, 5)})
+        AS d(source, source_epoch, {DELIVERY_COLUMNS})
+    WHERE (d.source, d.source_epoch) IN (SELECT event_id, lease_epoch FROM gone)
 ),
 queued AS (
     {EVENT_VALUES}
-    FROM unnest(${_FOLLOW_UPS}::bigint[], {arrays(EVENT_TYPES, _FOLLOW_UPS + 1)})
-        AS t(source, r, f, q, p, a)
-    WHERE t.source IN (SELECT event_id FROM gone)
+    FROM unnest(${_FOLLOW_UPS}::bigint[], ${_FOLLOW_UPS + 1}::bigint[],
+                {arrays(EVENT_TYPES, _FOLLOW_UPS + 2)}) AS t(source, source_epoch, r, f, q, p, a)
+    WHERE (t.source, t.source_epoch) IN (SELECT event_id, lease_epoch FROM gone)
     ON CONFLICT (request_id) DO NOTHING
 )
-SELECT event_id FROM gone
+SELECT event_id, lease_epoch FROM gone
 """
 
 
@@ -111,16 +114,28 @@ class PostgresBackend:
 
 
 async def _settle(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) -> list[bool]:
-    deliveries = [(call[0], d) for call in calls for d in call[2]]
-    events = [(call[0], e) for call in calls for e in call[3]]
+    # A settle repeated under the same lease in one batch takes effect once, as it would in its
+    # own transaction (the first deletes the event; the repeat finds it gone): only the first
+    # of each (event, epoch) goes into the statement.
+    first: dict[tuple[int, int], int] = {}
+    for index, call in enumerate(calls):
+        first.setdefault((call[0], call[1]), index)
+    taking = [calls[index] for index in sorted(first.values())]
+    deliveries = [(call[0], call[1], d) for call in taking for d in call[2]]
+    events = [(call[0], call[1], e) for call in taking for e in call[3]]
     rows = await connection.fetch(
         SETTLE,
-        [call[0] for call in calls],
-        [call[1] for call in calls],
-        [source for source, _ in deliveries],
-        *delivery_columns([d for _, d in deliveries]),
-        [source for source, _ in events],
-        *event_columns([e for _, e in events]),
+        [call[0] for call in taking],
+        [call[1] for call in taking],
+        [event_id for event_id, _, _ in deliveries],
+        [epoch for _, epoch, _ in deliveries],
+        *delivery_columns([d for _, _, d in deliveries]),
+        [event_id for event_id, _, _ in events],
+        [epoch for _, epoch, _ in events],
+        *event_columns([e for _, _, e in events]),
     )
-    settled = {row["event_id"] for row in rows}
-    return [call[0] in settled for call in calls]
+    settled = {(row["event_id"], row["lease_epoch"]) for row in rows}
+    return [
+        first[(call[0], call[1])] == index and (call[0], call[1]) in settled
+        for index, call in enumerate(calls)
+    ]
