@@ -144,7 +144,7 @@ async def _delivered(connection: asyncpg.Connection, calls: list[tuple[str, int]
         [c[0] for c in calls],
         [c[1] for c in calls],
     )
-    return _matched(calls, rows)
+    return _matched(calls, rows, once=True)
 
 
 async def _retry(
@@ -179,12 +179,22 @@ async def _fail(
         "SELECT delivery_id, lease_epoch FROM moved",
         *[[c[i] for c in calls] for i in range(4)],
     )
-    return _matched(calls, rows)
+    return _matched(calls, rows, once=True)
 
 
-def _matched(calls: Sequence[Sequence[Any]], rows: list[asyncpg.Record]) -> list[bool]:
+def _matched(
+    calls: Sequence[Sequence[Any]], rows: list[asyncpg.Record], *, once: bool = False
+) -> list[bool]:
+    """Whether each (id, epoch, ...) call matched a returned row. With ``once`` (a delete),
+    only the first of repeated calls did: run alone, the repeat would find the row gone."""
     done = {(row["delivery_id"], row["lease_epoch"]) for row in rows}
-    return [(call[0], call[1]) in done for call in calls]
+    answers = []
+    for call in calls:
+        lease = (call[0], call[1])
+        answers.append(lease in done)
+        if once:
+            done.discard(lease)
+    return answers
 
 
 def _delivery(row: asyncpg.Record, epoch: int = 0) -> Delivery:

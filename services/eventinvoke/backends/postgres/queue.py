@@ -205,7 +205,7 @@ async def _ack(connection: asyncpg.Connection, calls: list[tuple[int, int]]) -> 
         "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch RETURNING e.event_id, e.lease_epoch",
         *_columns(calls, 2),
     )
-    return _matched(calls, rows, "event_id")
+    return _matched(calls, rows, "event_id", once=True)
 
 
 def _columns(calls: Sequence[Sequence[Any]], count: int) -> list[list[Any]]:
@@ -213,10 +213,19 @@ def _columns(calls: Sequence[Sequence[Any]], count: int) -> list[list[Any]]:
     return [[call[i] for call in calls] for i in range(count)]
 
 
-def _matched(calls: Sequence[Sequence[Any]], rows: list[asyncpg.Record], key: str) -> list[bool]:
-    """Whether each (id, epoch, ...) call matched a returned row."""
+def _matched(
+    calls: Sequence[Sequence[Any]], rows: list[asyncpg.Record], key: str, *, once: bool = False
+) -> list[bool]:
+    """Whether each (id, epoch, ...) call matched a returned row. With ``once`` (a delete),
+    only the first of repeated calls did: run alone, the repeat would find the row gone."""
     done = {(row[key], row["lease_epoch"]) for row in rows}
-    return [(call[0], call[1]) in done for call in calls]
+    answers = []
+    for call in calls:
+        lease = (call[0], call[1])
+        answers.append(lease in done)
+        if once:
+            done.discard(lease)
+    return answers
 
 
 def _event(row: asyncpg.Record) -> QueuedEvent:
