@@ -178,11 +178,15 @@ def _event(row: sqlite3.Row, lease_expires: float) -> QueuedEvent:
 
 
 def insert_events(connection: sqlite3.Connection, events: Iterable[QueuedEvent]) -> None:
-    """Queue events now; one whose request id is already queued is left out (a repeat)."""
+    """Queue events now; one whose request id is already queued is left out (a repeat).
+
+    ON CONFLICT names the one conflict to skip: ``INSERT OR IGNORE`` would also silently drop
+    a row that breaks any other constraint (a NULL payload), storing the rest of the call."""
     now = time.time()
     connection.executemany(
-        "INSERT OR IGNORE INTO events (request_id, function_name, qualifier, payload, "
-        "enqueued_at, attempts, visible_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (request_id, function_name, qualifier, payload, "
+        "enqueued_at, attempts, visible_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (request_id) DO NOTHING",
         [
             (
                 event.request_id,
