@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import asyncpg
 import structlog
@@ -84,17 +85,26 @@ class Listeners:
     functions: Callable[[str], None] = field(default=lambda name: None)
 
 
+# Where a URL carries its password: its user part (``user:password@host``; the last ``@`` before
+# the path ends it), or a ``password`` parameter. Regular expressions, not urlsplit: a URL too
+# broken to parse is exactly the one an error message must still show without its password.
+_USER_PASSWORD = re.compile(r"^(?P<keep>[^:/?#]+://[^:/?#@]*:)(?P<password>[^/?#]*)@")
+_PARAMETER_PASSWORD = re.compile(r"(?P<keep>[?&]password=)(?P<password>[^&#]*)", re.IGNORECASE)
+
+
 def redacted(url: str) -> str:
     """The URL without its password, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    url = _USER_PASSWORD.sub(r"\g<keep>***@", url, count=1)
+    return _PARAMETER_PASSWORD.sub(r"\g<keep>***", url)
 
 
 def unavailable(url: str, error: BaseException) -> BackendUnavailable:
-    reason = str(error) or type(error).__name__
+    """One line naming the server (not the password) and the reason."""
+    reason = " ".join((str(error) or type(error).__name__).split())
+    for pattern in (_USER_PASSWORD, _PARAMETER_PASSWORD):
+        for match in pattern.finditer(url):
+            for password in {match["password"], unquote(match["password"])} - {""}:
+                reason = reason.replace(password, "***")
     return BackendUnavailable(f"PostgreSQL at {redacted(url)} is unavailable: {reason}")
 
 
@@ -122,18 +132,19 @@ class Database:
             pool = await asyncpg.create_pool(
                 url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT
             )
-        except (ValueError, asyncpg.exceptions.InvalidAuthorizationSpecificationError) as error:
-            raise unavailable(url, error) from None
-        except asyncpg.exceptions.PostgresError as error:  # no such database, refused login
-            raise unavailable(url, error) from None
-        except UNAVAILABLE as error:
+        except (ValueError, OverflowError, asyncpg.exceptions.PostgresError, *UNAVAILABLE) as error:
+            # A URL asyncpg cannot parse (a port out of range is an OverflowError), a refused
+            # login, no such database, no server answering.
             raise unavailable(url, error) from None
         database = cls(url, pool, listeners)
         try:
-            async with pool.acquire() as connection:
+            async with pool.acquire(timeout=CONNECT_TIMEOUT) as connection:
                 await migrate(connection)
                 await database._read_clock(connection)
-        except BaseException:
+        except BaseException as error:
+            if isinstance(error, UNAVAILABLE):
+                pool.terminate()  # its connections may be dead: close() would wait on them
+                raise unavailable(url, error) from None
             await pool.close()
             raise
         database._writer = asyncio.create_task(database._write_loop(), name="postgres-writer")
