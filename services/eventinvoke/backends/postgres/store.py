@@ -125,6 +125,8 @@ class PostgresFunctionStore:
                 name,
                 reserved,
             )
+            if _count(updated) == 0:
+                return False  # no such function: no slots for it either
             # The slots follow the reservation: R of them, 0 .. R-1 (held ones above R are left
             # to finish; they are not counted, and go when released).
             await connection.execute(
@@ -140,7 +142,7 @@ class PostgresFunctionStore:
                     name,
                     reserved,
                 )
-            return _count(updated) > 0
+            return True
 
         return await self._write(name, put)
 
