@@ -66,16 +66,15 @@ async def _acquire(connection: asyncpg.Connection, calls: list[tuple[Any, ...]])
         slot = await connection.fetchval(_TAKE, function_name, reserved, holder, lease_seconds)
         if slot is None:
             # A reservation set before its slots existed, or grown: make them, and look again.
-            made = await connection.execute(
+            # Look again even when this made none: the insert may have waited for another
+            # executor making the same slots, and this next statement sees what it committed.
+            await connection.execute(
                 "INSERT INTO concurrency_slots (function_name, slot) "
                 "SELECT $1, n FROM generate_series(0, $2 - 1) AS n ON CONFLICT DO NOTHING",
                 function_name,
                 reserved,
             )
-            if not made.endswith(" 0"):
-                slot = await connection.fetchval(
-                    _TAKE, function_name, reserved, holder, lease_seconds
-                )
+            slot = await connection.fetchval(_TAKE, function_name, reserved, holder, lease_seconds)
         answers.append(slot is not None)
     return answers
 
