@@ -131,10 +131,12 @@ async def drop_database(admin: str, url: str) -> None:
 
 
 async def reset_database(url: str) -> None:
-    """Empty every table but ``schema_migrations`` (the schema stays), and restart the ids.
+    """Empty every table but ``schema_migrations``; the schema stays.
 
+    DELETE, not TRUNCATE: for the few rows a test leaves it takes 1-2 ms where TRUNCATE takes
+    30 (it makes new files for every table). Ids are not restarted; no test depends on them.
     Connections left by an earlier test (a killed process's, one not closed) are ended first:
-    their locks would make TRUNCATE wait.
+    their locks would make the deletes wait.
     """
     import asyncpg
 
@@ -149,9 +151,8 @@ async def reset_database(url: str) -> None:
             "SELECT quote_ident(tablename) AS name FROM pg_tables "
             "WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
         )
-        if tables:
-            names = ", ".join(row["name"] for row in tables)
-            await connection.execute(f"TRUNCATE {names} RESTART IDENTITY")
+        if tables:  # one implicit transaction for all of them
+            await connection.execute("; ".join(f"DELETE FROM {row['name']}" for row in tables))
     finally:
         await connection.close()
 

@@ -1,13 +1,13 @@
-"""The write-through cache in front of the store: own writes are seen at once, a read that
-overlaps a write never caches the old row, and a missing function is never cached."""
+"""The write-through cache in front of the store, on every backend: own writes are seen at once,
+a read that overlaps a write never caches the old row, and a missing function is never cached."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 
+from eventinvoke.backends.base import Backend
 from eventinvoke.backends.cache import CachedStore
-from eventinvoke.backends.sqlite import SqliteBackend
 from eventinvoke.core.model import EventInvokeConfig, FunctionConfig
 
 FUNCTION = FunctionConfig(
@@ -20,7 +20,7 @@ FUNCTION = FunctionConfig(
 )
 
 
-async def test_own_writes_are_seen_at_once(backend: SqliteBackend) -> None:
+async def test_own_writes_are_seen_at_once(backend: Backend) -> None:
     cache = CachedStore(backend.store, ttl=3600)
     await cache.create_function(FUNCTION)
     assert (await cache.get_function("fn")) == FUNCTION
@@ -30,7 +30,7 @@ async def test_own_writes_are_seen_at_once(backend: SqliteBackend) -> None:
     assert (await cache.get_event_invoke_config("fn", "$LATEST")).maximum_retry_attempts == 0  # type: ignore[union-attr]
 
 
-async def test_a_read_overlapping_a_write_is_not_cached(backend: SqliteBackend) -> None:
+async def test_a_read_overlapping_a_write_is_not_cached(backend: Backend) -> None:
     cache = CachedStore(backend.store, ttl=3600)
     await cache.create_function(FUNCTION)
     changed = dataclasses.replace(FUNCTION, handler="new.handler")
@@ -39,14 +39,14 @@ async def test_a_read_overlapping_a_write_is_not_cached(backend: SqliteBackend) 
     assert (await cache.get_function("fn")).handler == "new.handler"  # type: ignore[union-attr]
 
 
-async def test_a_missing_function_is_not_cached(backend: SqliteBackend) -> None:
+async def test_a_missing_function_is_not_cached(backend: Backend) -> None:
     cache = CachedStore(backend.store, ttl=3600)
     assert await cache.get_function("fn") is None
     await backend.store.create_function(FUNCTION)  # written by another process
     assert await cache.get_function("fn") == FUNCTION
 
 
-async def test_other_processes_writes_are_seen_after_the_ttl(backend: SqliteBackend) -> None:
+async def test_other_processes_writes_are_seen_after_the_ttl(backend: Backend) -> None:
     cache = CachedStore(backend.store, ttl=0.05)
     await cache.create_function(FUNCTION)
     assert await cache.get_function("fn") == FUNCTION
@@ -55,7 +55,7 @@ async def test_other_processes_writes_are_seen_after_the_ttl(backend: SqliteBack
     assert (await cache.get_function("fn")).timeout == 9  # type: ignore[union-attr]
 
 
-async def test_alias_changes_are_seen_at_once_and_resolve(backend: SqliteBackend) -> None:
+async def test_alias_changes_are_seen_at_once_and_resolve(backend: Backend) -> None:
     from eventinvoke.backends.base import resolve_qualifier
     from eventinvoke.core.model import Alias
 

@@ -13,6 +13,12 @@ from eventinvoke.backends.sqlite.schema import SCHEMA_VERSION
 from eventinvoke.core.model import QueuedEvent
 
 
+@pytest.fixture
+def backend(sqlite_backend: SqliteBackend) -> SqliteBackend:
+    """These tests are SQLite's own: not the conformance fixture's two backends."""
+    return sqlite_backend
+
+
 def event(number: int) -> QueuedEvent:
     return QueuedEvent(
         request_id=f"request-{number}",
@@ -115,7 +121,7 @@ async def test_only_batches_with_a_durable_write_wait_for_the_disk(backend: Sqli
 
     [leased] = await backend.queue.lease("owner", 1, 30)  # bookkeeping: no fsync
     assert leased.event_id is not None
-    await backend.settle(leased.event_id, [])
+    await backend.settle(leased.event_id, leased.lease_epoch, [])
     assert (database.commits - commits, database.synced_commits - synced) == (3, 1)
 
     # A batch mixing both kinds is synced as a whole.
