@@ -4,6 +4,8 @@ directory) and once on PostgreSQL (the test server's session database, emptied b
 ``backend`` is the backend a test uses; ``open_another`` opens one more on the same data (a
 second process sharing the SQLite file, a second replica sharing the PostgreSQL database), and
 ``storage`` says where the data is. ``sqlite_backend`` is for the SQLite-only tests.
+
+Test ids end in ``[sqlite]`` or ``[postgres]``: ``pytest tests/backends -k sqlite`` runs one.
 """
 
 from __future__ import annotations
