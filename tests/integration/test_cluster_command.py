@@ -3,6 +3,7 @@ errors a bad ``--backend`` gets at start."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -10,11 +11,12 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import pytest
-from conftest import FUNCTIONS, zip_dir
+from conftest import FUNCTIONS, wait_for, zip_dir
 from processes import EVENTINVOKE, free_port, gone
 
 from eventinvoke.client import AsyncClient
@@ -80,6 +82,16 @@ def _free_block(size: int) -> int:
     raise AssertionError("no block of free ports")
 
 
+def _start_cluster(
+    backend: str, first: int, http: str, cwd: Path, log: Any
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [EVENTINVOKE, "cluster", "--backend", backend, "--executors", "2", "--routers", "1",
+         "--first-port", str(first), "--http-listen", http, "--", "--time-scale", "0.01"],
+        cwd=cwd, env=_environment(), stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
 async def test_the_cluster_command_runs_every_service_as_its_own_process(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -88,18 +100,14 @@ async def test_the_cluster_command_runs_every_service_as_its_own_process(
     collected = tmp_path / "collected.jsonl"
     collected.touch()
     log = open(tmp_path / "cluster.log", "wb")  # noqa: SIM115
-    cluster = subprocess.Popen(
-        [EVENTINVOKE, "cluster", "--backend", postgres_url, "--executors", "2", "--routers", "1",
-         "--first-port", str(first), "--http-listen", http, "--", "--time-scale", "0.01"],
-        cwd=tmp_path, env=_environment(), stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    cluster = _start_cluster(postgres_url, first, http, tmp_path, log)
     try:
         deadline = time.monotonic() + 60
         text = ""
         while "Ctrl-C stops them all." not in text:
             assert cluster.poll() is None, f"the cluster stopped:\n{text}"
             assert time.monotonic() < deadline, f"the cluster did not come up:\n{text}"
-            time.sleep(0.2)
+            await asyncio.sleep(0.2)
             text = (tmp_path / "cluster.log").read_text(errors="replace")
         members = psutil.Process(cluster.pid).children()
         names = sorted(line.split()[0] for line in text.splitlines() if " pid " in line)
@@ -135,9 +143,7 @@ async def test_the_cluster_command_runs_every_service_as_its_own_process(
                     function_name="fn", invocation_type="Event", payload=json.dumps({"n": n})
                 )
                 ids.append(answer["ResponseMetadata"]["RequestId"])
-        deadline = time.monotonic() + 30
-        while len(collected.read_text().splitlines()) < 10 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        await wait_for(lambda: len(collected.read_text().splitlines()) >= 10, timeout=30)
         records = [json.loads(line)["event"] for line in collected.read_text().splitlines()]
         assert sorted(r["requestContext"]["requestId"] for r in records) == sorted(ids)
 
