@@ -158,7 +158,8 @@ class EventQueue(Protocol):
 
         Leased events are invisible to other owners for ``lease_seconds``; an owner that dies
         loses its leases when they expire, and the events are leased again. Each event returned
-        carries its new ``lease_epoch`` and ``lease_expires``.
+        carries its new ``lease_epoch`` and ``lease_expires``; they come in ``fair_order``, the
+        order to run them in.
         """
 
     async def extend(self, event_id: int, epoch: int, lease_seconds: float) -> bool:

@@ -100,9 +100,7 @@ class PostgresBackend:
         deliveries: list[Delivery],
         events: Sequence[QueuedEvent] = (),
     ) -> bool:
-        notify: tuple[tuple[str, str], ...] = ((DELIVERIES, ""),) if deliveries else ()
-        if events:
-            notify += ((EVENTS, ""),)
+        notify = (DELIVERIES,) * bool(deliveries) + (EVENTS,) * bool(events)
         args = (event_id, epoch, deliveries, events)
         return await self.database.write(_settle, args, notify=notify)  # type: ignore[no-any-return]
 

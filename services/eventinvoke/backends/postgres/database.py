@@ -72,7 +72,7 @@ class _Write:
     batch: Batch
     args: Any
     durable: bool
-    notify: tuple[tuple[str, str], ...]  # (channel, payload) to send if it commits
+    notify: tuple[str, ...]  # channels to NOTIFY if it commits
     future: asyncio.Future[Any]
 
 
@@ -121,6 +121,7 @@ class Database:
         self._pending: list[_Write] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._connection: asyncpg.Connection | None = None  # the writer's own
         self._listener: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -191,9 +192,10 @@ class Database:
         args: Any,
         *,
         durable: bool = False,
-        notify: tuple[tuple[str, str], ...] = (),
+        notify: tuple[str, ...] = (),
     ) -> Any:
-        """Queue one write for the next batch; return its result once the batch committed."""
+        """Queue one write for the next batch; return its result once the batch committed.
+        ``notify`` names the channels to NOTIFY (without payload) if it commits."""
         if self._closed:
             raise BackendUnavailable("the PostgreSQL backend is closed")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -202,36 +204,51 @@ class Database:
         return await future
 
     async def _write_loop(self) -> None:
-        while True:
-            if not self._pending:
-                if self._closed:
-                    return
-                await self._wake.wait()
-                self._wake.clear()
-                continue
-            batch, self._pending = self._pending, []
-            await self._commit(batch)
+        try:
+            while True:
+                if not self._pending:
+                    if self._closed:
+                        return
+                    await self._wake.wait()
+                    self._wake.clear()
+                    continue
+                batch, self._pending = self._pending, []
+                await self._commit(batch)
+        finally:
+            if self._connection is not None:
+                with contextlib.suppress(Exception):
+                    await self._connection.close(timeout=1)
+
+    async def _writer_connection(self) -> asyncpg.Connection:
+        """The writer's own connection (not the pool's: a pooled connection is reset on every
+        release, one more round trip per batch), opened again after a failure."""
+        if self._connection is None or self._connection.is_closed():
+            self._connection = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
+        return self._connection
 
     async def _commit(self, writes: list[_Write]) -> None:
         try:
-            async with self.pool.acquire(timeout=CONNECT_TIMEOUT) as connection:
-                try:
-                    results = await self._transaction(connection, writes)
-                except UNAVAILABLE:
+            connection = await self._writer_connection()
+            try:
+                results = await self._transaction(connection, writes)
+            except UNAVAILABLE:
+                raise
+            except Exception:
+                if len(writes) == 1:
                     raise
-                except Exception:
-                    if len(writes) == 1:
+                # One write broke the batch: each alone, so each hears only its own error.
+                for write in writes:
+                    try:
+                        _settle(write, (await self._transaction(connection, [write]))[0])
+                    except UNAVAILABLE:
                         raise
-                    # One write broke the batch: each alone, so each hears only its own error.
-                    for write in writes:
-                        try:
-                            _settle(write, (await self._transaction(connection, [write]))[0])
-                        except UNAVAILABLE:
-                            raise
-                        except Exception as error:
-                            _fail(write, error)
-                    return
+                    except Exception as error:
+                        _fail(write, error)
+                return
         except UNAVAILABLE as error:
+            if self._connection is not None:
+                self._connection.terminate()
+                self._connection = None
             failure = unavailable(self.url, error)
             for write in writes:
                 _fail(write, failure)
@@ -244,24 +261,29 @@ class Database:
             _settle(write, result)
 
     async def _transaction(self, connection: asyncpg.Connection, writes: list[_Write]) -> list[Any]:
+        """One transaction for the batch, in as few round trips as it can: BEGIN with its
+        setting, one statement per kind of write, then the notifications with the COMMIT."""
         groups: dict[Batch, list[int]] = {}
         for index, write in enumerate(writes):
             groups.setdefault(write.batch, []).append(index)
         results: list[Any] = [None] * len(writes)
-        notify = sorted({note for write in writes for note in write.notify})
-        async with connection.transaction():
-            if not any(write.durable for write in writes):
-                await connection.execute("SET LOCAL synchronous_commit = off")
+        durable = any(write.durable for write in writes)
+        channels = sorted({channel for write in writes for channel in write.notify})
+        await connection.execute(
+            "BEGIN" if durable else "BEGIN; SET LOCAL synchronous_commit = off"
+        )
+        try:
             for batch, indexes in groups.items():
                 answers = await batch(connection, [writes[i].args for i in indexes])
                 for index, answer in zip(indexes, answers, strict=True):
                     results[index] = answer
-            if notify:
-                await connection.execute(
-                    "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)",
-                    [channel for channel, _ in notify],
-                    [payload for _, payload in notify],
-                )
+            # Channel names are ours (constants): NOTIFY takes no parameters.
+            await connection.execute("".join(f"NOTIFY {c}; " for c in channels) + "COMMIT")
+        except BaseException:
+            if not connection.is_closed():
+                with contextlib.suppress(Exception):
+                    await connection.execute("ROLLBACK")
+            raise
         self.commits += 1
         return results
 

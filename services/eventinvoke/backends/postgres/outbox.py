@@ -69,7 +69,7 @@ class PostgresOutbox:
         self._database = database
 
     async def add(self, deliveries: list[Delivery]) -> None:
-        await self._database.write(_add, deliveries, durable=True, notify=((DELIVERIES, ""),))
+        await self._database.write(_add, deliveries, durable=True, notify=(DELIVERIES,))
 
     async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[Delivery]:
         return await self._database.write(_lease, (owner, limit, lease_seconds))  # type: ignore[no-any-return]
@@ -122,10 +122,10 @@ async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, flo
     for owner, limit, lease_seconds in calls:
         rows = await connection.fetch(
             "UPDATE deliveries d SET lease_owner = $1, lease_expires = ei_now() + $2, "
-            "available_at = ei_now() + $2, lease_epoch = d.lease_epoch + 1 FROM ("
-            "SELECT seq FROM deliveries WHERE available_at <= ei_now() "
-            "ORDER BY available_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED) c "
-            f"WHERE d.seq = c.seq RETURNING d.seq, d.lease_epoch, "
+            "available_at = ei_now() + $2, lease_epoch = d.lease_epoch + 1 "
+            "WHERE d.seq = ANY (ARRAY(SELECT seq FROM deliveries WHERE available_at <= ei_now() "
+            "ORDER BY available_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED)) "
+            f"RETURNING d.seq, d.lease_epoch, "
             f"{', '.join('d.' + c.strip() for c in DELIVERY_COLUMNS.split(','))}",
             owner,
             lease_seconds,

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from eventinvoke.backends.base import fair_order
 from eventinvoke.backends.postgres.database import EVENTS, Database
 from eventinvoke.backends.postgres.outbox import arrays
 from eventinvoke.core.model import LastAttempt, QueuedEvent
@@ -46,7 +47,8 @@ candidates AS (
 chosen AS (SELECT event_id FROM candidates ORDER BY turn, available_at, event_id LIMIT $1)
 UPDATE events e SET lease_owner = $2, lease_expires = ei_now() + $3,
     available_at = ei_now() + $3, lease_epoch = e.lease_epoch + 1
-FROM chosen WHERE e.event_id = chosen.event_id
+-- An array, not a join: the planner then looks the few rows up by key instead of scanning.
+WHERE e.event_id = ANY (ARRAY(SELECT event_id FROM chosen))
 RETURNING {", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))}, ei_now() AS server_now
 """
 
@@ -84,7 +86,7 @@ class PostgresEventQueue:
         return self._database.now()
 
     async def enqueue(self, *events: QueuedEvent) -> None:
-        await self._database.write(_enqueue, events, durable=True, notify=((EVENTS, ""),))
+        await self._database.write(_enqueue, events, durable=True, notify=(EVENTS,))
 
     async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[QueuedEvent]:
         events, server_now = await self._database.write(_lease, (owner, limit, lease_seconds))
@@ -97,7 +99,7 @@ class PostgresEventQueue:
 
     async def release(self, leases: Sequence[tuple[int, int]]) -> None:
         if leases:
-            await self._database.write(_release, list(leases), notify=((EVENTS, ""),))
+            await self._database.write(_release, list(leases), notify=(EVENTS,))
 
     async def retry(
         self,
@@ -142,13 +144,9 @@ async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, flo
     answers = []
     for owner, limit, lease_seconds in calls:
         rows = await connection.fetch(LEASE, limit, owner, lease_seconds)
-        events = sorted((_event(row) for row in rows), key=_order)
+        events = fair_order(_event(row) for row in rows)  # RETURNING has no order
         answers.append((events, rows[0]["server_now"] if rows else None))
     return answers
-
-
-def _order(event: QueuedEvent) -> tuple[float, int]:
-    return (event.visible_at, event.event_id or 0)
 
 
 async def _extend(

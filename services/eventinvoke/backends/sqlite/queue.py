@@ -6,6 +6,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 
+from eventinvoke.backends.base import fair_order
 from eventinvoke.backends.sqlite.database import Database
 from eventinvoke.core.model import LastAttempt, QueuedEvent
 
@@ -50,8 +51,7 @@ class SqliteEventQueue:
                 {"now": now, "limit": limit, "owner": owner, "expires": expires},
             ).fetchall()
             events = [_event(row, lease_expires=expires) for row in rows]
-            # RETURNING gives no order of its own.
-            return sorted(events, key=lambda event: (event.visible_at, event.event_id or 0))
+            return fair_order(events)  # RETURNING gives no order of its own
 
         return await self._database.write(lease, durable=False)
 
