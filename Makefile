@@ -39,7 +39,9 @@ run: install
 cluster: install
 	$(BIN)/eventinvoke cluster $(ARGS)
 
+# The local PostgreSQL and Redis the tests use are started first if they are installed but down.
 test: install
+	@.ci/services
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install
