@@ -173,3 +173,93 @@ async def test_an_event_whose_alias_was_deleted_while_queued_gets_a_failure_reco
     }
     assert record["requestPayload"] == {"a": 1}
     assert "responseContext" not in record
+
+
+class _Slots:
+    """An executor's own slots, passed through (subclasses script ``acquire``)."""
+
+    def __init__(self, slots: Any) -> None:
+        self._slots = slots
+
+    async def acquire(self, function_name: str, reserved: int, holder: str, lease: float) -> bool:
+        return bool(await self._slots.acquire(function_name, reserved, holder, lease))
+
+    async def renew(self, holder: str, lease_seconds: float) -> None:
+        await self._slots.renew(holder, lease_seconds)
+
+    async def release(self, function_name: str, holder: str, *, wake: bool = True) -> None:
+        await self._slots.release(function_name, holder, wake=wake)
+
+
+class _StallAfterFirstSlot(_Slots):
+    """The first slot taken is answered ``stall`` seconds late, as an executor paused (a GC
+    pause, SIGSTOP) right after its acquire committed sees it; meanwhile this executor takes
+    no other slot."""
+
+    def __init__(self, slots: Any, stall: float) -> None:
+        super().__init__(slots)
+        self._stall = stall
+        self._stalling = False
+        self.stalled = asyncio.Event()  # set when the stall begins
+
+    async def acquire(self, function_name: str, reserved: int, holder: str, lease: float) -> bool:
+        if self._stalling:
+            return False
+        taken = await super().acquire(function_name, reserved, holder, lease)
+        if taken and not self.stalled.is_set():
+            self.stalled.set()
+            self._stalling = True
+            await asyncio.sleep(self._stall)
+            self._stalling = False
+        return taken
+
+
+class _ClosedUntil(_Slots):
+    """No slot is taken (all answer "taken") until ``opened`` is set."""
+
+    def __init__(self, slots: Any, opened: asyncio.Event) -> None:
+        super().__init__(slots)
+        self._opened = opened
+
+    async def acquire(self, function_name: str, reserved: int, holder: str, lease: float) -> bool:
+        if not self._opened.is_set():
+            return False
+        return await super().acquire(function_name, reserved, holder, lease)
+
+
+async def test_an_executor_that_stalls_past_its_slot_lease_does_not_run_on_the_slot(
+    tmp_path: Path, shared: dict[str, Any]
+) -> None:
+    """Reserved concurrency 1: executor A takes the slot, then stalls past the slot's lease
+    (3 s: the 1 s timeout plus the 2 s margin) before it starts the run. Meanwhile B takes the
+    lapsed slot and runs events back to back. A must not run on the slot it no longer holds:
+    never 2 at once, as timed by the function; A's event runs later, once."""
+    runs = tmp_path / "runs.jsonl"
+    runs.touch()
+    roles = [("invoker", "executor", "router"), ("executor",)]
+    # Throttle backoffs of at most 0.3 s: B is quick to take the lapsed slot.
+    async with (
+        suites(tmp_path, shared, *roles, time_scale=0.001) as [first, second],
+        AsyncClient(first.address) as client,
+    ):
+        assert first.worker is not None and second.worker is not None
+        stalling = _StallAfterFirstSlot(first.worker.slots, stall=4.0)
+        first.worker.slots = stalling
+        # B takes nothing before A has the slot: the slot then reaches B only by lapsing.
+        second.worker.slots = _ClosedUntil(second.worker.slots, stalling.stalled)
+        await _deploy(client, "held", "sleeper", RUNS_FILE=str(runs), SLEEP_SECONDS="0.3")
+        await client.update_function_configuration("held", timeout=1)
+        await client.put_function_concurrency(
+            function_name="held", reserved_concurrent_executions=1
+        )
+        await asyncio.gather(
+            *(
+                client.invoke(function_name="held", invocation_type="Event", payload=b"{}")
+                for _ in range(12)
+            )
+        )
+        await wait_for(lambda: len(read_lines(runs)) >= 12, timeout=60)
+        await asyncio.sleep(1.0)  # a run that should not happen would show by now
+    lines = read_lines(runs)
+    assert _overlap([(line["started"], line["ended"]) for line in lines]) <= 1
+    assert len({line["request_id"] for line in lines}) == 12

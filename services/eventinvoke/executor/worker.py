@@ -179,6 +179,7 @@ class AsyncWorker:
         # A reservation is counted across every executor: one slot per execution, leased
         # with the event and renewed with it.
         holder = None
+        asked = self.queue.now()
         if reserved is not None:
             holder = f"{self.owner}/{event.event_id}/{event.lease_epoch}"
             if not await self.slots.acquire(function.name, reserved, holder, lease):
@@ -189,6 +190,12 @@ class AsyncWorker:
         throttle: Throttled | None = None
         try:
             code_dir = await self.code.ensure(function)
+            if holder is not None and self.queue.now() - asked > lease / 3:
+                # This executor stalled since it asked for the slot (a GC pause, SIGSTOP, a
+                # starved loop): the slot may have lapsed and gone to another executor, and
+                # renewing it would not say. Run only with two thirds of its lease left, as an
+                # event leased ahead starts; else back to the queue, as a throttle.
+                raise Throttled(RESERVED_CONCURRENCY_EXCEEDED)
             invoked_arn = (
                 function.arn if event.qualifier == LATEST else f"{function.arn}:{event.qualifier}"
             )
