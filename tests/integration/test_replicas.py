@@ -69,8 +69,6 @@ ENV = {
     "EVENTINVOKE_LOG_FORMAT": "json",
     "EVENTINVOKE_EXECUTOR_CONCURRENCY": str(EXECUTOR_CONCURRENCY),
 }
-# Below the lease: a paused process's open transaction ends before its leases expire.
-IDLE_LIMIT = "3s"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function"
 NAMES = ("invoker-1", "invoker-2", "executor-1", "executor-2", "executor-3", "router-1", "router-2")
 
@@ -340,16 +338,6 @@ async def test_replicas_lose_nothing_when_an_executor_and_a_router_die_and_one_p
     database: asyncpg.Connection | None = None
     try:
         database = await asyncpg.connect(postgres_url)
-        # A process paused inside a transaction keeps its row locks for as long as it is
-        # paused, and the survivors' leases (SKIP LOCKED) pass over the rows it locked: the
-        # events it was leasing, the slot it was taking stay out of reach, lease expiry or not.
-        # The backend's connections set no limit on that (reported with this test); a
-        # database's own setting ends such a transaction, as a deployment can today.
-        database_name = await database.fetchval("SELECT quote_ident(current_database())")
-        await database.execute(
-            f"ALTER DATABASE {database_name} "
-            f"SET idle_in_transaction_session_timeout = '{IDLE_LIMIT}'"
-        )
         await cluster.start()
         mark("started")
 
@@ -438,7 +426,8 @@ async def test_replicas_lose_nothing_when_an_executor_and_a_router_die_and_one_p
         )
         mark("drained")
         # The resumed executor's late writes were refused: by the lease epochs, or by the
-        # database, which ended the transaction it was paused in (IDLE_LIMIT).
+        # database, which ended the transaction it was paused in (the backend's connections
+        # set idle_in_transaction_session_timeout).
         refused = await wait_for(lambda: refused_writes(paused, paused_at[0]), timeout=30)
         recorded_lines = read_lines(collected)
         on_failure = await on_failure_reader.read_out(failed)

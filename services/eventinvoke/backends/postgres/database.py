@@ -47,6 +47,11 @@ DELIVERIES = "eventinvoke_deliveries"
 FUNCTIONS = "eventinvoke_functions"
 
 CONNECT_TIMEOUT = 10.0
+# A process paused inside a transaction (SIGSTOP, a long GC pause, a partition) keeps its row
+# locks, and every other process's SKIP LOCKED leases pass over those rows, lease expiry or not.
+# Our transactions never wait between statements, so the server may end one that idles this
+# long; its writes fail as unavailable and run again.
+SESSION_SETTINGS = {"idle_in_transaction_session_timeout": "2s"}
 POOL_SIZE = 8  # reads and configuration writes; the writer and the listener have their own
 RECONNECT_DELAY = (0.1, 5.0)  # the listener's backoff, first and longest
 
@@ -60,6 +65,7 @@ UNAVAILABLE = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.IdleInTransactionSessionTimeoutError,
 )
 
 # A batch function runs every write of one kind in one statement: it gets the writes' arguments
@@ -131,7 +137,11 @@ class Database:
         not answer or a refused login raise BackendUnavailable with one line."""
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT
+                url,
+                min_size=1,
+                max_size=POOL_SIZE,
+                timeout=CONNECT_TIMEOUT,
+                server_settings=SESSION_SETTINGS,
             )
         except (ValueError, OverflowError, asyncpg.exceptions.PostgresError, *UNAVAILABLE) as error:
             # A URL asyncpg cannot parse (a port out of range is an OverflowError), a refused
@@ -223,7 +233,9 @@ class Database:
         """The writer's own connection (not the pool's: a pooled connection is reset on every
         release, one more round trip per batch), opened again after a failure."""
         if self._connection is None or self._connection.is_closed():
-            self._connection = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
+            self._connection = await asyncpg.connect(
+                self.url, timeout=CONNECT_TIMEOUT, server_settings=SESSION_SETTINGS
+            )
         return self._connection
 
     async def _commit(self, writes: list[_Write]) -> None:
