@@ -47,11 +47,18 @@ DELIVERIES = "eventinvoke_deliveries"
 FUNCTIONS = "eventinvoke_functions"
 
 CONNECT_TIMEOUT = 10.0
-# A process paused inside a transaction (SIGSTOP, a long GC pause, a partition) keeps its row
-# locks, and every other process's SKIP LOCKED leases pass over those rows, lease expiry or not.
-# Our transactions never wait between statements, so the server may end one that idles this
-# long; its writes fail as unavailable and run again.
-SESSION_SETTINGS = {"idle_in_transaction_session_timeout": "2s"}
+CLOSE_SECONDS = 10.0  # how long a stop waits for queued writes and connections in use
+# Every connection's session settings:
+# - A process paused inside a transaction (SIGSTOP, a long GC pause, a partition) keeps its row
+#   locks, and every other process's SKIP LOCKED leases pass over those rows, lease expiry or
+#   not. Our transactions never wait between statements, so the server may end one that idles
+#   this long; its writes fail as unavailable and run again.
+# - Our statements take arrays whose sizes vary with every batch, so the server re-planned them
+#   each time (about 1 ms for the lease); their plans do not depend on the values, so plan once.
+SESSION_SETTINGS = {
+    "idle_in_transaction_session_timeout": "2s",
+    "plan_cache_mode": "force_generic_plan",
+}
 POOL_SIZE = 8  # reads and configuration writes; the writer and the listener have their own
 RECONNECT_DELAY = (0.1, 5.0)  # the listener's backoff, first and longest
 
@@ -340,12 +347,21 @@ class Database:
         self._closed = True
         self._wake.set()
         if self._writer is not None:
-            await self._writer
+            # The writes queued commit, unless the server stopped answering: a stop must end.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_SECONDS)
+            except TimeoutError:
+                log.warning("writer_stopped_with_writes_pending")
+                self._writer.cancel()
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-        await self.pool.close()
+        try:
+            await asyncio.wait_for(self.pool.close(), CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("pool_terminated")  # a connection still in use past the deadline
+            self.pool.terminate()
 
 
 def _settle(write: _Write, result: Any) -> None:
