@@ -34,19 +34,20 @@ WITH RECURSIVE names AS (
     FROM names n WHERE n.function_name IS NOT NULL
 ),
 candidates AS (
-    SELECT c.event_id, c.available_at,
+    SELECT c.event_id, c.visible_at,
            row_number() OVER (PARTITION BY n.function_name
-                              ORDER BY c.available_at, c.event_id) AS turn
+                              ORDER BY c.visible_at, c.event_id) AS turn
     FROM names n CROSS JOIN LATERAL (
-        SELECT e.event_id, e.available_at FROM events e
-        WHERE e.function_name = n.function_name AND e.available_at <= ei_now()
-        ORDER BY e.available_at, e.event_id LIMIT $1
+        SELECT e.event_id, e.visible_at FROM events e
+        WHERE e.function_name = n.function_name AND e.visible_at <= ei_now()
+          AND (e.lease_expires IS NULL OR e.lease_expires <= ei_now())
+        ORDER BY e.visible_at, e.event_id LIMIT $1
         FOR UPDATE SKIP LOCKED
     ) c
 ),
-chosen AS (SELECT event_id FROM candidates ORDER BY turn, available_at, event_id LIMIT $1)
+chosen AS (SELECT event_id FROM candidates ORDER BY turn, visible_at, event_id LIMIT $1)
 UPDATE events e SET lease_owner = $2, lease_expires = ei_now() + $3,
-    available_at = ei_now() + $3, lease_epoch = e.lease_epoch + 1
+    lease_epoch = e.lease_epoch + 1
 -- An array, not a join: the planner then looks the few rows up by key instead of scanning.
 WHERE e.event_id = ANY (ARRAY(SELECT event_id FROM chosen))
 RETURNING {", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))}, ei_now() AS server_now
@@ -57,7 +58,7 @@ RETURNING {", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))}, ei_no
 EVENT_TYPES = ("text", "text", "text", "bytea", "integer")
 EVENT_VALUES = (
     "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, attempts, "
-    "visible_at, available_at) SELECT r, f, q, p, ei_now(), a, ei_now(), ei_now() "
+    "visible_at) SELECT r, f, q, p, ei_now(), a, ei_now() "
 )
 INSERT_EVENTS = (
     f"{EVENT_VALUES} FROM unnest({arrays(EVENT_TYPES)}) AS t(r, f, q, p, a) "
@@ -153,7 +154,7 @@ async def _extend(
     connection: asyncpg.Connection, calls: list[tuple[int, int, float]]
 ) -> list[bool]:
     rows = await connection.fetch(
-        "UPDATE events e SET lease_expires = ei_now() + t.s, available_at = ei_now() + t.s "
+        "UPDATE events e SET lease_expires = ei_now() + t.s "
         "FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS t(id, epoch, s) "
         "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch AND e.lease_owner IS NOT NULL "
         "RETURNING e.event_id, e.lease_epoch",
@@ -167,7 +168,7 @@ async def _release(
 ) -> list[None]:
     leases = [lease for call in calls for lease in call]
     await connection.execute(
-        "UPDATE events e SET lease_owner = NULL, lease_expires = NULL, available_at = e.visible_at "
+        "UPDATE events e SET lease_owner = NULL, lease_expires = NULL "
         "FROM unnest($1::bigint[], $2::bigint[]) AS t(id, epoch) "
         "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch",
         *_columns(leases, 2),
@@ -178,7 +179,7 @@ async def _release(
 async def _retry(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) -> list[bool]:
     last = [call[5] for call in calls]
     rows = await connection.fetch(
-        "UPDATE events e SET attempts = t.attempts, visible_at = t.at, available_at = t.at, "
+        "UPDATE events e SET attempts = t.attempts, visible_at = t.at, "
         "throttles = t.throttles, lease_owner = NULL, lease_expires = NULL, "
         "last_response = CASE WHEN t.kept THEN t.response ELSE e.last_response END, "
         "last_function_error = CASE WHEN t.kept THEN t.error ELSE e.last_function_error END, "

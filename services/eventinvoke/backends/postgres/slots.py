@@ -26,12 +26,12 @@ WITH freed AS (
     WHERE holder = $1 RETURNING function_name
 ),
 woken AS (
-    UPDATE events SET visible_at = ei_now(), available_at = ei_now()
+    UPDATE events SET visible_at = ei_now()
     WHERE event_id = (
         SELECT event_id FROM events
         WHERE $3 AND EXISTS (SELECT 1 FROM freed) AND function_name = $2
-          AND available_at > ei_now() AND lease_owner IS NULL AND throttles > 0
-        ORDER BY available_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+          AND visible_at > ei_now() AND lease_owner IS NULL AND throttles > 0
+        ORDER BY visible_at LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING event_id
 )
 SELECT count(*) FROM woken
