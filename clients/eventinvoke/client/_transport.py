@@ -23,6 +23,15 @@ CHANNEL_OPTIONS = [
     # An endpoint may name several replicas (a DNS name with several addresses, or
     # ipv4:host:port,host:port): spread calls over all of them, not just the first.
     ("grpc.lb_policy_name", "round_robin"),
+    # Keepalive: a ping every 30 s keeps a connection through load balancers and NAT tables
+    # that drop idle ones, and finds a server that vanished without closing its connections
+    # (a lost node) within 40 s instead of TCP's 15 min. eventinvoke's servers accept a ping
+    # every 15 s (server/serve.py, SERVER_KEEPALIVE_OPTIONS); gRPC's default, one per 5 min,
+    # would answer these with GOAWAY "too_many_pings".
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
 ]
 
 Service = Literal["invoker", "executor", "router"]

@@ -112,7 +112,7 @@ class Suite:
             # Before gRPC makes its threads, whose fork handlers would print a warning at the
             # fork (a host started again later, after one died, may still print it).
             self._sandboxes = await self._start_sandboxes()
-        self.server = Server(settings.listen)
+        self.server = Server(settings.listen, max_connection_age=settings.max_connection_age)
         self.server.bind()
         partition = Partition(settings.region, settings.account)
         if self.backend is None:

@@ -69,6 +69,14 @@ class Settings:
         "the Lambda REST API gateway's HTTP address (`up`, `serve gateway`)",
         pattern=_ADDRESS,
     )
+    max_connection_age: float = setting(
+        300.0,
+        "seconds a client's connection to the gRPC server lasts before the server asks the "
+        "client to reconnect (HTTP/2 GOAWAY, with up to 10% jitter; calls in flight may still "
+        "take 16 min), so that clients behind a load balancer or a DNS name spread over new "
+        "replicas; 0: connections last for ever",
+        minimum=0,
+    )
     region: str = setting("us-east-1", "the region in ARNs", pattern=r"[a-z]{2}(-gov)?-[a-z]+-\d")
     account: str = setting("000000000000", "the account id in ARNs", pattern=r"\d{12}")
     time_scale: float = setting(

@@ -24,8 +24,42 @@ CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 ]
+
+# Keepalive, both ways (docs/deploy.md, "Behind a mesh and a load balancer"). Load balancers and
+# NAT tables drop connections idle for a few minutes (Azure's default is 4, AWS NLB's 350 s)
+# without telling either end, and a peer that vanished (a node lost, a pod killed without a FIN)
+# leaves a connection that only TCP's own timeout, about 15 minutes, would close. A ping every
+# 30 s (clients) or 60 s (this server) keeps such connections alive and finds dead ones within
+# one ping and its 10 s (20 s) timeout.
+CLIENT_KEEPALIVE_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),  # idle channels too: peers are often idle
+    ("grpc.http2.max_pings_without_data", 0),  # else pings stop after 2 on an idle connection
+]
+SERVER_KEEPALIVE_OPTIONS = [
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    # What the server accepts from clients: gRPC's default (one ping per 5 min, none without a
+    # call) would answer the clients' 30 s pings with GOAWAY "too_many_pings". Half the
+    # clients' interval leaves room for their timers' jitter.
+    ("grpc.http2.min_ping_interval_without_data_ms", 15_000),
+]
+
 # Channels to peers: a peer's address may name several replicas; calls go round robin.
-PEER_CHANNEL_OPTIONS = [*CHANNEL_OPTIONS, ("grpc.lb_policy_name", "round_robin")]
+PEER_CHANNEL_OPTIONS = [
+    *CHANNEL_OPTIONS,
+    ("grpc.lb_policy_name", "round_robin"),
+    *CLIENT_KEEPALIVE_OPTIONS,
+]
+
+# How long calls in flight on a connection past its maximum age (the `max_connection_age`
+# setting) may still take before the connection is closed under them: the longest call is a
+# synchronous invoke, which lasts up to a function's maximum timeout (900 s) plus its sandbox's
+# start. New calls go to the client's new connection at once, so a long grace costs nothing.
+MAX_CONNECTION_AGE_GRACE = 900.0 + 60.0
 
 
 # gRPC sets SO_REUSEPORT by default: a second server on a taken port would start and share
@@ -61,6 +95,22 @@ def check_free(listen: str, protocol: str = "") -> None:
                 raise OSError(f"cannot listen on {where}: {error.strerror}") from None
 
 
+def connection_age_options(age: float, grace: float) -> list[tuple[str, int]]:
+    """gRPC's options for a maximum connection age (none for 0: connections live for ever).
+
+    Past its age (gRPC adds up to 10% of jitter, so that clients do not reconnect together) a
+    connection gets an HTTP/2 GOAWAY: the client opens a new one for its next calls, resolving
+    the address again, and so spreads over the replicas a load balancer or a DNS name offers
+    now, not those it found when it first connected. Calls in flight finish within ``grace``.
+    """
+    if age <= 0:
+        return []
+    return [
+        ("grpc.max_connection_age_ms", max(1, round(age * 1000))),
+        ("grpc.max_connection_age_grace_ms", max(1, round(grace * 1000))),
+    ]
+
+
 @dataclass(frozen=True)
 class Service:
     """A servicer and how to mount it."""
@@ -83,14 +133,26 @@ class Server:
     """A started gRPC server with its workers; ``stop()`` drains in the documented order."""
 
     def __init__(
-        self, listen: str, services: Sequence[Service] = (), workers: Sequence[Worker] = ()
+        self,
+        listen: str,
+        services: Sequence[Service] = (),
+        workers: Sequence[Worker] = (),
+        *,
+        max_connection_age: float = 0.0,
+        max_connection_age_grace: float = MAX_CONNECTION_AGE_GRACE,
     ) -> None:
         self.listen = listen
         self.services = list(services)
         self.workers = list(workers)
         self.health = health.aio.HealthServicer()
         self.grpc = grpc.aio.server(
-            interceptors=[ServerInterceptor()], options=[*CHANNEL_OPTIONS, NO_SHARED_PORT]
+            interceptors=[ServerInterceptor()],
+            options=[
+                *CHANNEL_OPTIONS,
+                NO_SHARED_PORT,
+                *SERVER_KEEPALIVE_OPTIONS,
+                *connection_age_options(max_connection_age, max_connection_age_grace),
+            ],
         )
         self.port = 0
         self._stopped = asyncio.Event()
