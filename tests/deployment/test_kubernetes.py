@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import re
 import tomllib
 from typing import Any
 
@@ -472,3 +473,22 @@ def test_kedas_most_executors_fit_postgresqls_default_connections() -> None:
         w["spec"]["replicas"] for w in workloads(objects) if component(w) in ("invoker", "router")
     )
     assert (fixed + scaled["spec"]["maxReplicaCount"]) * per_process <= 100
+
+
+# --- the docs say what the manifests do -------------------------------------------------------
+
+
+def test_the_docs_apply_real_overlays_and_state_the_real_grace_periods() -> None:
+    docs = (ROOT / "docs" / "deploy.md").read_text() + (ROOT / "README.md").read_text()
+    for overlay in re.findall(r"-k kubernetes/([\w-]+)", docs):
+        assert overlay in OVERLAYS, overlay
+    table = dict(
+        re.findall(r"^\| (invoker|router|gateway|executor|single node) \| (\d+) s \|", docs, re.M)
+    )
+    graces = {
+        ("single node" if component(w) == "suite" else component(w)): str(
+            w["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        )
+        for _, w in WORKLOADS
+    }
+    assert table == graces
