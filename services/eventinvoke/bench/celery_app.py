@@ -23,7 +23,7 @@ app.conf.update(
     task_acks_late=True,  # the issue's setting: a task is acked after it ran, like a lease
     # No result backend: "done" is the collector's line, as on eventinvoke's side.
     task_ignore_result=True,
-    task_default_queue=os.environ.get("BENCH_CELERY_QUEUE", "eventinvoke-bench"),
+    task_default_queue=os.environ.get("BENCH_QUEUE", "eventinvoke-bench"),
     broker_connection_retry_on_startup=True,  # silences Celery 5's deprecation warning
     worker_redirect_stdouts=False,
 )
