@@ -106,11 +106,12 @@ def best_peer_ratios(ei: dict[str, Any], peers: dict[str, dict[str, Any]]) -> di
         pick = max if higher_is_better else min
         return pick(known, key=lambda name: known[name])
 
-    result: dict[str, Any] = {"latency_ms": {}}
-    names: dict[str, Any] = {"latency_ms": {}}
+    result: dict[str, Any] = {}
+    names: dict[str, Any] = {}
     for key in RATE_KEYS:
         names[key] = best(lambda f, key=key: f[key], True)
         result[key] = _ratio(ei[key], peers[names[key]][key])
+    result["latency_ms"], names["latency_ms"] = {}, {}
     for k in LATENCY_KEYS:
         names["latency_ms"][k] = best(lambda f, k=k: f["latency_ms"][k], False)
         result["latency_ms"][k] = _ratio(
