@@ -15,7 +15,7 @@ from celery import Celery
 
 from eventinvoke.bench.functions import collector, echo
 
-# Database 15 only: the bench flushes it before and after, and touches nothing else.
+# Database 15, for the bench alone (Dramatiq's side has 14); each run deletes its own keys.
 BROKER_URL = "redis://127.0.0.1:6379/15"
 
 app = Celery("eventinvoke_bench", broker=BROKER_URL)

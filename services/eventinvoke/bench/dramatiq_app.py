@@ -1,11 +1,12 @@
 """The Dramatiq actors the bench's worker imports
 (``dramatiq eventinvoke.bench.dramatiq_app:broker``).
 
-As on Celery's side, the actors wrap the very handlers eventinvoke runs. ``echo`` is the job;
-its success callback (``on_success``, Dramatiq's Callbacks middleware) sends ``collect`` the
-message's data and the result, from which ``collect`` builds the record eventinvoke's Router
-hands a destination (the request id is the echo message's id), so the collector body is shared
-unchanged.
+As on Celery's side, the actors wrap the very handlers eventinvoke runs. The client sends each
+event as a two-step ``pipeline``: ``echo`` and then ``collect``, whose message carries the echo
+message's id and event and receives echo's result as its last argument (the Pipelines
+middleware enqueues it when echo succeeds). ``collect`` builds from them the record
+eventinvoke's Router hands a destination (the request id is the echo message's id), so the
+collector body is shared unchanged.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from eventinvoke.bench.functions import collector, echo
 
-# Database 14 only: the bench flushes it before and after, and touches nothing else (Celery's
-# side has 15).
+# Database 14, for the bench alone (Celery's side has 15); each run deletes its own keys.
 BROKER_URL = "redis://127.0.0.1:6379/14"
 ECHO, COLLECT = "bench_echo", "bench_collect"
 
@@ -32,24 +32,24 @@ class _Context:
 
 
 def _echo(event: Any) -> Any:
-    # The handler does not read its context; the message id reaches the collector through the
-    # callback's message data (reading it here would take the CurrentMessage middleware).
+    # The handler does not read its context; the message id reaches the collector as the
+    # collect message's own argument (reading it here would take the CurrentMessage middleware).
     return echo.handler(event, _Context(""))
 
 
-def _collect(message_data: dict[str, Any], result: Any) -> None:
+def _collect(request_id: str, event: Any, result: Any) -> None:
     record = {
         "version": "1.0",
         "requestContext": {
-            "requestId": message_data["message_id"],
+            "requestId": request_id,
             "condition": "Success",
             "approximateInvokeCount": 1,
         },
-        "requestPayload": message_data["args"][0],
+        "requestPayload": event,
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
         "responsePayload": result,
     }
-    collector.handler(record, _Context(message_data["message_id"]))
+    collector.handler(record, _Context(request_id))
 
 
 def declare(queue: str, url: str = BROKER_URL) -> tuple[RedisBroker, Any, Any]:

@@ -1,6 +1,6 @@
 """Dramatiq's side: a worker (one process per core, 8 threads each: Dramatiq's defaults) on the
-local Redis broker's database 14, a queue of the run's own, driven by C threads calling
-``echo.send_with_options(on_success=collect)``."""
+local Redis broker's database 14, a queue of the run's own, driven by C threads running
+``pipeline([echo.message(event), collect.message(echo_id, event)])``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from eventinvoke.bench import peers
 from eventinvoke.bench.harness import Plan, SystemResult
 
-DB = 14  # the bench flushes it before and after, and touches nothing else
+DB = 14  # for the bench alone; each run deletes its own keys (see peers.run)
 PROCESSES = os.cpu_count() or 1
 THREADS = 8
 
@@ -27,11 +27,13 @@ SETTINGS: dict[str, Any] = {
     "prefetch_why": "Dramatiq's default (dramatiq_queue_prefetch unset: twice the threads per "
     "process, in-progress messages included): every thread has its next message at hand",
     "acks": "after the actor ran (Dramatiq's only mode: at least once, as eventinvoke)",
-    "callback": "on_success=collect: the Callbacks recipe of Dramatiq's cookbook, 'sending "
-    "actors messages when other actors succeed or fail', which is what a Destination does; its "
-    "message carries the first message's data (its id, the destination record's request id) "
-    "and result. A pipeline would pass the result on too, but is the docs' tool for composing "
-    "a workflow whose steps do not know each other, not for a callback on success",
+    "callback": "pipeline([echo, collect]): the cookbook's Composition recipe for chaining "
+    "actors that do not know each other, B run after A succeeds with A's result as its last "
+    "argument (collect's message carries the request id and event). Dramatiq also has an "
+    "on_success callback (the Callbacks recipe, nearer a Destination's wording); measured "
+    "here in 3 interleaved rounds at N=5000, pipeline ran 1,502 events/s end to end (median) "
+    "against on_success's 1,217 (whose callback message carries a copy of the whole first "
+    "message), so the bench compares with the faster",
     "middleware": "Dramatiq's defaults (AgeLimit, TimeLimit, ShutdownNotifications, Callbacks, "
     "Pipelines, Retries); no result backend, as on Celery's side",
     "broker": f"Redis database {DB}",
@@ -52,12 +54,17 @@ def _worker(queue: str) -> list[str]:
 
 
 def _connect(queue: str) -> tuple[peers.Send, Callable[[], None]]:
+    import dramatiq
+
     from eventinvoke.bench import dramatiq_app
 
     broker, echo, collect = dramatiq_app.declare(queue, peers.url(DB))
 
     def send(i: int) -> str:
-        return str(echo.send_with_options(args=({"i": i},), on_success=collect).message_id)
+        event = {"i": i}
+        first = echo.message(event)
+        dramatiq.pipeline([first, collect.message(first.message_id, event)], broker=broker).run()
+        return str(first.message_id)
 
     return send, broker.close
 

@@ -1,5 +1,6 @@
-"""What the peers (Celery, Dramatiq) share: a database of their own on the local Redis, flushed
-before and after (that database only), a worker started as its own process group, and the client:
+"""What the peers (Celery, Dramatiq) share: a database of their own on the local Redis (each
+run's keys deleted after it, nothing else touched), a worker started as its own process group,
+and the client:
 C threads calling the peer's own ``send`` in the pattern eventinvoke's callers follow (a burst as
 fast as answered, then an open-loop paced phase)."""
 
@@ -46,7 +47,7 @@ class Peer:
     """One peer as the bench runs it."""
 
     name: str
-    db: int  # the Redis database number it alone uses (flushed before and after its runs)
+    db: int  # the Redis database number only the bench uses
     worker: Callable[[str], list[str]]  # queue → the ``python -m ...`` arguments of its worker
     connect: Callable[[str], tuple[Send, Callable[[], None]]]  # queue → (send, close)
     settings: dict[str, Any] = field(default_factory=dict)  # recorded in the JSON, with reasons
@@ -74,8 +75,12 @@ def run(peer: Peer, plan: Plan, workdir: Path) -> SystemResult:
     except redis.RedisError as error:
         where = f"{REDIS_HOST}:{REDIS_PORT}"
         raise click.ClickException(f"Redis at {where} not reachable: {error}") from None
-    broker.flushdb()  # this peer's database only
-    # A queue of this run's own: a worker left over from an interrupted run cannot steal from it.
+    # A queue of this run's own: a worker left over from an interrupted run cannot steal from
+    # it, and two benches on one machine (a developer's and CI's) can share the database. So
+    # the run deletes its own keys when done instead of flushing the database: a flush in one
+    # bench wipes another's queued messages mid-run (seen here: a Celery run stalled at 2,941
+    # of 5,000 events when database 15 was emptied under it, most likely by another copy of
+    # the bench that still flushed it).
     queue = f"eventinvoke-bench-{uuid.uuid4().hex[:8]}"
     collected = Collected(workdir / "collected.txt")
     env = {**os.environ, "BENCH_COLLECT_FILE": str(collected.path), "BENCH_QUEUE": queue}
@@ -132,10 +137,20 @@ def run(peer: Peer, plan: Plan, workdir: Path) -> SystemResult:
     finally:
         close()
         stop_process(worker, list(sampler.seen.values()))
-        try:
-            broker.flushdb()
-        except redis.RedisError:
-            pass
+        _delete_keys(broker, queue)
+
+
+def _delete_keys(broker: redis.Redis, queue: str) -> None:
+    """This run's keys in the peer's database: every key that names its queue (Celery's list
+    and bindings, Dramatiq's queue, delay and ack keys). The shared bookkeeping keys stay:
+    Celery's unacked hash loses its entries as messages are acked, kombu's binding deadlines
+    hold the remote-control box every worker shares, and Dramatiq purges dead workers'
+    heartbeats itself."""
+    try:
+        for key in broker.scan_iter(match=f"*{queue}*", count=1000):
+            broker.delete(key)
+    except redis.RedisError:
+        pass
 
 
 def _tail(path: Path) -> str:
@@ -211,7 +226,10 @@ class _Driver:
             if self.worker.poll() is not None:
                 raise click.ClickException(f"the {self.name} worker exited during the run")
             if time.monotonic() > deadline:
-                raise click.ClickException(f"only {done}/{n} events done after {self.timeout:.0f}s")
+                raise click.ClickException(
+                    f"only {done}/{n} events done after {self.timeout:.0f}s (did a process "
+                    "flush the peer's Redis database during the run?)"
+                )
             time.sleep(0.1)
 
     def paced(self, count: int, rate: float, concurrency: int) -> tuple[list[float], float]:

@@ -154,5 +154,5 @@ def _settings(name: str, s: dict[str, Any]) -> str:
         )
     return (
         f"{s['processes']} processes × {s['threads']} threads, prefetch {s['queue_prefetch']}, "
-        f"on_success callback"
+        f"pipeline echo → collect"
     )
