@@ -15,7 +15,7 @@ from celery import Celery
 
 from eventinvoke.bench.functions import collector, echo
 
-# Database 15 only: the bench flushes it before and after, and touches nothing else.
+# Database 15, for the bench alone (Dramatiq's side has 14); each run deletes its own keys.
 BROKER_URL = "redis://127.0.0.1:6379/15"
 
 app = Celery("eventinvoke_bench", broker=BROKER_URL)
@@ -23,7 +23,7 @@ app.conf.update(
     task_acks_late=True,  # the issue's setting: a task is acked after it ran, like a lease
     # No result backend: "done" is the collector's line, as on eventinvoke's side.
     task_ignore_result=True,
-    task_default_queue=os.environ.get("BENCH_CELERY_QUEUE", "eventinvoke-bench"),
+    task_default_queue=os.environ.get("BENCH_QUEUE", "eventinvoke-bench"),
     broker_connection_retry_on_startup=True,  # silences Celery 5's deprecation warning
     worker_redirect_stdouts=False,
 )

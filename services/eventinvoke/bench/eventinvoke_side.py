@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,16 +21,20 @@ import grpc
 import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from eventinvoke.backends.sqlite import DATABASE_FILE
 from eventinvoke.bench import functions
 from eventinvoke.bench.harness import (
+    MB,
     Collected,
+    Memory,
+    MemorySampler,
     Plan,
     Progress,
-    RssSampler,
     SystemResult,
+    cdf,
     free_port,
+    memory,
     percentiles,
-    rss_mb,
     stop_process,
     tree,
 )
@@ -48,7 +53,25 @@ SANDBOX_HOST = "eventinvoke.executor.host"  # in the sandbox host's command line
 
 def run(plan: Plan, workdir: Path) -> SystemResult:
     """``eventinvoke up`` on the embedded SQLite backend."""
-    return _run(plan, workdir, backend=[], extra_executors=0)
+    return _run(plan, workdir, backend=[], extra_executors=0, database=_sqlite_size)
+
+
+def _sqlite_size(workdir: Path) -> float:
+    """The SQLite database as it stands on disk: the file and its write-ahead log."""
+    data = workdir / "data"
+    return sum(_size(data / f"{DATABASE_FILE}{suffix}") for suffix in ("", "-wal")) / MB
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _tree_size(path: Path) -> float:
+    """Everything under a data dir (database, function code, logs), in MB."""
+    return sum(_size(f) for f in path.rglob("*") if f.is_file()) / MB
 
 
 # Cluster mode as the bench runs it: ``up`` (invoker, executor, router) and one more executor
@@ -61,8 +84,12 @@ def run_postgres(plan: Plan, workdir: Path) -> SystemResult:
     """The same work with every process on one PostgreSQL database, two executors."""
     admin = os.environ.get("EVENTINVOKE_BENCH_POSTGRES") or DEFAULT_POSTGRES
     url = asyncio.run(_create_database(admin))
+
+    def size(_: Path) -> float:
+        return asyncio.run(_database_size(admin, url)) / MB
+
     try:
-        result = _run(plan, workdir, ["--backend", url], extra_executors=POSTGRES_EXECUTORS - 1)
+        result = _run(plan, workdir, ["--backend", url], POSTGRES_EXECUTORS - 1, database=size)
     finally:
         asyncio.run(_drop_database(admin, url))
     result.extra.update(
@@ -72,7 +99,13 @@ def run_postgres(plan: Plan, workdir: Path) -> SystemResult:
     return result
 
 
-def _run(plan: Plan, workdir: Path, backend: list[str], extra_executors: int) -> SystemResult:
+def _run(
+    plan: Plan,
+    workdir: Path,
+    backend: list[str],
+    extra_executors: int,
+    database: Callable[[Path], float],
+) -> SystemResult:
     listen = f"127.0.0.1:{free_port()}"
     collected = Collected(workdir / "collected.txt")
     common = [
@@ -102,21 +135,35 @@ def _run(plan: Plan, workdir: Path, backend: list[str], extra_executors: int) ->
         )  # fmt: skip
         for n in range(extra_executors)
     ]
-    sampler = RssSampler(process.pid, *(other.pid for other in others))
+    sampler = MemorySampler(process.pid, *(other.pid for other in others))
     try:
         _wait_serving(listen, process)
         time.sleep(IDLE_SETTLE_SECONDS)
-        idle_mb = sum(rss_mb(tree(p.pid)) for p in [process, *others])
+        idle = memory(sampler.processes())
         with sampler:
             result = asyncio.run(_drive(plan, listen, collected, process))
             # Sandboxes stay warm after the run (idle timeout 300 s).
-            sandboxes = [rss_mb(tree(pid)) for p in [process, *others] for pid in _sandboxes(p.pid)]
-        result.peak_rss_mb = sampler.peak_mb
-        result.extra = {
-            "idle_rss_mb": round(idle_mb, 1),
-            "sandbox_rss_mb": round(max(sandboxes), 1) if sandboxes else 0.0,
-            "sandboxes": len(sandboxes),
-        }
+            sandboxes = [memory(tree(pid)) for p in [process, *others] for pid in _sandboxes(p.pid)]
+            everything = memory(sampler.processes())
+        result.take_memory(sampler)
+        largest = max(sandboxes, key=lambda m: m.pss_mb, default=Memory())
+        result.extra.update(
+            idle.to_json("idle"),
+            # At the end of the run: the largest warm sandbox, and the servers' processes
+            # without their sandboxes (the services and the sandbox host).
+            **largest.to_json("sandbox"),
+            sandboxes=len(sandboxes),
+            **Memory(
+                everything.rss_mb - sum(m.rss_mb for m in sandboxes),
+                everything.uss_mb - sum(m.uss_mb for m in sandboxes),
+                everything.pss_mb - sum(m.pss_mb for m in sandboxes),
+            ).to_json("servers"),
+            database_mb=round(database(workdir), 2),
+            data_dir_mb=round(
+                sum(_tree_size(d) for d in [workdir / "data", *workdir.glob("executor-*")]), 2
+            ),
+            latency_cdf_ms=cdf(result.latencies),
+        )
         return result
     except BaseException:
         click.echo(f"eventinvoke log tail:\n{_tail(workdir / 'eventinvoke.log')}", err=True)
@@ -157,6 +204,17 @@ async def _drop_database(admin: str, url: str) -> None:
     try:
         name = urlsplit(url).path.lstrip("/")
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def _database_size(admin: str, url: str) -> int:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin, timeout=10)
+    try:
+        name = urlsplit(url).path.lstrip("/")
+        return int(await connection.fetchval("SELECT pg_database_size($1)", name))
     finally:
         await connection.close()
 
@@ -256,6 +314,7 @@ async def _drive(
         latency_ms=percentiles(latencies),
         peak_rss_mb=0.0,
         offered_rate=offered,
+        latencies=latencies,
     )
 
 

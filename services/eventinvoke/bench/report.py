@@ -1,4 +1,17 @@
-"""The run's JSON document (one object per system, ratios, machine) and its table."""
+"""The run's JSON document: one object per system, the ratios, the machine.
+
+Which runs are reported. The bench runs R rounds; in each, every system runs once, in turn
+(eventinvoke, eventinvoke_postgres, celery, dramatiq), so a busy minute on this shared machine
+falls on neighbours alike. Each round gives a ratio: eventinvoke's (embedded) end-to-end rate
+over the best peer's of that round (the faster of Celery and Dramatiq). The round whose ratio
+is the median of the R (of an even number, the lower middle one) is reported whole: every
+figure of every system comes from that round's runs, so the table's ratios compare runs made
+minutes apart, never the best of one system's runs with the worst of another's, and never
+figures of different runs mixed into one row. The JSON also keeps every run's throughput
+(``repeats``), each system's median end-to-end rate over the rounds (``e2e_per_s_median``), and
+both ratios round by round, so a reader can see how much the rounds differ. With no peer in the
+run (``--only``), each system's run of median end-to-end rate is reported.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +21,7 @@ import json
 import os
 import platform
 import sqlite3
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +30,23 @@ import psutil
 from eventinvoke.bench.harness import MB, Plan, SystemResult
 
 LATENCY_KEYS = ("p50", "p95", "p99", "max")
-# The systems, in the table's order: eventinvoke embedded, eventinvoke on PostgreSQL, the peer.
-SYSTEMS = ("eventinvoke", "eventinvoke_postgres", "celery")
+MEMORY_KEYS = ("peak_rss_mb", "peak_uss_mb", "peak_pss_mb")
+RATE_KEYS = ("accept_per_s", "e2e_per_s")
+# The systems, in the table's order: eventinvoke embedded, eventinvoke on PostgreSQL, the peers.
+SYSTEMS = ("eventinvoke", "eventinvoke_postgres", "celery", "dramatiq")
+PEERS = ("celery", "dramatiq")
 SATURATION = 0.8  # offered load above this share of e2e throughput is "near saturation"
-VERSIONED = ("eventinvoke", "grpcio", "protobuf", "celery", "kombu", "redis", "psutil")
+VERSIONED = (
+    "eventinvoke",
+    "grpcio",
+    "protobuf",
+    "celery",
+    "kombu",
+    "dramatiq",
+    "redis",
+    "psutil",
+    "matplotlib",
+)
 
 
 def machine(redis_server: str) -> dict[str, Any]:
@@ -53,20 +80,48 @@ def _cpu_model() -> str:
 
 
 def _ratio(better_if_higher: float, other: float) -> float | None:
-    return round(better_if_higher / other, 2) if other > 0 else None
+    return round(better_if_higher / other, 2) if other > 0 and better_if_higher > 0 else None
 
 
-def ratios(ei: dict[str, Any], celery: dict[str, Any]) -> dict[str, Any]:
-    """eventinvoke over Celery for rates; Celery over eventinvoke for latency and memory, so that
-    above 1 always means eventinvoke is better."""
+def ratios(ei: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
+    """eventinvoke over the peer for rates; the peer over eventinvoke for latency and memory, so
+    that above 1 always means eventinvoke is better."""
     return {
-        "accept_per_s": _ratio(ei["accept_per_s"], celery["accept_per_s"]),
-        "e2e_per_s": _ratio(ei["e2e_per_s"], celery["e2e_per_s"]),
-        "latency_ms": {
-            k: _ratio(celery["latency_ms"][k], ei["latency_ms"][k]) for k in LATENCY_KEYS
-        },
-        "peak_rss_mb": _ratio(celery["peak_rss_mb"], ei["peak_rss_mb"]),
+        **{key: _ratio(ei[key], peer[key]) for key in RATE_KEYS},
+        "latency_ms": {k: _ratio(peer["latency_ms"][k], ei["latency_ms"][k]) for k in LATENCY_KEYS},
+        **{key: _ratio(peer.get(key, 0.0), ei.get(key, 0.0)) for key in MEMORY_KEYS},
     }
+
+
+def best_peer_ratios(ei: dict[str, Any], peers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Like ``ratios``, each figure against the peer best at it (the higher rate, the lower
+    latency or memory); ``best_peer`` names which peer that was, figure by figure."""
+    if not peers:
+        return {}
+
+    def best(value: Any, higher_is_better: bool) -> str:
+        known = {name: value(figures) for name, figures in peers.items() if value(figures) > 0}
+        if not known:
+            return next(iter(peers))
+        pick = max if higher_is_better else min
+        return pick(known, key=lambda name: known[name])
+
+    result: dict[str, Any] = {}
+    names: dict[str, Any] = {}
+    for key in RATE_KEYS:
+        names[key] = best(lambda f, key=key: f[key], True)
+        result[key] = _ratio(ei[key], peers[names[key]][key])
+    result["latency_ms"], names["latency_ms"] = {}, {}
+    for k in LATENCY_KEYS:
+        names["latency_ms"][k] = best(lambda f, k=k: f["latency_ms"][k], False)
+        result["latency_ms"][k] = _ratio(
+            peers[names["latency_ms"][k]]["latency_ms"][k], ei["latency_ms"][k]
+        )
+    for key in MEMORY_KEYS:
+        names[key] = best(lambda f, key=key: f.get(key, 0.0), False)
+        result[key] = _ratio(peers[names[key]].get(key, 0.0), ei.get(key, 0.0))
+    result["best_peer"] = names
+    return result
 
 
 def _median_index(values: list[float]) -> int:
@@ -74,28 +129,46 @@ def _median_index(values: list[float]) -> int:
     return sorted(range(len(values)), key=lambda i: values[i])[(len(values) - 1) // 2]
 
 
-def reported_runs(results: dict[str, list[SystemResult]]) -> dict[str, SystemResult]:
-    """The run that stands for each system, whole (never the best of each figure).
+def _peers(results: dict[str, list[SystemResult]]) -> list[str]:
+    return [name for name in PEERS if name in results]
 
-    With both systems, the round whose end-to-end ratio is the median: its two runs ran back to
-    back, on the same machine, so every ratio of the table compares like with like. With one
-    system, its run of median end-to-end throughput.
-    """
-    if "eventinvoke" in results and "celery" in results:
-        by_round = _rounds(results)
-        chosen = _median_index([r or 0.0 for r in by_round])
+
+def reported_round(results: dict[str, list[SystemResult]]) -> int | None:
+    """The index of the round reported whole, or None when there is no eventinvoke/peer pair."""
+    if "eventinvoke" not in results or not _peers(results):
+        return None
+    return _median_index([r or 0.0 for r in best_peer_by_round(results)[0]])
+
+
+def reported_runs(results: dict[str, list[SystemResult]]) -> dict[str, SystemResult]:
+    """The run that stands for each system, whole (see the module's docstring)."""
+    chosen = reported_round(results)
+    if chosen is not None:
         return {name: runs[chosen] for name, runs in results.items()}
     return {
         name: runs[_median_index([run.e2e_per_s for run in runs])] for name, runs in results.items()
     }
 
 
-def _rounds(results: dict[str, list[SystemResult]]) -> list[float | None]:
-    """eventinvoke over Celery end to end, round by round, from the figures as reported."""
+def by_round(results: dict[str, list[SystemResult]], peer: str) -> list[float | None]:
+    """eventinvoke over ``peer`` end to end, round by round, from the figures as reported."""
     return [
-        _ratio(round(ei.e2e_per_s, 1), round(celery.e2e_per_s, 1))
-        for ei, celery in zip(results["eventinvoke"], results["celery"], strict=True)
+        _ratio(round(ei.e2e_per_s, 1), round(other.e2e_per_s, 1))
+        for ei, other in zip(results["eventinvoke"], results[peer], strict=True)
     ]
+
+
+def best_peer_by_round(
+    results: dict[str, list[SystemResult]],
+) -> tuple[list[float | None], list[str]]:
+    """eventinvoke over the round's faster peer end to end, and which peer that was."""
+    ratios_: list[float | None] = []
+    names: list[str] = []
+    for i, ei in enumerate(results["eventinvoke"]):
+        name = max(_peers(results), key=lambda p: results[p][i].e2e_per_s)
+        names.append(name)
+        ratios_.append(_ratio(round(ei.e2e_per_s, 1), round(results[name][i].e2e_per_s, 1)))
+    return ratios_, names
 
 
 def document(
@@ -103,19 +176,25 @@ def document(
 ) -> dict[str, Any]:
     """``results`` holds each system's runs in the order they ran (rounds alternate systems)."""
     systems = {}
-    for name, run in reported_runs(results).items():
-        figures = run.to_json()
+    runs = reported_runs(results)
+    for name in [*SYSTEMS, *(n for n in runs if n not in SYSTEMS)]:
+        if name not in runs:
+            continue
+        figures = runs[name].to_json()
         figures["repeats"] = [
             {"accept_per_s": round(r.accept_per_s, 1), "e2e_per_s": round(r.e2e_per_s, 1)}
             for r in results[name]
         ]
-        systems[name] = figures
-    for figures in systems.values():
+        figures["e2e_per_s_median"] = round(
+            statistics.median(r.e2e_per_s for r in results[name]), 1
+        )
         # Latency is only meaningful below saturation: flag a run whose offered load was close
         # to what the system sustains (lower --rate on a small machine).
         figures["latency_near_saturation"] = (
             figures["offered_rate_per_s"] > SATURATION * figures["e2e_per_s"]
         )
+        systems[name] = figures
+    chosen = reported_round(results)
     doc: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "n": plan.n,
@@ -123,98 +202,35 @@ def document(
         "rate": plan.rate,
         "latency_events": plan.latency_events,
         "repeat": max(len(runs) for runs in results.values()),
+        "order": list(results),
+        "reported": (
+            {"round": chosen + 1, "how": "the round of median e2e ratio to the best peer, whole"}
+            if chosen is not None
+            else {"round": None, "how": "each system's run of median e2e rate"}
+        ),
         "machine": machine_info,
         **systems,
     }
     if "eventinvoke" in systems and "celery" in systems:
         doc["ratio"] = ratios(systems["eventinvoke"], systems["celery"])
-        doc["ratio"]["e2e_per_s_by_round"] = _rounds(results)
+        doc["ratio"]["e2e_per_s_by_round"] = by_round(results, "celery")
+    peers = {name: systems[name] for name in PEERS if name in systems}
+    if "eventinvoke" in systems and peers:
+        doc["ratio_best_peer"] = best_peer_ratios(systems["eventinvoke"], peers)
+        by_round_, names = best_peer_by_round(results)
+        doc["ratio_best_peer"]["e2e_per_s_by_round"] = by_round_
+        doc["ratio_best_peer"]["best_peer_by_round"] = names
     if "eventinvoke" in systems and "eventinvoke_postgres" in systems:
         # Cluster mode's cost or gain over the embedded default, on the same machine and round.
         doc["ratio_postgres_to_embedded"] = {
             key: _ratio(systems["eventinvoke_postgres"][key], systems["eventinvoke"][key])
-            for key in ("accept_per_s", "e2e_per_s")
+            for key in RATE_KEYS
         }
     return doc
 
 
-def write(doc: dict[str, Any], output: Path) -> Path:
+def write(doc: dict[str, Any], output: Path, suffix: str = ".json") -> Path:
     output.mkdir(parents=True, exist_ok=True)
-    path = output / f"{datetime.date.today().isoformat()}.json"
+    path = output / f"{datetime.date.today().isoformat()}{suffix}"
     path.write_text(json.dumps(doc, indent=2) + "\n")
     return path
-
-
-def _fmt(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:,.1f}{unit}" if value < 100 else f"{value:,.0f}{unit}"
-
-
-def table(doc: dict[str, Any]) -> str:
-    """A pipe table (pastes into the README as Markdown) with a ratio row when both ran."""
-    header = ["system", "accept/s", "e2e/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "peak RSS MB"]
-    rows = []
-    for name in SYSTEMS:
-        if name in doc:
-            s = doc[name]
-            rows.append(
-                [name.replace("_", " on "), _fmt(s["accept_per_s"]), _fmt(s["e2e_per_s"])]
-                + [_fmt(s["latency_ms"][k]) for k in LATENCY_KEYS]
-                + [_fmt(s["peak_rss_mb"])]
-            )
-    if "ratio" in doc:
-        r = doc["ratio"]
-        rows.append(
-            ["ratio (>1: eventinvoke better)", _x(r["accept_per_s"]), _x(r["e2e_per_s"])]
-            + [_x(r["latency_ms"][k]) for k in LATENCY_KEYS]
-            + [_x(r["peak_rss_mb"])]
-        )
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    lines = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += [line(row) for row in rows]
-    notes = [
-        f"N={doc['n']} invocations, C={doc['concurrency']} callers; latency at "
-        f"{doc['rate']:g}/s offered for {doc['latency_events']} events (send → collector ran)."
-    ]
-    if doc["repeat"] > 1 and "ratio" in doc:
-        rounds = ", ".join(_x(r) for r in doc["ratio"]["e2e_per_s_by_round"])
-        notes.append(
-            f"{doc['repeat']} rounds, the systems taking turns; shown: the round with the median "
-            f"e2e ratio (round by round: {rounds})."
-        )
-    elif doc["repeat"] > 1:
-        notes.append(f"{doc['repeat']} runs; shown: each system's run of median e2e/s.")
-    if "eventinvoke" in doc:
-        ei = doc["eventinvoke"]
-        notes.append(
-            f"eventinvoke idle RSS {ei['idle_rss_mb']} MB (target < 150), warm Python sandbox "
-            f"RSS {ei['sandbox_rss_mb']} MB (target < 30), {ei['sandboxes']} sandboxes at the end."
-        )
-    if "eventinvoke_postgres" in doc:
-        pg = doc["eventinvoke_postgres"]
-        vs = doc.get("ratio_postgres_to_embedded", {}).get("e2e_per_s")
-        notes.append(
-            f"eventinvoke on PostgreSQL: {pg['processes']} ({pg['postgres_server']}); end to end "
-            + (f"{_x(vs)} the embedded figure of the same round." if vs else "alone.")
-        )
-    if "celery" in doc:
-        broker = doc["celery"]["broker_rss_mb"]
-        notes.append(f"Celery's Redis broker RSS {broker} MB (shared server, not in the table).")
-    for name in SYSTEMS:
-        if doc.get(name, {}).get("latency_near_saturation"):
-            notes.append(
-                f"WARNING: {doc['rate']:g}/s is over {SATURATION:.0%} of {name}'s e2e throughput "
-                f"here, so its latency includes queueing; rerun with a lower --rate."
-            )
-    m = doc["machine"]
-    notes.append(f"{m['cores']} cores, {m['cpu']}, Python {m['python']}.")
-    return "\n".join(lines + [""] + notes)
-
-
-def _x(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}x"
