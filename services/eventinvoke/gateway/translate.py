@@ -1,7 +1,7 @@
 """Lambda REST requests (JSON bodies, headers, query strings) to client-call arguments.
 
 Pure functions. Responses need no translation: the client already returns AWS-shaped dicts
-(``eventinvoke.client._shapes``), which are the REST API's JSON bodies once ``ResponseMetadata``
+(``eventinvoke.api.codec``), which are the REST API's JSON bodies once ``ResponseMetadata``
 is dropped. Nested values (Environment, DeadLetterConfig, DestinationConfig) are checked by the
 client's own converters; this module checks the top-level types and decodes what JSON carries
 differently (base64 zip files).
