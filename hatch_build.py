@@ -32,13 +32,14 @@ def generate(root: Path) -> None:
     finally:
         os.chdir(cwd)
     # The clients' methods, from the table of operations (which reads the protobuf code just
-    # written): in a process of its own, with the source folders on its path.
+    # written): in a process of its own, with the source folders on its path and this build
+    # environment's packages (protobuf comes with grpcio-tools): nothing is installed yet.
     import subprocess
     import sys
 
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(root / "protos"), str(root / "clients")]),
+        "PYTHONPATH": os.pathsep.join([str(root / "protos"), str(root / "clients"), *sys.path]),
     }
     subprocess.run(
         [sys.executable, "-m", "eventinvoke.api.generate"], cwd=root, env=env, check=True
