@@ -43,7 +43,7 @@ def test_plugin_api_is_pinned() -> None:
             "DeliveryError",
             "DestinationAdapter",
             "ExecutionRecord",
-            "Invoker",
+            "FunctionInvoker",
             "PermanentDeliveryError",
             "RetryableDeliveryError",
             "RouterContext",
