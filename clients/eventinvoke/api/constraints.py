@@ -11,6 +11,7 @@ the model's order; a path names each member in lower camel case
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,6 +20,15 @@ from eventinvoke.api.model import Model, Shape, compiled, lambda_model
 # A hook for what the domain accepts beyond the model: called with (path, value) for a
 # pattern the value fails; True lets it pass (a destination a plugin claims, say).
 Allowance = Callable[[str, Any], bool]
+
+# A destination given as a URI is a plugin's (a webhook's https://, say), not an ARN: the model's
+# pattern does not apply, and the Invoker answers whether a loaded plugin claims it.
+_URI = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+def plugin_destination(path: str, value: Any) -> bool:
+    """The allowance eventinvoke's API makes: a destination may be a URI."""
+    return path.endswith(".destination") and isinstance(value, str) and bool(_URI.match(value))
 
 
 def camel(name: str) -> str:

@@ -9,24 +9,13 @@ destination's service) stays with the domain.
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from google.protobuf.message import Message
 
 from eventinvoke.api import codec
-from eventinvoke.api.constraints import problems, validation_message
+from eventinvoke.api.constraints import plugin_destination, problems, validation_message
 from eventinvoke.api.model import lambda_model
 from eventinvoke.api.operations import BY_RPC, Operation
 from eventinvoke.core.errors import ValidationException
-
-# A destination given as a URI is a plugin's (a webhook's https://, say), not an ARN: the model's
-# pattern does not apply, and the Invoker answers whether a loaded plugin claims it.
-_URI = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
-
-
-def _allowed(path: str, value: Any) -> bool:
-    return path.endswith(".destination") and isinstance(value, str) and bool(_URI.match(value))
 
 
 def operation_of(method: str) -> Operation | None:
@@ -43,6 +32,6 @@ def check(operation: str, request: Message) -> None:
     shape = lambda_model().operation(operation).input
     if shape is None:
         return
-    found = problems(operation, codec.to_dict(request, shape), allow=_allowed)
+    found = problems(operation, codec.to_dict(request, shape), allow=plugin_destination)
     if found:
         raise ValidationException(validation_message(found))
