@@ -51,14 +51,8 @@ class Operation:
         return self.rpc.split("/")[1]
 
 
-# The settings of a Put or Update of an event invoke config, as the client takes them.
-_SETTINGS = (
-    "FunctionName",
-    "Qualifier",
-    "MaximumRetryAttempts",
-    "MaximumEventAgeInSeconds",
-    "DestinationConfig",
-)
+# An alias's members, as CreateAlias and UpdateAlias take them.
+_ALIAS = ("FunctionName", "Name", "FunctionVersion", "Description")
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -131,23 +125,11 @@ OPERATIONS: tuple[Operation, ...] = (
         INVOKE,
         args=("FunctionName", "Marker", "MaxItems"),
     ),
-    Operation(
-        "CreateAlias",
-        "Invoker/CreateAlias",
-        ADMIN,
-        unwrap="alias",
-        args=("FunctionName", "Name", "FunctionVersion", "Description"),
-    ),
+    Operation("CreateAlias", "Invoker/CreateAlias", ADMIN, unwrap="alias", args=_ALIAS),
     Operation(
         "GetAlias", "Invoker/GetAlias", INVOKE, unwrap="alias", args=("FunctionName", "Name")
     ),
-    Operation(
-        "UpdateAlias",
-        "Invoker/UpdateAlias",
-        ADMIN,
-        unwrap="alias",
-        args=("FunctionName", "Name", "FunctionVersion", "Description"),
-    ),
+    Operation("UpdateAlias", "Invoker/UpdateAlias", ADMIN, unwrap="alias", args=_ALIAS),
     Operation("DeleteAlias", "Invoker/DeleteAlias", ADMIN, args=("FunctionName", "Name")),
     Operation(
         "ListAliases",
