@@ -7,7 +7,7 @@ PROTOS := $(wildcard protos/eventinvoke/v1/*.proto)
 GENERATED := protos/eventinvoke/v1/.generated
 NODE_MODULES := clients/node/node_modules/.installed
 
-.PHONY: install run cluster test bench protos lint fmt readme clean
+.PHONY: install run cluster test bench protos lint fmt readme operations cfn-schemas clean
 
 install: $(STAMP) $(GENERATED) $(NODE_MODULES)
 
@@ -27,9 +27,14 @@ $(NODE_MODULES): clients/node/package.json clients/node/package-lock.json
 
 protos: $(GENERATED)
 
-$(GENERATED): $(PROTOS) $(STAMP)
+# The protobuf code, then the Python clients' methods (from the table of operations and the
+# model): generated, never committed.
+OPERATIONS_SOURCES := $(wildcard clients/eventinvoke/api/*.py clients/eventinvoke/api/*.json) \
+	clients/eventinvoke/client/type_defs.py
+$(GENERATED): $(PROTOS) $(OPERATIONS_SOURCES) $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=protos --pyi_out=protos \
 		--grpc_python_out=protos $(PROTOS)
+	$(BIN)/python -m eventinvoke.api.generate
 	touch $@
 
 run: install
@@ -58,5 +63,16 @@ fmt: install
 readme: install
 	$(BIN)/python -m eventinvoke.server.config README.md
 
+# After a change to the table of operations: the Python clients' methods, and the copy of AWS
+# Lambda's model for the operations the table lists (from the installed botocore).
+operations: install
+	$(BIN)/python -m eventinvoke.api.vendor
+	$(BIN)/python -m eventinvoke.api.generate
+
+# deploy's CloudFormation / SAM resource schemas, copied again from the installed cfn-lint.
+cfn-schemas: install
+	$(BIN)/python -m eventinvoke.deploy.schemas
+
 clean:
-	rm -rf $(VENV) protos/eventinvoke/v1/*_pb2*.py* $(GENERATED) clients/node/node_modules
+	rm -rf $(VENV) protos/eventinvoke/v1/*_pb2*.py* $(GENERATED) clients/node/node_modules \
+		clients/eventinvoke/client/_methods_*.py

@@ -1,5 +1,5 @@
-"""Generate the protobuf code when a wheel is built from a clean checkout
-(docs/architecture.md §6)."""
+"""Generate the protobuf code and the Python clients' methods when a wheel is built from a
+clean checkout (docs/architecture.md §6)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,19 @@ def generate(root: Path) -> None:
             raise RuntimeError("protoc failed")
     finally:
         os.chdir(cwd)
+    # The clients' methods, from the table of operations (which reads the protobuf code just
+    # written): in a process of its own, with the source folders on its path and this build
+    # environment's packages (protobuf comes with grpcio-tools): nothing is installed yet.
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "protos"), str(root / "clients"), *sys.path]),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "eventinvoke.api.generate"], cwd=root, env=env, check=True
+    )
 
 
 class ProtocHook(BuildHookInterface):

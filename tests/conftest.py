@@ -14,9 +14,9 @@ import pytest
 from eventinvoke.app import Suite
 from eventinvoke.client import AsyncClient
 from eventinvoke.core.packaging import zip_directory
-from eventinvoke.router.testing import TIME_SCALE as TIME_SCALE  # re-exported for the tests
-from eventinvoke.router.testing import suite_settings
 from eventinvoke.server.config import Settings
+from eventinvoke.testing import TIME_SCALE as TIME_SCALE  # re-exported for the tests
+from eventinvoke.testing import suite_settings
 
 FUNCTIONS = Path(__file__).parent / "functions"
 # Tests run AWS's real retry policy 100x faster: delays of 0.6 s and 1.2 s, ages / 100.
@@ -24,7 +24,7 @@ zip_dir = zip_directory
 
 
 def test_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """The settings adapter authors' tests get too (eventinvoke.router.testing)."""
+    """The settings adapter authors' tests get too (eventinvoke.testing)."""
     return suite_settings(data_dir, **overrides)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,7 +43,7 @@ def test_plugin_api_is_pinned() -> None:
             "DeliveryError",
             "DestinationAdapter",
             "ExecutionRecord",
-            "Invoker",
+            "FunctionInvoker",
             "PermanentDeliveryError",
             "RetryableDeliveryError",
             "RouterContext",
@@ -70,3 +73,48 @@ def test_docs_and_code_point_only_into_the_repository() -> None:
             if any(reference in line for reference in OUTSIDE_REFERENCES):
                 offending.append(f"{name}:{number}: {line.strip()}")
     assert not offending, "\n".join(offending)
+
+
+# The service packages, which the composition root (eventinvoke.app) assembles: none may import
+# it back (docs/architecture.md §6). The deprecated eventinvoke.router.testing shim re-exports
+# eventinvoke.testing, which starts a suite, and is the one module allowed to.
+LAYERED = ("core", "backends", "invoker", "executor", "router", "gateway", "server")
+COMPOSITION = ("eventinvoke.app", "eventinvoke.testing")
+SHIM = Path("router/testing.py")
+
+
+def _imported_modules(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_no_service_package_imports_the_composition_root() -> None:
+    source = ROOT / "services" / "eventinvoke"
+    offending = []
+    for package in LAYERED:
+        for path in sorted((source / package).rglob("*.py")):
+            if path.relative_to(source) == SHIM:
+                continue
+            imported = _imported_modules(ast.parse(path.read_text(), str(path)))
+            offending += [
+                f"{path.relative_to(ROOT)} imports {root}"
+                for root in COMPOSITION
+                if any(name == root or name.startswith(f"{root}.") for name in imported)
+            ]
+    assert not offending, "\n".join(offending)
+
+
+def test_the_former_testing_plugin_warns_and_re_exports() -> None:
+    import eventinvoke.testing
+
+    sys.modules.pop("eventinvoke.router.testing", None)
+    with pytest.warns(DeprecationWarning, match="use eventinvoke.testing"):
+        shim = importlib.import_module("eventinvoke.router.testing")
+    for name in shim.__all__:
+        assert getattr(shim, name) is getattr(eventinvoke.testing, name)

@@ -329,7 +329,7 @@ def test_function_lifecycle(run_cli: RunCli, suite_in_thread: str) -> None:
     listed = run_cli(["list-functions"], endpoint)
     updated = run_cli(
         ["update-function-configuration", "--function-name", "fn", "--timeout", "5",
-         "--environment", "Variables={K=V}"],
+         "--environment", "Variables={KEY=V}"],
         endpoint,
     )  # fmt: skip
     deleted = run_cli(["delete-function", "--function-name", "fn"], endpoint)
@@ -345,7 +345,7 @@ def test_function_lifecycle(run_cli: RunCli, suite_in_thread: str) -> None:
     assert output(listed) == {"Functions": [created]}
     changed = output(updated)
     assert changed["Timeout"] == 5
-    assert changed["Environment"] == {"Variables": {"K": "V"}}
+    assert changed["Environment"] == {"Variables": {"KEY": "V"}}
     assert changed["Description"] == "a tester"  # not given: kept
     assert changed["DeadLetterConfig"] == created["DeadLetterConfig"]
     assert changed["RevisionId"] != created["RevisionId"]

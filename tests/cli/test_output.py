@@ -135,7 +135,7 @@ def _printed(done: Any) -> str:
 def test_every_format_prints_the_same_response(run_cli: RunCli, suite_in_thread: str) -> None:
     endpoint = suite_in_thread
     _create(run_cli, endpoint, "plain")
-    _create(run_cli, endpoint, "with-env", "--environment", "Variables={K=V}")
+    _create(run_cli, endpoint, "with-env", "--environment", "Variables={KEY=V}")
     response = json.loads(_printed(run_cli(["list-functions"], endpoint)))
 
     text = run_cli(["--output", "text", "list-functions"], endpoint)

@@ -238,7 +238,7 @@ def test_sync_client_function_lifecycle_returns_aws_shapes(suite_in_thread: str)
     with Client(suite_in_thread) as client:
         created = create(
             client, "fn", timeout=5, description="d",
-            environment={"Variables": {"K": "V"}},
+            environment={"Variables": {"KEY": "V"}},
         )  # fmt: skip
         got = client.get_function("fn")
         listed = client.list_functions()
@@ -253,7 +253,7 @@ def test_sync_client_function_lifecycle_returns_aws_shapes(suite_in_thread: str)
     assert created["Runtime"] == "python3.11" and created["Handler"] == "index.handler"
     assert created["CodeSize"] == len(zip_dir(FUNCTIONS / "tester"))
     assert created["Timeout"] == 5 and created["MemorySize"] == 128
-    assert created["Environment"] == {"Variables": {"K": "V"}}
+    assert created["Environment"] == {"Variables": {"KEY": "V"}}
     assert created["Version"] == "$LATEST" and created["State"] == "Active"
     assert "ResponseMetadata" not in created
     assert got == {"Configuration": created}
@@ -317,7 +317,7 @@ def test_sync_client_event_invoke_configs_and_failed_deliveries(suite_in_thread:
 async def test_async_client_sends_only_given_fields(suite: Running) -> None:
     await suite.client.create_function(
         "fn", "python3.11", "index.handler", zip_dir(FUNCTIONS / "tester"), timeout=7,
-        environment={"Variables": {"K": "V"}},
+        environment={"Variables": {"KEY": "V"}},
         dead_letter_config={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"},
     )  # fmt: skip
     await suite.client.put_function_event_invoke_config(
@@ -339,7 +339,7 @@ async def test_async_client_sends_only_given_fields(suite: Running) -> None:
     }
     assert "DeadLetterConfig" not in configuration  # TargetArn "" was sent: removed
     assert configuration["Timeout"] == 7  # not sent: kept
-    assert configuration["Environment"] == {"Variables": {"K": "V"}}
+    assert configuration["Environment"] == {"Variables": {"KEY": "V"}}
 
 
 async def test_async_client_delivers_the_walkthrough_record(suite: Running) -> None:

@@ -520,7 +520,7 @@ CASES = [
                 "Handler": "index.handler",
                 "Code": {"ZipFile": zip_dir(FUNCTIONS / "echo")},
                 "Timeout": 5,
-                "Environment": {"Variables": {"A": "1"}},
+                "Environment": {"Variables": {"AA": "1"}},
             },
         ),
         Ok(
@@ -530,7 +530,7 @@ CASES = [
                 "Role": ROLE,
                 "Timeout": 5,
                 "MemorySize": 128,
-                "Environment": {"Variables": {"A": "1"}},
+                "Environment": {"Variables": {"AA": "1"}},
                 "Version": "$LATEST",
                 "State": "Active",
             },

@@ -39,7 +39,7 @@ from deployment.harness import (
 )
 
 from eventinvoke.backends.postgres.database import POOL_SIZE
-from eventinvoke.executor.host.client import STOP_GRACE
+from eventinvoke.executor.host.pool import STOP_GRACE
 from eventinvoke.invoker.functions import MAX_TIMEOUT
 from eventinvoke.server import config
 from eventinvoke.server.serve import Server

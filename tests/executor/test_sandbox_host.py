@@ -21,7 +21,7 @@ from conftest import wait_for
 from processes import gone
 
 from eventinvoke.core.model import FunctionConfig
-from eventinvoke.executor.host import HostedPool, SandboxHostError, wire
+from eventinvoke.executor.host import HostedPool, SandboxHostError, frames
 from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxSettings, Throttled
 
 FUNCTIONS = Path(__file__).parent / "functions"
@@ -229,7 +229,7 @@ def _frames(*batches: list[tuple[Any, ...]]) -> bytes:
     out = b""
     for batch in batches:
         data = pickle.dumps(batch)
-        out += wire.HEADER.pack(len(data)) + data
+        out += frames.HEADER.pack(len(data)) + data
     return out
 
 
@@ -242,7 +242,7 @@ def test_the_wire_reads_frames_however_they_are_split(chunk: int) -> None:
             raise ValueError("a handler's bug")
         received.append(message)
 
-    link = wire.Link(on_message, lambda exc: None)
+    link = frames.Link(on_message, lambda exc: None)
     stream = _frames([("a", 1, b"x" * 5000)], [("bad", 2), ("b", 3)], [("c", 4, "\u00e9")])
     for start in range(0, len(stream), chunk):
         link.data_received(stream[start : start + chunk])

@@ -40,7 +40,7 @@ def test_create_get_update_delete(gateway: GatewaySuite) -> None:
         Description="made over HTTP",
         Timeout=7,
         MemorySize=256,
-        Environment={"Variables": {"B": "2", "A": "1"}},
+        Environment={"Variables": {"BB": "2", "AA": "1"}},
         DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"},
         Publish=True,  # publishes version 1: the response is version 1's configuration
     )
@@ -51,7 +51,7 @@ def test_create_get_update_delete(gateway: GatewaySuite) -> None:
     assert created["Role"] == ROLE
     assert (created["Runtime"], created["Handler"]) == ("python3.11", "index.handler")
     assert (created["Timeout"], created["MemorySize"]) == (7, 256)
-    assert created["Environment"] == {"Variables": {"A": "1", "B": "2"}}
+    assert created["Environment"] == {"Variables": {"AA": "1", "BB": "2"}}
     assert created["DeadLetterConfig"] == {"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"}
     assert created["Version"] == "1"
     assert created["State"] == "Active"

@@ -360,3 +360,20 @@ async def test_bad_destination_arns_are_validation_errors(suite: Running) -> Non
         "'destinationConfig.onFailure.destination' "
         "failed to satisfy constraint: Member must have length less than or equal to 350"
     )
+
+
+async def test_an_environment_variable_name_of_one_letter_is_refused_as_aws_refuses_it(
+    suite: Running,
+) -> None:
+    """AWS's map-key message names no key: keys start with a letter and are at least two long."""
+    with pytest.raises(ValidationException) as raised:
+        await suite.client.create_function(
+            "one-letter", "python3.11", "index.handler", zip_dir(FUNCTIONS / "echo"),
+            environment={"Variables": {"A": "1"}},
+        )  # fmt: skip
+
+    assert raised.value.message == (
+        "1 validation error detected: Value at 'environment.variables' failed to satisfy "
+        "constraint: Map keys must satisfy constraint: [Member must satisfy regular expression "
+        "pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
+    )

@@ -36,7 +36,7 @@ from eventinvoke.client import (
 )
 from eventinvoke.core.model import EventInvokeConfig
 from eventinvoke.executor.policy import Retry, RetryPolicy, Settle
-from eventinvoke.router.testing import running_suite
+from eventinvoke.testing import running_suite
 
 RESERVED = "ReservedFunctionConcurrentInvocationLimitExceeded"
 

@@ -68,6 +68,9 @@ ENV = {
     "EVENTINVOKE_LEASE_MARGIN": str(LEASE_MARGIN),
     "EVENTINVOKE_LOG_FORMAT": "json",
     "EVENTINVOKE_EXECUTOR_CONCURRENCY": str(EXECUTOR_CONCURRENCY),
+    # One SQS call per Router attempt: a send the SDK retried on its own after a lost answer
+    # would duplicate a message without a trace; the Router's retries are in its log.
+    "EVENTINVOKE_DESTINATIONS": json.dumps({"sqs": {"max_attempts": 1}}),
 }
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function"
 NAMES = ("invoker-1", "invoker-2", "executor-1", "executor-2", "executor-3", "router-1", "router-2")
@@ -277,6 +280,20 @@ def delivered(router: SuiteProcess) -> set[tuple[str, str]]:
     return found
 
 
+def retried(router: SuiteProcess) -> set[tuple[str, str]]:
+    """The deliveries a router may have sent twice, as (request id, target): one it tried again
+    (a try that failed may still have reached the queue: a lost answer), and one it sent after
+    its lease had run out (on a loaded machine the other router leased it meanwhile and sent it
+    too; the late router's mark is refused and logged)."""
+    found = set()
+    for line in router.log().splitlines():
+        if '"delivery_retry_scheduled"' in line or '"delivery_lease_lost"' in line:
+            with contextlib.suppress(ValueError, KeyError):
+                entry = json.loads(line)
+                found.add((entry["request_id"], entry["target"]))
+    return found
+
+
 def count_lines(path: Path) -> int:
     with path.open("rb") as f:
         return sum(1 for _ in f)
@@ -463,6 +480,7 @@ async def test_replicas_lose_nothing_when_an_executor_and_a_router_die_and_one_p
 
     recorded = [line["event"]["requestContext"]["requestId"] for line in recorded_lines]
     delivered_by = {name: delivered(cluster[name]) for name in ("router-1", "router-2")}
+    tried_again = retried(cluster["router-1"]) | retried(cluster["router-2"])
     survivor = next(name for name in delivered_by if name not in killed)
     sent_twice = {(i, failures.arn) for i in repeated(on_failure)}
     sent_twice |= {(i, dead_letters.arn) for i in repeated(dead)}
@@ -509,12 +527,16 @@ async def test_replicas_lose_nothing_when_an_executor_and_a_router_die_and_one_p
     #   a line in the file, is not): at most the events each had running, its concurrency;
     # - the queues': a message the killed router had sent but not yet marked delivered is
     #   sent again by the other router: at most the deliveries it had in flight.
+    # - a message sent again after a try that failed but had reached the queue (an answer
+    #   lost on a loaded machine), or sent by both routers when one outlasted its lease: the
+    #   Router logged the retry or the lost lease.
     assert extra(recorded) <= 2 * EXECUTOR_CONCURRENCY
-    assert extra(on_failure) + extra(dead) <= ROUTER_CONCURRENCY
+    after_kill = sent_twice - tried_again
+    assert len(after_kill) <= ROUTER_CONCURRENCY
     # ... and each is one of those: a delivery the killed router never marked delivered, which
-    # the other router delivered (and marked) after.
-    assert not sent_twice & delivered_by[killed[0]]
-    assert sent_twice <= delivered_by[survivor]
+    # the other router delivered (and marked) after, or one tried again.
+    assert not after_kill & delivered_by[killed[0]]
+    assert after_kill <= delivered_by[survivor]
     # Both routers delivered: the one killed, before it was, and the other.
     assert all(delivered_by.values())
     assert lost_twice == {"collector": {}, "OnFailure": {}, "DLQ": {}}

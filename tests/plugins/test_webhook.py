@@ -23,9 +23,9 @@ from eventinvoke.router.plugin import ON_SUCCESS, RouterContext
 from eventinvoke.router.registry import Destinations
 
 if TYPE_CHECKING:  # imported by pytest_plugins, so that pytest loads it before anyone else
-    from eventinvoke.router.testing import RunningSuite
+    from eventinvoke.testing import RunningSuite
 
-pytest_plugins = ["eventinvoke.router.testing"]
+pytest_plugins = ["eventinvoke.testing"]
 
 CONTEXT = RouterContext(Partition(), invoker=None)  # type: ignore[arg-type]
 SECRET_ENV = "EVENTINVOKE_TEST_WEBHOOK_SECRET"

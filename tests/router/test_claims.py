@@ -22,9 +22,9 @@ from eventinvoke.router.plugin import (
 from eventinvoke.router.registry import Destinations
 
 if TYPE_CHECKING:  # loaded by pytest_plugins
-    from eventinvoke.router.testing import RunningSuite
+    from eventinvoke.testing import RunningSuite
 
-pytest_plugins = ["eventinvoke.router.testing"]
+pytest_plugins = ["eventinvoke.testing"]
 
 CONTEXT = RouterContext(Partition(), invoker=None)  # type: ignore[arg-type]
 QUEUE = "arn:aws:sqs:us-east-1:000000000000:orders"

@@ -1,1 +1,1 @@
-pytest_plugins = ["eventinvoke.router.testing"]
+pytest_plugins = ["eventinvoke.testing"]

@@ -26,7 +26,7 @@ from eventinvoke.router.plugin import (
     RouterContext,
 )
 from eventinvoke.router.registry import Destinations
-from eventinvoke.router.testing import RunningSuite, wait_for
+from eventinvoke.testing import RunningSuite, wait_for
 
 SECRET_ENV = "EVENTINVOKE_WEBHOOK_TEST_SECRET"
 

@@ -14,11 +14,11 @@ from eventinvoke.backends.base import Backend
 from eventinvoke.backends.cache import CachedStore
 from eventinvoke.client import AsyncClient
 from eventinvoke.core.arn import Partition
-from eventinvoke.executor.client import ExecutorClient
 from eventinvoke.executor.code import CodeCache
 from eventinvoke.executor.handoff import LocalHandoff
 from eventinvoke.executor.host import HostedPool
 from eventinvoke.executor.policy import RetryPolicy
+from eventinvoke.executor.remote import RemoteExecutor
 from eventinvoke.executor.sandbox import Sandboxes, SandboxPool, SandboxSettings
 from eventinvoke.executor.servicer import ExecutorServicer
 from eventinvoke.executor.worker import AsyncWorker, WorkerSettings
@@ -28,7 +28,7 @@ from eventinvoke.invoker.functions import Functions
 from eventinvoke.invoker.invocations import Invocations
 from eventinvoke.invoker.servicer import InvokerServicer
 from eventinvoke.router.delivery import DeliverySettings, DeliveryWorker
-from eventinvoke.router.plugin import Invoker, RouterContext
+from eventinvoke.router.plugin import FunctionInvoker, RouterContext
 from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
 from eventinvoke.server.config import Settings, variable
@@ -147,7 +147,7 @@ class Suite:
         self._invocations = Invocations(
             functions,
             self.backend.queue,
-            ExecutorClient(self._channel("executor")),
+            RemoteExecutor(self._channel("executor")),
             on_enqueued=self._executor_doorbell.set,
         )
         self.server.services.append(
@@ -270,7 +270,7 @@ class Suite:
         if self._store is not None:
             self._store.invalidate(name)
 
-    def _invoker(self) -> Invoker:
+    def _invoker(self) -> FunctionInvoker:
         """The Invoker adapters use: this process's, or a client of the configured one, made
         when first used (an executor loads the adapters only to ask what they claim)."""
         invoker: LocalInvoker | PeerInvoker

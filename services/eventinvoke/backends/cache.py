@@ -5,7 +5,8 @@ rarely. Writes through this cache invalidate at once, so one process always read
 (``up``). Changes made by another process are seen within ``ttl`` seconds, or at once where
 the backend notifies them (``invalidate``). A missing function is
 never cached (one created elsewhere must not look missing to the executor); a missing config is,
-since it only means "AWS's defaults".
+since it only means "AWS's defaults". Each kind is a ``cachetools.TTLCache`` of at most
+``MAX_ENTRIES``; what is ours is the rule for reads that overlap a write (``_generations``).
 """
 
 from __future__ import annotations
@@ -15,55 +16,63 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cachetools import TTLCache
+
 from eventinvoke.backends.base import FunctionStore
 from eventinvoke.core.model import Alias, EventInvokeConfig, FunctionConfig
+
+# Entries kept per kind (functions, configs, aliases); past that the least recently read goes.
+MAX_ENTRIES = 65_536
 
 
 class CachedStore:
     def __init__(self, store: FunctionStore, ttl: float = 1.0) -> None:
         self.store = store
         self.ttl = ttl
-        self._functions: dict[tuple[str, str], tuple[float, FunctionConfig]] = {}
-        self._configs: dict[tuple[str, str], tuple[float, EventInvokeConfig | None]] = {}
+        self._functions: TTLCache[tuple[str, str], FunctionConfig] = _cache(ttl)
+        self._configs: TTLCache[tuple[str, str], EventInvokeConfig | None] = _cache(ttl)
         # Aliases are read on every alias invocation and attempt; a missing one is not cached.
-        self._aliases: dict[tuple[str, str], tuple[float, Alias]] = {}
+        self._aliases: TTLCache[tuple[str, str], Alias] = _cache(ttl)
         # Bumped when a write to a function (or its configs) starts and when it ends: a read
         # that overlapped a write may have seen the old row, so its result is not cached.
         self._generations: dict[str, int] = {}
 
     async def get_function(self, name: str, version: str = "$LATEST") -> FunctionConfig | None:
         key = (name, version)
-        hit = self._functions.get(key)
-        if hit is not None and time.monotonic() < hit[0]:
-            return hit[1]
+        try:
+            return self._functions[key]  # KeyError when absent or expired
+        except KeyError:
+            pass
         generation = self._generations.get(name, 0)
         function = await self.store.get_function(name, version)
         if function is not None and self._generations.get(name, 0) == generation:
-            self._functions[key] = (time.monotonic() + self.ttl, function)
+            self._functions[key] = function
         return function
 
     async def get_event_invoke_config(
         self, function_name: str, qualifier: str
     ) -> EventInvokeConfig | None:
         key = (function_name, qualifier)
-        hit = self._configs.get(key)
-        if hit is not None and time.monotonic() < hit[0]:
-            return hit[1]
+        try:
+            return self._configs[key]  # None cached: no config, AWS's defaults
+        except KeyError:
+            pass
         generation = self._generations.get(function_name, 0)
         config = await self.store.get_event_invoke_config(function_name, qualifier)
         if self._generations.get(function_name, 0) == generation:
-            self._configs[key] = (time.monotonic() + self.ttl, config)
+            self._configs[key] = config
         return config
 
     async def get_alias(self, function_name: str, name: str) -> Alias | None:
         key = (function_name, name)
-        hit = self._aliases.get(key)
-        if hit is not None and time.monotonic() < hit[0]:
-            return hit[1]
+        try:
+            return self._aliases[key]
+        except KeyError:
+            pass
         generation = self._generations.get(function_name, 0)
         alias = await self.store.get_alias(function_name, name)
         if alias is not None and self._generations.get(function_name, 0) == generation:
-            self._aliases[key] = (time.monotonic() + self.ttl, alias)
+            self._aliases[key] = alias
         return alias
 
     async def publish_version(
@@ -150,11 +159,12 @@ class CachedStore:
 
     def _forget(self, function_name: str) -> None:
         self._generations[function_name] = self._generations.get(function_name, 0) + 1
-        caches: tuple[dict[tuple[str, str], Any], ...] = (
-            self._functions,
-            self._configs,
-            self._aliases,
-        )
-        for cache in caches:
+        for cache in (self._functions, self._configs, self._aliases):
             for key in [k for k in cache if k[0] == function_name]:
-                del cache[key]
+                # TTLCache raises KeyError after deleting an entry that expired meanwhile.
+                with contextlib.suppress(KeyError):
+                    del cache[key]
+
+
+def _cache(ttl: float) -> TTLCache[tuple[str, str], Any]:
+    return TTLCache(MAX_ENTRIES, ttl, timer=time.monotonic)

@@ -1,13 +1,27 @@
 """How the store's records map to table rows, for every SQL backend: column lists, row tuples,
-and the rules a store applies whatever its database (what makes two versions the same)."""
+and the rules a store applies whatever its database (what makes two versions the same).
+
+Rows are read by column name, which both sqlite3.Row and asyncpg.Record offer; values come back
+as each driver gives them (bytes may be memoryviews, hence ``bytes(...)``).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from eventinvoke.core.model import LATEST, Alias, FunctionConfig
+from eventinvoke.core.model import (
+    LATEST,
+    Alias,
+    Delivery,
+    ExecutionRecord,
+    FailedDelivery,
+    FunctionConfig,
+    LastAttempt,
+    QueuedEvent,
+)
 
 FUNCTION_COLUMNS = (
     "name, version, arn, runtime, handler, code_sha256, code_size, role, timeout, memory_size, "
@@ -18,6 +32,17 @@ ALIAS_COLUMNS = "function_name, name, function_version, description, revision_id
 CONFIG_COLUMNS = (
     "function_name, qualifier, last_modified, maximum_retry_attempts, "
     "maximum_event_age_in_seconds, on_success, on_failure"
+)
+# An execution record's columns; a delivery's (in deliveries and failed_deliveries alike).
+RECORD_COLUMNS = (
+    "request_id, function_arn, condition, approximate_invoke_count, request_payload, timestamp, "
+    "executed_version, function_error, response_payload, status_code"
+)
+DELIVERY_COLUMNS = f"delivery_id, target, kind, attempts, {RECORD_COLUMNS}"
+# A queued event's columns, as ``event_from`` reads them (a lease adds lease_epoch).
+EVENT_COLUMNS = (
+    "event_id, request_id, function_name, qualifier, payload, enqueued_at, attempts, visible_at, "
+    "throttles, last_response, last_function_error, last_executed_version"
 )
 # What makes two versions the same (PublishVersion returns the latest version instead of
 # publishing an identical one). The description is the version's own, given on publishing.
@@ -80,3 +105,94 @@ def function_from(row: Mapping[str, Any]) -> FunctionConfig:
     values = dict(row)
     values["environment"] = json.loads(values["environment"])
     return FunctionConfig(**values)
+
+
+class Row(Protocol):
+    """A result row read by column name (sqlite3.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def delivery_values(delivery: Delivery) -> tuple[Any, ...]:
+    """The row of a delivery, in the order of ``DELIVERY_COLUMNS``."""
+    record = delivery.record
+    return (
+        delivery.delivery_id,
+        delivery.target,
+        delivery.kind,
+        delivery.attempts,
+        record.request_id,
+        record.function_arn,
+        record.condition,
+        record.approximate_invoke_count,
+        record.request_payload,
+        # ISO-8601 keeps every microsecond and reads back as an aware UTC datetime.
+        record.timestamp.astimezone(UTC).isoformat(),
+        record.executed_version,
+        record.function_error,
+        record.response_payload,
+        record.status_code,
+    )
+
+
+def delivery_from(row: Row, epoch: int = 0) -> Delivery:
+    """A delivery from its ``DELIVERY_COLUMNS``, under lease ``epoch``."""
+    response_payload = row["response_payload"]
+    record = ExecutionRecord(
+        request_id=row["request_id"],
+        function_arn=row["function_arn"],
+        condition=row["condition"],
+        approximate_invoke_count=row["approximate_invoke_count"],
+        request_payload=bytes(row["request_payload"]),
+        timestamp=datetime.fromisoformat(row["timestamp"]),
+        executed_version=row["executed_version"],
+        function_error=row["function_error"],
+        response_payload=None if response_payload is None else bytes(response_payload),
+        status_code=row["status_code"],
+    )
+    return Delivery(
+        delivery_id=row["delivery_id"],
+        target=row["target"],
+        kind=row["kind"],
+        record=record,
+        attempts=row["attempts"],
+        lease_epoch=epoch,
+    )
+
+
+def failed_page(rows: Sequence[Row], limit: int) -> tuple[list[FailedDelivery], str | None]:
+    """A page of failed deliveries from up to ``limit + 1`` rows (``failed_id``,
+    ``DELIVERY_COLUMNS``, ``reason``, ``failed_at``), and the marker of the next page: the
+    ``failed_id`` of its last one, when a row beyond the page shows there is more."""
+    shown = rows[:limit]
+    failed = [
+        FailedDelivery(delivery_from(row), reason=row["reason"], failed_at=row["failed_at"])
+        for row in shown
+    ]
+    more = len(rows) > limit
+    return failed, (str(shown[-1]["failed_id"]) if more and shown else None)
+
+
+def event_from(row: Row, lease_expires: float | None) -> QueuedEvent:
+    """A leased event from its ``EVENT_COLUMNS`` and ``lease_epoch``."""
+    last_version = row["last_executed_version"]
+    return QueuedEvent(
+        event_id=row["event_id"],
+        request_id=row["request_id"],
+        function_name=row["function_name"],
+        qualifier=row["qualifier"],
+        payload=bytes(row["payload"]),
+        enqueued_at=row["enqueued_at"],
+        attempts=row["attempts"],
+        visible_at=row["visible_at"],
+        throttles=row["throttles"],
+        last_attempt=None
+        if last_version is None
+        else LastAttempt(
+            payload=bytes(row["last_response"] or b""),
+            function_error=row["last_function_error"],
+            executed_version=last_version,
+        ),
+        lease_expires=lease_expires,
+        lease_epoch=row["lease_epoch"],
+    )

@@ -84,7 +84,9 @@ def free_port() -> int:
 
 
 def percentiles(values: Iterable[float]) -> dict[str, float]:
-    """p50/p95/p99 by nearest rank (no interpolation: every figure is a latency that happened)."""
+    """p50/p95/p99 by nearest rank (no interpolation: every figure is a latency that happened).
+
+    Not ``statistics.quantiles``, which always interpolates between two latencies."""
     ordered = sorted(values)
     if not ordered:
         raise ValueError("no latencies to summarise")

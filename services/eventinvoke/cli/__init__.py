@@ -11,33 +11,21 @@ from typing import Any
 
 import click
 
-from eventinvoke.cli import (
-    bench,
-    cluster,
-    concurrency,
-    event_invoke,
-    functions,
-    logs,
-    server,
-    versions,
-)
+from eventinvoke.cli import bench, cluster, commands, logs, server
 from eventinvoke.cli import deploy as deploy_cli
-from eventinvoke.cli._common import AwsGroup, Settings, global_options
+from eventinvoke.cli._common import AwsGroup, GlobalOptions, global_options
 
 
 @click.group(cls=AwsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @global_options
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, **settings: Any) -> None:
+def cli(ctx: click.Context, debug: bool, **options: Any) -> None:
     """Self-hosted asynchronous function invocation with Lambda-style Destinations."""
-    ctx.obj = Settings(debug=debug, **settings)
+    ctx.obj = GlobalOptions(debug=debug, **options)
 
 
-functions.register(cli)
-versions.register(cli)
-concurrency.register(cli)
-event_invoke.register(cli)
+commands.register(cli)
 logs.register(cli)
 server.register(cli)
 cluster.register(cli)

@@ -1,4 +1,4 @@
-"""What every client command shares: settings, output, and errors turned into AWS CLI exits."""
+"""What every client command shares: options, output, and errors turned into AWS CLI exits."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ EXIT_OTHER_ERROR = 255
 
 
 @dataclass(frozen=True)
-class Settings:
+class GlobalOptions:
     """The group's global options, handed to every command."""
 
     endpoint: str = DEFAULT_ENDPOINT
@@ -61,21 +61,21 @@ def echo_response(value: Any) -> None:
     """Print a response as the AWS CLI does: without boto3's ResponseMetadata, through --query,
     in the --output format. Every command that prints a response prints it here."""
     ctx = click.get_current_context()
-    settings = ctx.find_object(Settings) or Settings()
+    options = ctx.find_object(GlobalOptions) or GlobalOptions()
     if isinstance(value, dict):
         value = {k: v for k, v in value.items() if k != "ResponseMetadata"}
-    if settings.query is not None:
+    if options.query is not None:
         try:
-            value = settings.query.search(value)
+            value = options.query.search(value)
         except JMESPathError as exc:  # e.g. a function given the wrong type
             raise ParameterError(
-                f"Bad value for --query {settings.query.expression}: {exc}"
+                f"Bad value for --query {options.query.expression}: {exc}"
             ) from None
     # A table's title is the AWS operation's name: get-function-configuration ->
     # GetFunctionConfiguration.
     title = "".join(word.capitalize() for word in (ctx.info_name or "").split("-"))
     width = shutil.get_terminal_size().columns
-    click.echo(output.render(value, settings.output, title, width), nl=False)
+    click.echo(output.render(value, options.output, title, width), nl=False)
 
 
 class CliError(click.ClickException):
@@ -150,8 +150,8 @@ class AwsGroup(click.Group):
         except EventInvokeError as exc:
             raise cli_error(exc) from exc
         except Exception as exc:
-            settings = ctx.find_object(Settings)
-            if settings is not None and settings.debug:
+            options = ctx.find_object(GlobalOptions)
+            if options is not None and options.debug:
                 raise
             raise OtherFailure(f"{type(exc).__name__}: {exc}") from exc
 
@@ -162,7 +162,7 @@ class AwsGroup(click.Group):
 _Callback = Callable[[click.Context, click.Parameter, Any], Any]
 
 
-def _converting(convert: Callable[[str], Any]) -> _Callback:
+def converting(convert: Callable[[str], Any]) -> _Callback:
     def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
         if value is None:
             return None
@@ -174,9 +174,9 @@ def _converting(convert: Callable[[str], Any]) -> _Callback:
     return callback
 
 
-structure = _converting(params.parse_structure)
-blob = _converting(params.read_blob)
-code = _converting(params.read_code)
+structure = converting(params.parse_structure)
+blob = converting(params.read_blob)
+code = converting(params.read_code)
 
 function_name_option = click.option(
     "--function-name", required=True, help="Name, name:qualifier, or full or partial ARN."
@@ -203,8 +203,8 @@ def _endpoint(service: Service, *aliases: str, help: str) -> dict[str, Any]:
     return {"decls": (where.option, *aliases), "envvar": where.envvar, "help": help}
 
 
-# Settings field -> the option's names and what it takes. Given after a command, a global option
-# overrides the group's value for that command.
+# GlobalOptions field -> the option's names and what it takes. Given after a command, a global
+# option overrides the group's value for that command.
 _GLOBAL_OPTIONS: dict[str, dict[str, Any]] = {
     "endpoint": _endpoint(
         "invoker", "--endpoint-url", help="The Invoker's gRPC address, host:port."
@@ -230,8 +230,9 @@ _GLOBAL_OPTIONS: dict[str, dict[str, Any]] = {
 
 
 def global_options(group: Any) -> Any:
-    """Decorate the group with the global options; its callback gets them by Settings' names."""
-    defaults = {field.name: field.default for field in dataclasses.fields(Settings)}
+    """Decorate the group with the global options; its callback gets them by their names in
+    GlobalOptions."""
+    defaults = {field.name: field.default for field in dataclasses.fields(GlobalOptions)}
     for field, option in reversed(_GLOBAL_OPTIONS.items()):
         group = click.option(
             *option["decls"],
@@ -253,15 +254,15 @@ def _override(field: str, convert: _Callback | None) -> _Callback:
             return
         if convert is not None:
             value = convert(ctx, param, value)
-        ctx.obj = dataclasses.replace(ctx.ensure_object(Settings), **{field: value})
+        ctx.obj = dataclasses.replace(ctx.ensure_object(GlobalOptions), **{field: value})
 
     return callback
 
 
-def pass_settings(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Hand a client command the Settings, after applying the global options given after the
+def pass_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Hand a client command the GlobalOptions, after applying the global options given after the
     command's name (``eventinvoke list-functions --output text``)."""
-    command = click.make_pass_decorator(Settings, ensure=True)(command)
+    command = click.make_pass_decorator(GlobalOptions, ensure=True)(command)
     for field, option in reversed(_GLOBAL_OPTIONS.items()):
         command = click.option(
             *option["decls"],

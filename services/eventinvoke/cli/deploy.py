@@ -9,12 +9,12 @@ from pathlib import Path
 import click
 
 from eventinvoke.cli._common import (
+    GlobalOptions,
     ParameterError,
     ServiceFailure,
-    Settings,
     _service_error,
     echo_response,
-    pass_settings,
+    pass_options,
 )
 from eventinvoke.deploy import DeployError, DeployResult, TemplateError, deploy, parse_overrides
 
@@ -43,9 +43,9 @@ def _overrides(
 @click.option(
     "--dry-run", is_flag=True, help="Validate and show what would change; change nothing."
 )
-@pass_settings
+@pass_options
 def deploy_command(
-    settings: Settings,
+    options: GlobalOptions,
     template: Path,
     parameter_overrides: dict[str, str],
     stack_name: str | None,
@@ -54,7 +54,7 @@ def deploy_command(
     """Apply TEMPLATE's Lambda resources (CloudFormation or SAM); validated whole first."""
 
     async def run() -> DeployResult:
-        async with settings.async_client() as client:
+        async with options.async_client() as client:
             return await deploy(
                 client,
                 template,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from eventinvoke.cli._common import Settings, function_name_option, pass_settings
+from eventinvoke.cli._common import GlobalOptions, converting, function_name_option, pass_options
 
 _DURATION = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -34,16 +34,7 @@ def parse_since(value: str, now: datetime | None = None) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_since(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
-
-
-def _render(event: dict[str, object], output: str) -> str:
+def _format_event(event: dict[str, object], output: str) -> str:
     if output == "json":
         return json.dumps(event, ensure_ascii=False)
     stamp = datetime.fromtimestamp(int(event["Timestamp"]) / 1000, UTC)  # type: ignore[call-overload]
@@ -57,7 +48,9 @@ def _render(event: dict[str, object], output: str) -> str:
 @function_name_option
 @click.option("--follow", is_flag=True, help="Keep printing new lines until interrupted.")
 @click.option(
-    "--since", callback=_since, help="Only invocations since: 10m, 2h, 1d ... or ISO-8601."
+    "--since",
+    callback=converting(parse_since),
+    help="Only invocations since: 10m, 2h, 1d ... or ISO-8601.",
 )
 @click.option(
     "--format",
@@ -68,9 +61,9 @@ def _render(event: dict[str, object], output: str) -> str:
     help="As `aws logs tail`: timestamp, stream and line; timestamp and line; or JSON.",
 )
 @click.option("--poll-interval", type=float, default=1.0, hidden=True)
-@pass_settings
+@pass_options
 def logs(
-    settings: Settings,
+    options: GlobalOptions,
     function_name: str,
     follow: bool,
     since: int | None,
@@ -78,13 +71,13 @@ def logs(
     poll_interval: float,
 ) -> None:
     """Show a function's log lines (output and START/END/REPORT) in time order."""
-    with settings.client() as client:
+    with options.client() as client:
         token = ""
         try:
             while True:
                 page = client.get_function_logs(function_name, start_time=since, next_token=token)
                 for event in page["Events"]:
-                    click.echo(_render(dict(event), output))
+                    click.echo(_format_event(dict(event), output))
                 token = page["NextToken"]
                 if page["Events"]:
                     continue  # more may be waiting beyond one page

@@ -52,7 +52,11 @@ def parse_shorthand(text: str) -> dict[str, Any]:
 
 
 class _Shorthand:
-    """A small recursive-descent parser for the shorthand subset the AWS docs use."""
+    """A small recursive-descent parser for the shorthand subset the AWS docs use.
+
+    Not the AWS CLI's own (``awscli.shorthand``): importing any part of awscli 1.4x puts its
+    vendored botocore in place of the installed one for the whole process, which breaks
+    aiobotocore (the destination adapters) in the same interpreter."""
 
     def __init__(self, text: str) -> None:
         self.text = text

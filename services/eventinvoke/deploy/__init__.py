@@ -17,7 +17,8 @@ from eventinvoke.deploy.apply import (
     deploy,
     discover_partition,
 )
-from eventinvoke.deploy.plan import SUPPORTED_TYPES, Plan, build
+from eventinvoke.deploy.plan import Plan, build
+from eventinvoke.deploy.specs import SUPPORTED_TYPES
 from eventinvoke.deploy.template import TemplateError, parse, parse_overrides
 
 __all__ = [

@@ -19,18 +19,17 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from eventinvoke.client import ResourceNotFoundException, ServiceError
-from eventinvoke.deploy.plan import (
+from eventinvoke.client import AsyncClient, ResourceNotFoundException, ServiceError
+from eventinvoke.deploy.plan import Plan, build
+from eventinvoke.deploy.properties import named_function
+from eventinvoke.deploy.specs import (
     AliasSpec,
     EventInvokeConfigSpec,
     FunctionSpec,
-    Plan,
     Step,
     VersionSpec,
-    _function_name,
-    build,
 )
 from eventinvoke.deploy.template import PENDING, TemplateError, load, parse
 
@@ -38,74 +37,8 @@ LATEST = "$LATEST"
 DEFAULT_TIMEOUT, DEFAULT_MEMORY = 3, 128  # what CreateFunction gives when they are left out
 
 
-class LambdaClient(Protocol):
-    """The client methods a deployment uses (``eventinvoke.client.AsyncClient``'s, boto3-named)."""
-
-    async def list_functions(
-        self, marker: str | None = None, max_items: int | None = None
-    ) -> Any: ...
-    async def get_function(self, function_name: str, qualifier: str = "") -> Any: ...
-    async def get_function_configuration(self, function_name: str, qualifier: str = "") -> Any: ...
-    async def create_function(
-        self,
-        function_name: str,
-        runtime: str,
-        handler: str,
-        zip_file: bytes,
-        role: str = "",
-        timeout: int | None = None,  # noqa: ASYNC109 (the function's Timeout)
-        memory_size: int | None = None,
-        environment: Any = None,
-        description: str = "",
-        dead_letter_config: Any = None,
-    ) -> Any: ...
-    async def update_function_configuration(
-        self,
-        function_name: str,
-        timeout: int | None = None,  # noqa: ASYNC109 (the function's Timeout)
-        memory_size: int | None = None,
-        environment: Any = None,
-        handler: str | None = None,
-        runtime: str | None = None,
-        role: str | None = None,
-        description: str | None = None,
-        dead_letter_config: Any = None,
-    ) -> Any: ...
-    async def update_function_code(
-        self, function_name: str, zip_file: bytes, publish: bool = False
-    ) -> Any: ...
-    async def delete_function(self, function_name: str) -> None: ...
-    async def put_function_concurrency(
-        self, function_name: str, reserved_concurrent_executions: int
-    ) -> Any: ...
-    async def delete_function_concurrency(self, function_name: str) -> None: ...
-    async def put_function_event_invoke_config(
-        self,
-        function_name: str,
-        qualifier: str = "",
-        maximum_retry_attempts: int | None = None,
-        maximum_event_age_in_seconds: int | None = None,
-        destination_config: Any = None,
-    ) -> Any: ...
-    async def get_function_event_invoke_config(
-        self, function_name: str, qualifier: str = ""
-    ) -> Any: ...
-    async def delete_function_event_invoke_config(
-        self, function_name: str, qualifier: str = ""
-    ) -> None: ...
-    async def publish_version(self, function_name: str, description: str = "") -> Any: ...
-    async def create_alias(
-        self, function_name: str, name: str, function_version: str, description: str = ""
-    ) -> Any: ...
-    async def update_alias(
-        self,
-        function_name: str,
-        name: str,
-        function_version: str | None = None,
-        description: str | None = None,
-    ) -> Any: ...
-    async def get_alias(self, function_name: str, name: str) -> Any: ...
-    async def delete_alias(self, function_name: str, name: str) -> None: ...
+# The client a deployment drives: eventinvoke's own, whose methods are boto3's lambda client's.
+LambdaClient = AsyncClient
 
 
 @dataclass(frozen=True)
@@ -279,7 +212,7 @@ async def preflight(client: LambdaClient, plan: Plan) -> State:
             for arn in (spec.on_success, spec.on_failure):
                 if not arn or arn.split(":")[2:3] != ["lambda"] or not plan.ours(arn):
                     continue
-                target = _function_name(arn)
+                target = named_function(arn)
                 qualifier = arn.split(":")[7] if len(arn.split(":")) > 7 else ""
                 if target in names and not qualifier:
                     continue
@@ -330,7 +263,7 @@ class Applier:
         outputs = []
         for key, output in self.plan.outputs.items():
             value = resolver.resolve(output["Value"], f"/Outputs/{key}/Value")
-            entry: dict[str, Any] = {"OutputKey": key, "OutputValue": _render(value)}
+            entry: dict[str, Any] = {"OutputKey": key, "OutputValue": _display_value(value)}
             if "Description" in output:
                 entry["Description"] = output["Description"]
             outputs.append(entry)
@@ -647,9 +580,11 @@ def _references(value: Any) -> set[str]:
     return references(value)
 
 
-def _render(value: Any) -> Any:
+def _display_value(value: Any) -> Any:
+    """An output's value as ``deploy`` prints it: versions not yet published as "<new version>",
+    a list joined with commas (as CloudFormation shows a CommaDelimitedList)."""
     if isinstance(value, str):
         return value.replace(PENDING, "<new version>")
     if isinstance(value, list):
-        return ",".join(str(_render(v)) for v in value)
+        return ",".join(str(_display_value(v)) for v in value)
     return value

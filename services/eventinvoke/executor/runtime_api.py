@@ -9,7 +9,9 @@ connection until ``submit`` hands it the event.
 This is on the path of every invocation (two requests each), so the HTTP layer is a small
 ``asyncio.Protocol`` over httptools (llhttp, the parser behind uvicorn): keep-alive, chunked
 bodies, ``Expect: 100-continue`` and pipelining, each response built from pre-built bytes and
-written in one write (see ``_Connection._serve`` for the one response that waits).
+written in one write (see ``_Connection._serve`` for the one response that waits). Hand-written
+rather than an aiohttp application like the gateway's: four fixed routes need none of aiohttp's
+per-request objects, middleware and router, and this path runs twice per invocation.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from eventinvoke.core.errors import ACCOUNT_CONCURRENCY_EXCEEDED, RESERVED_CONCURRENCY_EXCEEDED
 from eventinvoke.core.model import UNHANDLED, FunctionConfig
 from eventinvoke.executor import logs
+from eventinvoke.executor.memory import PEAK_READ_INTERVAL, WATCH_INTERVAL, peak_rss_kb, tree_rss_kb
 from eventinvoke.executor.runtime_api import Event, Result, RuntimeApi
 
 RUNTIMES_DIR = Path(__file__).resolve().parent / "runtimes"
@@ -38,8 +39,6 @@ RUNTIMES_DIR = Path(__file__).resolve().parent / "runtimes"
 # How long a new sandbox may take to reach its first /next (AWS's init phase limit).
 INIT_TIMEOUT = 10.0
 TAIL_BYTES = 4096
-MEMORY_READ_INTERVAL = 1.0  # seconds between reads of a sandbox's peak memory (VmHWM)
-MEMORY_WATCH_INTERVAL = 0.02  # seconds between checks of a running sandbox's RSS against its limit
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 KEY_CACHE_SIZE = 1024  # reuse keys remembered (one per function configuration)
 
@@ -255,7 +254,7 @@ class Sandbox:
         self._started_at = 0.0
         self._initialised = False
         self._max_memory_mb = 0
-        self._memory_read_at = -MEMORY_READ_INTERVAL
+        self._memory_read_at = -PEAK_READ_INTERVAL
         self._out_of_memory = False  # killed by the memory watch
 
     @property
@@ -325,7 +324,7 @@ class Sandbox:
             start_offset = 0
         self._index.mark(start_offset)
         self._log(f"START RequestId: {request_id} Version: {function.version}\n")
-        self._memory_timer = loop.call_later(MEMORY_WATCH_INTERVAL, self._check_memory)
+        self._memory_timer = loop.call_later(WATCH_INTERVAL, self._check_memory)
 
         handle = self.api.submit(
             Event(
@@ -436,34 +435,28 @@ class Sandbox:
     def _check_memory(self) -> None:
         """Enforce MemorySize while an invocation runs: kill the sandbox once the resident memory
         of its process tree exceeds it, as Lambda's cgroup limit does (no MemoryError inside).
-        A timer, not a task, re-armed every MEMORY_WATCH_INTERVAL: the many invocations that
+        A timer, not a task, re-armed every WATCH_INTERVAL: the many invocations that
         end sooner cost nothing."""
         if self.process is None or not self.alive:
             return
-        if _tree_rss_kb(self.process.pid) > self.function.memory_size * 1024:
+        if tree_rss_kb(self.process.pid) > self.function.memory_size * 1024:
             self._out_of_memory = True
             self._max_memory_mb = self.function.memory_size
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             return
         loop = asyncio.get_running_loop()
-        self._memory_timer = loop.call_later(MEMORY_WATCH_INTERVAL, self._check_memory)
+        self._memory_timer = loop.call_later(WATCH_INTERVAL, self._check_memory)
 
     def _note_memory(self) -> None:
         # Peak resident set of the runtime process (approximate: children are not counted).
         # VmHWM only grows, so reading it at most once a second keeps the figure honest without
         # a /proc read on every invocation.
         now = time.monotonic()
-        if self.process is None or now - self._memory_read_at < MEMORY_READ_INTERVAL:
+        if self.process is None or now - self._memory_read_at < PEAK_READ_INTERVAL:
             return
         self._memory_read_at = now
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                self._max_memory_mb = max(self._max_memory_mb, int(line.split()[1]) // 1024)
+        self._max_memory_mb = max(self._max_memory_mb, peak_rss_kb(self.process.pid) // 1024)
 
 
 async def _first_done(futures: tuple[asyncio.Future[Any], ...], seconds: float) -> None:
@@ -487,38 +480,6 @@ async def _first_done(futures: tuple[asyncio.Future[Any], ...], seconds: float) 
         timer.cancel()
         for future in futures:
             future.remove_done_callback(wake)
-
-
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory (VmRSS, KiB) of a process and its descendants; 0 once it is gone."""
-    total, pending, seen = 0, [pid], set()
-    while pending:
-        current = pending.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-                break
-        pending.extend(child_pids(current))
-    return total
-
-
-def child_pids(pid: int) -> list[int]:
-    """A process's children (Linux /proc); none once it is gone."""
-    children: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            listing = Path(f"/proc/{pid}/task/{task}/children").read_text()
-            children.extend(int(child) for child in listing.split())
-    except (OSError, ValueError):
-        pass
-    return children
 
 
 # -- the pool ----------------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""The gateway: AWS Lambda's REST API over HTTP, translated to the Invoker's gRPC API.
+"""The gateway: AWS Lambda's REST API over HTTP, served by the Invoker's gRPC API.
 
 ``eventinvoke up`` serves it on ``--http-listen`` (127.0.0.1:9001), so
 ``aws lambda invoke --endpoint-url http://127.0.0.1:9001 ...`` and boto3 work unchanged;
 ``eventinvoke serve gateway --invoker-endpoint HOST:PORT`` runs it alone.
 """
 
-from eventinvoke.gateway.app import ROUTES, Gateway, create_app
+from eventinvoke.gateway.app import Gateway, create_app
 
-__all__ = ["ROUTES", "Gateway", "create_app"]
+__all__ = ["Gateway", "create_app"]

@@ -1,4 +1,5 @@
-"""Aliases: a name that points at one version of a function, with AWS's checks and messages.
+"""Aliases: a name that points at one version of a function, with AWS's messages (requests
+reach it checked against the model).
 
 Weighted aliases (``RoutingConfig``) are not modelled: an alias points at exactly one version.
 The HTTP gateway refuses a RoutingConfig with weights; the gRPC API has no field for one.
@@ -6,25 +7,13 @@ The HTTP gateway refuses a RoutingConfig with weights; the gRPC API has no field
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from eventinvoke.backends.base import FunctionStore
 from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name
-from eventinvoke.core.errors import (
-    ResourceConflictException,
-    ResourceNotFoundException,
-    Validation,
-)
+from eventinvoke.core.errors import ResourceConflictException, ResourceNotFoundException
 from eventinvoke.core.model import LATEST, Alias
 from eventinvoke.invoker.functions import paginate
-
-# botocore's lambda model, shapes Alias and Version.
-ALIAS_PATTERN = r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
-VERSION_PATTERN = r"(\$LATEST|[0-9]+)"
-_ALIAS = re.compile(ALIAS_PATTERN)
-_VERSION = re.compile(VERSION_PATTERN)
-MAX_FUNCTION_NAME = 140  # the model's FunctionName for the alias operations
 
 
 class Aliases:
@@ -39,7 +28,6 @@ class Aliases:
         self, function_name: str, name: str, function_version: str, description: str = ""
     ) -> Alias:
         ref = _ref(function_name)
-        _validate(name=name, function_version=function_version, description=description)
         await self._require_version(ref.name, function_version)
         alias = Alias(
             function_name=ref.name,
@@ -54,7 +42,6 @@ class Aliases:
 
     async def get(self, function_name: str, name: str) -> Alias:
         ref = _ref(function_name)
-        _validate(name=name)
         await self._require_function(ref.name)
         alias = await self.store.get_alias(ref.name, name)
         if alias is None:
@@ -69,7 +56,6 @@ class Aliases:
         description: str | None = None,
     ) -> Alias:
         current = await self.get(function_name, name)
-        _validate(function_version=function_version, description=description)
         if function_version is not None:
             await self._require_version(current.function_name, function_version)
         alias = Alias(
@@ -88,7 +74,6 @@ class Aliases:
         """Also removes the alias's event invoke config. Events already queued through the
         alias are dropped when they come up (their qualifier no longer resolves)."""
         ref = _ref(function_name)
-        _validate(name=name)
         await self._require_function(ref.name)
         if not await self.store.delete_alias(ref.name, name):
             raise self._no_alias(ref.name, name)
@@ -101,11 +86,6 @@ class Aliases:
         max_items: int | None,
     ) -> tuple[list[Alias], str | None]:
         ref = _ref(function_name)
-        _validate(function_version=function_version)
-        check = Validation()
-        check.at_least(max_items, "maxItems", 1)
-        check.at_most(max_items, "maxItems", 10000)
-        check.raise_if_any()
         await self._require_function(ref.name)
         aliases = [
             alias
@@ -132,24 +112,4 @@ class Aliases:
 
 
 def _ref(function_name: str) -> FunctionRef:
-    return parse_function_name(function_name, max_length=MAX_FUNCTION_NAME)
-
-
-def _validate(
-    *,
-    name: str | None = None,
-    function_version: str | None = None,
-    description: str | None = None,
-) -> None:
-    check = Validation()
-    if name is not None and (not _ALIAS.fullmatch(name) or len(name) > 128):
-        check.fail(name, "name", f"Member must satisfy regular expression pattern: {ALIAS_PATTERN}")
-    if function_version is not None and not _VERSION.fullmatch(function_version):
-        check.fail(
-            function_version,
-            "functionVersion",
-            f"Member must satisfy regular expression pattern: {VERSION_PATTERN}",
-        )
-    if description is not None and len(description) > 256:
-        check.fail(description, "description", "Member must have length less than or equal to 256")
-    check.raise_if_any()
+    return parse_function_name(function_name)

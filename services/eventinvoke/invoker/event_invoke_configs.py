@@ -8,27 +8,22 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from eventinvoke.api.model import lambda_model
 from eventinvoke.backends.base import FunctionStore, resolve_qualifier
 from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name
 from eventinvoke.core.errors import (
     InvalidParameterValueException,
     LambdaError,
     ResourceNotFoundException,
-    Validation,
 )
 from eventinvoke.core.model import ON_FAILURE, ON_SUCCESS, EventInvokeConfig
 
-# botocore's lambda model, shape DestinationArn.
-DESTINATION_PATTERN = (
-    r"$|kafka://([^.]([a-zA-Z0-9\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:"
-    r"([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)"
-)
-_DESTINATION = re.compile(DESTINATION_PATTERN)
+# AWS's pattern for a destination (the model's DestinationArn; requests are checked against it
+# before they get here, a URI excepted).
+DESTINATION_PATTERN: str = lambda_model().shape("DestinationArn")["pattern"]
 # A destination given as a URI (https://..., kafka://...): only a plugin delivers there. Its
 # scheme, RFC 3986's. No ARN matches (an ARN has no "//" after its first colon).
 DESTINATION_URI = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://")
-# The model's FunctionName for these operations (name, ARN or partial ARN) is at most 140 long.
-MAX_FUNCTION_NAME = 140
 # Services a destination may point at, per outcome (S3 only on failure).
 ON_SUCCESS_SERVICES = frozenset({"sqs", "sns", "lambda", "events"})
 ON_FAILURE_SERVICES = ON_SUCCESS_SERVICES | {"s3"}
@@ -68,18 +63,18 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class DestinationSettings:
+class DestinationChanges:
     on_success: Outcome | None = None
     on_failure: Outcome | None = None
 
 
 @dataclass(frozen=True)
-class Settings:
+class ConfigChanges:
     """The settings a Put or Update carries; ``None`` means "not given"."""
 
     maximum_retry_attempts: int | None = None
     maximum_event_age_in_seconds: int | None = None
-    destination_config: DestinationSettings | None = None
+    destination_config: DestinationChanges | None = None
 
     @property
     def empty(self) -> bool:
@@ -102,7 +97,7 @@ class EventInvokeConfigs:
         self.claims = claims or NoClaims()
 
     async def put(
-        self, function_name: str, qualifier: str | None, settings: Settings
+        self, function_name: str, qualifier: str | None, settings: ConfigChanges
     ) -> EventInvokeConfig:
         """Create or replace: settings not given are removed."""
         ref = await self._check_write(function_name, qualifier, settings)
@@ -111,14 +106,14 @@ class EventInvokeConfigs:
         return config
 
     async def update(
-        self, function_name: str, qualifier: str | None, settings: Settings
+        self, function_name: str, qualifier: str | None, settings: ConfigChanges
     ) -> EventInvokeConfig:
         """Merge the given settings into an existing config."""
         ref = await self._check_write(function_name, qualifier, settings)
         current = await self.store.get_event_invoke_config(ref.name, ref.resolved_qualifier)
         if current is None:
             raise self._no_config(ref)
-        merged = Settings(
+        merged = ConfigChanges(
             maximum_retry_attempts=_first(
                 settings.maximum_retry_attempts, current.maximum_retry_attempts
             ),
@@ -126,7 +121,7 @@ class EventInvokeConfigs:
                 settings.maximum_event_age_in_seconds, current.maximum_event_age_in_seconds
             ),
             destination_config=settings.destination_config
-            or DestinationSettings(Outcome(current.on_success), Outcome(current.on_failure)),
+            or DestinationChanges(Outcome(current.on_success), Outcome(current.on_failure)),
         )
         config = _config(ref, merged, time.time())
         await self.store.put_event_invoke_config(config)
@@ -148,10 +143,6 @@ class EventInvokeConfigs:
         self, function_name: str, marker: str | None, max_items: int | None
     ) -> tuple[list[EventInvokeConfig], str | None]:
         ref = _function_ref(function_name)
-        check = Validation()
-        check.at_least(max_items, "maxItems", 1)
-        check.at_most(max_items, "maxItems", 50)
-        check.raise_if_any()
         await self._require_function(FunctionRef(ref.name))
         configs = await self.store.list_event_invoke_configs(ref.name)
         start = int(marker) if marker and marker.isdigit() else 0
@@ -164,10 +155,9 @@ class EventInvokeConfigs:
         return self.partition.function_arn(config.function_name, config.qualifier)
 
     async def _check_write(
-        self, function_name: str, qualifier: str | None, settings: Settings
+        self, function_name: str, qualifier: str | None, settings: ConfigChanges
     ) -> FunctionRef:
         ref = _function_ref(function_name, qualifier)
-        _validate_model(settings, self.claims)
         if settings.empty:
             raise InvalidParameterValueException(
                 "You must specify at least one of error handling or destination setting."
@@ -183,7 +173,7 @@ class EventInvokeConfigs:
         if await resolve_qualifier(self.store, ref.name, ref.resolved_qualifier) is None:
             raise ResourceNotFoundException("The function doesn't exist.")
 
-    async def _check_destinations(self, ref: FunctionRef, config: DestinationSettings) -> None:
+    async def _check_destinations(self, ref: FunctionRef, config: DestinationChanges) -> None:
         sides = (
             (config.on_success, ON_SUCCESS_SERVICES, ON_SUCCESS),
             (config.on_failure, ON_FAILURE_SERVICES, ON_FAILURE),
@@ -200,7 +190,7 @@ class EventInvokeConfigs:
                 raise self._unclaimed(arn, uri.group(1), kind)
             if service not in services or (service == "lambda" and ":function:" not in arn):
                 raise InvalidParameterValueException(
-                    f"The provided destination config {_render(config)} is invalid."
+                    f"The provided destination config {_java_style(config)} is invalid."
                 )
             if service == "lambda":
                 target = _lambda_target(arn)
@@ -242,48 +232,6 @@ class EventInvokeConfigs:
         return ResourceNotFoundException(f"The function {arn} doesn't have an EventInvokeConfig")
 
 
-def _validate_model(settings: Settings, claims: DestinationClaims) -> None:
-    """The request-model checks AWS makes before anything else (ValidationException).
-
-    A destination that fails AWS's pattern passes when an adapter claims it (a plugin's URI), or
-    when it is a URI at all: whether a plugin claims it is checked with the function's other
-    destination checks, with a message that names the scheme.
-    """
-    check = Validation()
-    check.at_least(settings.maximum_retry_attempts, "maximumRetryAttempts", 0)
-    check.at_most(settings.maximum_retry_attempts, "maximumRetryAttempts", 2)
-    check.at_least(settings.maximum_event_age_in_seconds, "maximumEventAgeInSeconds", 60)
-    check.at_most(settings.maximum_event_age_in_seconds, "maximumEventAgeInSeconds", 21600)
-    config = settings.destination_config
-    if config is not None:
-        sides = (
-            (config.on_success, "onSuccess", ON_SUCCESS),
-            (config.on_failure, "onFailure", ON_FAILURE),
-        )
-        for side, field, kind in sides:
-            arn = side.destination if side else None
-            if arn is None:
-                continue
-            if len(arn) > 350:
-                check.fail(
-                    arn,
-                    f"destinationConfig.{field}.destination",
-                    "Member must have length less than or equal to 350",
-                )
-            elif not (
-                _DESTINATION.fullmatch(arn)
-                # A URI no plugin claims is refused later, naming its scheme (_unclaimed).
-                or DESTINATION_URI.match(arn)
-                or _plugin_target(arn, kind, claims)
-            ):
-                check.fail(
-                    arn,
-                    f"destinationConfig.{field}.destination",
-                    f"Member must satisfy regular expression pattern: {DESTINATION_PATTERN}",
-                )
-    check.raise_if_any()
-
-
 def _plugin_target(target: str, kind: str, claims: DestinationClaims) -> bool:
     """A destination outside AWS's services (a URI, another ARN service) that an adapter claims.
 
@@ -293,7 +241,7 @@ def _plugin_target(target: str, kind: str, claims: DestinationClaims) -> bool:
 
 
 def _function_ref(function_name: str, qualifier: str | None = None) -> FunctionRef:
-    return parse_function_name(function_name, qualifier, max_length=MAX_FUNCTION_NAME)
+    return parse_function_name(function_name, qualifier)
 
 
 def _lambda_target(arn: str) -> FunctionRef | None:
@@ -309,7 +257,7 @@ def _service(arn: str) -> str:
     return parts[2] if arn.startswith("arn:") and len(parts) > 2 else ""
 
 
-def _render(config: DestinationSettings) -> str:
+def _java_style(config: DestinationChanges) -> str:
     """AWS's Java-style rendering.
 
     E.g. ``DestinationConfig(onSuccess=OnSuccess(destination=x), onFailure=null)``.
@@ -326,8 +274,8 @@ def _render(config: DestinationSettings) -> str:
     )
 
 
-def _config(ref: FunctionRef, settings: Settings, now: float) -> EventInvokeConfig:
-    destinations = settings.destination_config or DestinationSettings()
+def _config(ref: FunctionRef, settings: ConfigChanges, now: float) -> EventInvokeConfig:
+    destinations = settings.destination_config or DestinationChanges()
     return EventInvokeConfig(
         function_name=ref.name,
         qualifier=ref.resolved_qualifier,

@@ -7,81 +7,31 @@ import builtins
 import dataclasses
 import hashlib
 import io
-import re
 import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from eventinvoke.api.model import lambda_model
 from eventinvoke.backends.base import FunctionStore, resolve_qualifier
-from eventinvoke.core.arn import (
-    FunctionRef,
-    Partition,
-    parse_function_name,
-    validate_new_function_name,
-)
+from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name
 from eventinvoke.core.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
-    Validation,
-    ValidationException,
 )
 from eventinvoke.core.model import LATEST, FunctionConfig, is_version_number
 
-# botocore's lambda model, shape Runtime (current and deprecated identifiers).
-RUNTIMES = [
-    "nodejs",
-    "nodejs4.3",
-    "nodejs6.10",
-    "nodejs8.10",
-    "nodejs10.x",
-    "nodejs12.x",
-    "nodejs14.x",
-    "nodejs16.x",
-    "java8",
-    "java8.al2",
-    "java11",
-    "python2.7",
-    "python3.6",
-    "python3.7",
-    "python3.8",
-    "python3.9",
-    "dotnetcore1.0",
-    "dotnetcore2.0",
-    "dotnetcore2.1",
-    "dotnetcore3.1",
-    "dotnet6",
-    "dotnet8",
-    "nodejs4.3-edge",
-    "go1.x",
-    "ruby2.5",
-    "ruby2.7",
-    "provided",
-    "provided.al2",
-    "nodejs18.x",
-    "python3.10",
-    "java17",
-    "ruby3.2",
-    "ruby3.3",
-    "ruby3.4",
-    "python3.11",
-    "nodejs20.x",
-    "provided.al2023",
-    "python3.12",
-    "java21",
-    "python3.13",
-    "nodejs22.x",
-    "nodejs24.x",
-    "python3.14",
-    "java25",
-    "dotnet10",
-]
-DEAD_LETTER_PATTERN = re.compile(r"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")
-MAX_TIMEOUT = 900
-MIN_MEMORY, MAX_MEMORY = 128, 10240
+# What the model enumerates and bounds (the request is checked against it before it gets here).
+RUNTIMES: list[str] = lambda_model().shape("Runtime")["enum"]
+_MEMORY = lambda_model().shape("MemorySize@CreateFunctionRequest.MemorySize")
+MIN_MEMORY, MAX_MEMORY = int(_MEMORY["min"]), int(_MEMORY["max"])
+MAX_TIMEOUT = 900  # Lambda's limit; the model allows more, as InvalidParameterValue here
+# Lambda's limit on a deployment package's unzipped size; checked before anything is unzipped,
+# so a small zip that would unpack to gigabytes is refused unread.
+CODE_SIZE_UNZIPPED = 262_144_000
 MIN_UNRESERVED = 0  # AWS: 100; see Functions.put_concurrency
 
 
@@ -97,6 +47,17 @@ class FunctionChanges:
     role: str | None = None
     description: str | None = None
     dead_letter_target_arn: str | None = None  # "" removes it
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """GetAccountSettings: the limits enforced here, and what is in use."""
+
+    code_size_unzipped: int
+    concurrent_executions: int
+    unreserved_concurrent_executions: int
+    total_code_size: int  # of every function and version
+    function_count: int
 
 
 class Functions:
@@ -127,14 +88,7 @@ class Functions:
         publish: bool = False,
     ) -> FunctionConfig:
         """CreateFunction; with ``publish``, version 1 is published and returned."""
-        validate_new_function_name(name)
-        _validate(
-            runtime=runtime,
-            handler=handler,
-            timeout=timeout,
-            memory_size=memory_size,
-            dead_letter_target_arn=dead_letter_target_arn,
-        )
+        _check(timeout, dead_letter_target_arn)
         _check_zip(zip_file)
         sha = base64.b64encode(hashlib.sha256(zip_file).digest()).decode()
         function = FunctionConfig(
@@ -179,21 +133,11 @@ class Functions:
     async def list(
         self, marker: str | None, max_items: int | None
     ) -> tuple[list[FunctionConfig], str | None]:
-        check = Validation()
-        check.at_least(max_items, "maxItems", 1)
-        check.at_most(max_items, "maxItems", 10000)
-        check.raise_if_any()
         return await self.store.list_functions(marker or None, max_items or 50)
 
     async def update(self, function_name: str, changes: FunctionChanges) -> FunctionConfig:
         ref = parse_function_name(function_name)
-        _validate(
-            runtime=changes.runtime,
-            handler=changes.handler,
-            timeout=changes.timeout,
-            memory_size=changes.memory_size,
-            dead_letter_target_arn=changes.dead_letter_target_arn,
-        )
+        _check(changes.timeout, changes.dead_letter_target_arn)
         current = await self.resolve(FunctionRef(ref.name))
         updates = {k: v for k, v in dataclasses.asdict(changes).items() if v is not None}
         if "dead_letter_target_arn" in updates:
@@ -205,15 +149,9 @@ class Functions:
         return function
 
     async def put_concurrency(self, function_name: str, reserved: int | None) -> int:
-        """PutFunctionConcurrency: reserve ``reserved`` of the account's concurrency."""
-        if reserved is None:
-            raise ValidationException(
-                "1 validation error detected: Value null at 'reservedConcurrentExecutions' "
-                "failed to satisfy constraint: Member must not be null"
-            )
-        check = Validation()
-        check.at_least(reserved, "reservedConcurrentExecutions", 0)
-        check.raise_if_any()
+        """PutFunctionConcurrency: reserve ``reserved`` of the account's concurrency (the
+        request was checked: it is given, and not negative)."""
+        assert reserved is not None
         function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
         # AWS keeps 100 unreserved; here the whole limit may be reserved (minimum 0), since a
         # laptop's limit is small. Unreserved functions then only get capacity left idle.
@@ -281,11 +219,6 @@ class Functions:
         when nothing changed since). The event invoke configs are not copied
         (docs/aws-behaviour.md §2.2)."""
         ref = parse_function_name(function_name)
-        if description is not None and len(description) > 256:
-            raise ValidationException(
-                f"1 validation error detected: Value '{description}' at 'description' failed "
-                "to satisfy constraint: Member must have length less than or equal to 256"
-            )
         latest = await self.resolve(FunctionRef(ref.name))
         if revision_id and revision_id != latest.revision_id:
             raise PreconditionFailedException(
@@ -317,16 +250,34 @@ class Functions:
         """ListVersionsByFunction: $LATEST, then the versions in order; the marker is an
         offset into that list."""
         ref = parse_function_name(function_name)
-        check = Validation()
-        check.at_least(max_items, "maxItems", 1)
-        check.at_most(max_items, "maxItems", 10000)
-        check.raise_if_any()
         versions = await self.store.list_versions(ref.name)
         if not versions:
             raise ResourceNotFoundException(
                 f"Function not found: {self.partition.function_arn(ref.name)}"
             )
         return paginate(versions, marker, max_items or 50)
+
+    async def account_settings(self) -> AccountSettings:
+        """GetAccountSettings. Usage is summed here from each function's versions: an
+        operator's occasional question, not worth a query of its own in every backend."""
+        names: builtins.list[str] = []
+        marker: str | None = None
+        while True:
+            page, marker = await self.store.list_functions(marker, 1000)
+            names += [function.name for function in page]
+            if marker is None:
+                break
+        total = 0
+        for name in names:  # a function deleted meanwhile has no versions: it adds nothing
+            total += sum(version.code_size for version in await self.store.list_versions(name))
+        reserved = await self.store.reserved_concurrency_total()
+        return AccountSettings(
+            code_size_unzipped=CODE_SIZE_UNZIPPED,
+            concurrent_executions=self.concurrency_limit,
+            unreserved_concurrent_executions=self.concurrency_limit - reserved,
+            total_code_size=total,
+            function_count=len(names),
+        )
 
     def qualified_arn(self, function: FunctionConfig, qualifier: str | None = None) -> str:
         """A configuration's ARN qualified with ``qualifier`` (default: its own version)."""
@@ -365,36 +316,8 @@ def paginate(items: list[_T], marker: str | None, limit: int) -> tuple[list[_T],
     return page, (str(start + limit) if start + limit < len(items) else None)
 
 
-def _validate(
-    *,
-    runtime: str | None,
-    handler: str | None,
-    timeout: int | None,
-    memory_size: int | None,
-    dead_letter_target_arn: str | None,
-) -> None:
-    check = Validation()
-    if runtime is not None and runtime not in RUNTIMES:
-        check.fail(
-            runtime, "runtime", f"Member must satisfy enum value set: [{', '.join(RUNTIMES)}]"
-        )
-    if (
-        handler is not None
-        and not re.fullmatch(r"[^\s]+", handler)
-        or (handler and len(handler) > 128)
-    ):
-        check.fail(handler, "handler", r"Member must satisfy regular expression pattern: [^\s]+")
-    check.at_least(timeout, "timeout", 1)
-    check.at_least(memory_size, "memorySize", MIN_MEMORY)
-    check.at_most(memory_size, "memorySize", MAX_MEMORY)
-    if dead_letter_target_arn and not DEAD_LETTER_PATTERN.fullmatch(dead_letter_target_arn):
-        check.fail(
-            dead_letter_target_arn,
-            "deadLetterConfig.targetArn",
-            "Member must satisfy regular expression pattern: "
-            "(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()",
-        )
-    check.raise_if_any()
+def _check(timeout: int | None, dead_letter_target_arn: str | None) -> None:
+    """What Lambda refuses beyond the model's constraints."""
     if timeout is not None and timeout > MAX_TIMEOUT:
         raise InvalidParameterValueException(
             f"The timeout value {timeout} is invalid. "
@@ -410,6 +333,12 @@ def _validate(
 def _check_zip(zip_file: bytes) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(zip_file)) as archive:
+            # Each member unzips to at most its declared size (zipfile stops there), so the
+            # sum bounds what testzip() will unpack.
+            if sum(member.file_size for member in archive.infolist()) > CODE_SIZE_UNZIPPED:
+                raise InvalidParameterValueException(
+                    f"Unzipped size must be smaller than {CODE_SIZE_UNZIPPED} bytes"
+                )
             if archive.testzip() is not None:
                 raise zipfile.BadZipFile
     except (zipfile.BadZipFile, ValueError):

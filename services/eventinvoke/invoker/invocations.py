@@ -93,12 +93,6 @@ class Invocations:
         request_id: str | None = None,
     ) -> InvokeResult:
         ref = parse_function_name(function_name, qualifier)
-        if invocation_type not in INVOCATION_TYPES:
-            raise ValidationException(
-                f"1 validation error detected: Value '{invocation_type}' at 'invocationType' "
-                "failed to satisfy constraint: Member must satisfy enum value set: "
-                f"[{', '.join(INVOCATION_TYPES)}]"
-            )
         payload = _checked_payload(payload, invocation_type)
         # The configuration the qualifier runs now (an alias resolves to its version).
         function = await self.functions.resolve(ref)

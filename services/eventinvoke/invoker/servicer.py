@@ -19,14 +19,15 @@ from eventinvoke.invoker.invocations import (
     EventInvocation,
     Invocations,
 )
-from eventinvoke.invoker.wire import (
+from eventinvoke.invoker.messages import (
     alias_to_pb,
+    config_changes_from_pb,
     config_to_pb,
     function_to_pb,
     invoke_error_to_pb,
     invoke_result_to_pb,
-    settings_from_pb,
 )
+from eventinvoke.server.validation import check
 from eventinvoke.v1 import invoker_service_pb2 as pb
 from eventinvoke.v1 import invoker_service_pb2_grpc as pb_grpc
 
@@ -53,15 +54,11 @@ class InvokerServicer(pb_grpc.InvokerServicer):
         self.aliases = aliases or Aliases(functions.store, functions.partition)
 
     async def Invoke(self, request: pb.InvokeRequest, context: Context) -> pb.InvokeResponse:
-        structlog.contextvars.bind_contextvars(function=request.function_name)
         result = await self.invocations.invoke(
             request.function_name,
             request.payload,
             qualifier=request.qualifier or None,
-            # An enum value this build does not know goes on as is, for the domain to reject.
-            invocation_type=INVOCATION_TYPES.get(
-                request.invocation_type, str(request.invocation_type)
-            ),
+            invocation_type=INVOCATION_TYPES[request.invocation_type],
             tail_log=request.log_type == pb.LOG_TYPE_TAIL,
             client_context=request.client_context,
         )
@@ -71,19 +68,29 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     async def InvokeBatch(
         self, request: pb.InvokeBatchRequest, context: Context
     ) -> pb.InvokeBatchResponse:
-        outcomes = await self.invocations.invoke_events(
-            [
+        # Each invocation is checked as Invoke's request is (the interceptor sees the batch
+        # only), and one that fails is refused alone.
+        refusals: dict[int, LambdaError] = {}
+        accepted: list[EventInvocation] = []
+        for index, one in enumerate(request.invocations):
+            try:
+                check("Invoke", one)
+            except LambdaError as error:
+                refusals[index] = error
+                continue
+            accepted.append(
                 EventInvocation(
                     one.function_name,
                     one.payload,
                     qualifier=one.qualifier or None,
-                    invocation_type=INVOCATION_TYPES.get(
-                        one.invocation_type, str(one.invocation_type)
-                    ),
+                    invocation_type=INVOCATION_TYPES[one.invocation_type],
                 )
-                for one in request.invocations
-            ]
-        )
+            )
+        answers = iter(await self.invocations.invoke_events(accepted))
+        outcomes = [
+            refusals[index] if index in refusals else next(answers)
+            for index in range(len(request.invocations))
+        ]
         results = [
             pb.InvokeBatchResult(error=invoke_error_to_pb(outcome))
             if isinstance(outcome, LambdaError)
@@ -97,7 +104,6 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     async def CreateFunction(
         self, request: pb.CreateFunctionRequest, context: Context
     ) -> pb.CreateFunctionResponse:
-        structlog.contextvars.bind_contextvars(function=request.function_name)
         function = await self.functions.create(
             request.function_name,
             request.runtime,
@@ -167,7 +173,7 @@ class InvokerServicer(pb_grpc.InvokerServicer):
         self, request: pb.PutFunctionEventInvokeConfigRequest, context: Context
     ) -> pb.PutFunctionEventInvokeConfigResponse:
         config = await self.configs.put(
-            request.function_name, request.qualifier or None, settings_from_pb(request)
+            request.function_name, request.qualifier or None, config_changes_from_pb(request)
         )
         return pb.PutFunctionEventInvokeConfigResponse(
             config=config_to_pb(config, self.configs.arn(config))
@@ -177,7 +183,7 @@ class InvokerServicer(pb_grpc.InvokerServicer):
         self, request: pb.UpdateFunctionEventInvokeConfigRequest, context: Context
     ) -> pb.UpdateFunctionEventInvokeConfigResponse:
         config = await self.configs.update(
-            request.function_name, request.qualifier or None, settings_from_pb(request)
+            request.function_name, request.qualifier or None, config_changes_from_pb(request)
         )
         return pb.UpdateFunctionEventInvokeConfigResponse(
             config=config_to_pb(config, self.configs.arn(config))
@@ -219,7 +225,6 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     async def PutFunctionConcurrency(
         self, request: pb.PutFunctionConcurrencyRequest, context: Context
     ) -> pb.PutFunctionConcurrencyResponse:
-        structlog.contextvars.bind_contextvars(function=request.function_name)
         reserved = await self.functions.put_concurrency(
             request.function_name,
             request.reserved_concurrent_executions
@@ -237,16 +242,29 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     async def DeleteFunctionConcurrency(
         self, request: pb.DeleteFunctionConcurrencyRequest, context: Context
     ) -> pb.DeleteFunctionConcurrencyResponse:
-        structlog.contextvars.bind_contextvars(function=request.function_name)
         await self.functions.delete_concurrency(request.function_name)
         return pb.DeleteFunctionConcurrencyResponse()
+
+    async def GetAccountSettings(
+        self, request: pb.GetAccountSettingsRequest, context: Context
+    ) -> pb.GetAccountSettingsResponse:
+        account = await self.functions.account_settings()
+        return pb.GetAccountSettingsResponse(
+            account_limit=pb.AccountLimit(
+                code_size_unzipped=account.code_size_unzipped,
+                concurrent_executions=account.concurrent_executions,
+                unreserved_concurrent_executions=account.unreserved_concurrent_executions,
+            ),
+            account_usage=pb.AccountUsage(
+                total_code_size=account.total_code_size, function_count=account.function_count
+            ),
+        )
 
     # --- versions and aliases ----------------------------------------------------------------
 
     async def PublishVersion(
         self, request: pb.PublishVersionRequest, context: Context
     ) -> pb.PublishVersionResponse:
-        structlog.contextvars.bind_contextvars(function=request.function_name)
         version = await self.functions.publish_version(
             request.function_name,
             description=request.description or None,
@@ -271,7 +289,6 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     async def CreateAlias(
         self, request: pb.CreateAliasRequest, context: Context
     ) -> pb.CreateAliasResponse:
-        structlog.contextvars.bind_contextvars(function=request.function_name)
         alias = await self.aliases.create(
             request.function_name, request.name, request.function_version, request.description
         )
@@ -284,7 +301,6 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     async def UpdateAlias(
         self, request: pb.UpdateAliasRequest, context: Context
     ) -> pb.UpdateAliasResponse:
-        structlog.contextvars.bind_contextvars(function=request.function_name)
         alias = await self.aliases.update(
             request.function_name,
             request.name,
@@ -298,7 +314,6 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     async def DeleteAlias(
         self, request: pb.DeleteAliasRequest, context: Context
     ) -> pb.DeleteAliasResponse:
-        structlog.contextvars.bind_contextvars(function=request.function_name)
         await self.aliases.delete(request.function_name, request.name)
         return pb.DeleteAliasResponse()
 

@@ -31,7 +31,7 @@ dead-letter events) implements the ``claim_destination(target, kind)`` hook as w
 adapter claims is accepted when a function's destinations are configured, even if it is not an
 AWS ARN. Hooks are synchronous and cheap; all I/O belongs in ``deliver``. The entry point's name
 is the plugin's name: ``EVENTINVOKE_DISABLED_DESTINATIONS=webhook`` disables it. See
-docs/plugins.md; ``eventinvoke.router.testing`` has pytest fixtures for adapter tests.
+docs/plugins.md; ``eventinvoke.testing`` has pytest fixtures for adapter tests.
 """
 
 from __future__ import annotations
@@ -85,8 +85,9 @@ class DestinationAdapter(Protocol):
         """Release clients and connections when the Router stops."""
 
 
-class Invoker(Protocol):
-    """The suite's own Invoker, for adapters that invoke functions (see ``eventinvoke.client``)."""
+class FunctionInvoker(Protocol):
+    """Invokes the suite's functions, for adapters that deliver to one (the Invoker's API, as
+    ``eventinvoke.client`` offers it)."""
 
     async def invoke(
         self,
@@ -101,7 +102,7 @@ class RouterContext:
     """What the Router offers adapters when they register."""
 
     partition: Partition
-    invoker: Invoker
+    invoker: FunctionInvoker
     # The [destinations.<name>] tables of the configuration file.
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -160,7 +161,7 @@ __all__ = [
     "DeliveryError",
     "DestinationAdapter",
     "ExecutionRecord",
-    "Invoker",
+    "FunctionInvoker",
     "PermanentDeliveryError",
     "RetryableDeliveryError",
     "RouterContext",

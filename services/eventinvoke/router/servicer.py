@@ -8,7 +8,7 @@ import grpc
 
 from eventinvoke.backends.base import Outbox
 from eventinvoke.core.model import deliveries_for
-from eventinvoke.router.wire import KIND_NAMES, failed_to_pb, record_from_pb
+from eventinvoke.router.messages import KIND_NAMES, failed_to_pb, record_from_pb
 from eventinvoke.v1 import router_service_pb2 as pb
 from eventinvoke.v1 import router_service_pb2_grpc as pb_grpc
 

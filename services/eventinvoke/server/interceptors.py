@@ -1,4 +1,5 @@
-"""One server interceptor: per-call log context, the canonical log line, and error mapping."""
+"""One server interceptor: per-call log context, request validation, the canonical log line,
+and error mapping."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import structlog
 from eventinvoke.backends.base import BackendUnavailable
 from eventinvoke.core.errors import LambdaError, ServiceException, ServiceUnavailableException
 from eventinvoke.server.status import to_status
+from eventinvoke.server.validation import check, operation_of
 
 log = structlog.get_logger("eventinvoke.rpc")
 
@@ -45,12 +47,18 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     inner = handler.unary_unary
     rpc = method.rsplit("/", 1)[-1]
+    operation = operation_of(method)  # an AWS operation's requests are checked first
 
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(rpc=rpc)
+        function = getattr(request, "function_name", "")  # most requests name one
+        if function:
+            structlog.contextvars.bind_contextvars(function=function)
         started = time.perf_counter()
         try:
+            if operation is not None:
+                check(operation.name, request)
             response = await inner(request, context)
         except LambdaError as error:
             _log(started, "error", error=error.code, message=error.message)

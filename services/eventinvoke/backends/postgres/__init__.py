@@ -22,7 +22,6 @@ from eventinvoke.backends.postgres.database import (
     redacted,
 )
 from eventinvoke.backends.postgres.outbox import (
-    DELIVERY_COLUMNS,
     DELIVERY_TYPES,
     PostgresOutbox,
     arrays,
@@ -36,6 +35,7 @@ from eventinvoke.backends.postgres.queue import (
 )
 from eventinvoke.backends.postgres.slots import PostgresConcurrencySlots
 from eventinvoke.backends.postgres.store import PostgresFunctionStore
+from eventinvoke.backends.rows import DELIVERY_COLUMNS
 from eventinvoke.core.model import Delivery, QueuedEvent
 
 __all__ = ["PostgresBackend"]

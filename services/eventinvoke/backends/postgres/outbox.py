@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from eventinvoke.backends.postgres.database import DELIVERIES, Database
-from eventinvoke.core.model import Delivery, ExecutionRecord, FailedDelivery
-
-RECORD_COLUMNS = (
-    "request_id, function_arn, condition, approximate_invoke_count, request_payload, timestamp, "
-    "executed_version, function_error, response_payload, status_code"
+from eventinvoke.backends.rows import (
+    DELIVERY_COLUMNS,
+    RECORD_COLUMNS,
+    delivery_from,
+    delivery_values,
+    failed_page,
 )
-DELIVERY_COLUMNS = f"delivery_id, target, kind, attempts, {RECORD_COLUMNS}"
+from eventinvoke.core.model import Delivery, FailedDelivery
 
 # The array types a list of deliveries becomes, in the order of DELIVERY_COLUMNS.
 DELIVERY_TYPES = (
@@ -37,26 +37,7 @@ INSERT_DELIVERIES = (
 
 def delivery_columns(deliveries: Sequence[Delivery]) -> list[list[Any]]:
     """Deliveries as the arrays INSERT_DELIVERIES takes."""
-    rows = [
-        (
-            d.delivery_id,
-            d.target,
-            d.kind,
-            d.attempts,
-            d.record.request_id,
-            d.record.function_arn,
-            d.record.condition,
-            d.record.approximate_invoke_count,
-            d.record.request_payload,
-            # ISO-8601 keeps every microsecond and reads back as an aware UTC datetime.
-            d.record.timestamp.astimezone(UTC).isoformat(),
-            d.record.executed_version,
-            d.record.function_error,
-            d.record.response_payload,
-            d.record.status_code,
-        )
-        for d in deliveries
-    ]
+    rows = [delivery_values(d) for d in deliveries]
     if not rows:
         return [[] for _ in DELIVERY_TYPES]
     return [list(column) for column in zip(*rows, strict=True)]
@@ -96,14 +77,7 @@ class PostgresOutbox:
                 limit + 1,
             )
 
-        rows = await self._database.run(page)
-        shown = rows[:limit]
-        failed = [
-            FailedDelivery(_delivery(row), reason=row["reason"], failed_at=row["failed_at"])
-            for row in shown
-        ]
-        more = len(rows) > limit
-        return failed, (str(shown[-1]["failed_id"]) if more and shown else None)
+        return failed_page(await self._database.run(page), limit)
 
     async def pending(self) -> int:
         return await self._database.run(  # type: ignore[no-any-return]
@@ -132,7 +106,7 @@ async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, flo
             limit,
         )
         rows = sorted(rows, key=lambda row: row["seq"])
-        answers.append([_delivery(row, row["lease_epoch"]) for row in rows])
+        answers.append([delivery_from(row, row["lease_epoch"]) for row in rows])
     return answers
 
 
@@ -195,27 +169,3 @@ def _matched(
         if once:
             done.discard(lease)
     return answers
-
-
-def _delivery(row: asyncpg.Record, epoch: int = 0) -> Delivery:
-    response_payload = row["response_payload"]
-    record = ExecutionRecord(
-        request_id=row["request_id"],
-        function_arn=row["function_arn"],
-        condition=row["condition"],
-        approximate_invoke_count=row["approximate_invoke_count"],
-        request_payload=bytes(row["request_payload"]),
-        timestamp=datetime.fromisoformat(row["timestamp"]),
-        executed_version=row["executed_version"],
-        function_error=row["function_error"],
-        response_payload=None if response_payload is None else bytes(response_payload),
-        status_code=row["status_code"],
-    )
-    return Delivery(
-        delivery_id=row["delivery_id"],
-        target=row["target"],
-        kind=row["kind"],
-        record=record,
-        attempts=row["attempts"],
-        lease_epoch=epoch,
-    )

@@ -12,13 +12,10 @@ import asyncpg
 from eventinvoke.backends.base import fair_order
 from eventinvoke.backends.postgres.database import EVENTS, Database
 from eventinvoke.backends.postgres.outbox import arrays
+from eventinvoke.backends.rows import EVENT_COLUMNS, event_from
 from eventinvoke.core.model import LastAttempt, QueuedEvent
 
-EVENT_COLUMNS = (
-    "event_id, request_id, function_name, qualifier, payload, enqueued_at, attempts, visible_at, "
-    "throttles, last_response, last_function_error, last_executed_version, lease_epoch, "
-    "lease_expires"
-)
+LEASED_COLUMNS = f"{EVENT_COLUMNS}, lease_epoch, lease_expires"
 
 # Fair leasing: a skip scan walks the functions with queued events (one index probe each),
 # each function offers its due events oldest first (at most $1, locked with SKIP LOCKED so that
@@ -50,7 +47,7 @@ UPDATE events e SET lease_owner = $2, lease_expires = ei_now() + $3,
     lease_epoch = e.lease_epoch + 1
 -- An array, not a join: the planner then looks the few rows up by key instead of scanning.
 WHERE e.event_id = ANY (ARRAY(SELECT event_id FROM chosen))
-RETURNING {", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))}, ei_now() AS server_now
+RETURNING {", ".join(f"e.{c.strip()}" for c in LEASED_COLUMNS.split(","))}, ei_now() AS server_now
 """
 
 # The array types a list of events becomes (``event_columns``), and what they insert: each
@@ -145,7 +142,8 @@ async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, flo
     answers = []
     for owner, limit, lease_seconds in calls:
         rows = await connection.fetch(LEASE, limit, owner, lease_seconds)
-        events = fair_order(_event(row) for row in rows)  # RETURNING has no order
+        # RETURNING has no order.
+        events = fair_order(event_from(row, row["lease_expires"]) for row in rows)
         answers.append((events, rows[0]["server_now"] if rows else None))
     return answers
 
@@ -225,27 +223,3 @@ def _matched(
         if once:
             done.discard(lease)
     return answers
-
-
-def _event(row: asyncpg.Record) -> QueuedEvent:
-    last_version = row["last_executed_version"]
-    return QueuedEvent(
-        event_id=row["event_id"],
-        request_id=row["request_id"],
-        function_name=row["function_name"],
-        qualifier=row["qualifier"],
-        payload=bytes(row["payload"]),
-        enqueued_at=row["enqueued_at"],
-        attempts=row["attempts"],
-        visible_at=row["visible_at"],
-        throttles=row["throttles"],
-        last_attempt=None
-        if last_version is None
-        else LastAttempt(
-            payload=bytes(row["last_response"] or b""),
-            function_error=row["last_function_error"],
-            executed_version=last_version,
-        ),
-        lease_expires=row["lease_expires"],
-        lease_epoch=row["lease_epoch"],
-    )

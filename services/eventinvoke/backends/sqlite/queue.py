@@ -7,13 +7,9 @@ import time
 from collections.abc import Iterable, Sequence
 
 from eventinvoke.backends.base import fair_order
+from eventinvoke.backends.rows import EVENT_COLUMNS, event_from
 from eventinvoke.backends.sqlite.database import Database
 from eventinvoke.core.model import LastAttempt, QueuedEvent
-
-_EVENT_COLUMNS = (
-    "event_id, request_id, function_name, qualifier, payload, enqueued_at, attempts, visible_at, "
-    "throttles, last_response, last_function_error, last_executed_version"
-)
 
 
 class SqliteEventQueue:
@@ -47,10 +43,10 @@ class SqliteEventQueue:
                 "lease_expires = :expires, available_at = :expires, "
                 "lease_epoch = lease_epoch + 1 WHERE event_id IN (SELECT event_id FROM "
                 "candidates ORDER BY turn, available_at, event_id LIMIT :limit) "
-                f"RETURNING {_EVENT_COLUMNS}, lease_epoch",
+                f"RETURNING {EVENT_COLUMNS}, lease_epoch",
                 {"now": now, "limit": limit, "owner": owner, "expires": expires},
             ).fetchall()
-            events = [_event(row, lease_expires=expires) for row in rows]
+            events = [event_from(row, lease_expires=expires) for row in rows]
             return fair_order(events)  # RETURNING gives no order of its own
 
         return await self._database.write(lease, durable=False)
@@ -151,30 +147,6 @@ candidates AS (
         ORDER BY available_at, event_id LIMIT :limit)
 )
 """
-
-
-def _event(row: sqlite3.Row, lease_expires: float) -> QueuedEvent:
-    """An event as leased (its row has ``lease_epoch``)."""
-    return QueuedEvent(
-        event_id=row["event_id"],
-        request_id=row["request_id"],
-        function_name=row["function_name"],
-        qualifier=row["qualifier"],
-        payload=bytes(row["payload"]),
-        enqueued_at=row["enqueued_at"],
-        attempts=row["attempts"],
-        visible_at=row["visible_at"],
-        throttles=row["throttles"],
-        last_attempt=None
-        if row["last_executed_version"] is None
-        else LastAttempt(
-            payload=bytes(row["last_response"] or b""),
-            function_error=row["last_function_error"],
-            executed_version=row["last_executed_version"],
-        ),
-        lease_expires=lease_expires,
-        lease_epoch=row["lease_epoch"],
-    )
 
 
 def insert_events(connection: sqlite3.Connection, events: Iterable[QueuedEvent]) -> None:

@@ -12,7 +12,24 @@ import sqlite3
 
 SCHEMA_VERSION = 5
 
-_TABLES = """
+# A delivery's columns after its id, alike in deliveries and failed_deliveries: a delivery that
+# fails for good moves from one to the other with INSERT ... SELECT (sqlite/outbox.py).
+_DELIVERY = """\
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    function_arn TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    approximate_invoke_count INTEGER NOT NULL,
+    request_payload BLOB NOT NULL,
+    timestamp TEXT NOT NULL,
+    executed_version TEXT,
+    function_error TEXT,
+    response_payload BLOB,
+    status_code INTEGER NOT NULL,"""
+
+_TABLES = f"""
 CREATE TABLE IF NOT EXISTS functions (
     name TEXT NOT NULL,
     version TEXT NOT NULL,
@@ -96,19 +113,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_request ON events (request_id);
 CREATE TABLE IF NOT EXISTS deliveries (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     delivery_id TEXT NOT NULL UNIQUE,
-    target TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    request_id TEXT NOT NULL,
-    function_arn TEXT NOT NULL,
-    condition TEXT NOT NULL,
-    approximate_invoke_count INTEGER NOT NULL,
-    request_payload BLOB NOT NULL,
-    timestamp TEXT NOT NULL,
-    executed_version TEXT,
-    function_error TEXT,
-    response_payload BLOB,
-    status_code INTEGER NOT NULL,
+{_DELIVERY}
     available_at REAL NOT NULL,
     lease_owner TEXT,
     lease_expires REAL,
@@ -130,19 +135,7 @@ CREATE INDEX IF NOT EXISTS concurrency_slots_holder ON concurrency_slots (holder
 CREATE TABLE IF NOT EXISTS failed_deliveries (
     failed_id INTEGER PRIMARY KEY AUTOINCREMENT,
     delivery_id TEXT NOT NULL,
-    target TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    request_id TEXT NOT NULL,
-    function_arn TEXT NOT NULL,
-    condition TEXT NOT NULL,
-    approximate_invoke_count INTEGER NOT NULL,
-    request_payload BLOB NOT NULL,
-    timestamp TEXT NOT NULL,
-    executed_version TEXT,
-    function_error TEXT,
-    response_payload BLOB,
-    status_code INTEGER NOT NULL,
+{_DELIVERY}
     reason TEXT NOT NULL,
     failed_at REAL NOT NULL
 );

@@ -1,5 +1,5 @@
 """The sandbox host: the executor's sandboxes in a child process of their own."""
 
-from eventinvoke.executor.host.client import HostedPool, SandboxHostError
+from eventinvoke.executor.host.pool import HostedPool, SandboxHostError
 
 __all__ = ["HostedPool", "SandboxHostError"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from eventinvoke.executor.host.frames import settings_from_json
 from eventinvoke.executor.host.server import serve
-from eventinvoke.executor.host.wire import settings_from_json
 from eventinvoke.server.logs import configure_logging
 from eventinvoke.server.loop import run_event_loop
 

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from eventinvoke.core.model import FunctionConfig
-from eventinvoke.executor.host import wire
+from eventinvoke.executor.host import frames
 from eventinvoke.executor.sandbox import Invocation, SandboxPool, SandboxSettings, Throttled
 
 log = structlog.get_logger("eventinvoke.sandbox_host")
@@ -29,7 +29,7 @@ class Host:
 
     def __init__(self, pool: SandboxPool) -> None:
         self.pool = pool
-        self.link = wire.Link(self._received, self._lost)
+        self.link = frames.Link(self._received, self._lost)
         self._functions: dict[int, tuple[FunctionConfig, Path]] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._invocations: dict[int, asyncio.Task[None]] = {}  # by call, for CANCEL
@@ -38,36 +38,36 @@ class Host:
     async def serve(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         await loop.create_unix_connection(lambda: self.link, sock=sock)
-        self.link.send((wire.READY, 0))
+        self.link.send((frames.READY, 0))
         await self._gone
         for task in self._running:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
         await self.pool.close()
 
-    def _received(self, message: wire.Message) -> None:
+    def _received(self, message: frames.Message) -> None:
         kind = message[0]
-        if kind == wire.RUN:
+        if kind == frames.RUN:
             call = message[1]
             known = self._functions.get(message[2])  # now: a FORGET may follow in this frame
             if known is None:
-                self.link.send((wire.FAILED, call, f"unknown function reference {message[2]}"))
+                self.link.send((frames.FAILED, call, f"unknown function reference {message[2]}"))
                 return
             task = self._start(self._run(*known, message))
             self._invocations[call] = task
             task.add_done_callback(lambda _: self._invocations.pop(call, None))
-        elif kind == wire.CANCEL:
+        elif kind == frames.CANCEL:
             cancelled = self._invocations.get(message[1])
             if cancelled is not None:
                 cancelled.cancel()
-        elif kind == wire.CONFIG:
+        elif kind == frames.CONFIG:
             self._functions[message[1]] = (message[2], Path(message[3]))
-        elif kind == wire.FORGET:
+        elif kind == frames.FORGET:
             self._functions.pop(message[1], None)
-        elif kind == wire.FLUSH:
+        elif kind == frames.FLUSH:
             self._start(self._flush(message[1]))
-        elif kind == wire.PING:
-            self.link.send((wire.PONG, message[1]))
+        elif kind == frames.PING:
+            self.link.send((frames.PONG, message[1]))
         else:
             log.error("sandbox_host_unknown_message", kind=kind)
 
@@ -79,9 +79,9 @@ class Host:
 
     async def _flush(self, call: int) -> None:
         await self.pool.flush_log_indexes()
-        self.link.send((wire.FLUSHED, call))
+        self.link.send((frames.FLUSHED, call))
 
-    async def _run(self, function: FunctionConfig, code_dir: Path, message: wire.Message) -> None:
+    async def _run(self, function: FunctionConfig, code_dir: Path, message: frames.Message) -> None:
         _, call, _, request_id, payload, arn, client_context, tail_log, wait = message
         try:
             outcome = await self.pool.run(
@@ -91,14 +91,14 @@ class Host:
                 wait=wait,
             )
         except Throttled as throttled:
-            self.link.send((wire.THROTTLED, call, throttled.reason))
+            self.link.send((frames.THROTTLED, call, throttled.reason))
         except Exception as e:
             log.exception("sandbox_host_error", request_id=request_id)
-            self.link.send((wire.FAILED, call, f"{type(e).__name__}: {e}"))
+            self.link.send((frames.FAILED, call, f"{type(e).__name__}: {e}"))
         else:
             self.link.send(
                 (
-                    wire.OUTCOME,
+                    frames.OUTCOME,
                     call,
                     outcome.payload,
                     outcome.function_error,

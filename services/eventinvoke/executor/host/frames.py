@@ -1,9 +1,13 @@
-"""The executor <-> sandbox host wire: lists of message tuples, pickled, one length-prefixed
+"""The executor <-> sandbox host link: lists of message tuples, pickled, one length-prefixed
 frame per event-loop turn.
 
 Both ends are this package at the same version, over a socketpair the executor made for its own
 child, so pickle is safe here and is the cheapest encoding of tuples of str and bytes. Batching
 per loop turn means many invocations share one write and one wake-up of the other side.
+
+Hand-written rather than ``multiprocessing.connection``: its ``Connection`` reads and writes
+block (no asyncio), and it frames each message on its own, where a frame here carries a loop
+turn's messages, built once per turn on every invocation's path.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def settings_from_json(text: str) -> SandboxSettings:
 
 
 class Link(asyncio.Protocol):
-    """One end of the wire: ``send`` queues a message for this loop turn's frame; each message
+    """One end of the link: ``send`` queues a message for this loop turn's frame; each message
     received is handed to ``on_message``, and ``on_lost`` is called once when the peer goes."""
 
     def __init__(

@@ -13,14 +13,9 @@ from pathlib import Path
 import structlog
 
 from eventinvoke.core.model import FunctionConfig
-from eventinvoke.executor.host import wire
-from eventinvoke.executor.sandbox import (
-    Invocation,
-    Outcome,
-    SandboxSettings,
-    Throttled,
-    child_pids,
-)
+from eventinvoke.executor.host import frames
+from eventinvoke.executor.memory import child_pids
+from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxSettings, Throttled
 
 log = structlog.get_logger("eventinvoke.executor")
 
@@ -43,7 +38,7 @@ class _Connection:
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
-        self.link = wire.Link(self._received, self._lost)
+        self.link = frames.Link(self._received, self._lost)
         self.waiting: dict[int, asyncio.Future[Outcome | None]] = {}
         # ref per function configuration sent, by sandbox key (one configuration per key).
         self.refs: dict[str, tuple[FunctionConfig, Path, int]] = {}
@@ -51,16 +46,16 @@ class _Connection:
         self.lost_because = "the sandbox host exited"
         self.watchdog: asyncio.Task[None] | None = None
 
-    def _received(self, message: wire.Message) -> None:
+    def _received(self, message: frames.Message) -> None:
         kind, call = message[0], message[1]
         future = self.waiting.pop(call, None)
         if future is None or future.done():  # its caller was cancelled
             return
-        if kind == wire.OUTCOME:
+        if kind == frames.OUTCOME:
             future.set_result(Outcome(*message[2:]))
-        elif kind == wire.THROTTLED:
+        elif kind == frames.THROTTLED:
             future.set_exception(Throttled(message[2]))
-        elif kind in (wire.FLUSHED, wire.READY, wire.PONG):
+        elif kind in (frames.FLUSHED, frames.READY, frames.PONG):
             future.set_result(None)
         else:
             future.set_exception(SandboxHostError(message[2]))
@@ -123,7 +118,7 @@ class HostedPool:
         call, future = self._call(connection)
         connection.link.send(
             (
-                wire.RUN,
+                frames.RUN,
                 call,
                 ref,
                 invocation.request_id,
@@ -139,7 +134,7 @@ class HostedPool:
         except asyncio.CancelledError:
             # As in process: the invocation is abandoned and its sandbox not reused.
             connection.waiting.pop(call, None)
-            connection.link.send((wire.CANCEL, call))
+            connection.link.send((frames.CANCEL, call))
             raise
         assert outcome is not None
         return outcome
@@ -149,7 +144,7 @@ class HostedPool:
         if connection is None or connection.link.closed:
             return  # a host that is gone wrote what it could
         call, future = self._call(connection)
-        connection.link.send((wire.FLUSH, call))
+        connection.link.send((frames.FLUSH, call))
         with contextlib.suppress(SandboxHostError):
             await future
 
@@ -176,14 +171,14 @@ class HostedPool:
             # The store's cache hands out the same object until the configuration changes.
             if cached[1] == code_dir and (cached[0] is function or cached[0] == function):
                 return cached[2]
-            connection.link.send((wire.FORGET, cached[2]))
+            connection.link.send((frames.FORGET, cached[2]))
         elif len(refs) >= MAX_REFS:
             for _, _, old in refs.values():
-                connection.link.send((wire.FORGET, old))
+                connection.link.send((frames.FORGET, old))
             refs.clear()
         self._refs += 1
         refs[function.sandbox_key] = (function, code_dir, self._refs)
-        connection.link.send((wire.CONFIG, self._refs, function, str(code_dir)))
+        connection.link.send((frames.CONFIG, self._refs, function, str(code_dir)))
         return self._refs
 
     async def _connect(self) -> _Connection:
@@ -206,7 +201,7 @@ class HostedPool:
                 "-m",
                 "eventinvoke.executor.host",
                 str(theirs.fileno()),
-                wire.settings_to_json(self._settings),
+                frames.settings_to_json(self._settings),
                 *self._log,
                 stdin=asyncio.subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
@@ -249,7 +244,7 @@ class HostedPool:
                 call, future = self._call(connection)
             except SandboxHostError:
                 return  # gone already
-            connection.link.send((wire.PING, call))
+            connection.link.send((frames.PING, call))
             try:
                 await asyncio.wait_for(future, self._liveness)
             except SandboxHostError:

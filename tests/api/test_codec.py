@@ -1,13 +1,39 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from eventinvoke.client import ParamValidationError, _shapes
+from eventinvoke.api import codec
+from eventinvoke.api.records import execution_record_to_dict
+from eventinvoke.client import ParamValidationError
+from eventinvoke.client._operations import answer
+from eventinvoke.client._operations import request as build_request
 from eventinvoke.v1 import function_pb2, record_pb2
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 from eventinvoke.v1 import router_service_pb2 as router_pb2
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:f"
+
+
+def to_configuration(config: function_pb2.FunctionConfiguration) -> dict[str, Any]:
+    return codec.to_dict(config, "FunctionConfiguration")
+
+
+def to_event_invoke_config(config: function_pb2.FunctionEventInvokeConfig) -> dict[str, Any]:
+    return codec.to_dict(config, "FunctionEventInvokeConfig")
+
+
+def destination_config(config: object) -> function_pb2.DestinationConfig:
+    message = build_request(
+        "PutFunctionEventInvokeConfig", {"FunctionName": "f", "DestinationConfig": config}
+    )
+    return message.destination_config  # type: ignore[attr-defined, no-any-return]
+
+
+def sent(operation: str, params: dict[str, Any]) -> Any:
+    """The gRPC request a client sends for ``params``."""
+    return build_request(operation, params)
 
 
 def full_configuration() -> function_pb2.FunctionConfiguration:
@@ -33,7 +59,7 @@ def full_configuration() -> function_pb2.FunctionConfiguration:
 
 
 def test_function_configuration_to_dict_has_aws_keys_in_aws_order() -> None:
-    result = _shapes.function_configuration_to_dict(full_configuration())
+    result = to_configuration(full_configuration())
 
     assert list(result) == [
         "FunctionName", "FunctionArn", "Runtime", "Role", "Handler", "CodeSize", "Description",
@@ -50,7 +76,7 @@ def test_function_configuration_leaves_out_empty_environment_and_dead_letter() -
     config.environment.clear()
     config.ClearField("dead_letter_target_arn")
 
-    result = _shapes.function_configuration_to_dict(config)
+    result = to_configuration(config)
 
     assert "Environment" not in result
     assert "DeadLetterConfig" not in result
@@ -63,7 +89,11 @@ def test_function_configuration_round_trips(with_optionals: bool) -> None:
         config.environment.clear()
         config.ClearField("dead_letter_target_arn")
 
-    back = _shapes.function_configuration_from_dict(_shapes.function_configuration_to_dict(config))
+    back = codec.from_dict(
+        codec.to_dict(config, "FunctionConfiguration"),
+        function_pb2.FunctionConfiguration(),
+        "FunctionConfiguration",
+    )
 
     assert back == config
 
@@ -77,7 +107,7 @@ def test_event_invoke_config_to_dict_matches_the_spec_example() -> None:
     )
     config.destination_config.on_failure.destination = "arn:aws:sqs:us-east-1:0:q"
 
-    assert _shapes.event_invoke_config_to_dict(config) == {
+    assert to_event_invoke_config(config) == {
         "LastModified": 1573686021.479,
         "FunctionArn": ARN + ":$LATEST",
         "MaximumRetryAttempts": 0,
@@ -92,7 +122,7 @@ def test_event_invoke_config_to_dict_matches_the_spec_example() -> None:
 def test_event_invoke_config_omits_settings_never_set() -> None:
     config = function_pb2.FunctionEventInvokeConfig(function_arn=ARN + ":1", last_modified=1.5)
 
-    result = _shapes.event_invoke_config_to_dict(config)
+    result = to_event_invoke_config(config)
 
     assert result == {
         "LastModified": 1.5,
@@ -115,15 +145,17 @@ def test_event_invoke_config_omits_settings_never_set() -> None:
     ],
 )  # fmt: skip
 def test_event_invoke_config_round_trips(shape: dict) -> None:
-    proto = _shapes.event_invoke_config_from_dict(shape)
+    proto = codec.from_dict(
+        shape, function_pb2.FunctionEventInvokeConfig(), "FunctionEventInvokeConfig"
+    )
 
-    assert _shapes.event_invoke_config_to_dict(proto) == shape
+    assert to_event_invoke_config(proto) == shape
     assert proto.HasField("maximum_retry_attempts") == ("MaximumRetryAttempts" in shape)
     assert not proto.HasField("maximum_event_age_in_seconds")
 
 
 def test_destination_config_keeps_presence_of_an_empty_outcome() -> None:
-    proto = _shapes.destination_config_from_dict({"OnSuccess": {}})
+    proto = destination_config({"OnSuccess": {}})
 
     assert proto.HasField("on_success")
     assert not proto.on_success.HasField("destination")
@@ -131,11 +163,7 @@ def test_destination_config_keeps_presence_of_an_empty_outcome() -> None:
 
 
 def test_put_request_sends_only_given_settings() -> None:
-    request = _shapes.event_invoke_config_request(
-        invoker_pb2.PutFunctionEventInvokeConfigRequest,
-        function_name="f",
-        maximum_retry_attempts=0,
-    )
+    request = sent("PutFunctionEventInvokeConfig", {"FunctionName": "f", "MaximumRetryAttempts": 0})
 
     assert request.HasField("maximum_retry_attempts") and request.maximum_retry_attempts == 0
     assert not request.HasField("maximum_event_age_in_seconds")
@@ -153,17 +181,20 @@ def test_put_request_sends_only_given_settings() -> None:
 )
 def test_destination_config_rejects_bad_shapes(config: object, report: str) -> None:
     with pytest.raises(ParamValidationError, match=report):
-        _shapes.destination_config_from_dict(config)  # type: ignore[arg-type]
+        destination_config(config)  # type: ignore[arg-type]
 
 
 def test_create_request_converts_aws_shapes() -> None:
-    request = _shapes.create_function_request(
-        function_name="f",
-        runtime="python3.12",
-        handler="index.handler",
-        zip_file=b"PK",
-        environment={"Variables": {"K": "V"}},
-        dead_letter_config={"TargetArn": "arn:aws:sqs:us-east-1:0:dlq"},
+    request = sent(
+        "CreateFunction",
+        {
+            "FunctionName": "f",
+            "Runtime": "python3.12",
+            "Handler": "index.handler",
+            "Code": {"ZipFile": b"PK"},
+            "Environment": {"Variables": {"K": "V"}},
+            "DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:0:dlq"},
+        },
     )
 
     assert dict(request.environment) == {"K": "V"}
@@ -173,18 +204,22 @@ def test_create_request_converts_aws_shapes() -> None:
 
 def test_create_request_rejects_non_string_variables() -> None:
     with pytest.raises(ParamValidationError, match="Environment.Variables.K"):
-        _shapes.create_function_request(
-            function_name="f",
-            runtime="python3.12",
-            handler="h",
-            zip_file=b"",
-            environment={"Variables": {"K": 1}},  # type: ignore[dict-item]
+        build_request(
+            "CreateFunction",
+            {
+                "FunctionName": "f",
+                "Runtime": "python3.12",
+                "Handler": "h",
+                "Code": {"ZipFile": b""},
+                "Environment": {"Variables": {"K": 1}},
+            },
         )
 
 
 def test_update_request_sends_only_given_fields() -> None:
-    request = _shapes.update_function_configuration_request(
-        function_name="f", timeout=10, dead_letter_config={"TargetArn": ""}
+    request = sent(
+        "UpdateFunctionConfiguration",
+        {"FunctionName": "f", "Timeout": 10, "DeadLetterConfig": {"TargetArn": ""}},
     )
 
     given = {field.name for field, _ in request.ListFields()}
@@ -193,8 +228,8 @@ def test_update_request_sends_only_given_fields() -> None:
 
 
 def test_update_request_can_clear_the_environment() -> None:
-    request = _shapes.update_function_configuration_request(
-        function_name="f", environment={"Variables": {}}
+    request = sent(
+        "UpdateFunctionConfiguration", {"FunctionName": "f", "Environment": {"Variables": {}}}
     )
 
     assert request.HasField("environment")
@@ -202,19 +237,22 @@ def test_update_request_can_clear_the_environment() -> None:
 
 
 def test_invoke_request_maps_types_and_rejects_unknown_ones() -> None:
-    request = _shapes.invoke_request("f", "{}", invocation_type="Event", log_type="Tail")
+    request = sent(
+        "Invoke",
+        {"FunctionName": "f", "Payload": "{}", "InvocationType": "Event", "LogType": "Tail"},
+    )
 
     assert request.invocation_type == invoker_pb2.INVOCATION_TYPE_EVENT
     assert request.log_type == invoker_pb2.LOG_TYPE_TAIL
     assert request.payload == b"{}"
     with pytest.raises(ParamValidationError, match="InvocationType"):
-        _shapes.invoke_request("f", invocation_type="Async")
+        build_request("Invoke", {"FunctionName": "f", "InvocationType": "Async"})
 
 
 def test_invoke_response_for_an_event_has_only_the_status() -> None:
     response = invoker_pb2.InvokeResponse(status_code=202, request_id="r")
 
-    assert _shapes.invoke_response_to_dict(response) == {
+    assert answer("Invoke", response) == {
         "StatusCode": 202,
         "ResponseMetadata": {"RequestId": "r"},
     }
@@ -230,7 +268,7 @@ def test_invoke_response_for_a_failed_sync_call() -> None:
         request_id="r",
     )
 
-    result = _shapes.invoke_response_to_dict(response)
+    result = answer("Invoke", response)
 
     assert list(result) == [
         "StatusCode", "FunctionError", "LogResult", "Payload", "ExecutedVersion",
@@ -241,13 +279,13 @@ def test_invoke_response_for_a_failed_sync_call() -> None:
 
 def test_list_shapes_carry_next_marker_only_when_set() -> None:
     page = invoker_pb2.ListFunctionsResponse(functions=[full_configuration()])
-    assert list(_shapes.list_functions_to_dict(page)) == ["Functions"]
+    assert list(answer("ListFunctions", page)) == ["Functions"]
 
     page.next_marker = "m"
-    assert _shapes.list_functions_to_dict(page)["NextMarker"] == "m"
+    assert answer("ListFunctions", page)["NextMarker"] == "m"
 
     configs = invoker_pb2.ListFunctionEventInvokeConfigsResponse()
-    assert _shapes.list_event_invoke_configs_to_dict(configs) == {"FunctionEventInvokeConfigs": []}
+    assert answer("ListFunctionEventInvokeConfigs", configs) == {"FunctionEventInvokeConfigs": []}
 
 
 def test_failed_delivery_renders_the_record_as_destinations_see_it() -> None:
@@ -274,7 +312,7 @@ def test_failed_delivery_renders_the_record_as_destinations_see_it() -> None:
         attempts=2,
     )
 
-    result = _shapes.failed_delivery_to_dict(delivery)
+    result = codec.to_dict(delivery, "FailedDelivery")
 
     assert result["Destination"] == {"Target": "arn:q", "Kind": "OnFailure"}
     assert "FailTime" not in result
@@ -300,6 +338,6 @@ def test_failed_delivery_renders_the_record_as_destinations_see_it() -> None:
 def test_record_without_a_run_has_no_response_keys() -> None:
     record = record_pb2.ExecutionRecord(version="1.0", request_payload=b"{}")
 
-    result = _shapes.execution_record_to_dict(record)
+    result = execution_record_to_dict(record)
 
     assert "responseContext" not in result and "responsePayload" not in result

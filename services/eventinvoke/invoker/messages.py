@@ -6,7 +6,7 @@ import base64
 
 from eventinvoke.core.errors import LambdaError
 from eventinvoke.core.model import Alias, EventInvokeConfig, FunctionConfig
-from eventinvoke.invoker.event_invoke_configs import DestinationSettings, Outcome, Settings
+from eventinvoke.invoker.event_invoke_configs import ConfigChanges, DestinationChanges, Outcome
 from eventinvoke.invoker.invocations import InvokeResult
 from eventinvoke.server.status import error_info, grpc_code
 from eventinvoke.v1 import function_pb2
@@ -66,18 +66,18 @@ def config_to_pb(config: EventInvokeConfig, arn: str) -> function_pb2.FunctionEv
     return message
 
 
-def settings_from_pb(
+def config_changes_from_pb(
     request: invoker_pb2.PutFunctionEventInvokeConfigRequest
     | invoker_pb2.UpdateFunctionEventInvokeConfigRequest,
-) -> Settings:
+) -> ConfigChanges:
     """Put and Update share these fields; proto3 presence says what was given."""
     destination_config = None
     if request.HasField("destination_config"):
         given = request.destination_config
-        destination_config = DestinationSettings(
+        destination_config = DestinationChanges(
             on_success=_outcome(given, "on_success"), on_failure=_outcome(given, "on_failure")
         )
-    return Settings(
+    return ConfigChanges(
         maximum_retry_attempts=request.maximum_retry_attempts
         if request.HasField("maximum_retry_attempts")
         else None,

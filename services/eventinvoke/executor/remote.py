@@ -1,4 +1,5 @@
-"""The Executor's API as the Invoker uses it (synchronous runs)."""
+"""The Executor in another process, as the Invoker runs synchronous invocations on it: its
+``Execute`` RPC behind the Invoker's ``SyncExecutor`` interface."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from eventinvoke.v1 import executor_service_pb2 as pb
 from eventinvoke.v1 import executor_service_pb2_grpc as pb_grpc
 
 
-class ExecutorClient:
+class RemoteExecutor:
+    """A ``SyncExecutor`` over the Executor service's gRPC stub."""
+
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self.stub = pb_grpc.ExecutorStub(channel)
 

@@ -1,0 +1,329 @@
+"""Protobuf messages and AWS-shaped dicts, converted generically, one message type at a time.
+
+A proto field carries the AWS member whose name in snake case is the field's name
+(``MaximumRetryAttempts`` is ``maximum_retry_attempts``); ``FIELD_PATHS`` names the few fields
+that flatten a member path instead (``zip_file`` is ``Code.ZipFile``). Enums are named
+``<ENUM>_<VALUE>`` in the proto and ``Value`` (``DryRun``) in AWS's JSON.
+
+Presence, AWS's way: an ``optional`` or message field is present when set; a plain scalar when
+it is not its zero value (proto3 cannot tell "" from unset), unless its shape lists the member
+under ``x-always`` (AWS always shows it); a map when not empty; a list always. A member the
+model knows but the proto does not carry is refused with a clear error, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from eventinvoke.api import records
+from eventinvoke.api.model import Model, lambda_model
+
+# proto message -> {field: the AWS member path it carries}, where not the field's own name.
+FIELD_PATHS: dict[str, dict[str, str]] = {
+    "CreateFunctionRequest": {
+        "zip_file": "Code.ZipFile",
+        "environment": "Environment.Variables",
+        "dead_letter_target_arn": "DeadLetterConfig.TargetArn",
+    },
+    "UpdateFunctionConfigurationRequest": {"dead_letter_target_arn": "DeadLetterConfig.TargetArn"},
+    "FunctionConfiguration": {
+        "environment": "Environment.Variables",
+        "dead_letter_target_arn": "DeadLetterConfig.TargetArn",
+    },
+    "GetFunctionResponse": {
+        "reserved_concurrent_executions": "Concurrency.ReservedConcurrentExecutions"
+    },
+    "GetFunctionLogsRequest": {"cursor": "NextToken"},
+    "GetFunctionLogsResponse": {"next_cursor": "NextToken"},
+}
+
+# Shapes the model marks ``x-convert``: read by a function of their own (one way: answers).
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "execution-record": records.execution_record_to_dict,
+}
+
+
+class ConversionError(ValueError):
+    """A value that cannot be converted (wrong type, unknown or unsupported member), in
+    botocore's words; the client raises it as ``ParamValidationError``."""
+
+
+def snake(name: str) -> str:
+    """botocore's ``xform_name`` for the names Lambda's model uses: ``CodeSha256`` ->
+    ``code_sha256``, ``MaximumEventAgeInSeconds`` -> ``maximum_event_age_in_seconds``."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", spaced).lower()
+
+
+def enum_name(field: FieldDescriptor, number: int) -> str:
+    """``INVOCATION_TYPE_DRY_RUN`` -> ``DryRun`` (``""`` for the unspecified zero; a number
+    this build does not know stays a number, for the validation to refuse)."""
+    enum = field.enum_type
+    assert enum is not None
+    value = enum.values_by_number.get(number)
+    if value is None or number == 0:
+        return str(number) if value is None else ""
+    prefix = snake(enum.name).upper() + "_"
+    words = value.name.removeprefix(prefix).split("_")
+    return "".join(word.capitalize() for word in words)
+
+
+def enum_number(field: FieldDescriptor, name: str) -> int | None:
+    assert field.enum_type is not None
+    for value in field.enum_type.values:
+        if value.number and enum_name(field, value.number) == name:
+            return int(value.number)
+    return None
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """A member of a shape, and the proto field that carries it (``rest``: the member path
+    below it, for a flattened field)."""
+
+    member: str
+    field: FieldDescriptor
+    rest: tuple[str, ...]
+
+
+@cache
+def _slots(descriptor: Descriptor, shape: str) -> tuple[_Slot, ...]:
+    model = lambda_model()
+    members = model.shape(shape).get("members", {})
+    by_member: dict[str, _Slot] = {}
+    paths = FIELD_PATHS.get(descriptor.name, {})
+    for field in descriptor.fields:
+        path = paths.get(field.name)
+        if path is not None:
+            first, *rest = path.split(".")
+            by_member[first] = _Slot(first, field, tuple(rest))
+            continue
+        for member in members:
+            if snake(member) == field.name:
+                by_member[member] = _Slot(member, field, ())
+    order = model.shape(shape).get("x-order", list(members))
+    return tuple(by_member[m] for m in order if m in by_member)
+
+
+def _is_map(field: FieldDescriptor) -> bool:
+    return field.message_type is not None and field.message_type.GetOptions().map_entry
+
+
+def _present(message: Message, field: FieldDescriptor, always: bool) -> bool:
+    if _is_map(field):
+        return bool(getattr(message, field.name))
+    if field.is_repeated:
+        return True
+    if field.has_presence:
+        return always or message.HasField(field.name)
+    return always or bool(getattr(message, field.name))
+
+
+def to_dict(message: Message, shape: str, model: Model | None = None) -> dict[str, Any]:
+    """The AWS-shaped dict of ``message`` as shape ``shape``."""
+    model = model or lambda_model()
+    always = set(model.shape(shape).get("x-always", ()))
+    result: dict[str, Any] = {}
+    for slot in _slots(message.DESCRIPTOR, shape):
+        if not _present(message, slot.field, slot.member in always):
+            continue
+        member_shape = model.shape(shape)["members"][slot.member]["shape"]
+        value = _value_out(message, slot.field, member_shape, model)
+        for key in reversed(slot.rest):  # a flattened member: nest it back
+            value = {key: value}
+        result[slot.member] = value
+    for member in always:  # and these even where the proto has no field for them
+        if member not in result and member in model.shape(shape).get("members", {}):
+            result[member] = {}
+    return result
+
+
+def _value_out(message: Message, field: FieldDescriptor, shape: str, model: Model) -> Any:
+    value = getattr(message, field.name)
+    if _is_map(field):
+        return dict(sorted(value.items()))
+    if field.is_repeated:
+        item_shape = _inner(model, shape, "member")
+        if field.message_type is not None:
+            return [to_dict(item, item_shape, model) for item in value]
+        return list(value)
+    if field.message_type is not None:
+        convert = model.shape(shape).get("x-convert")
+        if convert is not None:
+            return CONVERTERS[convert](value)
+        if field.message_type.full_name == "google.protobuf.Timestamp":
+            return records.iso_milliseconds(value)
+        return to_dict(value, shape, model)
+    if field.enum_type is not None:
+        return enum_name(field, value)
+    return value
+
+
+def _inner(model: Model, shape: str, part: str) -> str:
+    """A list's member shape (or a map's key or value shape)."""
+    return str(model.shape(shape)[part]["shape"])
+
+
+def from_dict(
+    params: Mapping[str, Any],
+    message: Message,
+    shape: str,
+    where: str = "",
+    model: Model | None = None,
+) -> Message:
+    """Fill ``message`` from AWS-shaped ``params`` of shape ``shape``: only what is given."""
+    model = model or lambda_model()
+    members = model.shape(shape).get("members", {})
+    if not isinstance(params, Mapping):
+        raise _type_error(where.rstrip(".") or shape, params, dict)
+    slots = {slot.member: slot for slot in _slots(message.DESCRIPTOR, shape)}
+    for key, value in params.items():
+        if key not in members:
+            raise ConversionError(
+                f'Unknown parameter in {where.rstrip(".") or "input"}: "{key}", must be one '
+                f"of: {', '.join(members)}"
+            )
+        slot = slots.get(key)
+        if slot is None:
+            raise ConversionError(f"Parameter {where}{key} is not supported by eventinvoke")
+        member_shape = members[key]["shape"]
+        name = f"{where}{key}"
+        for part in slot.rest:  # a flattened member: walk down to the leaf it carries
+            nested = model.shape(member_shape).get("members", {})
+            if not isinstance(value, Mapping):
+                raise _type_error(name, value, dict)
+            extra = [k for k in value if k != part]
+            if extra:
+                if extra[0] in nested:
+                    raise ConversionError(
+                        f"Parameter {name}.{extra[0]} is not supported by eventinvoke"
+                    )
+                raise ConversionError(
+                    f'Unknown parameter in {name}: "{extra[0]}", must be one of: '
+                    f"{', '.join(nested)}"
+                )
+            if part not in value:
+                break
+            member_shape, value, name = nested[part]["shape"], value[part], f"{name}.{part}"
+        else:
+            _value_in(message, slot.field, value, member_shape, name, model)
+    return message
+
+
+def _value_in(
+    message: Message, field: FieldDescriptor, value: Any, shape: str, name: str, model: Model
+) -> None:
+    kind = model.shape(shape)["type"]
+    if _is_map(field):
+        if not isinstance(value, Mapping):
+            raise _type_error(name, value, dict)
+        for key, item in value.items():
+            if not isinstance(item, str):
+                raise _type_error(f"{name}.{key}", item, str)
+        getattr(message, field.name).update(value)
+        return
+    if field.is_repeated:
+        if not isinstance(value, list | tuple):
+            raise _type_error(name, value, list, tuple)
+        target = getattr(message, field.name)
+        item_shape = _inner(model, shape, "member")
+        for index, item in enumerate(value):
+            if field.message_type is not None:
+                from_dict(item, target.add(), item_shape, f"{name}[{index}].", model)
+            else:
+                target.append(_scalar(field, item, item_shape, f"{name}[{index}]", model))
+        return
+    if field.message_type is not None:
+        child = getattr(message, field.name)
+        child.SetInParent()  # given, even empty: {"OnSuccess": {}} is not "unset"
+        from_dict(value, child, shape, f"{name}.", model)
+        return
+    if kind == "structure":
+        raise _type_error(name, value, dict)
+    setattr(message, field.name, _scalar(field, value, shape, name, model))
+
+
+def _scalar(field: FieldDescriptor, value: Any, shape: str, name: str, model: Model) -> Any:
+    kind = model.shape(shape)["type"]
+    if field.enum_type is not None:
+        if not isinstance(value, str):
+            raise _type_error(name, value, str)
+        number = enum_number(field, value)
+        if number is None:
+            raise ConversionError(
+                f"Invalid value for parameter {name}, value: {value}, valid values: "
+                f"{', '.join(model.shape(shape).get('enum', []))}"
+            )
+        return number
+    if kind == "blob":
+        if isinstance(value, str):
+            return value.encode()
+        if not isinstance(value, bytes | bytearray):
+            raise _type_error(name, value, bytes, bytearray, str)
+        return bytes(value)
+    if kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _type_error(name, value, int)
+        return value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise _type_error(name, value, bool)
+        return value
+    if kind in ("double", "float", "timestamp"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _type_error(name, value, float, int)
+        return float(value)
+    if not isinstance(value, str):
+        raise _type_error(name, value, str)
+    return value
+
+
+def _type_error(name: str, value: Any, *types: type) -> ConversionError:
+    valid = ", ".join(str(kind) for kind in types)
+    return ConversionError(
+        f"Invalid type for parameter {name}, value: {value!r}, type: {type(value)}, "
+        f"valid types: {valid}"
+    )
+
+
+# --- an operation's messages ---------------------------------------------------------------
+
+
+@cache
+def messages(operation: str) -> tuple[type[Message], type[Message]]:
+    """The request and response message classes of an operation's gRPC method."""
+    from google.protobuf import message_factory
+
+    from eventinvoke.api.operations import BY_NAME
+    from eventinvoke.v1 import executor_service_pb2, invoker_service_pb2, router_service_pb2
+
+    files = (invoker_service_pb2, executor_service_pb2, router_service_pb2)
+    entry = BY_NAME[operation]
+    for module in files:
+        service = module.DESCRIPTOR.services_by_name.get(entry.service)
+        if service is not None:
+            method = service.methods_by_name[entry.method]
+            return (
+                message_factory.GetMessageClass(method.input_type),
+                message_factory.GetMessageClass(method.output_type),
+            )
+    raise KeyError(f"no gRPC service {entry.service} serves {operation}")
+
+
+def request_slots(operation: Any) -> list[tuple[str, str]]:
+    """(AWS member, member path the proto carries) of an operation's request, in order."""
+    structure = lambda_model().operation(operation.name).input
+    if structure is None:
+        return []
+    request, _ = messages(operation.name)
+    return [
+        (slot.member, ".".join((slot.member, *slot.rest)))
+        for slot in _slots(request.DESCRIPTOR, structure)
+    ]
