@@ -16,19 +16,6 @@ from eventinvoke.backends.base import Backend
 from eventinvoke.core.model import ExecutionRecord, QueuedEvent, deliveries_for
 
 
-class Handoff(Protocol):
-    async def settle(
-        self,
-        event_id: int,
-        epoch: int,
-        record: ExecutionRecord,
-        destinations: list[tuple[str, str]],
-    ) -> bool:
-        """Return once the record is with the Router (or queued as the event of a function of
-        this suite) and the event is acked; False, with nothing handed over, when the event's
-        lease (of ``epoch``) was lost to a newer one."""
-
-
 class DirectRoutes(Protocol):
     async def event_for(
         self, target: str, kind: str, record: ExecutionRecord
@@ -36,7 +23,7 @@ class DirectRoutes(Protocol):
         """The event that delivers ``record`` to ``target`` when queued, or None."""
 
 
-class LocalHandoff:
+class Handoff:
     """Outbox insert and ack in one transaction of the shared backend.
 
     With ``direct`` routes, a record bound for a function of this suite is queued as that
@@ -62,6 +49,9 @@ class LocalHandoff:
         record: ExecutionRecord,
         destinations: list[tuple[str, str]],
     ) -> bool:
+        """Return once the record is with the Router (or queued as the event of a function of
+        this suite) and the event is acked; False, with nothing handed over, when the event's
+        lease (of ``epoch``) was lost to a newer one."""
         events: list[QueuedEvent] = []
         routed: list[tuple[str, str]] = []
         for target, kind in destinations:
