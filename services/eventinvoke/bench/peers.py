@@ -146,21 +146,14 @@ def _delete_keys(broker: redis.Redis, queue: str) -> None:
         pass
 
 
+@dataclass
 class _Driver:
-    def __init__(
-        self,
-        name: str,
-        send: Send,
-        collected: Collected,
-        worker: subprocess.Popen[bytes],
-        timeout: float,
-    ) -> None:
-        self.name = name
-        self.send = send
-        self.collected = collected
-        self.worker = worker
-        self.timeout = timeout
-        self.last_answer = 0.0
+    name: str
+    send: Send
+    collected: Collected
+    worker: subprocess.Popen[bytes]
+    timeout: float
+    last_answer: float = 0.0
 
     def _invoke(self, i: int, sent: dict[str, float]) -> None:
         at = time.time()

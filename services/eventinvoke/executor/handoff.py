@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from eventinvoke.backends.base import Backend
@@ -23,6 +24,7 @@ class DirectRoutes(Protocol):
         """The event that delivers ``record`` to ``target`` when queued, or None."""
 
 
+@dataclass
 class Handoff:
     """Outbox insert and ack in one transaction of the shared backend.
 
@@ -30,17 +32,10 @@ class Handoff:
     function's event in the same transaction, and ``on_enqueued`` wakes the executor.
     """
 
-    def __init__(
-        self,
-        backend: Backend,
-        router_doorbell: asyncio.Event,
-        direct: DirectRoutes | None = None,
-        on_enqueued: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.backend = backend
-        self.router_doorbell = router_doorbell
-        self.direct = direct
-        self.on_enqueued = on_enqueued
+    backend: Backend
+    router_doorbell: asyncio.Event
+    direct: DirectRoutes | None = None
+    on_enqueued: Callable[[], None] = lambda: None
 
     async def settle(
         self,
