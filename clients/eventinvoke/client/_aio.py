@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self
 
 import grpc
 from grpc_status import rpc_status
 
-from eventinvoke.api.operations import BY_NAME
-from eventinvoke.client import _operations, errors
+from eventinvoke.client import _operations
 from eventinvoke.client._batching import EventBatcher
+from eventinvoke.client._client import BaseClient
 from eventinvoke.client._methods_aio import AsyncMethods
-from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, Service, target
+from eventinvoke.client._transport import CHANNEL_OPTIONS, Service, target
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 
 EVENT = invoker_pb2.INVOCATION_TYPE_EVENT
@@ -72,14 +72,7 @@ class AsyncClient(AsyncMethods, BaseClient[grpc.aio.Channel]):
                 status = await rpc_status.aio.from_call(call)
             except ValueError:  # details that contradict the status: ignore them
                 status = None
-            raise errors.from_status(
-                exc.code(),
-                exc.details() or "",
-                status,
-                endpoint=self._endpoint(service),
-                operation_name=operation,
-                service=service,
-            ) from exc
+            raise self._error(exc.code(), exc.details(), status, operation, service) from exc
 
     async def call(self, name: str, params: Mapping[str, Any]) -> Any:
         """Run operation ``name`` (``"CreateFunction"``) with AWS-shaped ``params``, as boto3's
@@ -87,7 +80,5 @@ class AsyncClient(AsyncMethods, BaseClient[grpc.aio.Channel]):
         request = _operations.request(name, params)
         if isinstance(request, invoker_pb2.InvokeRequest) and request.invocation_type == EVENT:
             return _operations.answer(name, await self._batcher().invoke(request))
-        entry = BY_NAME[name]
-        service = cast(Service, entry.service.lower())
-        method = getattr(self._stub(service), entry.method)
+        service, method = self._method(name)
         return _operations.answer(name, await self._call(name, method, request, service))

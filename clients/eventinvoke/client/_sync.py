@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self
 
 import grpc
 from grpc_status import rpc_status
 
-from eventinvoke.api.operations import BY_NAME
-from eventinvoke.client import _operations, errors
+from eventinvoke.client import _operations
+from eventinvoke.client._client import BaseClient
 from eventinvoke.client._methods_sync import Methods
-from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, Service, target
+from eventinvoke.client._transport import CHANNEL_OPTIONS, Service, target
 
 
 class Client(Methods, BaseClient[grpc.Channel]):
@@ -51,20 +51,11 @@ class Client(Methods, BaseClient[grpc.Channel]):
                 status = rpc_status.from_call(call)
             except ValueError:  # details that contradict the status: ignore them
                 status = None
-            raise errors.from_status(
-                call.code(),
-                call.details() or "",
-                status,
-                endpoint=self._endpoint(service),
-                operation_name=operation,
-                service=service,
-            ) from exc
+            raise self._error(call.code(), call.details(), status, operation, service) from exc
 
     def call(self, name: str, params: Mapping[str, Any]) -> Any:
         """Run operation ``name`` (``"CreateFunction"``) with AWS-shaped ``params``, as boto3's
         ``_make_api_call`` does; the named methods all come here."""
         request = _operations.request(name, params)
-        entry = BY_NAME[name]
-        service = cast(Service, entry.service.lower())
-        method = getattr(self._stub(service), entry.method)
+        service, method = self._method(name)
         return _operations.answer(name, self._call(name, method, request, service))

@@ -1,10 +1,10 @@
-"""What the sync and asyncio clients share about reaching a server."""
+"""Where the services live, and how a channel to one is made: addresses, stubs, channel options."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 from eventinvoke.v1 import executor_service_pb2 as executor_pb2
 from eventinvoke.v1 import executor_service_pb2_grpc as executor_grpc
@@ -82,51 +82,7 @@ ADDRESSES: dict[Service, Address] = {
     ),
 }
 
-ChannelT = TypeVar("ChannelT")
-
 
 def target(endpoint: str) -> str:
     """The gRPC target for an endpoint, accepting AWS-style ``http://host:port/`` as well."""
     return endpoint.removeprefix("http://").rstrip("/")
-
-
-class BaseClient(Generic[ChannelT]):
-    """Where each service lives, the per-call timeout, and one channel per distinct endpoint
-    (the Router and Executor usually live at the Invoker's address), opened on first use."""
-
-    def __init__(
-        self,
-        endpoint: str = DEFAULT_ENDPOINT,
-        *,
-        router_endpoint: str | None = None,
-        executor_endpoint: str | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.router_endpoint = router_endpoint or endpoint
-        # Function logs live with the Executor (its sandboxes write them).
-        self.executor_endpoint = executor_endpoint or endpoint
-        self.timeout = timeout
-        self._channels: dict[str, ChannelT] = {}
-
-    def _open_channel(self, endpoint: str) -> ChannelT:
-        raise NotImplementedError
-
-    def _channel(self, endpoint: str) -> ChannelT:
-        if endpoint not in self._channels:
-            self._channels[endpoint] = self._open_channel(endpoint)
-        return self._channels[endpoint]
-
-    def _endpoint(self, service: Service) -> str:
-        if service == "executor":
-            return self.executor_endpoint
-        if service == "router":
-            return self.router_endpoint
-        return self.endpoint
-
-    def _stub(self, service: Service) -> Any:
-        return STUBS[service](self._channel(self._endpoint(service)))
-
-    @property
-    def _invoker(self) -> invoker_grpc.InvokerStub:
-        return self._stub("invoker")

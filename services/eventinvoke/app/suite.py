@@ -15,7 +15,7 @@ from eventinvoke.backends.cache import CachedStore
 from eventinvoke.client import AsyncClient
 from eventinvoke.core.arn import Partition
 from eventinvoke.executor.code import CodeCache
-from eventinvoke.executor.handoff import LocalHandoff
+from eventinvoke.executor.handoff import Handoff
 from eventinvoke.executor.host import HostedPool
 from eventinvoke.executor.policy import RetryPolicy
 from eventinvoke.executor.remote import RemoteExecutor
@@ -256,13 +256,13 @@ class Suite:
             )
         return self._destinations
 
-    def _handoff(self, backend: Backend, partition: Partition) -> LocalHandoff:
+    def _handoff(self, backend: Backend, partition: Partition) -> Handoff:
         """Records reach the Router through the shared backend, in the transaction that acks
         their event; those bound for functions of this suite are queued as their events in it
         (no outbox row, and no Invoker needed)."""
         assert self._functions is not None
         direct = LocalFunctionRoutes(self._load_destinations(partition), self._functions)
-        return LocalHandoff(
+        return Handoff(
             backend, self._router_doorbell, direct, on_enqueued=self._executor_doorbell.set
         )
 

@@ -68,36 +68,21 @@ def version_order(function: FunctionConfig) -> tuple[int, int]:
     return (0, 0) if function.version == LATEST else (1, int(function.version))
 
 
+def column_names(columns: str) -> list[str]:
+    """The names in a column list such as ``ALIAS_COLUMNS``."""
+    return [column.strip() for column in columns.split(",")]
+
+
 def alias_values(alias: Alias) -> tuple[str, ...]:
-    """The row of an alias, in the order of ``ALIAS_COLUMNS``."""
-    return (
-        alias.function_name,
-        alias.name,
-        alias.function_version,
-        alias.description,
-        alias.revision_id,
-    )
+    """The row of an alias, in the order of ``ALIAS_COLUMNS`` (named after its fields)."""
+    return tuple(getattr(alias, column) for column in column_names(ALIAS_COLUMNS))
 
 
 def function_values(function: FunctionConfig) -> tuple[Any, ...]:
-    """The row of a function, in the order of ``FUNCTION_COLUMNS``."""
-    return (
-        function.name,
-        function.version,
-        function.arn,
-        function.runtime,
-        function.handler,
-        function.code_sha256,
-        function.code_size,
-        function.role,
-        function.timeout,
-        function.memory_size,
-        json.dumps(function.environment),
-        function.description,
-        function.dead_letter_target_arn,
-        function.last_modified,
-        function.revision_id,
-        function.reserved_concurrent_executions,
+    """The row of a function, in the order of ``FUNCTION_COLUMNS`` (named after its fields)."""
+    return tuple(
+        json.dumps(function.environment) if column == "environment" else getattr(function, column)
+        for column in column_names(FUNCTION_COLUMNS)
     )
 
 

@@ -81,6 +81,18 @@ class EventInvokeConfig:
 
 
 @dataclass(frozen=True)
+class Invocation:
+    """One run of a function, as its sandbox receives it (the Invoker sends it to the Executor
+    for a synchronous run)."""
+
+    request_id: str
+    payload: bytes  # JSON bytes
+    invoked_function_arn: str
+    client_context: str = ""  # base64 JSON
+    tail_log: bool = False
+
+
+@dataclass(frozen=True)
 class LastAttempt:
     """What the latest execution of a queued event answered: kept for a record settled later
     without another run (it expired while throttled), which carries that response

@@ -15,6 +15,7 @@ deletes one).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -319,17 +320,8 @@ class Applier:
             if not self.dry_run:
                 await client.create_function(
                     function_name=spec.name,
-                    runtime=spec.runtime,
-                    handler=spec.handler,
                     zip_file=spec.zip_file,
-                    role=spec.role,
-                    timeout=spec.timeout,
-                    memory_size=spec.memory_size,
-                    environment={"Variables": spec.environment} if spec.environment else None,
-                    description=spec.description,
-                    dead_letter_config=(
-                        {"TargetArn": spec.dead_letter_target} if spec.dead_letter_target else None
-                    ),
+                    **_config_kwargs(_desired_configuration(spec)),
                 )
                 self.created.add(spec.name)
                 self.changed.add(spec.name)
@@ -430,12 +422,7 @@ class Applier:
         current = self.state.aliases.get((spec.function_name, spec.name))
         if current is None:
             if not self.dry_run:
-                await client.create_alias(
-                    function_name=spec.function_name,
-                    name=spec.name,
-                    function_version=spec.function_version,
-                    description=spec.description,
-                )
+                await client.create_alias(**_alias_kwargs(spec))
                 if spec.function_name not in self.created:
                     self._on_undo(
                         spec.function_name,
@@ -450,20 +437,12 @@ class Applier:
         if (old_version, old_description) == (spec.function_version, spec.description):
             return "NoChange"
         if not self.dry_run:
-            await client.update_alias(
-                function_name=spec.function_name,
-                name=spec.name,
-                function_version=spec.function_version,
-                description=spec.description,
-            )
+            await client.update_alias(**_alias_kwargs(spec))
             self._on_undo(
                 spec.function_name,
                 f"restored alias {spec.name} of {spec.function_name}",
                 lambda: client.update_alias(
-                    function_name=spec.function_name,
-                    name=spec.name,
-                    function_version=old_version,
-                    description=old_description,
+                    spec.function_name, spec.name, old_version, old_description
                 ),
             )
         return "Modify"
@@ -554,6 +533,11 @@ def _config_kwargs(config: Mapping[str, Any]) -> dict[str, Any]:
         "description": config["Description"],
         "dead_letter_config": {"TargetArn": config["DeadLetterTarget"]},
     }
+
+
+def _alias_kwargs(spec: AliasSpec) -> dict[str, Any]:
+    """CreateAlias's and UpdateAlias's arguments: the spec's fields are named after them."""
+    return dataclasses.asdict(spec)
 
 
 def _same_code_and_configuration(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from eventinvoke.core.errors import ACCOUNT_CONCURRENCY_EXCEEDED, RESERVED_CONCURRENCY_EXCEEDED
-from eventinvoke.core.model import UNHANDLED, FunctionConfig
+from eventinvoke.core.model import UNHANDLED, FunctionConfig, Invocation
 from eventinvoke.executor import logs
 from eventinvoke.executor.memory import PEAK_READ_INTERVAL, WATCH_INTERVAL, peak_rss_kb, tree_rss_kb
 from eventinvoke.executor.runtime_api import Event, Result, RuntimeApi
@@ -41,15 +41,6 @@ INIT_TIMEOUT = 10.0
 TAIL_BYTES = 4096
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 KEY_CACHE_SIZE = 1024  # reuse keys remembered (one per function configuration)
-
-
-@dataclass(frozen=True)
-class Invocation:
-    request_id: str
-    payload: bytes  # JSON bytes
-    invoked_function_arn: str
-    client_context: str = ""  # base64 JSON
-    tail_log: bool = False
 
 
 @dataclass(frozen=True)

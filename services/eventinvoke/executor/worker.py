@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -354,6 +354,7 @@ def first_renewal(taken: float, needed: float, expires: float | None, now: float
     return max(left - taken * 2 / 3, 0.0)
 
 
+@dataclass
 class _LeaseRenewal:
     """Renews an event's lease (and its concurrency slot, if it holds one) to ``lease``
     seconds, ``first`` seconds after the attempt starts and then every third of it, so it has
@@ -362,42 +363,36 @@ class _LeaseRenewal:
     A timer until the first renewal is due: the many attempts that end sooner start no task.
     """
 
-    def __init__(
-        self,
-        queue: EventQueue,
-        event: QueuedEvent,
-        lease: float,
-        first: float,
-        slots: ConcurrencySlots,
-        holder: str | None,
-    ) -> None:
-        self._queue = queue
-        self._event = event
-        self._lease = lease
-        self._slots = slots
-        self._holder = holder
-        self._task: asyncio.Task[None] | None = None
-        self._timer = asyncio.get_running_loop().call_later(first, self._start)
+    queue: EventQueue
+    event: QueuedEvent
+    lease: float
+    first: float
+    slots: ConcurrencySlots
+    holder: str | None
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self.first, self._start)
 
     def _start(self) -> None:
         self._task = asyncio.create_task(self._renew())
 
     async def _renew(self) -> None:
-        event_id = self._event.event_id
+        event_id = self.event.event_id
         assert event_id is not None
         while True:
             try:
                 # The epoch is read each time: this executor may have leased it again meanwhile.
-                if not await self._queue.extend(event_id, self._event.lease_epoch, self._lease):
+                if not await self.queue.extend(event_id, self.event.lease_epoch, self.lease):
                     # Another executor leased it (this one was paused past its lease): its
                     # outcome will be refused, the newer lease decides.
                     log.warning("event_lease_lost")
                     return
-                if self._holder is not None:
-                    await self._slots.renew(self._holder, self._lease)
+                if self.holder is not None:
+                    await self.slots.renew(self.holder, self.lease)
             except Exception:
                 log.warning("lease_renewal_failed", exc_info=True)
-            await asyncio.sleep(self._lease / 3)
+            await asyncio.sleep(self.lease / 3)
 
     async def stop(self) -> None:
         self._timer.cancel()

@@ -21,7 +21,7 @@ from eventinvoke.core.errors import (
     ValidationException,
     rate_exceeded,
 )
-from eventinvoke.core.model import QueuedEvent
+from eventinvoke.core.model import Invocation, QueuedEvent
 from eventinvoke.invoker.functions import Functions
 
 EVENT = "Event"
@@ -46,15 +46,7 @@ class SyncExecutor(Protocol):
     """Runs one invocation now (the Executor service)."""
 
     async def execute(
-        self,
-        *,
-        function_name: str,
-        qualifier: str,
-        request_id: str,
-        payload: bytes,
-        invoked_function_arn: str,
-        tail_log: bool,
-        client_context: str,
+        self, function_name: str, qualifier: str, invocation: Invocation
     ) -> SyncResult: ...
 
 
@@ -108,15 +100,15 @@ class Invocations:
             # sends them straight to OnFailure / the DLQ (docs/aws-behaviour.md §1.4, §3.5).
             raise rate_exceeded(RESERVED_CONCURRENCY_EXCEEDED)
         result = await self.executor.execute(
-            function_name=function.name,
-            qualifier=function.version,  # resolved once, here
-            request_id=request_id,
-            payload=payload,
-            invoked_function_arn=self.functions.partition.function_arn(
-                function.name, ref.qualifier
+            function.name,
+            function.version,  # resolved once, here
+            Invocation(
+                request_id,
+                payload,
+                self.functions.partition.function_arn(function.name, ref.qualifier),
+                client_context,
+                tail_log,
             ),
-            tail_log=tail_log,
-            client_context=client_context,
         )
         return InvokeResult(
             status_code=200,
