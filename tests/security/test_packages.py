@@ -224,3 +224,30 @@ def test_unpack_keeps_inside_links_and_permission_bits(tmp_path: Path) -> None:
     assert os.readlink(target / "data.txt") == "lib/data.txt"
     assert (target / "bin/lib/data.txt").read_text() == "data"
     assert (target / "index.py").read_text() == HANDLER
+
+
+def test_every_small_package_of_links_is_refused_or_stays_inside(tmp_path: Path) -> None:
+    """The link check against the kernel: for every pair of links over a small alphabet of names
+    and targets (with a real directory ``d``), either the package is refused or every link, as
+    the kernel resolves it after unpacking, stays inside the code directory."""
+    names = ["a", "b", "d/a"]
+    targets = [".", "..", "a", "b", "d", "../a", "d/..", "a/..", "b/..", "../..", "d/../..", "a/b"]
+    entries = [link(name, target) for name in names for target in targets]
+    refused = kept = 0
+    for first in entries:
+        for second in entries:
+            if first[0] == second[0]:
+                continue
+            zip_file = package(("d/f", "x", FILE), first, second)
+            target = tmp_path / f"code-{refused + kept}"
+            try:
+                _unpack(zip_file, target)
+            except UnsafePackageError:
+                refused += 1
+                continue
+            kept += 1
+            root = os.path.realpath(target)
+            for name in (first[0], second[0]):
+                resolved = os.path.realpath(target / name)
+                assert resolved == root or resolved.startswith(root + os.sep), (first, second)
+    assert refused and kept
