@@ -30,6 +30,7 @@ _SAMPLES: dict[str, tuple[str, Any]] = {
     "executor_endpoint": ("executor:50051", "executor:50051"),
     "backend": ("postgresql://ei:secret@db:5432/ei", "postgresql://ei:secret@db:5432/ei"),
     "disabled_destinations": ("s3, sns", ("s3", "sns")),
+    "destination_allow_networks": ("127.0.0.0/8, fd00::/8", ("127.0.0.0/8", "fd00::/8")),
     "log_format": ("console", "console"),
     "log_level": ("warning", "warning"),
     "destinations": (

@@ -28,7 +28,7 @@ from eventinvoke.invoker.functions import Functions
 from eventinvoke.invoker.invocations import Invocations
 from eventinvoke.invoker.servicer import InvokerServicer
 from eventinvoke.router.delivery import DeliverySettings, DeliveryWorker
-from eventinvoke.router.plugin import FunctionInvoker, RouterContext
+from eventinvoke.router.plugin import FunctionInvoker, OutboundGuard, RouterContext
 from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
 from eventinvoke.server.config import Settings, variable
@@ -250,7 +250,12 @@ class Suite:
         which destinations they claim, the Router delivers through them."""
         if self._destinations is None:
             self._destinations = Destinations.load(
-                RouterContext(partition, self._invoker(), self.settings.destinations),
+                RouterContext(
+                    partition,
+                    self._invoker(),
+                    self.settings.destinations,
+                    outbound=OutboundGuard(self.settings.destination_allow_networks),
+                ),
                 disabled=self.settings.disabled_destinations,
                 extra_plugins=self.extra_plugins,
             )

@@ -19,10 +19,12 @@ from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name
 from eventinvoke.core.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
+    RequestEntityTooLargeException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
 from eventinvoke.core.model import LATEST, FunctionConfig, is_version_number
+from eventinvoke.core.packaging import unsafe_entry
 
 # What the model enumerates and bounds (the request is checked against it before it gets here).
 RUNTIMES: list[str] = lambda_model().shape("Runtime")["enum"]
@@ -32,6 +34,9 @@ MAX_TIMEOUT = 900  # Lambda's limit; the model allows more, as InvalidParameterV
 # Lambda's limit on a deployment package's unzipped size; checked before anything is unzipped,
 # so a small zip that would unpack to gigabytes is refused unread.
 CODE_SIZE_UNZIPPED = 262_144_000
+# Lambda's limit on a package uploaded directly (50 MB zipped), which AWS states as the size of
+# the request that carries it base64-encoded: 52428800 bytes take 69905068 characters.
+CODE_REQUEST_LIMIT = 69_905_067
 MIN_UNRESERVED = 0  # AWS: 100; see Functions.put_concurrency
 
 
@@ -89,7 +94,7 @@ class Functions:
     ) -> FunctionConfig:
         """CreateFunction; with ``publish``, version 1 is published and returned."""
         _check(timeout, dead_letter_target_arn)
-        _check_zip(zip_file)
+        _check_zip(zip_file, "CreateFunction")
         sha = base64.b64encode(hashlib.sha256(zip_file).digest()).decode()
         function = FunctionConfig(
             name=name,
@@ -289,7 +294,7 @@ class Functions:
         """UpdateFunctionCode: a new package for $LATEST; new sandboxes run it. With
         ``publish``, a version is published afterwards and returned."""
         ref = parse_function_name(function_name)
-        _check_zip(zip_file)
+        _check_zip(zip_file, "UpdateFunctionCode")
         current = await self.resolve(FunctionRef(ref.name))
         sha = base64.b64encode(hashlib.sha256(zip_file).digest()).decode()
         await self.store.put_code(sha, zip_file)
@@ -330,21 +335,33 @@ def _check(timeout: int | None, dead_letter_target_arn: str | None) -> None:
         )
 
 
-def _check_zip(zip_file: bytes) -> None:
+def _check_zip(zip_file: bytes, operation: str) -> None:
+    """AWS's limits on a package, then ours: no entry may reach outside the code directory."""
+    if _base64_size(len(zip_file)) > CODE_REQUEST_LIMIT:
+        raise RequestEntityTooLargeException(
+            f"Request must be smaller than {CODE_REQUEST_LIMIT} bytes for the {operation} operation"
+        )
     try:
         with zipfile.ZipFile(io.BytesIO(zip_file)) as archive:
             # Each member unzips to at most its declared size (zipfile stops there), so the
-            # sum bounds what testzip() will unpack.
+            # sum bounds what testzip() and unsafe_entry() will unpack.
             if sum(member.file_size for member in archive.infolist()) > CODE_SIZE_UNZIPPED:
                 raise InvalidParameterValueException(
                     f"Unzipped size must be smaller than {CODE_SIZE_UNZIPPED} bytes"
                 )
             if archive.testzip() is not None:
                 raise zipfile.BadZipFile
+            problem = unsafe_entry(archive)
     except (zipfile.BadZipFile, ValueError):
         raise InvalidParameterValueException(
             "Could not unzip uploaded file. Please check your file, then try to upload again."
         ) from None
+    if problem is not None:
+        raise InvalidParameterValueException(f"Unsafe deployment package: {problem}.")
+
+
+def _base64_size(size: int) -> int:
+    return 4 * -(-size // 3)
 
 
 def _now_aws() -> str:

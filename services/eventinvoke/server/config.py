@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import json
 import os
 import re
 import tomllib
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,10 +33,16 @@ class SettingError(ValueError):
 
 
 def setting(
-    default: Any, help: str, *, minimum: float | None = None, pattern: str | None = None
+    default: Any,
+    help: str,
+    *,
+    minimum: float | None = None,
+    pattern: str | None = None,
+    parse: Callable[[Any], object] | None = None,
 ) -> Any:
-    """A field of ``Settings``: its default, its one-line help, and the checks on its value."""
-    metadata = {"help": help, "minimum": minimum, "pattern": pattern}
+    """A field of ``Settings``: its default, its one-line help, and the checks on its value
+    (``parse`` raises ``ValueError`` saying what is wrong with it)."""
+    metadata = {"help": help, "minimum": minimum, "pattern": pattern, "parse": parse}
     if isinstance(default, dict):
         return field(default_factory=dict, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -132,6 +139,13 @@ class Settings:
     )
     disabled_destinations: tuple[str, ...] = setting(
         (), "destination plugins not to load, comma-separated names"
+    )
+    destination_allow_networks: tuple[str, ...] = setting(
+        (),
+        "networks (comma-separated CIDR, such as `127.0.0.0/8,10.1.0.0/16`) that destinations "
+        "at user-given addresses (webhooks) may reach although they are loopback, private, "
+        "link-local, multicast, reserved or cloud-metadata addresses (SECURITY.md)",
+        parse=lambda networks: [ipaddress.ip_network(network) for network in networks],
     )
     log_format: Literal["auto", "json", "console"] = setting(
         "auto", "`json` lines, `console`, or `auto`: JSON when not a terminal"
@@ -311,6 +325,11 @@ def _parse(spec: dataclasses.Field[Any], value: Any, source: str) -> Any:
 def _check(spec: dataclasses.Field[Any], value: Any, source: str) -> None:
     """The checks a setting's declaration asks for, whatever the value's origin."""
     minimum, pattern = spec.metadata["minimum"], spec.metadata["pattern"]
+    if spec.metadata["parse"] is not None:
+        try:
+            spec.metadata["parse"](value)
+        except ValueError as error:
+            raise SettingError(f"bad value for {source}: {error}") from None
     if minimum is not None and value < minimum:
         bound = "positive" if minimum > 0 and minimum < 1 else f"at least {minimum}"
         raise SettingError(f"bad value for {source}: {value!r} must be {bound}")
