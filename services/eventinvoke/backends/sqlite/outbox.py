@@ -111,6 +111,6 @@ def insert_deliveries(connection: sqlite3.Connection, deliveries: list[Delivery]
     now = time.time()
     connection.executemany(
         f"INSERT INTO deliveries ({DELIVERY_COLUMNS}, available_at) "
-        f"VALUES ({', '.join('?' * (len(DELIVERY_COLUMNS.split(',')) + 1))})",
+        f"VALUES ({', '.join('?' for _ in DELIVERY_COLUMNS.split(','))}, ?)",
         [(*delivery_values(delivery), now) for delivery in deliveries],
     )
