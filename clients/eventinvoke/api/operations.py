@@ -166,6 +166,13 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GetFunctionConcurrency", "Invoker/GetFunctionConcurrency", INVOKE),
     Operation("DeleteFunctionConcurrency", "Invoker/DeleteFunctionConcurrency", ADMIN),
     Operation("GetAccountSettings", "Invoker/GetAccountSettings", INVOKE, args=()),
+    Operation(
+        "PutFunctionRecursionConfig",
+        "Invoker/PutFunctionRecursionConfig",
+        ADMIN,
+        args=("FunctionName", "RecursiveLoop"),
+    ),
+    Operation("GetFunctionRecursionConfig", "Invoker/GetFunctionRecursionConfig", INVOKE),
     # eventinvoke's own: no REST route, hand-written where a client or the CLI offers them.
     Operation("InvokeBatch", "Invoker/InvokeBatch", INVOKE, aws=False, cli=False, client=False),
     Operation(

@@ -125,6 +125,8 @@ class LocalFunctionRoutes:
                 target,
                 record.to_json().encode(),
                 request_id=follow_up_id(record, target, kind),
+                # The next invocation of the record's chain (recursive loop detection).
+                lineage=record.lineage.next() if record.lineage else None,
             )
         except LambdaError:
             return None  # the adapter will meet the same error and report it

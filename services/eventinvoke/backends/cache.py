@@ -103,6 +103,13 @@ class CachedStore:
         async with self._writing(name):
             return await self.store.put_function_concurrency(name, reserved)
 
+    async def put_recursion_config(self, name: str, recursive_loop: str) -> bool:
+        return await self.store.put_recursion_config(name, recursive_loop)
+
+    async def get_recursion_config(self, name: str) -> str | None:
+        # Not cached: read only when a chain of invocations runs past its limit.
+        return await self.store.get_recursion_config(name)
+
     async def put_event_invoke_config(self, config: EventInvokeConfig) -> None:
         async with self._writing(config.function_name):
             await self.store.put_event_invoke_config(config)

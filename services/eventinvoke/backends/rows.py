@@ -20,6 +20,7 @@ from eventinvoke.core.model import (
     FailedDelivery,
     FunctionConfig,
     LastAttempt,
+    Lineage,
     QueuedEvent,
 )
 
@@ -34,15 +35,16 @@ CONFIG_COLUMNS = (
     "maximum_event_age_in_seconds, on_success, on_failure"
 )
 # An execution record's columns; a delivery's (in deliveries and failed_deliveries alike).
+# chain_id and chain_depth hold a lineage (both NULL for none), in events too.
 RECORD_COLUMNS = (
     "request_id, function_arn, condition, approximate_invoke_count, request_payload, timestamp, "
-    "executed_version, function_error, response_payload, status_code"
+    "executed_version, function_error, response_payload, status_code, chain_id, chain_depth"
 )
 DELIVERY_COLUMNS = f"delivery_id, target, kind, attempts, {RECORD_COLUMNS}"
 # A queued event's columns, as ``event_from`` reads them (a lease adds lease_epoch).
 EVENT_COLUMNS = (
     "event_id, request_id, function_name, qualifier, payload, enqueued_at, attempts, visible_at, "
-    "throttles, last_response, last_function_error, last_executed_version"
+    "throttles, last_response, last_function_error, last_executed_version, chain_id, chain_depth"
 )
 # What makes two versions the same (PublishVersion returns the latest version instead of
 # publishing an identical one). The description is the version's own, given on publishing.
@@ -117,7 +119,18 @@ def delivery_values(delivery: Delivery) -> tuple[Any, ...]:
         record.function_error,
         record.response_payload,
         record.status_code,
+        *lineage_values(record.lineage),
     )
+
+
+def lineage_values(lineage: Lineage | None) -> tuple[str | None, int | None]:
+    """A lineage's ``chain_id, chain_depth`` columns."""
+    return (None, None) if lineage is None else (lineage.chain_id, lineage.depth)
+
+
+def lineage_from(row: Row) -> Lineage | None:
+    chain_id = row["chain_id"]
+    return None if chain_id is None else Lineage(chain_id, row["chain_depth"])
 
 
 def delivery_from(row: Row, epoch: int = 0) -> Delivery:
@@ -134,6 +147,7 @@ def delivery_from(row: Row, epoch: int = 0) -> Delivery:
         function_error=row["function_error"],
         response_payload=None if response_payload is None else bytes(response_payload),
         status_code=row["status_code"],
+        lineage=lineage_from(row),
     )
     return Delivery(
         delivery_id=row["delivery_id"],
@@ -178,6 +192,7 @@ def event_from(row: Row, lease_expires: float | None) -> QueuedEvent:
             function_error=row["last_function_error"],
             executed_version=last_version,
         ),
+        lineage=lineage_from(row),
         lease_expires=lease_expires,
         lease_epoch=row["lease_epoch"],
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from eventinvoke.client import AsyncClient, ResourceNotFoundException, ServiceError
+from eventinvoke.core.model import RECURSIVE_LOOP_TERMINATE
 from eventinvoke.deploy.plan import Plan, build
 from eventinvoke.deploy.properties import named_function
 from eventinvoke.deploy.specs import (
@@ -168,6 +169,7 @@ class State:
 
     functions: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # name -> config
     concurrency: dict[str, int | None] = field(default_factory=dict)
+    recursive_loop: dict[str, str] = field(default_factory=dict)
     event_invoke_configs: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
     aliases: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
 
@@ -189,6 +191,8 @@ async def preflight(client: LambdaClient, plan: Plan) -> State:
             if got is not None:
                 reserved = got.get("Concurrency", {}).get("ReservedConcurrentExecutions")
                 state.concurrency[step.spec.name] = reserved
+                recursion = await client.get_function_recursion_config(step.spec.name)
+                state.recursive_loop[step.spec.name] = recursion["RecursiveLoop"]
     errors: list[str] = []
     names = plan.function_names()
     for step in plan.steps:
@@ -330,6 +334,8 @@ class Applier:
                         function_name=spec.name,
                         reserved_concurrent_executions=spec.reserved_concurrency,
                     )
+                if spec.recursive_loop not in (None, RECURSIVE_LOOP_TERMINATE):
+                    await client.put_function_recursion_config(spec.name, spec.recursive_loop)
             return "Add"
 
         desired = _desired_configuration(spec)
@@ -369,9 +375,29 @@ class Applier:
                 self._on_undo(
                     spec.name, f"restored the concurrency of {spec.name}", restore_concurrency
                 )
+        if await self._recursive_loop(spec):
+            modified = True
         if modified:
             self.changed.add(spec.name)
         return "Modify" if modified else "NoChange"
+
+    async def _recursive_loop(self, spec: FunctionSpec) -> bool:
+        """Set an existing function's RecursiveLoop as the template says (a template without
+        one means AWS's default, as CloudFormation resets a removed property). True if it
+        changes."""
+        desired = spec.recursive_loop or RECURSIVE_LOOP_TERMINATE
+        current = self.state.recursive_loop.get(spec.name, RECURSIVE_LOOP_TERMINATE)
+        if desired == current:
+            return False
+        if not self.dry_run:
+            client = self.client
+            await client.put_function_recursion_config(spec.name, desired)
+            self._on_undo(
+                spec.name,
+                f"restored the recursive loop setting of {spec.name}",
+                lambda: client.put_function_recursion_config(spec.name, current),
+            )
+        return True
 
     # --- versions and aliases ---
 

@@ -23,7 +23,12 @@ from eventinvoke.core.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from eventinvoke.core.model import LATEST, FunctionConfig, is_version_number
+from eventinvoke.core.model import (
+    LATEST,
+    RECURSIVE_LOOP_TERMINATE,
+    FunctionConfig,
+    is_version_number,
+)
 from eventinvoke.core.packaging import unsafe_entry
 
 # What the model enumerates and bounds (the request is checked against it before it gets here).
@@ -178,6 +183,21 @@ class Functions:
         """DeleteFunctionConcurrency: back to the unreserved pool."""
         function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
         await self.store.put_function_concurrency(function.name, None)
+
+    async def put_recursion_config(self, function_name: str, recursive_loop: str) -> str:
+        """PutFunctionRecursionConfig: whether the function's invocations are stopped past the
+        limit of a chain (the request was checked: the value is one of the model's)."""
+        ref = FunctionRef(parse_function_name(function_name).name)
+        function = await self.resolve(ref)
+        if not await self.store.put_recursion_config(function.name, recursive_loop):
+            await self.resolve(ref)  # deleted meanwhile: answer as for a missing function
+        return recursive_loop
+
+    async def get_recursion_config(self, function_name: str) -> str:
+        """GetFunctionRecursionConfig: Terminate, AWS's default, when never set."""
+        function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
+        setting = await self.store.get_recursion_config(function.name)
+        return setting or RECURSIVE_LOOP_TERMINATE
 
     async def delete(self, function_name: str, qualifier: str | None = None) -> None:
         """DeleteFunction: the whole function, or with a qualifier one published version."""

@@ -21,7 +21,7 @@ from eventinvoke.core.errors import (
     ValidationException,
     rate_exceeded,
 )
-from eventinvoke.core.model import Invocation, QueuedEvent
+from eventinvoke.core.model import Invocation, Lineage, QueuedEvent
 from eventinvoke.invoker.functions import Functions
 
 EVENT = "Event"
@@ -162,14 +162,17 @@ async def prepare_event(
     payload: bytes,
     qualifier: str | None = None,
     request_id: str | None = None,
+    lineage: Lineage | None = None,
 ) -> QueuedEvent:
     """The event an Event invoke of ``function_name`` would queue, checked as ``invoke``
     checks it (raising its errors): the Invoker's, and an executor's for records it queues as
-    events of the suite's functions."""
+    events of the suite's functions (those carry the ``lineage`` of their chain)."""
     ref = parse_function_name(function_name, qualifier)
     payload = _checked_payload(payload, EVENT)
     function = await functions.resolve(ref)
-    return _queued(request_id or new_request_id(), function.name, ref, payload)
+    event = _queued(request_id or new_request_id(), function.name, ref, payload)
+    event.lineage = lineage
+    return event
 
 
 @dataclass(frozen=True)

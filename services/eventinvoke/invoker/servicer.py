@@ -260,6 +260,20 @@ class InvokerServicer(pb_grpc.InvokerServicer):
             ),
         )
 
+    async def PutFunctionRecursionConfig(
+        self, request: pb.PutFunctionRecursionConfigRequest, context: Context
+    ) -> pb.PutFunctionRecursionConfigResponse:
+        setting = await self.functions.put_recursion_config(
+            request.function_name, request.recursive_loop
+        )
+        return pb.PutFunctionRecursionConfigResponse(recursive_loop=setting)
+
+    async def GetFunctionRecursionConfig(
+        self, request: pb.GetFunctionRecursionConfigRequest, context: Context
+    ) -> pb.GetFunctionRecursionConfigResponse:
+        setting = await self.functions.get_recursion_config(request.function_name)
+        return pb.GetFunctionRecursionConfigResponse(recursive_loop=setting)
+
     # --- versions and aliases ----------------------------------------------------------------
 
     async def PublishVersion(

@@ -58,7 +58,8 @@ routed AS (
 queued AS (
     {EVENT_VALUES}
     FROM unnest(${_FOLLOW_UPS}::bigint[], ${_FOLLOW_UPS + 1}::bigint[],
-                {arrays(EVENT_TYPES, _FOLLOW_UPS + 2)}) AS t(source, source_epoch, r, f, q, p, a)
+                {arrays(EVENT_TYPES, _FOLLOW_UPS + 2)})
+        AS t(source, source_epoch, r, f, q, p, a, c, d)
     WHERE (t.source, t.source_epoch) IN (SELECT event_id, lease_epoch FROM gone)
     ON CONFLICT (request_id) DO NOTHING
 )

@@ -22,7 +22,7 @@ from eventinvoke.core.model import Delivery, FailedDelivery
 # The array types a list of deliveries becomes, in the order of DELIVERY_COLUMNS.
 DELIVERY_TYPES = (
     "text", "text", "text", "integer", "text", "text", "text", "integer", "bytea", "text",
-    "text", "text", "bytea", "integer",
+    "text", "text", "bytea", "integer", "text", "integer",
 )  # fmt: skip
 
 

@@ -52,13 +52,13 @@ RETURNING {", ".join(f"e.{c}" for c in column_names(LEASED_COLUMNS))}, ei_now() 
 
 # The array types a list of events becomes (``event_columns``), and what they insert: each
 # event stamped with the server's clock; a request id already queued is a repeat, left out.
-EVENT_TYPES = ("text", "text", "text", "bytea", "integer")
+EVENT_TYPES = ("text", "text", "text", "bytea", "integer", "text", "integer")
 EVENT_VALUES = (
     "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, attempts, "
-    "visible_at) SELECT r, f, q, p, ei_now(), a, ei_now() "
+    "visible_at, chain_id, chain_depth) SELECT r, f, q, p, ei_now(), a, ei_now(), c, d "
 )
 INSERT_EVENTS = (
-    f"{EVENT_VALUES} FROM unnest({arrays(EVENT_TYPES)}) AS t(r, f, q, p, a) "
+    f"{EVENT_VALUES} FROM unnest({arrays(EVENT_TYPES)}) AS t(r, f, q, p, a, c, d) "
     "ON CONFLICT (request_id) DO NOTHING"
 )
 
@@ -71,6 +71,8 @@ def event_columns(events: Sequence[QueuedEvent]) -> tuple[list[Any], ...]:
         [e.qualifier for e in events],
         [e.payload for e in events],
         [e.attempts for e in events],
+        [e.lineage.chain_id if e.lineage else None for e in events],
+        [e.lineage.depth if e.lineage else None for e in events],
     )
 
 

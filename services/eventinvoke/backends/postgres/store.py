@@ -113,6 +113,7 @@ class PostgresFunctionStore:
                 ("aliases", "function_name"),
                 ("function_version_counters", "name"),
                 ("concurrency_slots", "function_name"),
+                ("recursion_configs", "function_name"),
             ):
                 await connection.execute(f"DELETE FROM {table} WHERE {column} = $1", name)
             return _count(deleted) > 0
@@ -146,6 +147,28 @@ class PostgresFunctionStore:
             return True
 
         return await self._write(name, put)
+
+    async def put_recursion_config(self, name: str, recursive_loop: str) -> bool:
+        async def put(connection: asyncpg.Connection) -> bool:
+            written = await connection.execute(
+                "INSERT INTO recursion_configs (function_name, recursive_loop) "
+                "SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM functions WHERE name = $1) "
+                "ON CONFLICT (function_name) "
+                "DO UPDATE SET recursive_loop = excluded.recursive_loop",
+                name,
+                recursive_loop,
+            )
+            return _count(written) > 0
+
+        return await self._write(name, put)
+
+    async def get_recursion_config(self, name: str) -> str | None:
+        value = await self._database.run(
+            lambda c: c.fetchval(
+                "SELECT recursive_loop FROM recursion_configs WHERE function_name = $1", name
+            )
+        )
+        return None if value is None else str(value)
 
     async def reserved_concurrency_total(self, excluding: str = "") -> int:
         total = await self._database.run(

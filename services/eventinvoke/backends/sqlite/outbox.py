@@ -105,6 +105,6 @@ def insert_deliveries(connection: sqlite3.Connection, deliveries: list[Delivery]
     now = time.time()
     connection.executemany(
         f"INSERT INTO deliveries ({DELIVERY_COLUMNS}, available_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"VALUES ({', '.join('?' for _ in DELIVERY_COLUMNS.split(','))}, ?)",
         [(*delivery_values(delivery), now) for delivery in deliveries],
     )

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from eventinvoke.backends.base import fair_order
-from eventinvoke.backends.rows import EVENT_COLUMNS, event_from
+from eventinvoke.backends.rows import EVENT_COLUMNS, event_from, lineage_values
 from eventinvoke.backends.sqlite.database import Database
 from eventinvoke.core.model import LastAttempt, QueuedEvent
 
@@ -157,8 +157,8 @@ def insert_events(connection: sqlite3.Connection, events: Iterable[QueuedEvent])
     now = time.time()
     connection.executemany(
         "INSERT INTO events (request_id, function_name, qualifier, payload, "
-        "enqueued_at, attempts, visible_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (request_id) DO NOTHING",
+        "enqueued_at, attempts, visible_at, available_at, chain_id, chain_depth) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
         [
             (
                 event.request_id,
@@ -169,6 +169,7 @@ def insert_events(connection: sqlite3.Connection, events: Iterable[QueuedEvent])
                 event.attempts,
                 now,
                 now,
+                *lineage_values(event.lineage),
             )
             for event in events
         ],

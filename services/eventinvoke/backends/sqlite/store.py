@@ -98,6 +98,7 @@ class SqliteFunctionStore:
             # A function created again under this name starts again from version 1, as AWS.
             connection.execute("DELETE FROM function_version_counters WHERE name = ?", (name,))
             connection.execute("DELETE FROM concurrency_slots WHERE function_name = ?", (name,))
+            connection.execute("DELETE FROM recursion_configs WHERE function_name = ?", (name,))
             return deleted > 0
 
         return await self._database.write(delete)
@@ -109,6 +110,26 @@ class SqliteFunctionStore:
             "UPDATE functions SET reserved_concurrent_executions = ? WHERE name = ?",
             (reserved, name),
         )
+
+    async def put_recursion_config(self, name: str, recursive_loop: str) -> bool:
+        def put(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(
+                "INSERT OR REPLACE INTO recursion_configs (function_name, recursive_loop) "
+                "SELECT ?, ? WHERE EXISTS (SELECT 1 FROM functions WHERE name = ?)",
+                (name, recursive_loop, name),
+            )
+            return cursor.rowcount > 0
+
+        return await self._database.write(put)
+
+    async def get_recursion_config(self, name: str) -> str | None:
+        def get(connection: sqlite3.Connection) -> str | None:
+            row = connection.execute(
+                "SELECT recursive_loop FROM recursion_configs WHERE function_name = ?", (name,)
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._database.read(get)
 
     async def reserved_concurrency_total(self, excluding: str = "") -> int:
         """The sum of every function's reserved concurrency but ``excluding``'s."""
