@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from eventinvoke.cli import cli
+from eventinvoke.core.auth import Credential
 from eventinvoke.server import config
 from eventinvoke.server.config import SettingError, Settings
 
@@ -22,7 +23,7 @@ README = Path(__file__).parents[2] / "README.md"
 # A value for each setting that differs from its default, as text and as the parsed value.
 _SAMPLES: dict[str, tuple[str, Any]] = {
     "data_dir": ("/srv/eventinvoke", Path("/srv/eventinvoke")),
-    "listen": ("0.0.0.0:7000", "0.0.0.0:7000"),
+    "listen": ("127.0.0.2:7000", "127.0.0.2:7000"),
     "http_listen": ("[::1]:7001", "[::1]:7001"),
     "region": ("eu-west-1", "eu-west-1"),
     "account": ("123456789012", "123456789012"),
@@ -35,6 +36,15 @@ _SAMPLES: dict[str, tuple[str, Any]] = {
     "destinations": (
         '{"sqs": {"endpoint_url": "http://q"}}',
         {"sqs": {"endpoint_url": "http://q"}},
+    ),
+    "auth": (
+        "AKIDINVOKE:s3cret:invoke,AKIDADMIN:0ther",
+        config.Auth(
+            (
+                Credential("AKIDINVOKE", "s3cret", "invoke"),
+                Credential("AKIDADMIN", "0ther", "admin"),
+            )
+        ),
     ),
 }
 
@@ -61,6 +71,12 @@ def _flags(args: list[str]) -> dict[str, Any]:
 
 
 def _toml(name: str, value: Any) -> str:
+    if isinstance(value, config.Auth):
+        return "\n".join(
+            f"[[{name}.credentials]]\naccess_key_id = {json.dumps(c.access_key_id)}\n"
+            f"secret_access_key = {json.dumps(c.secret_access_key)}\nrole = {json.dumps(c.role)}"
+            for c in value.credentials
+        )
     if isinstance(value, dict):
         return "\n".join(
             f"[{name}.{table}]\n" + "\n".join(f"{k} = {json.dumps(v)}" for k, v in keys.items())

@@ -15,6 +15,7 @@ from eventinvoke.client import _operations, errors
 from eventinvoke.client._batching import EventBatcher
 from eventinvoke.client._methods_aio import AsyncMethods
 from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, Service, target
+from eventinvoke.client.signing import AsyncSigner
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 
 EVENT = invoker_pb2.INVOCATION_TYPE_EVENT
@@ -34,7 +35,12 @@ class AsyncClient(AsyncMethods, BaseClient[grpc.aio.Channel]):
     def _open_channel(self, endpoint: str) -> grpc.aio.Channel:
         # Opened on first use, not in the constructor: a grpc.aio channel belongs to the event
         # loop that is running when it is created, and the constructor may run outside any loop.
-        return grpc.aio.insecure_channel(target(endpoint), options=CHANNEL_OPTIONS)
+        keys = self.keys
+        return grpc.aio.insecure_channel(
+            target(endpoint),
+            options=CHANNEL_OPTIONS,
+            interceptors=[AsyncSigner(keys)] if keys is not None else None,
+        )
 
     def _batcher(self) -> EventBatcher:
         # Made on first use, like the channel, inside the loop its futures belong to.

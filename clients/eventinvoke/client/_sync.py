@@ -13,6 +13,7 @@ from eventinvoke.api.operations import BY_NAME
 from eventinvoke.client import _operations, errors
 from eventinvoke.client._methods_sync import Methods
 from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, Service, target
+from eventinvoke.client.signing import Signer
 
 
 class Client(Methods, BaseClient[grpc.Channel]):
@@ -23,7 +24,9 @@ class Client(Methods, BaseClient[grpc.Channel]):
     """
 
     def _open_channel(self, endpoint: str) -> grpc.Channel:
-        return grpc.insecure_channel(target(endpoint), options=CHANNEL_OPTIONS)
+        channel = grpc.insecure_channel(target(endpoint), options=CHANNEL_OPTIONS)
+        keys = self.keys
+        return channel if keys is None else grpc.intercept_channel(channel, Signer(keys))
 
     def close(self) -> None:
         channels, self._channels = self._channels, {}

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from eventinvoke.client.signing import Keys, find_keys
 from eventinvoke.v1 import executor_service_pb2 as executor_pb2
 from eventinvoke.v1 import executor_service_pb2_grpc as executor_grpc
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
@@ -101,13 +102,27 @@ class BaseClient(Generic[ChannelT]):
         router_endpoint: str | None = None,
         executor_endpoint: str | None = None,
         timeout: float | None = None,
+        credentials: Keys | tuple[str, str] | Literal[False] | None = None,
+        profile: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.router_endpoint = router_endpoint or endpoint
         # Function logs live with the Executor (its sandboxes write them).
         self.executor_endpoint = executor_endpoint or endpoint
         self.timeout = timeout
+        # Calls are signed with these (signing.py); found on first use when not given, never
+        # with ``credentials=False``.
+        self._keys = Keys(*credentials) if isinstance(credentials, tuple) else credentials or None
+        self._profile = profile
+        self._keys_found = credentials is not None
         self._channels: dict[str, ChannelT] = {}
+
+    @property
+    def keys(self) -> Keys | None:
+        """The credentials calls are signed with: given, or the AWS CLI's (None: unsigned)."""
+        if not self._keys_found:
+            self._keys, self._keys_found = find_keys(self._profile), True
+        return self._keys
 
     def _open_channel(self, endpoint: str) -> ChannelT:
         raise NotImplementedError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import grpc
 import structlog
@@ -12,8 +13,10 @@ from eventinvoke.app.local import LocalFunctionRoutes, LocalInvoker, PeerInvoker
 from eventinvoke.backends import Wakeups, open_backend
 from eventinvoke.backends.base import Backend
 from eventinvoke.backends.cache import CachedStore
-from eventinvoke.client import AsyncClient
+from eventinvoke.client import AsyncClient, Keys
+from eventinvoke.client.signing import AsyncSigner
 from eventinvoke.core.arn import Partition
+from eventinvoke.core.auth import Verifier
 from eventinvoke.executor.code import CodeCache
 from eventinvoke.executor.handoff import LocalHandoff
 from eventinvoke.executor.host import HostedPool
@@ -112,7 +115,17 @@ class Suite:
             # Before gRPC makes its threads, whose fork handlers would print a warning at the
             # fork (a host started again later, after one died, may still print it).
             self._sandboxes = await self._start_sandboxes()
-        self.server = Server(settings.listen, max_connection_age=settings.max_connection_age)
+        self.server = Server(
+            settings.listen,
+            max_connection_age=settings.max_connection_age,
+            verifier=Verifier(settings.auth.credentials) if settings.auth.credentials else None,
+        )
+        if not settings.auth.credentials:
+            log.warning(
+                "serving_without_credentials",
+                reason="no [[auth.credentials]] configured: every call is accepted",
+                listen=settings.listen,
+            )
         self.server.bind()
         partition = Partition(settings.region, settings.account)
         if self.backend is None:
@@ -239,9 +252,12 @@ class Suite:
     def _start_gateway(self) -> None:
         """The Lambda REST API: an HTTP server beside gRPC, calling the Invoker over gRPC."""
         assert self.server is not None
-        client = AsyncClient(self._peer_address("invoker"))
+        client = AsyncClient(self._peer_address("invoker"), credentials=self._own_keys())
         self._closers.append(client)
-        self.gateway = Gateway(self.settings.http_listen, client)
+        verifier = (
+            Verifier(self.settings.auth.credentials) if self.settings.auth.credentials else None
+        )
+        self.gateway = Gateway(self.settings.http_listen, client, verifier)
         # Last in the list: workers stop in reverse, so HTTP stops taking requests first.
         self.server.workers.append(self.gateway)
 
@@ -277,7 +293,7 @@ class Suite:
         if self._invocations is not None:
             invoker = LocalInvoker(self._invocations)
         else:
-            invoker = PeerInvoker(lambda: self._peer_address("invoker"))
+            invoker = PeerInvoker(lambda: self._peer_address("invoker"), self._own_keys())
         self._closers.append(invoker)
         return invoker
 
@@ -285,8 +301,19 @@ class Suite:
         """A channel to a peer: this very server when it carries the role."""
         target = self._peer_address(role)
         if target not in self._channels:
-            self._channels[target] = grpc.aio.insecure_channel(target, options=PEER_CHANNEL_OPTIONS)
+            keys = self._own_keys()
+            self._channels[target] = grpc.aio.insecure_channel(
+                target,
+                options=PEER_CHANNEL_OPTIONS,
+                interceptors=[AsyncSigner(keys)] if keys else None,
+            )
         return self._channels[target]
+
+    def _own_keys(self) -> Keys | Literal[False]:
+        """What the suite's services sign their calls to each other with (False: nothing, when
+        no credentials are configured)."""
+        own = self.settings.auth.own()
+        return Keys(own.access_key_id, own.secret_access_key) if own else False
 
     def _peer_address(self, role: str) -> str:
         if role in self.roles:

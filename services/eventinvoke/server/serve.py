@@ -14,6 +14,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from eventinvoke.core.auth import Verifier
 from eventinvoke.server.interceptors import ServerInterceptor
 
 log = structlog.get_logger("eventinvoke.server")
@@ -140,13 +141,14 @@ class Server:
         *,
         max_connection_age: float = 0.0,
         max_connection_age_grace: float = MAX_CONNECTION_AGE_GRACE,
+        verifier: Verifier | None = None,
     ) -> None:
         self.listen = listen
         self.services = list(services)
         self.workers = list(workers)
         self.health = health.aio.HealthServicer()
         self.grpc = grpc.aio.server(
-            interceptors=[ServerInterceptor()],
+            interceptors=[ServerInterceptor(verifier)],
             options=[
                 *CHANNEL_OPTIONS,
                 NO_SHARED_PORT,
