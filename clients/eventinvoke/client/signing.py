@@ -3,7 +3,7 @@
 A call is signed as the request ``POST https://eventinvoke/<package.Service>/<Method>`` with an
 empty body, service ``lambda``, any region, at the call's time; the ``authorization`` and
 ``x-amz-date`` headers that signing produces travel as the call's metadata. Any AWS SDK's
-signer does the same in another language (docs/security.md shows it).
+signer does the same in another language (SECURITY.md shows it).
 
 Credentials come from the standard AWS places, as the AWS CLI finds them: given explicitly,
 ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``, or a profile of the shared credentials and

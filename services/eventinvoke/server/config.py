@@ -193,7 +193,7 @@ class Settings:
                 if not is_loopback(address):
                     raise SettingError(
                         f"{name} {address} is not a loopback address and no credentials are "
-                        "configured: add [[auth.credentials]] (docs/security.md), or pass "
+                        "configured: add [[auth.credentials]] (SECURITY.md), or pass "
                         "--insecure to serve it open"
                     )
         # Resolved once, here: every component (and every sandbox, which starts in its own
