@@ -32,18 +32,18 @@ def generate(root: Path) -> None:
     finally:
         os.chdir(cwd)
     # The clients' methods, from the table of operations (which reads the protobuf code just
-    # written): in a process of its own, with the source folders on its path and this build
-    # environment's packages (protobuf comes with grpcio-tools): nothing is installed yet.
-    import subprocess
+    # written), imported from the source folders: nothing is installed yet. In this process,
+    # not a child: pip's build environment is set up by a sitecustomize that a child with a
+    # changed PYTHONPATH trips over.
+    import importlib
     import sys
 
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(root / "protos"), str(root / "clients"), *sys.path]),
-    }
-    subprocess.run(
-        [sys.executable, "-m", "eventinvoke.api.generate"], cwd=root, env=env, check=True
-    )
+    saved = sys.path[:]
+    sys.path[:0] = [str(root / "protos"), str(root / "clients")]
+    try:
+        importlib.import_module("eventinvoke.api.generate").main()
+    finally:
+        sys.path[:] = saved
 
 
 class ProtocHook(BuildHookInterface):
