@@ -370,7 +370,7 @@ def test_public_names_are_pinned() -> None:
             "DEFAULT_ENDPOINT", "AccessDeniedException", "AsyncClient", "Client",
             "EndpointConnectionError", "Keys", "UnrecognizedClientException",
             "IncompleteSignatureException", "InvalidSignatureException",
-            "MissingAuthenticationTokenException",
+            "MissingAuthenticationTokenException", "Tls",
             "EventInvokeError", "InvalidParameterValueException",
             "InvalidRequestContentException", "ParamValidationError",
             "PreconditionFailedException",

@@ -209,12 +209,18 @@ def test_the_readme_table_is_generated_from_the_declarations() -> None:
     assert table.count("\n| `") == len(SETTINGS)
 
 
-def test_the_readme_example_file_loads(tmp_path: Path) -> None:
-    [example] = re.findall(r"```toml\n(.*?)```", README.read_text(), re.S)
-    toml = tmp_path / "eventinvoke.toml"
-    toml.write_text(example)
-
-    settings = Settings.load(environ={}, config_file=toml)
+def test_the_readme_example_files_load(tmp_path: Path) -> None:
+    loaded = []
+    for number, example in enumerate(re.findall(r"```toml\n(.*?)```", README.read_text(), re.S)):
+        toml = tmp_path / f"eventinvoke-{number}.toml"
+        toml.write_text(example)
+        loaded.append(Settings.load(environ={}, config_file=toml))
+    secured, settings = loaded  # in the order the README shows them
 
     assert settings.executor_concurrency == 32
     assert settings.destinations == {"sqs": {"endpoint_url": "http://localhost:4566"}}
+    assert [(c.access_key_id, c.role) for c in secured.auth.credentials] == [
+        ("AKIDOPS", "admin"),
+        ("AKIDAPP", "invoke"),
+        ("AKIDSUITE", "service"),
+    ]

@@ -13,7 +13,7 @@ AWS CLI's (``AWS_ACCESS_KEY_ID``..., ``AWS_PROFILE``, the shared files; ``signin
 
 from eventinvoke.client._aio import AsyncClient
 from eventinvoke.client._sync import Client
-from eventinvoke.client._transport import DEFAULT_ENDPOINT
+from eventinvoke.client._transport import DEFAULT_ENDPOINT, Tls
 from eventinvoke.client.errors import (
     AccessDeniedException,
     EndpointConnectionError,
@@ -56,6 +56,7 @@ __all__ = [
     "ResourceNotFoundException",
     "ServiceError",
     "ServiceException",
+    "Tls",
     "TooManyRequestsException",
     "UnrecognizedClientException",
     "ValidationException",

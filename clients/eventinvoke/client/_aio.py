@@ -14,7 +14,13 @@ from eventinvoke.api.operations import BY_NAME
 from eventinvoke.client import _operations, errors
 from eventinvoke.client._batching import EventBatcher
 from eventinvoke.client._methods_aio import AsyncMethods
-from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, Service, target
+from eventinvoke.client._transport import (
+    CHANNEL_OPTIONS,
+    BaseClient,
+    Service,
+    target,
+    tls_for,
+)
 from eventinvoke.client.signing import AsyncSigner
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 
@@ -36,10 +42,14 @@ class AsyncClient(AsyncMethods, BaseClient[grpc.aio.Channel]):
         # Opened on first use, not in the constructor: a grpc.aio channel belongs to the event
         # loop that is running when it is created, and the constructor may run outside any loop.
         keys = self.keys
+        interceptors = [AsyncSigner(keys)] if keys is not None else None
+        tls = tls_for(endpoint, self.tls)
+        if tls is not None:
+            return grpc.aio.secure_channel(
+                target(endpoint), tls.credentials(), CHANNEL_OPTIONS, interceptors=interceptors
+            )
         return grpc.aio.insecure_channel(
-            target(endpoint),
-            options=CHANNEL_OPTIONS,
-            interceptors=[AsyncSigner(keys)] if keys is not None else None,
+            target(endpoint), options=CHANNEL_OPTIONS, interceptors=interceptors
         )
 
     def _batcher(self) -> EventBatcher:

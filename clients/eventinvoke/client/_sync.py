@@ -12,7 +12,13 @@ from grpc_status import rpc_status
 from eventinvoke.api.operations import BY_NAME
 from eventinvoke.client import _operations, errors
 from eventinvoke.client._methods_sync import Methods
-from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, Service, target
+from eventinvoke.client._transport import (
+    CHANNEL_OPTIONS,
+    BaseClient,
+    Service,
+    target,
+    tls_for,
+)
 from eventinvoke.client.signing import Signer
 
 
@@ -24,7 +30,12 @@ class Client(Methods, BaseClient[grpc.Channel]):
     """
 
     def _open_channel(self, endpoint: str) -> grpc.Channel:
-        channel = grpc.insecure_channel(target(endpoint), options=CHANNEL_OPTIONS)
+        tls = tls_for(endpoint, self.tls)
+        channel = (
+            grpc.insecure_channel(target(endpoint), options=CHANNEL_OPTIONS)
+            if tls is None
+            else grpc.secure_channel(target(endpoint), tls.credentials(), CHANNEL_OPTIONS)
+        )
         keys = self.keys
         return channel if keys is None else grpc.intercept_channel(channel, Signer(keys))
 
