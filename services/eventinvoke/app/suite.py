@@ -13,7 +13,7 @@ from eventinvoke.app.local import LocalFunctionRoutes, LocalInvoker, PeerInvoker
 from eventinvoke.backends import Wakeups, open_backend
 from eventinvoke.backends.base import Backend
 from eventinvoke.backends.cache import CachedStore
-from eventinvoke.client import AsyncClient, Keys
+from eventinvoke.client import AsyncClient, Keys, Tls
 from eventinvoke.client.signing import AsyncSigner
 from eventinvoke.core.arn import Partition
 from eventinvoke.core.auth import Verifier
@@ -35,7 +35,13 @@ from eventinvoke.router.plugin import FunctionInvoker, RouterContext
 from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
 from eventinvoke.server.config import Settings, variable
-from eventinvoke.server.serve import PEER_CHANNEL_OPTIONS, Server, Service, check_free
+from eventinvoke.server.serve import (
+    PEER_CHANNEL_OPTIONS,
+    Server,
+    ServerTls,
+    Service,
+    check_free,
+)
 from eventinvoke.v1 import (
     executor_service_pb2,
     executor_service_pb2_grpc,
@@ -92,6 +98,8 @@ class Suite:
         self._functions: Functions | None = None
         self._store: CachedStore | None = None
         self._destinations: Destinations | None = None
+        self._tls: ServerTls | None = None
+        self._verifier: Verifier | None = None
 
     @property
     def address(self) -> str:
@@ -115,10 +123,14 @@ class Suite:
             # Before gRPC makes its threads, whose fork handlers would print a warning at the
             # fork (a host started again later, after one died, may still print it).
             self._sandboxes = await self._start_sandboxes()
+        self._tls = ServerTls.load(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+        credentials = settings.auth.credentials
+        self._verifier = Verifier(credentials) if credentials else None
         self.server = Server(
             settings.listen,
             max_connection_age=settings.max_connection_age,
-            verifier=Verifier(settings.auth.credentials) if settings.auth.credentials else None,
+            verifier=self._verifier,
+            tls=self._tls,
         )
         if not settings.auth.credentials:
             log.warning(
@@ -252,12 +264,12 @@ class Suite:
     def _start_gateway(self) -> None:
         """The Lambda REST API: an HTTP server beside gRPC, calling the Invoker over gRPC."""
         assert self.server is not None
-        client = AsyncClient(self._peer_address("invoker"), credentials=self._own_keys())
-        self._closers.append(client)
-        verifier = (
-            Verifier(self.settings.auth.credentials) if self.settings.auth.credentials else None
+        client = AsyncClient(
+            self._peer_address("invoker"), credentials=self._own_keys(), tls=self._peer_tls()
         )
-        self.gateway = Gateway(self.settings.http_listen, client, verifier)
+        self._closers.append(client)
+        ssl_context = self._tls.ssl_context() if self._tls is not None else None
+        self.gateway = Gateway(self.settings.http_listen, client, self._verifier, ssl_context)
         # Last in the list: workers stop in reverse, so HTTP stops taking requests first.
         self.server.workers.append(self.gateway)
 
@@ -293,7 +305,9 @@ class Suite:
         if self._invocations is not None:
             invoker = LocalInvoker(self._invocations)
         else:
-            invoker = PeerInvoker(lambda: self._peer_address("invoker"), self._own_keys())
+            invoker = PeerInvoker(
+                lambda: self._peer_address("invoker"), self._own_keys(), self._peer_tls()
+            )
         self._closers.append(invoker)
         return invoker
 
@@ -302,12 +316,21 @@ class Suite:
         target = self._peer_address(role)
         if target not in self._channels:
             keys = self._own_keys()
-            self._channels[target] = grpc.aio.insecure_channel(
-                target,
-                options=PEER_CHANNEL_OPTIONS,
-                interceptors=[AsyncSigner(keys)] if keys else None,
+            interceptors = [AsyncSigner(keys)] if keys else None
+            tls = self._peer_tls()
+            self._channels[target] = (
+                grpc.aio.insecure_channel(
+                    target, options=PEER_CHANNEL_OPTIONS, interceptors=interceptors
+                )
+                if tls is None
+                else grpc.aio.secure_channel(
+                    target, tls.credentials(), PEER_CHANNEL_OPTIONS, interceptors=interceptors
+                )
             )
         return self._channels[target]
+
+    def _peer_tls(self) -> Tls | None:
+        return self._tls.peers() if self._tls is not None else None
 
     def _own_keys(self) -> Keys | Literal[False]:
         """What the suite's services sign their calls to each other with (False: nothing, when

@@ -9,6 +9,7 @@ passed to ``AsyncClient.call``, the answer rendered. Errors leave through
 
 from __future__ import annotations
 
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -175,7 +176,13 @@ def create_app(client: AsyncClient, verifier: Verifier | None = None) -> web.App
 class Gateway:
     """The gateway as a server ``Worker``: ``start()`` listens, ``stop()`` drains and closes."""
 
-    def __init__(self, listen: str, client: AsyncClient, verifier: Verifier | None = None) -> None:
+    def __init__(
+        self,
+        listen: str,
+        client: AsyncClient,
+        verifier: Verifier | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         host, _, port = listen.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError(f"bad HTTP listen address {listen!r}: expected HOST:PORT")
@@ -183,6 +190,7 @@ class Gateway:
         self.host = host.strip("[]")
         self.client = client
         self.verifier = verifier
+        self.ssl_context = ssl_context
         self._runner: web.AppRunner | None = None
         self.port = int(port)
 
@@ -194,12 +202,12 @@ class Gateway:
     @property
     def url(self) -> str:
         """The ``--endpoint-url`` for the AWS CLI and SDKs."""
-        return f"http://{self.address}"
+        return f"{'https' if self.ssl_context else 'http'}://{self.address}"
 
     async def start(self) -> None:
         runner = web.AppRunner(create_app(self.client, self.verifier), access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context)
         try:
             await site.start()
         except OSError as error:

@@ -183,10 +183,28 @@ class Settings:
         "serve with no credentials on addresses other than loopback (anyone who reaches the "
         "ports may do anything)",
     )
+    tls_cert: str = setting(
+        "",
+        "a PEM certificate chain: gRPC and the gateway serve TLS with it (and `tls_key`), and "
+        "the suite's services present it to each other and trust it (end the chain with its "
+        "CA, or give `tls_client_ca`)",
+    )
+    tls_key: str = setting("", "the PEM private key of `tls_cert`")
+    tls_client_ca: str = setting(
+        "",
+        "PEM CA certificates: with them, only clients presenting a certificate they signed are "
+        "served (mutual TLS); the suite's services also check each other's against them",
+    )
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
             _check(spec, getattr(self, spec.name), f"setting {spec.name}")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise SettingError("tls_cert and tls_key go together: give both, or neither")
+        if self.tls_client_ca and not self.tls_cert:
+            raise SettingError(
+                "tls_client_ca asks for mutual TLS, which needs tls_cert and tls_key"
+            )
         if not self.auth.credentials and not self.insecure:
             for name in ("listen", "http_listen"):
                 address = getattr(self, name)
