@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from eventinvoke.cli import cli
+from eventinvoke.core.auth import Credential
 from eventinvoke.server import config
 from eventinvoke.server.config import SettingError, Settings
 
@@ -22,7 +23,7 @@ README = Path(__file__).parents[2] / "README.md"
 # A value for each setting that differs from its default, as text and as the parsed value.
 _SAMPLES: dict[str, tuple[str, Any]] = {
     "data_dir": ("/srv/eventinvoke", Path("/srv/eventinvoke")),
-    "listen": ("0.0.0.0:7000", "0.0.0.0:7000"),
+    "listen": ("127.0.0.2:7000", "127.0.0.2:7000"),
     "http_listen": ("[::1]:7001", "[::1]:7001"),
     "region": ("eu-west-1", "eu-west-1"),
     "account": ("123456789012", "123456789012"),
@@ -36,6 +37,15 @@ _SAMPLES: dict[str, tuple[str, Any]] = {
     "destinations": (
         '{"sqs": {"endpoint_url": "http://q"}}',
         {"sqs": {"endpoint_url": "http://q"}},
+    ),
+    "auth": (
+        "AKIDINVOKE:s3cret:invoke,AKIDADMIN:0ther",
+        config.Auth(
+            (
+                Credential("AKIDINVOKE", "s3cret", "invoke"),
+                Credential("AKIDADMIN", "0ther", "admin"),
+            )
+        ),
     ),
 }
 
@@ -62,6 +72,12 @@ def _flags(args: list[str]) -> dict[str, Any]:
 
 
 def _toml(name: str, value: Any) -> str:
+    if isinstance(value, config.Auth):
+        return "\n".join(
+            f"[[{name}.credentials]]\naccess_key_id = {json.dumps(c.access_key_id)}\n"
+            f"secret_access_key = {json.dumps(c.secret_access_key)}\nrole = {json.dumps(c.role)}"
+            for c in value.credentials
+        )
     if isinstance(value, dict):
         return "\n".join(
             f"[{name}.{table}]\n" + "\n".join(f"{k} = {json.dumps(v)}" for k, v in keys.items())
@@ -194,12 +210,18 @@ def test_the_readme_table_is_generated_from_the_declarations() -> None:
     assert table.count("\n| `") == len(SETTINGS)
 
 
-def test_the_readme_example_file_loads(tmp_path: Path) -> None:
-    [example] = re.findall(r"```toml\n(.*?)```", README.read_text(), re.S)
-    toml = tmp_path / "eventinvoke.toml"
-    toml.write_text(example)
-
-    settings = Settings.load(environ={}, config_file=toml)
+def test_the_readme_example_files_load(tmp_path: Path) -> None:
+    loaded = []
+    for number, example in enumerate(re.findall(r"```toml\n(.*?)```", README.read_text(), re.S)):
+        toml = tmp_path / f"eventinvoke-{number}.toml"
+        toml.write_text(example)
+        loaded.append(Settings.load(environ={}, config_file=toml))
+    secured, settings = loaded  # in the order the README shows them
 
     assert settings.executor_concurrency == 32
     assert settings.destinations == {"sqs": {"endpoint_url": "http://localhost:4566"}}
+    assert [(c.access_key_id, c.role) for c in secured.auth.credentials] == [
+        ("AKIDOPS", "admin"),
+        ("AKIDAPP", "invoke"),
+        ("AKIDSUITE", "service"),
+    ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-# Who may call (docs/security.md): ``invoke`` invokes and reads; ``admin`` may do everything a
+# Who may call (SECURITY.md): ``invoke`` invokes and reads; ``admin`` may do everything a
 # user may do; ``service`` is for the internal calls between eventinvoke's own services.
 Role = Literal["invoke", "admin", "service"]
 INVOKE: Role = "invoke"

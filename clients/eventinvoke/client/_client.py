@@ -3,14 +3,15 @@ endpoint, which stub method runs an operation, and the exception a failed call r
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import grpc
 from google.rpc import status_pb2
 
 from eventinvoke.api.operations import BY_NAME
 from eventinvoke.client import errors
-from eventinvoke.client._transport import DEFAULT_ENDPOINT, STUBS, Service
+from eventinvoke.client._transport import DEFAULT_ENDPOINT, STUBS, Service, Tls
+from eventinvoke.client.signing import Keys, find_keys
 from eventinvoke.v1 import invoker_service_pb2_grpc as invoker_grpc
 
 ChannelT = TypeVar("ChannelT")
@@ -27,13 +28,29 @@ class BaseClient(Generic[ChannelT]):
         router_endpoint: str | None = None,
         executor_endpoint: str | None = None,
         timeout: float | None = None,
+        credentials: Keys | tuple[str, str] | Literal[False] | None = None,
+        profile: str | None = None,
+        tls: Tls | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.router_endpoint = router_endpoint or endpoint
         # Function logs live with the Executor (its sandboxes write them).
         self.executor_endpoint = executor_endpoint or endpoint
         self.timeout = timeout
+        # Calls are signed with these (signing.py); found on first use when not given, never
+        # with ``credentials=False``.
+        self._keys = Keys(*credentials) if isinstance(credentials, tuple) else credentials or None
+        self._profile = profile
+        self._keys_found = credentials is not None
+        self.tls = tls  # None: plain, unless an endpoint says https://
         self._channels: dict[str, ChannelT] = {}
+
+    @property
+    def keys(self) -> Keys | None:
+        """The credentials calls are signed with: given, or the AWS CLI's (None: unsigned)."""
+        if not self._keys_found:
+            self._keys, self._keys_found = find_keys(self._profile), True
+        return self._keys
 
     def _open_channel(self, endpoint: str) -> ChannelT:
         raise NotImplementedError

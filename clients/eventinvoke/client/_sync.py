@@ -12,7 +12,8 @@ from grpc_status import rpc_status
 from eventinvoke.client import _operations
 from eventinvoke.client._client import BaseClient
 from eventinvoke.client._methods_sync import Methods
-from eventinvoke.client._transport import CHANNEL_OPTIONS, Service, target
+from eventinvoke.client._transport import CHANNEL_OPTIONS, Service, target, tls_for
+from eventinvoke.client.signing import Signer
 
 
 class Client(Methods, BaseClient[grpc.Channel]):
@@ -23,7 +24,14 @@ class Client(Methods, BaseClient[grpc.Channel]):
     """
 
     def _open_channel(self, endpoint: str) -> grpc.Channel:
-        return grpc.insecure_channel(target(endpoint), options=CHANNEL_OPTIONS)
+        tls = tls_for(endpoint, self.tls)
+        channel = (
+            grpc.insecure_channel(target(endpoint), options=CHANNEL_OPTIONS)
+            if tls is None
+            else grpc.secure_channel(target(endpoint), tls.credentials(), CHANNEL_OPTIONS)
+        )
+        keys = self.keys
+        return channel if keys is None else grpc.intercept_channel(channel, Signer(keys))
 
     def close(self) -> None:
         channels, self._channels = self._channels, {}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
+
+import grpc
 
 from eventinvoke.v1 import executor_service_pb2 as executor_pb2
 from eventinvoke.v1 import executor_service_pb2_grpc as executor_grpc
@@ -84,5 +88,37 @@ ADDRESSES: dict[Service, Address] = {
 
 
 def target(endpoint: str) -> str:
-    """The gRPC target for an endpoint, accepting AWS-style ``http://host:port/`` as well."""
-    return endpoint.removeprefix("http://").rstrip("/")
+    """The gRPC target for an endpoint, accepting AWS-style ``http://host:port/`` and
+    ``https://host:port/`` (TLS) as well."""
+    return endpoint.removeprefix("http://").removeprefix("https://").rstrip("/")
+
+
+@dataclass(frozen=True)
+class Tls:
+    """How a client reaches a server over TLS: the CA certificates it trusts (PEM; None: the
+    file in ``AWS_CA_BUNDLE``, else the system's), and for mutual TLS its own certificate chain
+    and key."""
+
+    ca: bytes | None = None
+    cert: bytes | None = None
+    key: bytes | None = None
+
+    @classmethod
+    def from_files(cls, ca: str = "", cert: str = "", key: str = "") -> Tls:
+        def read(path: str) -> bytes | None:
+            return Path(path).expanduser().read_bytes() if path else None
+
+        return cls(read(ca), read(cert), read(key))
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        ca = self.ca
+        if ca is None and os.environ.get("AWS_CA_BUNDLE"):
+            ca = Path(os.environ["AWS_CA_BUNDLE"]).read_bytes()
+        return grpc.ssl_channel_credentials(ca, self.key, self.cert)
+
+
+def tls_for(endpoint: str, tls: Tls | None) -> Tls | None:
+    """TLS settings for an endpoint: those given, or the defaults for an ``https://`` one."""
+    if tls is None and endpoint.startswith("https://"):
+        return Tls()
+    return tls

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import grpc
 import structlog
@@ -12,8 +13,10 @@ from eventinvoke.app.local import LocalFunctionRoutes, LocalInvoker, PeerInvoker
 from eventinvoke.backends import Wakeups, open_backend
 from eventinvoke.backends.base import Backend
 from eventinvoke.backends.cache import CachedStore
-from eventinvoke.client import AsyncClient
+from eventinvoke.client import AsyncClient, Keys, Tls
+from eventinvoke.client.signing import AsyncSigner
 from eventinvoke.core.arn import Partition
+from eventinvoke.core.auth import Verifier
 from eventinvoke.executor.code import CodeCache
 from eventinvoke.executor.handoff import Handoff
 from eventinvoke.executor.host import HostedPool
@@ -32,7 +35,13 @@ from eventinvoke.router.plugin import FunctionInvoker, OutboundGuard, RouterCont
 from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
 from eventinvoke.server.config import Settings, variable
-from eventinvoke.server.serve import PEER_CHANNEL_OPTIONS, Server, Service, check_free
+from eventinvoke.server.serve import (
+    PEER_CHANNEL_OPTIONS,
+    Server,
+    ServerTls,
+    Service,
+    check_free,
+)
 from eventinvoke.v1 import (
     executor_service_pb2,
     executor_service_pb2_grpc,
@@ -89,6 +98,8 @@ class Suite:
         self._functions: Functions | None = None
         self._store: CachedStore | None = None
         self._destinations: Destinations | None = None
+        self._tls: ServerTls | None = None
+        self._verifier: Verifier | None = None
 
     @property
     def address(self) -> str:
@@ -112,7 +123,21 @@ class Suite:
             # Before gRPC makes its threads, whose fork handlers would print a warning at the
             # fork (a host started again later, after one died, may still print it).
             self._sandboxes = await self._start_sandboxes()
-        self.server = Server(settings.listen, max_connection_age=settings.max_connection_age)
+        self._tls = ServerTls.load(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+        credentials = settings.auth.credentials
+        self._verifier = Verifier(credentials) if credentials else None
+        self.server = Server(
+            settings.listen,
+            max_connection_age=settings.max_connection_age,
+            verifier=self._verifier,
+            tls=self._tls,
+        )
+        if not settings.auth.credentials:
+            log.warning(
+                "serving_without_credentials",
+                reason="no [[auth.credentials]] configured: every call is accepted",
+                listen=settings.listen,
+            )
         self.server.bind()
         partition = Partition(settings.region, settings.account)
         if self.backend is None:
@@ -239,9 +264,12 @@ class Suite:
     def _start_gateway(self) -> None:
         """The Lambda REST API: an HTTP server beside gRPC, calling the Invoker over gRPC."""
         assert self.server is not None
-        client = AsyncClient(self._peer_address("invoker"))
+        client = AsyncClient(
+            self._peer_address("invoker"), credentials=self._own_keys(), tls=self._peer_tls()
+        )
         self._closers.append(client)
-        self.gateway = Gateway(self.settings.http_listen, client)
+        ssl_context = self._tls.ssl_context() if self._tls is not None else None
+        self.gateway = Gateway(self.settings.http_listen, client, self._verifier, ssl_context)
         # Last in the list: workers stop in reverse, so HTTP stops taking requests first.
         self.server.workers.append(self.gateway)
 
@@ -282,7 +310,9 @@ class Suite:
         if self._invocations is not None:
             invoker = LocalInvoker(self._invocations)
         else:
-            invoker = PeerInvoker(lambda: self._peer_address("invoker"))
+            invoker = PeerInvoker(
+                lambda: self._peer_address("invoker"), self._own_keys(), self._peer_tls()
+            )
         self._closers.append(invoker)
         return invoker
 
@@ -290,8 +320,28 @@ class Suite:
         """A channel to a peer: this very server when it carries the role."""
         target = self._peer_address(role)
         if target not in self._channels:
-            self._channels[target] = grpc.aio.insecure_channel(target, options=PEER_CHANNEL_OPTIONS)
+            keys = self._own_keys()
+            interceptors = [AsyncSigner(keys)] if keys else None
+            tls = self._peer_tls()
+            self._channels[target] = (
+                grpc.aio.insecure_channel(
+                    target, options=PEER_CHANNEL_OPTIONS, interceptors=interceptors
+                )
+                if tls is None
+                else grpc.aio.secure_channel(
+                    target, tls.credentials(), PEER_CHANNEL_OPTIONS, interceptors=interceptors
+                )
+            )
         return self._channels[target]
+
+    def _peer_tls(self) -> Tls | None:
+        return self._tls.peers() if self._tls is not None else None
+
+    def _own_keys(self) -> Keys | Literal[False]:
+        """What the suite's services sign their calls to each other with (False: nothing, when
+        no credentials are configured)."""
+        own = self.settings.auth.own()
+        return Keys(own.access_key_id, own.secret_access_key) if own else False
 
     def _peer_address(self, role: str) -> str:
         if role in self.roles:

@@ -271,7 +271,8 @@ def _zip(module: str) -> bytes:
 async def _drive(
     plan: Plan, listen: str, collected: Collected, process: subprocess.Popen[bytes]
 ) -> SystemResult:
-    clients = [AsyncClient(listen, timeout=RPC_TIMEOUT) for _ in range(CHANNELS)]
+    # The server runs open, as the peers do: calls are not signed, whatever AWS keys are about.
+    clients = [AsyncClient(listen, timeout=RPC_TIMEOUT, credentials=False) for _ in range(CHANNELS)]
     try:
         client = clients[0]
         await client.create_function(

@@ -47,6 +47,12 @@ ERRORS: dict[str, ErrorShape] = {
     "RequestEntityTooLargeException": ErrorShape(413, "message"),
     # The gateway's own: a path no operation serves.
     "UnknownOperationException": ErrorShape(404, "message"),
+    # AWS's authentication layer, in front of every service (not in Lambda's model).
+    "MissingAuthenticationTokenException": ErrorShape(403, "message"),
+    "UnrecognizedClientException": ErrorShape(403, "message"),
+    "InvalidSignatureException": ErrorShape(403, "message"),
+    "IncompleteSignatureException": ErrorShape(403, "message"),
+    "AccessDeniedException": ErrorShape(403, "Message"),
 }
 
 INTERNAL_ERROR = "An internal error occurred. See the server log."

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from eventinvoke.core.auth import ROLES, Credential
+
 ENV_PREFIX = "EVENTINVOKE_"
 CONFIG_VARIABLE = ENV_PREFIX + "CONFIG"
 
@@ -52,6 +54,31 @@ _ADDRESS = r"(?:[^\s:,]*:\d{1,5}|\[[0-9a-fA-F:.]+\]:\d{1,5})"  # host:port, [v6]
 # A peer: host:port, a DNS name whose addresses are its replicas, or a list of replicas.
 _PEER = rf"(|{_ADDRESS}|dns:///?{_ADDRESS}|ipv4:{_ADDRESS}(,{_ADDRESS})*)"
 _BACKEND = r"(|postgres(ql)?://\S+)"
+
+
+@dataclass(frozen=True)
+class Auth:
+    """The ``[auth]`` table: the credentials that may call, each with its role."""
+
+    credentials: tuple[Credential, ...] = ()
+
+    def own(self) -> Credential | None:
+        """The credential the suite's services sign their calls to each other with."""
+        for role in ("service", "admin"):
+            for credential in self.credentials:
+                if credential.role == role:
+                    return credential
+        return None
+
+
+def is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -158,10 +185,48 @@ class Settings:
         "settings handed to destination adapters, by adapter name: the `[destinations.<name>]` "
         "tables of the TOML file; as a flag or variable, a JSON object",
     )
+    auth: Auth = setting(
+        Auth(),
+        "who may call: `[[auth.credentials]]` tables of `access_key_id`, `secret_access_key` and "
+        "`role` (`invoke`, `admin` (the default) or `service`) in the TOML file; as a flag or "
+        "variable, `KEY_ID:SECRET:ROLE,...`. With none, every call is accepted, on loopback only",
+    )
+    insecure: bool = setting(
+        False,
+        "serve with no credentials on addresses other than loopback (anyone who reaches the "
+        "ports may do anything)",
+    )
+    tls_cert: str = setting(
+        "",
+        "a PEM certificate chain: gRPC and the gateway serve TLS with it (and `tls_key`), and "
+        "the suite's services present it to each other and trust it (end the chain with its "
+        "CA, or give `tls_client_ca`)",
+    )
+    tls_key: str = setting("", "the PEM private key of `tls_cert`")
+    tls_client_ca: str = setting(
+        "",
+        "PEM CA certificates: with them, only clients presenting a certificate they signed are "
+        "served (mutual TLS); the suite's services also check each other's against them",
+    )
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
             _check(spec, getattr(self, spec.name), f"setting {spec.name}")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise SettingError("tls_cert and tls_key go together: give both, or neither")
+        if self.tls_client_ca and not self.tls_cert:
+            raise SettingError(
+                "tls_client_ca asks for mutual TLS, which needs tls_cert and tls_key"
+            )
+        if not self.auth.credentials and not self.insecure:
+            for name in ("listen", "http_listen"):
+                address = getattr(self, name)
+                if not is_loopback(address):
+                    raise SettingError(
+                        f"{name} {address} is not a loopback address and no credentials are "
+                        "configured: add [[auth.credentials]] (SECURITY.md), or pass "
+                        "--insecure to serve it open"
+                    )
         # Resolved once, here: every component (and every sandbox, which starts in its own
         # working directory) sees the same absolute paths.
         object.__setattr__(self, "data_dir", Path(os.path.abspath(self.data_dir)))
@@ -232,6 +297,7 @@ def kind(name: str) -> str:
         Path: "path",
         str: "text",
         tuple: "list",
+        Auth: "credentials",
     }.get(typing.get_origin(hint) or hint, "table")
 
 
@@ -306,6 +372,8 @@ def _parse(spec: dataclasses.Field[Any], value: Any, source: str) -> Any:
             if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
                 return tuple(value)
             raise ValueError("is not a list of names")
+        if what == "credentials":
+            return _auth(value, text)
         if what == "table":
             if text is not None:
                 try:
@@ -319,7 +387,43 @@ def _parse(spec: dataclasses.Field[Any], value: Any, source: str) -> Any:
             return text
         raise ValueError("is not text")
     except ValueError as error:
-        raise SettingError(f"bad value for {source}: {_excerpt(value)} {error}") from None
+        shown = "the value" if what == "credentials" else _excerpt(value)  # holds secrets
+        raise SettingError(f"bad value for {source}: {shown} {error}") from None
+
+
+_CREDENTIAL_KEYS = ("access_key_id", "secret_access_key", "role")
+
+
+def _auth(value: Any, text: str | None) -> Auth:
+    """``[auth]``'s credentials, from the TOML table or from ``KEY_ID:SECRET[:ROLE],...``."""
+    if isinstance(value, Auth):
+        return value
+    if text is not None:
+        entries: list[Any] = []
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            fields = item.split(":")
+            if len(fields) not in (2, 3):
+                raise ValueError("is not a list of KEY_ID:SECRET:ROLE")
+            entries.append(dict(zip(_CREDENTIAL_KEYS, fields, strict=False)))
+        value = {"credentials": entries}
+    if not isinstance(value, Mapping) or set(value) - {"credentials"}:
+        raise ValueError("is not an [auth] table with a credentials list")
+    found: list[Credential] = []
+    for entry in value.get("credentials", []):
+        if not isinstance(entry, Mapping) or set(entry) - set(_CREDENTIAL_KEYS):
+            raise ValueError(f"has a credential with keys other than {', '.join(_CREDENTIAL_KEYS)}")
+        key_id, secret = entry.get("access_key_id"), entry.get("secret_access_key")
+        role = entry.get("role", "admin")
+        if not isinstance(key_id, str) or not re.fullmatch(r"[A-Za-z0-9_+=.@-]{1,128}", key_id):
+            raise ValueError("has a credential whose access_key_id is missing or not a key id")
+        if not isinstance(secret, str) or not secret:
+            raise ValueError(f"has no secret_access_key for {key_id}")
+        if role not in ROLES:
+            raise ValueError(f"gives {key_id} the role {role!r}, not one of {', '.join(ROLES)}")
+        if any(c.access_key_id == key_id for c in found):
+            raise ValueError(f"names {key_id} twice")
+        found.append(Credential(key_id, secret, role))
+    return Auth(tuple(found))
 
 
 def _check(spec: dataclasses.Field[Any], value: Any, source: str) -> None:
@@ -369,7 +473,7 @@ def shown(default: Any) -> str:
     """A default as the docs show it: ``true``, ``30``, ``.eventinvoke``, or ``none``."""
     if isinstance(default, bool):
         return str(default).lower()
-    if default in ("", (), {}):
+    if default in ("", (), {}, Auth()):
         return "none"
     if isinstance(default, float) and default.is_integer():
         default = int(default)
