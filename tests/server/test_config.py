@@ -38,6 +38,9 @@ _SAMPLES: dict[str, tuple[str, Any]] = {
         '{"sqs": {"endpoint_url": "http://q"}}',
         {"sqs": {"endpoint_url": "http://q"}},
     ),
+    "tls_cert": ("/srv/tls/cert.pem", "/srv/tls/cert.pem"),
+    "tls_key": ("/srv/tls/key.pem", "/srv/tls/key.pem"),
+    "tls_client_ca": ("/srv/tls/clients.pem", "/srv/tls/clients.pem"),
     "auth": (
         "AKIDINVOKE:s3cret:invoke,AKIDADMIN:0ther",
         config.Auth(
@@ -47,6 +50,15 @@ _SAMPLES: dict[str, tuple[str, Any]] = {
             )
         ),
     ),
+}
+
+
+# TLS settings go together: a certificate needs its key, a client CA both.
+_TLS = {"EVENTINVOKE_TLS_CERT": "/etc/ei/cert.pem", "EVENTINVOKE_TLS_KEY": "/etc/ei/key.pem"}
+_GIVEN_WITH: dict[str, dict[str, str]] = {
+    "tls_cert": {"EVENTINVOKE_TLS_KEY": "/etc/ei/key.pem"},
+    "tls_key": {"EVENTINVOKE_TLS_CERT": "/etc/ei/cert.pem"},
+    "tls_client_ca": _TLS,
 }
 
 
@@ -98,11 +110,12 @@ def test_each_setting_is_a_flag_a_variable_and_a_toml_key(
 ) -> None:
     negative = "--no-" + flag[2:]
     args = [flag if value else negative] if isinstance(value, bool) else [flag, text]
-    from_flag = Settings.load(_flags(args), environ={})
-    from_variable = Settings.load(environ={config.variable(name): text})
+    others = _GIVEN_WITH.get(name, {})  # settings this one needs beside it, as variables
+    from_flag = Settings.load(_flags(args), environ=others)
+    from_variable = Settings.load(environ={**others, config.variable(name): text})
     toml = tmp_path / "eventinvoke.toml"
     toml.write_text(_toml(name, value) + "\n")
-    from_file = Settings.load(environ={}, config_file=toml)
+    from_file = Settings.load(environ=others, config_file=toml)
 
     assert getattr(from_flag, name) == value
     assert getattr(from_variable, name) == value
@@ -225,3 +238,28 @@ def test_the_readme_example_files_load(tmp_path: Path) -> None:
         ("AKIDAPP", "invoke"),
         ("AKIDSUITE", "service"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"tls_cert": "c.pem"}, "tls_cert and tls_key go together: give both, or neither"),
+        ({"tls_key": "k.pem"}, "tls_cert and tls_key go together: give both, or neither"),
+        (
+            {"tls_client_ca": "ca.pem"},
+            "tls_client_ca asks for mutual TLS, which needs tls_cert and tls_key",
+        ),
+        (
+            {"listen": "0.0.0.0:50051"},
+            "listen 0.0.0.0:50051 is not a loopback address and no credentials are configured: "
+            "add [[auth.credentials]] (SECURITY.md), or pass --insecure to serve it open",
+        ),
+    ],
+)
+def test_settings_that_cannot_work_together_are_refused(
+    given: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingError) as refused:
+        Settings.load(given, environ={})
+
+    assert str(refused.value) == message
