@@ -129,7 +129,10 @@ async def test_only_its_sandbox_takes_events_from_a_runtime_api(isolated: Runnin
     reader, writer = await asyncio.open_connection(host, int(port))
     writer.write(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
     invocation = asyncio.create_task(probe(isolated, "neighbour"))
-    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, no event
+    try:  # reset (aborted), or closed: either way, no event
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+    except ConnectionResetError:
+        pass
     writer.close()
     # The event went to the neighbour's own runtime, in the same sandbox as before.
     assert (await invocation)["environ"]["AWS_LAMBDA_RUNTIME_API"] == api

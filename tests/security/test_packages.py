@@ -209,7 +209,8 @@ def test_unpack_chmods_by_the_safe_path_only(tmp_path: Path) -> None:
     assert outside.read_text() == "#!/bin/sh\n"
 
 
-def test_unpack_keeps_inside_links_and_permission_bits(tmp_path: Path) -> None:
+def test_unpack_keeps_inside_links_and_makes_files_readable(tmp_path: Path) -> None:
+    """Modes become 0644, 0755 for executables: the sandbox reads its code as another user."""
     target = tmp_path / "code" / "abc"
     _unpack(
         package(
@@ -221,7 +222,9 @@ def test_unpack_keeps_inside_links_and_permission_bits(tmp_path: Path) -> None:
         target,
     )
     assert stat.S_IMODE((target / "bin/tool").stat().st_mode) == 0o755
-    assert stat.S_IMODE((target / "lib/data.txt").stat().st_mode) == 0o600
+    assert stat.S_IMODE((target / "lib/data.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((target / "lib").stat().st_mode) == 0o755
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700  # until its sandboxes' group opens it
     assert os.readlink(target / "data.txt") == "lib/data.txt"
     assert (target / "bin/lib/data.txt").read_text() == "data"
     assert (target / "index.py").read_text() == HANDLER

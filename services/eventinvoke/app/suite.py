@@ -217,7 +217,7 @@ class Suite:
         elif uids is None:
             log.warning(
                 "sandboxes_not_isolated",
-                reason="sandbox_uids is empty: functions run as the server's user",
+                reason="sandbox_uids is none: functions run as the server's user",
             )
         self._code_root = settings.data_dir / "code"
         if uids is not None:

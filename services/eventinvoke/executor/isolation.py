@@ -322,7 +322,7 @@ def python_for_sandboxes(bootstrap: Path) -> str:
     raise OSError(
         f"no Python that sandbox users may run: {sys.executable} (and {version} on "
         f"{DEFAULT_PATH}) or {bootstrap} cannot be read by other users; install them where "
-        "every user can read them, or set sandbox_uids to empty to run functions as the "
+        "every user can read them, or set sandbox_uids to none to run functions as the "
         "server's user (SECURITY.md)"
     )
 

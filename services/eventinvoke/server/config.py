@@ -160,8 +160,8 @@ class Settings:
         "the uids sandboxes run as when the server is root, `first-last`: each live sandbox "
         "gets one of its own, and the sandboxes of one code directory a group of the same "
         "numbers (SECURITY.md). At least `max_sandboxes` of them, used by nothing else on the "
-        "machine; empty: sandboxes run as the server's user",
-        pattern=r"(|\d+-\d+)",
+        "machine; `none`: sandboxes run as the server's user",
+        pattern=r"none|\d+-\d+",
     )
     delivery_max_attempts: int = setting(
         8, "destination delivery attempts before the failed-delivery store", minimum=1
@@ -282,7 +282,7 @@ class Settings:
 
     @property
     def sandbox_uid_range(self) -> tuple[int, int] | None:
-        if not self.sandbox_uids:
+        if self.sandbox_uids == "none":
             return None
         first, _, last = self.sandbox_uids.partition("-")
         return int(first), int(last)
