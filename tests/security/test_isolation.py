@@ -138,6 +138,21 @@ async def test_only_its_sandbox_takes_events_from_a_runtime_api(isolated: Runnin
     assert (await invocation)["environ"]["AWS_LAMBDA_RUNTIME_API"] == api
 
 
+async def test_node_and_custom_runtimes_run_isolated(isolated: Running) -> None:
+    """The bash runtime connects to its Runtime API once per request: each is its own."""
+    client = isolated.client
+    await client.create_function(
+        "node", "nodejs20.x", "index.handler", zip_dir(FUNCTIONS / "seed-nodejs")
+    )
+    await client.create_function(
+        "bash", "provided.al2023", "any.handler", zip_dir(FUNCTIONS / "shell-runtime")
+    )
+    assert "FunctionError" not in await client.invoke("node", b'{"Success": true}')
+    for n in range(3):
+        answer = json.loads((await client.invoke("bash", b'{"n": %d}' % n))["Payload"])
+        assert answer["echo"] == {"n": n}
+
+
 async def test_a_function_cannot_write_its_code(isolated: Running) -> None:
     await deploy(isolated, "prober")
     report = await probe(isolated, "prober")

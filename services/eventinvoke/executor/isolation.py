@@ -20,6 +20,7 @@ loopback TCP connection is (its socket's owner, through sock_diag), once per con
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import fcntl
 import os
@@ -372,8 +373,9 @@ def tcp_owner(local: tuple[str, int], remote: tuple[str, int]) -> int | None:
     )
     body = struct.pack("=BBBBI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF) + sockid
     try:
-        if _diag is None:
+        if _diag is None:  # one for the process's life, closed at its exit
             _diag = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG)
+            atexit.register(_diag.close)
         header = _NLMSG.pack(_NLMSG.size + len(body), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST, 0, 0)
         _diag.send(header + body)
         answer = _diag.recv(8192)
