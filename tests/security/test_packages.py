@@ -156,7 +156,8 @@ async def test_relative_links_inside_the_package_are_kept(suite: Running) -> Non
         zip_file=_rezip(zip_file, "main.py", source),
     )
     response = await suite.client.invoke("linked", b"{}")
-    assert response["Payload"] == b'{"answer": 42, "link": "lib/helper.py", "mode": "0o750"}'
+    # Made readable to the sandbox's user, which is not the files' owner (SECURITY.md).
+    assert response["Payload"] == b'{"answer": 42, "link": "lib/helper.py", "mode": "0o755"}'
 
 
 def _rezip(zip_file: bytes, name: str, source: str) -> bytes:
@@ -208,7 +209,8 @@ def test_unpack_chmods_by_the_safe_path_only(tmp_path: Path) -> None:
     assert outside.read_text() == "#!/bin/sh\n"
 
 
-def test_unpack_keeps_inside_links_and_permission_bits(tmp_path: Path) -> None:
+def test_unpack_keeps_inside_links_and_makes_files_readable(tmp_path: Path) -> None:
+    """Modes become 0644, 0755 for executables: the sandbox reads its code as another user."""
     target = tmp_path / "code" / "abc"
     _unpack(
         package(
@@ -220,7 +222,9 @@ def test_unpack_keeps_inside_links_and_permission_bits(tmp_path: Path) -> None:
         target,
     )
     assert stat.S_IMODE((target / "bin/tool").stat().st_mode) == 0o755
-    assert stat.S_IMODE((target / "lib/data.txt").stat().st_mode) == 0o600
+    assert stat.S_IMODE((target / "lib/data.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((target / "lib").stat().st_mode) == 0o755
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700  # until its sandboxes' group opens it
     assert os.readlink(target / "data.txt") == "lib/data.txt"
     assert (target / "bin/lib/data.txt").read_text() == "data"
     assert (target / "index.py").read_text() == HANDLER

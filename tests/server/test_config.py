@@ -41,6 +41,7 @@ _SAMPLES: dict[str, tuple[str, Any]] = {
     "tls_cert": ("/srv/tls/cert.pem", "/srv/tls/cert.pem"),
     "tls_key": ("/srv/tls/key.pem", "/srv/tls/key.pem"),
     "tls_client_ca": ("/srv/tls/clients.pem", "/srv/tls/clients.pem"),
+    "sandbox_uids": ("70000-70031", "70000-70031"),
     "auth": (
         "AKIDINVOKE:s3cret:invoke,AKIDADMIN:0ther",
         config.Auth(
@@ -254,6 +255,13 @@ def test_the_readme_example_files_load(tmp_path: Path) -> None:
             "listen 0.0.0.0:50051 is not a loopback address and no credentials are configured: "
             "add [[auth.credentials]] (SECURITY.md), or pass --insecure to serve it open",
         ),
+        (
+            {"sandbox_uids": "70000-70009"},
+            "sandbox_uids 70000-70009 has 10 uids, fewer than max_sandboxes (32): each sandbox "
+            "needs its own",
+        ),
+        ({"sandbox_uids": "0-99"}, "sandbox_uids 0-99: give first-last, from 1 to 2147483646"),
+        ({"sandbox_uids": "99-1"}, "sandbox_uids 99-1: give first-last, from 1 to 2147483646"),
     ],
 )
 def test_settings_that_cannot_work_together_are_refused(

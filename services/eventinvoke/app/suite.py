@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Literal
 
 import grpc
@@ -17,12 +23,18 @@ from eventinvoke.client import AsyncClient, Keys, Tls
 from eventinvoke.client.signing import AsyncSigner
 from eventinvoke.core.arn import Partition
 from eventinvoke.core.auth import Verifier
+from eventinvoke.executor import isolation
 from eventinvoke.executor.code import CodeCache
 from eventinvoke.executor.handoff import Handoff
 from eventinvoke.executor.host import HostedPool
 from eventinvoke.executor.policy import RetryPolicy
 from eventinvoke.executor.remote import RemoteExecutor
-from eventinvoke.executor.sandbox import Sandboxes, SandboxPool, SandboxSettings
+from eventinvoke.executor.sandbox import (
+    PYTHON_BOOTSTRAP,
+    Sandboxes,
+    SandboxPool,
+    SandboxSettings,
+)
 from eventinvoke.executor.servicer import ExecutorServicer
 from eventinvoke.executor.worker import AsyncWorker, WorkerSettings
 from eventinvoke.gateway import Gateway
@@ -92,6 +104,8 @@ class Suite:
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._closers: list[Sandboxes | AsyncClient | LocalInvoker | PeerInvoker] = []
         self._sandboxes: Sandboxes | None = None
+        self._code_root: Path | None = None  # where packages are unpacked for sandboxes
+        self._temporary_code_root = False
         self._executor_doorbell = asyncio.Event()
         self._router_doorbell = asyncio.Event()
         self._invocations: Invocations | None = None
@@ -114,6 +128,7 @@ class Suite:
             check_free(settings.http_listen, "HTTP")
         keeps_data = set(self.roles) != {"gateway"}  # a gateway alone keeps no data
         if keeps_data:  # an unreachable database stops the start before anything runs
+            _private_directory(settings.data_dir)
             self.backend = await open_backend(
                 settings,
                 # Other processes' writes ring these (a backend that can tell; others poll).
@@ -190,12 +205,36 @@ class Suite:
 
     async def _start_sandboxes(self) -> Sandboxes:
         settings = self.settings
+        uids = settings.sandbox_uid_range
+        python = sys.executable
+        if uids is not None and not isolation.is_root():
+            log.warning(
+                "sandboxes_not_isolated",
+                reason=f"the server runs as uid {os.geteuid()}, not root: functions run as its "
+                "user, and can read what it can read",
+            )
+            uids = None
+        elif uids is None:
+            log.warning(
+                "sandboxes_not_isolated",
+                reason="sandbox_uids is none: functions run as the server's user",
+            )
+        self._code_root = settings.data_dir / "code"
+        if uids is not None:
+            python = await asyncio.to_thread(isolation.prepare, PYTHON_BOOTSTRAP)
+            # The data directory is the server's alone (0700): packages are unpacked where
+            # sandbox users can reach them, each directory opened to its own sandboxes' group.
+            self._code_root = Path(tempfile.mkdtemp(prefix="eventinvoke-code-"))
+            self._temporary_code_root = True
+            os.chmod(self._code_root, 0o711)
         sandbox_settings = SandboxSettings(
             log_dir=settings.data_dir / "logs",
             region=settings.region,
             max_per_function=settings.max_sandboxes_per_function,
             max_total=settings.max_sandboxes,
             idle_seconds=settings.sandbox_idle_seconds,
+            uids=uids,
+            python=python,
         )
         if not settings.sandbox_host:
             pool: Sandboxes = SandboxPool(sandbox_settings)
@@ -211,7 +250,8 @@ class Suite:
         assert self._sandboxes is not None
         settings = self.settings
         pool = self._sandboxes
-        code = CodeCache(store, settings.data_dir / "code")
+        assert self._code_root is not None
+        code = CodeCache(store, self._code_root)
         self.server.services.append(
             Service(
                 _service_name(executor_service_pb2, "Executor"),
@@ -360,6 +400,8 @@ class Suite:
             await self.server.stop(grace)
         for closer in self._closers:
             await closer.close()
+        if self._temporary_code_root and self._code_root is not None:
+            shutil.rmtree(self._code_root, ignore_errors=True)
         for channel in self._channels.values():
             await channel.close()
         if self.backend is not None:
@@ -372,3 +414,10 @@ class Suite:
             await self.server.wait_for_signal()
         finally:
             await self.stop()
+
+
+def _private_directory(path: Path) -> None:
+    """The data directory (database, logs) readable by the server's user alone."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):  # not ours: whoever made it chose its mode
+        os.chmod(path, 0o700)

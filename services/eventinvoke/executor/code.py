@@ -60,6 +60,10 @@ def _unpack(data: bytes, target: Path) -> None:
     store some other way) before anything is written. Regular files and directories are written
     first, through zipfile's own sanitised paths, and the links last: nothing is ever written
     through a link, and no chmod follows one.
+
+    Modes are made 0644, 0755 for an executable and every directory: a sandbox reads its code
+    as another user (isolation.py), never writes it, and a file its package made private to
+    its owner would otherwise be unreadable to the function itself.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".unpack-"))
@@ -74,9 +78,11 @@ def _unpack(data: bytes, target: Path) -> None:
                     links.append(info)
                     continue
                 path = Path(archive.extract(info, staging))
-                mode = entry_mode(info)
-                if mode and not info.is_dir():  # permission bits only, of regular files
-                    path.chmod(mode & 0o777 or 0o644)
+                executable = info.is_dir() or entry_mode(info) & 0o111
+                path.chmod(0o755 if executable else 0o644)
+            for directory, _, _ in os.walk(staging):  # those made on the way to a file too
+                if directory != str(staging):  # the top stays 0700 until a sandbox opens it
+                    os.chmod(directory, 0o755)
             for info in links:
                 path = staging / info.filename
                 path.parent.mkdir(parents=True, exist_ok=True)

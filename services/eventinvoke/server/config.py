@@ -155,6 +155,14 @@ class Settings:
         "loop does their Runtime API and log I/O on another core; false keeps them in the "
         "executor's process",
     )
+    sandbox_uids: str = setting(
+        "60600-61099",
+        "the uids sandboxes run as when the server is root, `first-last`: each live sandbox "
+        "gets one of its own, and the sandboxes of one code directory a group of the same "
+        "numbers (SECURITY.md). At least `max_sandboxes` of them, used by nothing else on the "
+        "machine; `none`: sandboxes run as the server's user",
+        pattern=r"none|\d+-\d+",
+    )
     delivery_max_attempts: int = setting(
         8, "destination delivery attempts before the failed-delivery store", minimum=1
     )
@@ -218,6 +226,18 @@ class Settings:
             raise SettingError(
                 "tls_client_ca asks for mutual TLS, which needs tls_cert and tls_key"
             )
+        uids = self.sandbox_uid_range
+        if uids is not None:
+            first, last = uids
+            if not 0 < first <= last < 2**31 - 1:
+                raise SettingError(
+                    f"sandbox_uids {self.sandbox_uids}: give first-last, from 1 to {2**31 - 2}"
+                )
+            if last - first + 1 < self.max_sandboxes:
+                raise SettingError(
+                    f"sandbox_uids {self.sandbox_uids} has {last - first + 1} uids, fewer than "
+                    f"max_sandboxes ({self.max_sandboxes}): each sandbox needs its own"
+                )
         if not self.auth.credentials and not self.insecure:
             for name in ("listen", "http_listen"):
                 address = getattr(self, name)
@@ -259,6 +279,13 @@ class Settings:
                 raise SettingError(f"unknown setting {name!r}{_did_you_mean(name)}")
             values[name] = _convert(_FIELDS[name], value, _flag(name))
         return cls(**values)
+
+    @property
+    def sandbox_uid_range(self) -> tuple[int, int] | None:
+        if self.sandbox_uids == "none":
+            return None
+        first, _, last = self.sandbox_uids.partition("-")
+        return int(first), int(last)
 
     def peer(self, name: str) -> str:
         """The address of a peer service; this process's own address when not configured."""
