@@ -10,6 +10,7 @@ import io
 import json
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -45,7 +46,19 @@ CODE_SIZE_UNZIPPED = 262_144_000
 CODE_REQUEST_LIMIT = 69_905_067
 # Lambda's limit on a function's environment variables, measured as their JSON object.
 MAX_ENVIRONMENT_BYTES = 4096
-MIN_UNRESERVED = 0  # AWS: 100; see Functions.put_concurrency
+MIN_UNRESERVED = 0
+# What zipfile raises on hostile bytes: besides BadZipFile, an encrypted entry (RuntimeError), an
+# unknown compression method (NotImplementedError), a truncated or corrupt stream (EOFError,
+# zlib.error, and OSError or ValueError from the decompressors).
+UNREADABLE_ZIP = (
+    zipfile.BadZipFile,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+    EOFError,
+    OSError,
+    zlib.error,
+)  # AWS: 100; see Functions.put_concurrency
 
 
 @dataclass(frozen=True)
@@ -389,7 +402,7 @@ def _check_zip(zip_file: bytes, operation: str) -> None:
             if archive.testzip() is not None:
                 raise zipfile.BadZipFile
             problem = unsafe_entry(archive)
-    except (zipfile.BadZipFile, ValueError):
+    except UNREADABLE_ZIP:
         raise InvalidParameterValueException(
             "Could not unzip uploaded file. Please check your file, then try to upload again."
         ) from None
