@@ -32,6 +32,8 @@ _SAMPLES: dict[str, tuple[str, Any]] = {
     "backend": ("postgresql://ei:secret@db:5432/ei", "postgresql://ei:secret@db:5432/ei"),
     "disabled_destinations": ("s3, sns", ("s3", "sns")),
     "destination_allow_networks": ("127.0.0.0/8, fd00::/8", ("127.0.0.0/8", "fd00::/8")),
+    "max_queued_events_per_function": ("1000", 1000),
+    "max_queued_events": ("100000", 100000),
     "log_format": ("console", "console"),
     "log_level": ("warning", "warning"),
     "destinations": (

@@ -38,6 +38,7 @@ from eventinvoke.executor.sandbox import (
 from eventinvoke.executor.servicer import ExecutorServicer
 from eventinvoke.executor.worker import AsyncWorker, WorkerSettings
 from eventinvoke.gateway import Gateway
+from eventinvoke.invoker.admission import Admission
 from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
 from eventinvoke.invoker.functions import Functions
 from eventinvoke.invoker.invocations import Invocations
@@ -189,6 +190,11 @@ class Suite:
             self.backend.queue,
             RemoteExecutor(self._channel("executor")),
             on_enqueued=self._executor_doorbell.set,
+            admission=Admission(
+                self.backend.queue,
+                per_function=self.settings.max_queued_events_per_function,
+                total=self.settings.max_queued_events,
+            ),
         )
         self.server.services.append(
             Service(

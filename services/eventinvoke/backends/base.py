@@ -197,6 +197,10 @@ class EventQueue(Protocol):
 
     async def depth(self) -> int: ...
 
+    async def depth_by_function(self) -> dict[str, int]:
+        """How many events each function has queued (leased ones too); functions with none are
+        left out. One index scan: admission control reads it every 100 ms or so."""
+
     async def oldest_age(self) -> float | None:
         """Seconds since the oldest queued event was enqueued, None when empty."""
 

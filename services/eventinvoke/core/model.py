@@ -179,7 +179,10 @@ class ExecutionRecord:
     # destination's event continues it. None for a record from outside the suite.
     lineage: Lineage | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, parse: bool = True) -> dict[str, Any]:
+        """The record as destinations receive it; ``parse=False`` carries the payloads as their
+        text (for payloads nested too deeply to render as JSON objects)."""
+        payload_of = loads_or_text if parse else _text
         record: dict[str, Any] = {
             "version": "1.0",
             "timestamp": format_timestamp(self.timestamp),
@@ -189,7 +192,7 @@ class ExecutionRecord:
                 "condition": self.condition,
                 "approximateInvokeCount": self.approximate_invoke_count,
             },
-            "requestPayload": loads_or_text(self.request_payload),
+            "requestPayload": payload_of(self.request_payload),
         }
         if self.executed_version is not None:
             context: dict[str, Any] = {
@@ -200,12 +203,15 @@ class ExecutionRecord:
                 context["functionError"] = self.function_error
             record["responseContext"] = context
             record["responsePayload"] = (
-                None if self.response_payload is None else loads_or_text(self.response_payload)
+                None if self.response_payload is None else payload_of(self.response_payload)
             )
         return record
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        try:
+            return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        except RecursionError:  # a payload that parsed, nested too deeply to write back
+            return json.dumps(self.to_dict(parse=False), separators=(",", ":"), ensure_ascii=False)
 
     @property
     def failed(self) -> bool:
@@ -231,13 +237,18 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def loads_or_text(data: bytes) -> Any:
-    """Parse JSON bytes; bytes that are not JSON become a string (they are never dropped)."""
+    """Parse JSON bytes; bytes that are not JSON, or nested deeper than Python's stack allows,
+    become a string (they are never dropped)."""
     if not data:
         return None
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return data.decode("utf-8", "replace")
+
+
+def _text(data: bytes) -> Any:
+    return data.decode("utf-8", "replace") if data else None
 
 
 # Kinds of delivery: a record to OnSuccess / OnFailure, or the raw event to the dead-letter queue.

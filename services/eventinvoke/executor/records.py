@@ -104,7 +104,7 @@ def error_fields(function_error: str | None, payload: bytes | None) -> dict[str,
     if len(payload) <= _PARSED_ERROR_BYTES:
         try:
             error = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     if not isinstance(error, dict):  # a custom runtime may post anything to /error
         return {"error_type": function_error, "error_message": ""}

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from eventinvoke.client import errors
+from eventinvoke.core.errors import bounded
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def error_response(error: BaseException, request_id: str) -> web.Response:
     else:
         code, message, shape = "ServiceException", INTERNAL_ERROR, ERRORS["ServiceException"]
     headers["X-Amzn-ErrorType"] = code
-    body = {"Type": shape.type, shape.message_key: message, **extra}
+    body = {"Type": shape.type, shape.message_key: bounded(message), **extra}
     return web.Response(
         status=shape.status,
         body=json.dumps(body).encode(),

@@ -7,15 +7,17 @@ import builtins
 import dataclasses
 import hashlib
 import io
+import json
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from eventinvoke.api.model import lambda_model
 from eventinvoke.backends.base import FunctionStore, resolve_qualifier
-from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name
+from eventinvoke.core.arn import FunctionRef, Partition
 from eventinvoke.core.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -42,7 +44,21 @@ CODE_SIZE_UNZIPPED = 262_144_000
 # Lambda's limit on a package uploaded directly (50 MB zipped), which AWS states as the size of
 # the request that carries it base64-encoded: 52428800 bytes take 69905068 characters.
 CODE_REQUEST_LIMIT = 69_905_067
-MIN_UNRESERVED = 0  # AWS: 100; see Functions.put_concurrency
+# Lambda's limit on a function's environment variables, measured as their JSON object.
+MAX_ENVIRONMENT_BYTES = 4096
+MIN_UNRESERVED = 0
+# What zipfile raises on hostile bytes: besides BadZipFile, an encrypted entry (RuntimeError), an
+# unknown compression method (NotImplementedError), a truncated or corrupt stream (EOFError,
+# zlib.error, and OSError or ValueError from the decompressors).
+UNREADABLE_ZIP = (
+    zipfile.BadZipFile,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+    EOFError,
+    OSError,
+    zlib.error,
+)  # AWS: 100; see Functions.put_concurrency
 
 
 @dataclass(frozen=True)
@@ -98,7 +114,7 @@ class Functions:
         publish: bool = False,
     ) -> FunctionConfig:
         """CreateFunction; with ``publish``, version 1 is published and returned."""
-        _check(timeout, dead_letter_target_arn)
+        _check(timeout, dead_letter_target_arn, environment)
         _check_zip(zip_file, "CreateFunction")
         sha = base64.b64encode(hashlib.sha256(zip_file).digest()).decode()
         function = FunctionConfig(
@@ -124,21 +140,24 @@ class Functions:
             return await self._publish(function)
         return function
 
-    async def resolve(self, ref: FunctionRef) -> FunctionConfig:
+    async def resolve(self, ref: FunctionRef, *, invoke: bool = False) -> FunctionConfig:
         """The configuration a name runs, or AWS's "Function not found" error.
 
         The qualifier is $LATEST (also when absent), a version number, or an alias, which
         resolves to the version it points at now. The qualifier as invoked stays in ``ref``.
+        For Invoke (``invoke``), the error's ARN always carries a qualifier, $LATEST when none
+        was given, as AWS's does (docs/aws-behaviour.md §1.4).
         """
         function = await resolve_qualifier(self.store, ref.name, ref.qualifier)
         if function is None:
+            shown = ref.resolved_qualifier if invoke else ref.qualifier
             raise ResourceNotFoundException(
-                f"Function not found: {self.partition.function_arn(ref.name, ref.qualifier)}"
+                f"Function not found: {self.partition.function_arn(ref.name, shown)}"
             )
         return function
 
     async def get(self, function_name: str, qualifier: str | None = None) -> FunctionConfig:
-        return await self.resolve(parse_function_name(function_name, qualifier))
+        return await self.resolve(self.partition.parse(function_name, qualifier))
 
     async def list(
         self, marker: str | None, max_items: int | None
@@ -146,8 +165,8 @@ class Functions:
         return await self.store.list_functions(marker or None, max_items or 50)
 
     async def update(self, function_name: str, changes: FunctionChanges) -> FunctionConfig:
-        ref = parse_function_name(function_name)
-        _check(changes.timeout, changes.dead_letter_target_arn)
+        ref = self.partition.parse(function_name)
+        _check(changes.timeout, changes.dead_letter_target_arn, changes.environment)
         current = await self.resolve(FunctionRef(ref.name))
         updates = {k: v for k, v in dataclasses.asdict(changes).items() if v is not None}
         if "dead_letter_target_arn" in updates:
@@ -162,7 +181,7 @@ class Functions:
         """PutFunctionConcurrency: reserve ``reserved`` of the account's concurrency (the
         request was checked: it is given, and not negative)."""
         assert reserved is not None
-        function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
+        function = await self.resolve(FunctionRef(self.partition.parse(function_name).name))
         # AWS keeps 100 unreserved; here the whole limit may be reserved (minimum 0), since a
         # laptop's limit is small. Unreserved functions then only get capacity left idle.
         others = await self.store.reserved_concurrency_total(excluding=function.name)
@@ -176,18 +195,18 @@ class Functions:
 
     async def get_concurrency(self, function_name: str) -> int | None:
         """GetFunctionConcurrency: the reservation, None when there is none."""
-        function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
+        function = await self.resolve(FunctionRef(self.partition.parse(function_name).name))
         return function.reserved_concurrent_executions
 
     async def delete_concurrency(self, function_name: str) -> None:
         """DeleteFunctionConcurrency: back to the unreserved pool."""
-        function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
+        function = await self.resolve(FunctionRef(self.partition.parse(function_name).name))
         await self.store.put_function_concurrency(function.name, None)
 
     async def put_recursion_config(self, function_name: str, recursive_loop: str) -> str:
         """PutFunctionRecursionConfig: whether the function's invocations are stopped past the
         limit of a chain (the request was checked: the value is one of the model's)."""
-        ref = FunctionRef(parse_function_name(function_name).name)
+        ref = FunctionRef(self.partition.parse(function_name).name)
         function = await self.resolve(ref)
         if not await self.store.put_recursion_config(function.name, recursive_loop):
             await self.resolve(ref)  # deleted meanwhile: answer as for a missing function
@@ -195,13 +214,13 @@ class Functions:
 
     async def get_recursion_config(self, function_name: str) -> str:
         """GetFunctionRecursionConfig: Terminate, AWS's default, when never set."""
-        function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
+        function = await self.resolve(FunctionRef(self.partition.parse(function_name).name))
         setting = await self.store.get_recursion_config(function.name)
         return setting or RECURSIVE_LOOP_TERMINATE
 
     async def delete(self, function_name: str, qualifier: str | None = None) -> None:
         """DeleteFunction: the whole function, or with a qualifier one published version."""
-        ref = parse_function_name(function_name, qualifier)
+        ref = self.partition.parse(function_name, qualifier)
         if ref.qualifier is None:
             if not await self.store.delete_function(ref.name):
                 raise ResourceNotFoundException(
@@ -243,7 +262,7 @@ class Functions:
         """PublishVersion: snapshot $LATEST as the next version (or return the latest version
         when nothing changed since). The event invoke configs are not copied
         (docs/aws-behaviour.md §2.2)."""
-        ref = parse_function_name(function_name)
+        ref = self.partition.parse(function_name)
         latest = await self.resolve(FunctionRef(ref.name))
         if revision_id and revision_id != latest.revision_id:
             raise PreconditionFailedException(
@@ -274,7 +293,7 @@ class Functions:
     ) -> tuple[builtins.list[FunctionConfig], str | None]:
         """ListVersionsByFunction: $LATEST, then the versions in order; the marker is an
         offset into that list."""
-        ref = parse_function_name(function_name)
+        ref = self.partition.parse(function_name)
         versions = await self.store.list_versions(ref.name)
         if not versions:
             raise ResourceNotFoundException(
@@ -313,7 +332,7 @@ class Functions:
     ) -> FunctionConfig:
         """UpdateFunctionCode: a new package for $LATEST; new sandboxes run it. With
         ``publish``, a version is published afterwards and returned."""
-        ref = parse_function_name(function_name)
+        ref = self.partition.parse(function_name)
         _check_zip(zip_file, "UpdateFunctionCode")
         current = await self.resolve(FunctionRef(ref.name))
         sha = base64.b64encode(hashlib.sha256(zip_file).digest()).decode()
@@ -341,8 +360,19 @@ def paginate(items: list[_T], marker: str | None, limit: int) -> tuple[list[_T],
     return page, (str(start + limit) if start + limit < len(items) else None)
 
 
-def _check(timeout: int | None, dead_letter_target_arn: str | None) -> None:
+def _check(
+    timeout: int | None,
+    dead_letter_target_arn: str | None,
+    environment: dict[str, str] | None = None,
+) -> None:
     """What Lambda refuses beyond the model's constraints."""
+    measured = json.dumps(environment or {}, separators=(",", ":"))
+    if len(measured.encode()) > MAX_ENVIRONMENT_BYTES:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided exceeded the 4KB limit. String measured: "
+            f"{measured[:100]}..."
+        )
     if timeout is not None and timeout > MAX_TIMEOUT:
         raise InvalidParameterValueException(
             f"The timeout value {timeout} is invalid. "
@@ -372,7 +402,7 @@ def _check_zip(zip_file: bytes, operation: str) -> None:
             if archive.testzip() is not None:
                 raise zipfile.BadZipFile
             problem = unsafe_entry(archive)
-    except (zipfile.BadZipFile, ValueError):
+    except UNREADABLE_ZIP:
         raise InvalidParameterValueException(
             "Could not unzip uploaded file. Please check your file, then try to upload again."
         ) from None

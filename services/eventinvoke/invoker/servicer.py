@@ -7,7 +7,6 @@ from typing import TypeAlias
 import grpc
 import structlog
 
-from eventinvoke.core.arn import parse_function_name
 from eventinvoke.core.errors import LambdaError
 from eventinvoke.invoker.aliases import Aliases
 from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
@@ -125,7 +124,7 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     async def GetFunction(
         self, request: pb.GetFunctionRequest, context: Context
     ) -> pb.GetFunctionResponse:
-        ref = parse_function_name(request.function_name, request.qualifier or None)
+        ref = self.functions.partition.parse(request.function_name, request.qualifier or None)
         function = await self.functions.resolve(ref)
         # Qualified: the ARN as asked for (an alias's for an alias; Version is the resolved one).
         arn = self.functions.qualified_arn(function, ref.qualifier) if ref.qualifier else None

@@ -163,6 +163,20 @@ class Settings:
         "machine; `none`: sandboxes run as the server's user",
         pattern=r"none|\d+-\d+",
     )
+    max_queued_events_per_function: int = setting(
+        0,
+        "admission control: Event invokes of a function with this many events queued get 429 "
+        "TooManyRequestsException (gRPC RESOURCE_EXHAUSTED) with Retry-After instead of 202; "
+        "counted from the backend every 100 ms, so replicas may overshoot by what they accept "
+        "meanwhile (SECURITY.md); 0: no bound",
+        minimum=0,
+    )
+    max_queued_events: int = setting(
+        0,
+        "admission control: the same bound on the events queued for all functions together; "
+        "0: no bound",
+        minimum=0,
+    )
     delivery_max_attempts: int = setting(
         8, "destination delivery attempts before the failed-delivery store", minimum=1
     )

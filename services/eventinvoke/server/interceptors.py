@@ -13,7 +13,12 @@ import structlog
 from eventinvoke.api.operations import BY_RPC
 from eventinvoke.backends.base import BackendUnavailable
 from eventinvoke.core.auth import Role, Verifier, denied, grpc_request, permits
-from eventinvoke.core.errors import LambdaError, ServiceException, ServiceUnavailableException
+from eventinvoke.core.errors import (
+    InvalidRequestContentException,
+    LambdaError,
+    ServiceException,
+    ServiceUnavailableException,
+)
 from eventinvoke.server.status import to_status
 from eventinvoke.server.validation import check, operation_of
 
@@ -47,6 +52,23 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
 
+class _Undecodable:
+    """A request whose bytes are not its message: the handler answers it with a domain error
+    (gRPC would answer a deserializer's exception with UNKNOWN and the parser's words)."""
+
+
+def _deserializer(parse: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+    def deserialize(data: bytes) -> Any:
+        if parse is None:
+            return data
+        try:
+            return parse(data)
+        except Exception:  # DecodeError, and whatever else a parser of hostile bytes raises
+            return _Undecodable()
+
+    return deserialize
+
+
 def _wrap(
     method: str, handler: grpc.RpcMethodHandler, verifier: Verifier | None
 ) -> grpc.RpcMethodHandler:
@@ -70,6 +92,10 @@ def _wrap(
                 caller = verifier.verify(grpc_request(method, metadata))
                 if not permits(caller.role, needed):
                     raise denied(caller, rpc, needed)
+            if isinstance(request, _Undecodable):
+                raise InvalidRequestContentException(
+                    f"Could not parse request body: not a protobuf message of {method}'s request"
+                )
             if operation is not None:
                 check(operation.name, request)
             response = await inner(request, context)
@@ -101,7 +127,7 @@ def _wrap(
 
     return grpc.unary_unary_rpc_method_handler(
         unary,
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=_deserializer(handler.request_deserializer),
         response_serializer=handler.response_serializer,
     )
 

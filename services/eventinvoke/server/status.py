@@ -44,6 +44,6 @@ def to_status(error: errors.LambdaError) -> grpc.Status:
     detail = any_pb2.Any()
     detail.Pack(error_info(error))
     status = status_pb2.Status(
-        code=getattr(code_pb2, code.name), message=error.message, details=[detail]
+        code=getattr(code_pb2, code.name), message=errors.bounded(error.message), details=[detail]
     )
     return rpc_status.to_status(status)

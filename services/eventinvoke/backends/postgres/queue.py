@@ -121,6 +121,12 @@ class PostgresEventQueue:
             lambda c: c.fetchval("SELECT count(*) FROM events")
         )
 
+    async def depth_by_function(self) -> dict[str, int]:
+        rows = await self._database.run(
+            lambda c: c.fetch("SELECT function_name, count(*) FROM events GROUP BY function_name")
+        )
+        return {row[0]: row[1] for row in rows}
+
     async def oldest_age(self) -> float | None:
         oldest = await self._database.run(
             lambda c: c.fetchval("SELECT min(enqueued_at) FROM events")

@@ -119,6 +119,13 @@ class SqliteEventQueue:
 
         return await self._database.read(depth)
 
+    async def depth_by_function(self) -> dict[str, int]:
+        def depths(connection: sqlite3.Connection) -> dict[str, int]:
+            query = "SELECT function_name, COUNT(*) FROM events GROUP BY function_name"
+            return {name: int(count) for name, count in connection.execute(query)}
+
+        return await self._database.read(depths)
+
     async def oldest_age(self) -> float | None:
         def oldest(connection: sqlite3.Connection) -> float | None:
             return connection.execute("SELECT MIN(enqueued_at) FROM events").fetchone()[0]
