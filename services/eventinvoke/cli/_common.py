@@ -44,20 +44,17 @@ class GlobalOptions:
     debug: bool = False
 
     def client(self) -> Client:
-        return Client(
-            self.endpoint,
-            router_endpoint=self.router_endpoint,
-            executor_endpoint=self.executor_endpoint,
-            profile=self.profile,
-        )
+        return Client(self.endpoint, **self._where())
 
     def async_client(self) -> AsyncClient:
-        return AsyncClient(
-            self.endpoint,
-            router_endpoint=self.router_endpoint,
-            executor_endpoint=self.executor_endpoint,
-            profile=self.profile,
-        )
+        return AsyncClient(self.endpoint, **self._where())
+
+    def _where(self) -> dict[str, Any]:
+        return {
+            "router_endpoint": self.router_endpoint,
+            "executor_endpoint": self.executor_endpoint,
+            "profile": self.profile,
+        }
 
 
 def echo_response(value: Any) -> None:

@@ -30,32 +30,27 @@ MAX_SKEW = datetime.timedelta(minutes=15)
 AMZ_DATE = "%Y%m%dT%H%M%SZ"
 
 
-class MissingAuthenticationTokenException(LambdaError):
+class AuthenticationError(LambdaError):
+    """Who is calling could not be established. ``code`` is AWS's exception name for why:
+    MissingAuthenticationTokenException, UnrecognizedClientException,
+    InvalidSignatureException or IncompleteSignatureException (all 403)."""
+
     http_status = 403
 
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self._code = code
 
-class UnrecognizedClientException(LambdaError):
-    http_status = 403
-
-
-class InvalidSignatureException(LambdaError):
-    http_status = 403
-
-
-class IncompleteSignatureException(LambdaError):
-    http_status = 403
+    @property
+    def code(self) -> str:
+        return self._code
 
 
 class AccessDeniedException(LambdaError):
     http_status = 403
 
 
-AUTH_ERRORS: tuple[type[LambdaError], ...] = (
-    MissingAuthenticationTokenException,
-    UnrecognizedClientException,
-    InvalidSignatureException,
-    IncompleteSignatureException,
-)
+AUTH_ERRORS: tuple[type[LambdaError], ...] = (AuthenticationError,)
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check "
     "your AWS Secret Access Key and signing method. Consult the service documentation for "
@@ -132,9 +127,10 @@ class Verifier:
         if authorization:
             match = _AUTHORIZATION.fullmatch(authorization.strip())
             if match is None:
-                raise IncompleteSignatureException(
+                raise AuthenticationError(
+                    "IncompleteSignatureException",
                     "Authorization header requires 'Credential', 'SignedHeaders' and "
-                    "'Signature' parameters (AWS4-HMAC-SHA256)."
+                    "'Signature' parameters (AWS4-HMAC-SHA256).",
                 )
             credential, signed, signature = match["credential"], match["signed"], match["signature"]
             amz_date = _header(request, "x-amz-date")
@@ -146,26 +142,30 @@ class Verifier:
             amz_date = query.get("X-Amz-Date", "")
             presigned = True
         else:
-            raise MissingAuthenticationTokenException("Missing Authentication Token")
+            raise AuthenticationError(
+                "MissingAuthenticationTokenException", "Missing Authentication Token"
+            )
         access_key_id, _, scope = credential.partition("/")
         date, region, service = (scope.split("/") + ["", "", ""])[:3]
         known = self.credentials.get(access_key_id)
         if known is None:
-            raise UnrecognizedClientException(
-                "The security token included in the request is invalid."
+            raise AuthenticationError(
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
             )
         signed_at = _parse_date(amz_date)
         if signed_at is None or date != amz_date[:8]:
-            raise IncompleteSignatureException(
+            raise AuthenticationError(
+                "IncompleteSignatureException",
                 "Date must be in ISO-8601 'basic format' (X-Amz-Date, yyyyMMddTHHmmssZ) and "
-                "match the date of the credential scope."
+                "match the date of the credential scope.",
             )
         self._check_time(signed_at, query.get("X-Amz-Expires") if presigned else None)
         expected = _signature(
             request, known, amz_date, region, service, signed.split(";"), presigned
         )
         if not hmac.compare_digest(expected, signature):
-            raise InvalidSignatureException(SIGNATURE_MISMATCH)
+            raise AuthenticationError("InvalidSignatureException", SIGNATURE_MISMATCH)
         return known
 
     def _check_time(self, signed_at: datetime.datetime, expires: str | None) -> None:
@@ -173,19 +173,22 @@ class Verifier:
         shown = now.strftime(AMZ_DATE)
         if expires is not None:
             if not expires.isdigit() or signed_at + datetime.timedelta(seconds=int(expires)) < now:
-                raise InvalidSignatureException(
-                    "Signature expired: the presigned URL is past its X-Amz-Expires."
+                raise AuthenticationError(
+                    "InvalidSignatureException",
+                    "Signature expired: the presigned URL is past its X-Amz-Expires.",
                 )
             return
         if signed_at < now - MAX_SKEW:
-            raise InvalidSignatureException(
+            raise AuthenticationError(
+                "InvalidSignatureException",
                 f"Signature expired: {signed_at.strftime(AMZ_DATE)} is now earlier than "
-                f"{(now - MAX_SKEW).strftime(AMZ_DATE)} ({shown} - 15 min.)"
+                f"{(now - MAX_SKEW).strftime(AMZ_DATE)} ({shown} - 15 min.)",
             )
         if signed_at > now + MAX_SKEW:
-            raise InvalidSignatureException(
+            raise AuthenticationError(
+                "InvalidSignatureException",
                 f"Signature not yet current: {signed_at.strftime(AMZ_DATE)} is still later than "
-                f"{(now + MAX_SKEW).strftime(AMZ_DATE)} ({shown} + 15 min.)"
+                f"{(now + MAX_SKEW).strftime(AMZ_DATE)} ({shown} + 15 min.)",
             )
 
 
