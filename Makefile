@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml hatch_build.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e plugins/eventinvoke-webhook
 	touch $@
 
-# The Node.js client's packages (@grpc/grpc-js, @grpc/proto-loader); its test runs in `make test`.
+# The Node.js client's packages (@grpc/grpc-js, @grpc/proto-loader, and the AWS SDK's signer and
+# credential providers); its test runs in `make test`.
 $(NODE_MODULES): clients/node/package.json clients/node/package-lock.json
 	npm install --prefix clients/node --no-audit --no-fund
 	touch $@

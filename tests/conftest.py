@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -19,6 +20,11 @@ from eventinvoke.testing import TIME_SCALE as TIME_SCALE  # re-exported for the 
 from eventinvoke.testing import suite_settings
 
 FUNCTIONS = Path(__file__).parent / "functions"
+
+# Test functions write their records into the test's own directory, which a sandbox's user may
+# not reach: servers the tests start, in this process (suite_settings) or as processes that
+# inherit this variable, run them as their own user. tests/security isolates them.
+os.environ.setdefault("EVENTINVOKE_SANDBOX_UIDS", "none")
 # Tests run AWS's real retry policy 100x faster: delays of 0.6 s and 1.2 s, ages / 100.
 zip_dir = zip_directory
 

@@ -34,6 +34,7 @@ def test_generated_protobuf_code_is_not_tracked() -> None:
 def test_plugin_api_is_pinned() -> None:
     assert sorted(eventinvoke.router.plugin.__all__) == sorted(
         [
+            "AddressRefusedError",
             "DEAD_LETTER",
             "ENTRY_POINT_GROUP",
             "NAME",
@@ -44,6 +45,7 @@ def test_plugin_api_is_pinned() -> None:
             "DestinationAdapter",
             "ExecutionRecord",
             "FunctionInvoker",
+            "OutboundGuard",
             "PermanentDeliveryError",
             "RetryableDeliveryError",
             "RouterContext",

@@ -9,12 +9,27 @@
 // rejects with a ServiceError carrying AWS's exception name (`code`, e.g.
 // "ResourceNotFoundException"), message and HTTP status, read from the google.rpc.ErrorInfo the
 // servers attach to every error.
+//
+// Calls are signed with AWS credentials when there are some (SECURITY.md: SigV4 over
+// `POST https://eventinvoke/<package.Service>/<Method>`, empty body, service `lambda`): given as
+// `new InvokerClient(address, { credentials: { accessKeyId, secretAccessKey, sessionToken } })`
+// (or an AWS SDK credential provider), else found as the AWS SDK for JavaScript finds them:
+// the profile named by the `profile` option or AWS_PROFILE, else AWS_ACCESS_KEY_ID /
+// AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN), else the `default` profile, of ~/.aws/credentials
+// and ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE). Not the instance-metadata or
+// container providers: a client on a laptop would wait on them. No credentials anywhere: calls
+// go unsigned (`credentials: false` forces that), as a server with none configured accepts on
+// loopback.
 "use strict";
 
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 const protoLoader = require("@grpc/proto-loader");
 const protobuf = require("protobufjs");
+const { SignatureV4 } = require("@smithy/signature-v4");
+const { Hash } = require("@smithy/hash-node");
+const { fromEnv } = require("@aws-sdk/credential-provider-env");
+const { fromIni } = require("@aws-sdk/credential-provider-ini");
 
 const PROTOS = path.resolve(__dirname, "..", "..", "protos");
 const INVOKER_PROTO = "eventinvoke/v1/invoker_service.proto";
@@ -68,6 +83,134 @@ const rpcTypes = protobuf.Root.fromJSON({
 const Status = rpcTypes.lookupType("google.rpc.Status");
 const ErrorInfo = rpcTypes.lookupType("google.rpc.ErrorInfo");
 
+// The request a call's signature covers. The host is fixed, so that proxies and meshes that
+// rewrite :authority do not break it; the region is any (the servers take the signed one).
+const SIGNED_HOST = "eventinvoke";
+const SIGNING_SERVICE = "lambda";
+const SIGNING_REGION = "us-east-1";
+// Credentials that expire (a role's, SSO's) are found again this long before they do.
+const REFRESH_BEFORE_MS = 5 * 60 * 1000;
+
+// The caller's credentials as the AWS SDK's default chain finds them, without its network
+// providers; null when there are none. A profile named (`profile`, else AWS_PROFILE) comes before
+// the environment's keys, as in the SDK, and one that cannot be read is an error; the `default`
+// profile missing just means unsigned calls.
+async function findCredentials(profile) {
+  const named = profile || process.env.AWS_PROFILE;
+  if (!named) {
+    try {
+      return await fromEnv()();
+    } catch {
+      // none in the environment: the shared files
+    }
+  }
+  try {
+    return await fromIni({ profile: named, ignoreCache: true })();
+  } catch (error) {
+    if (named) throw error;
+    return null;
+  }
+}
+
+// Signs calls: the metadata for a method, one signature per method and second (a signature
+// names its second, so the calls within it share one).
+class Signer {
+  constructor(credentials, profile) {
+    if (typeof credentials === "function") this.provider = credentials; // an AWS SDK provider
+    else if (credentials) this.provider = async () => credentials;
+    else this.provider = () => findCredentials(profile);
+    this.found = null;
+    this.finding = null; // the search under way, shared by the calls that wait for it
+    this.cache = new Map(); // method -> {second, signer, metadata}
+  }
+
+  // {credentials, signer}, found once (again when they are about to expire); null: unsigned.
+  async current() {
+    const found = this.found;
+    const expiration = found && found.credentials && found.credentials.expiration;
+    if (found && !(expiration && new Date(expiration) - Date.now() < REFRESH_BEFORE_MS)) {
+      return found;
+    }
+    if (!this.finding) {
+      this.finding = Promise.resolve()
+        .then(() => this.provider())
+        .then((credentials) => {
+          if (credentials && !(credentials.accessKeyId && credentials.secretAccessKey)) {
+            throw new TypeError("credentials need an accessKeyId and a secretAccessKey");
+          }
+          const signer = credentials
+            ? new SignatureV4({
+                credentials,
+                region: SIGNING_REGION,
+                service: SIGNING_SERVICE,
+                sha256: Hash.bind(null, "sha256"),
+                applyChecksum: false, // no x-amz-content-sha256: the servers sign without it
+              })
+            : null;
+          this.found = { credentials: credentials || null, signer };
+          this.cache.clear();
+          return this.found;
+        })
+        .finally(() => {
+          this.finding = null;
+        });
+    }
+    return this.finding;
+  }
+
+  // [[key, value], ...] for the call of `method` ("/eventinvoke.v1.Invoker/Invoke"); [] unsigned.
+  async metadata(method) {
+    const { signer } = await this.current();
+    if (!signer) return [];
+    const second = Math.floor(Date.now() / 1000);
+    const cached = this.cache.get(method);
+    if (cached && cached.second === second && cached.signer === signer) return cached.metadata;
+    const signed = await signer.sign(
+      {
+        method: "POST",
+        protocol: "https:",
+        hostname: SIGNED_HOST,
+        path: method,
+        headers: { host: SIGNED_HOST },
+        query: {},
+        body: "",
+      },
+      { signingDate: new Date(second * 1000) },
+    );
+    const metadata = ["authorization", "x-amz-date", "x-amz-security-token"]
+      .filter((name) => signed.headers[name])
+      .map((name) => [name, signed.headers[name]]);
+    this.cache.set(method, { second, signer, metadata });
+    return metadata;
+  }
+
+  // A grpc-js interceptor that adds the signature to every call's metadata. When credentials
+  // cannot be found (a named profile that is not there), the call ends UNAUTHENTICATED, unsent.
+  interceptor() {
+    return (options, nextCall) => {
+      const call = nextCall(options);
+      return new grpc.InterceptingCall(call, {
+        start: (metadata, listener, next) => {
+          this.metadata(options.method_definition.path).then(
+            (extra) => {
+              for (const [key, value] of extra) metadata.set(key, value);
+              next(metadata, listener);
+            },
+            (error) => {
+              // Ended before it starts: nothing reaches the server.
+              call.cancelWithStatus(
+                grpc.status.UNAUTHENTICATED,
+                `no credentials to sign with: ${error.message}`,
+              );
+              next(metadata, listener);
+            },
+          );
+        },
+      });
+    };
+  }
+}
+
 class ServiceError extends Error {
   constructor(code, message, httpStatus, metadata, grpcCode) {
     super(message);
@@ -98,9 +241,15 @@ function toServiceError(error) {
 }
 
 class InvokerClient {
-  constructor(address = "127.0.0.1:50051", { deadlineSeconds } = {}) {
+  // credentials: {accessKeyId, secretAccessKey, sessionToken}, an AWS SDK credential provider,
+  // false (never sign) or absent (the environment's, else the profile's: see the top of this file).
+  constructor(address = "127.0.0.1:50051", { deadlineSeconds, credentials, profile } = {}) {
     const Invoker = loadInvoker();
-    this.stub = new Invoker(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    const signer = credentials === false ? null : new Signer(credentials, profile);
+    this.stub = new Invoker(address, grpc.credentials.createInsecure(), {
+      ...CHANNEL_OPTIONS,
+      interceptors: signer ? [signer.interceptor()] : [],
+    });
     this.deadlineSeconds = deadlineSeconds;
     for (const [rpc, method] of Object.entries(Invoker.service)) {
       const name = method.originalName || rpc.charAt(0).toLowerCase() + rpc.slice(1);

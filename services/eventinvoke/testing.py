@@ -135,6 +135,9 @@ def suite_settings(data_dir: Path, **overrides: Any) -> Settings:
         "time_scale": TIME_SCALE,
         "lease_margin": 2.0,
         "log_format": "json",
+        # Test functions write their records into the test's own directory, which a sandbox
+        # user may not reach: they run as the server's user (tests/security isolates them).
+        "sandbox_uids": "none",
     }
     values.update(overrides)
     return Settings.load(values, environ={})

@@ -367,7 +367,10 @@ async def test_async_client_delivers_the_walkthrough_record(suite: Running) -> N
 def test_public_names_are_pinned() -> None:
     assert sorted(ec.__all__) == sorted(
         [
-            "DEFAULT_ENDPOINT", "AsyncClient", "Client", "EndpointConnectionError",
+            "DEFAULT_ENDPOINT", "AccessDeniedException", "AsyncClient", "Client",
+            "EndpointConnectionError", "Keys", "UnrecognizedClientException",
+            "IncompleteSignatureException", "InvalidSignatureException",
+            "MissingAuthenticationTokenException", "Tls",
             "EventInvokeError", "InvalidParameterValueException",
             "InvalidRequestContentException", "ParamValidationError",
             "PreconditionFailedException",

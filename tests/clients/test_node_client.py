@@ -2,26 +2,65 @@
 
 ``make install`` runs ``npm install --prefix clients/node``; this test installs the packages itself
 when they are missing (``npm ci``, from the lock file).
+
+Against a suite with credentials configured, the client signs its calls with keys given, from
+the AWS environment variables or from a profile, and a wrong or missing signature reaches Node
+as AWS's exception name.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import FUNCTIONS, read_lines, wait_until, zip_dir
+from gateway.harness import GatewaySuite, run_gateway_suite
 
 from eventinvoke.client import Client, ResourceNotFoundException
+from eventinvoke.core.auth import Credential
+from eventinvoke.server.config import Auth
 
 NODE_CLIENT = Path(__file__).parents[2] / "clients" / "node"
 ARN = "arn:aws:lambda:us-east-1:000000000000:function"
+ADMIN = ("AKIDNODEADMIN", "node-admin-secret")
+INVOKER = ("AKIDNODEINVOKE", "node-invoke-secret")
+AUTH = Auth((Credential(*ADMIN, "admin"), Credential(*INVOKER, "invoke")))
+
+# Invokes the function argv[3] argv[4] times (Event) with the client of index.js (argv[1]) at
+# argv[2], built with the options argv[5] (JSON); prints the status codes, or the error's name
+# and message on stderr.
+INVOKE = """
+const { InvokerClient } = require(process.argv[1]);
+const [address, name, times, options] = process.argv.slice(2);
+const client = new InvokerClient(address, JSON.parse(options));
+(async () => {
+  const codes = [];
+  for (let i = 0; i < Number(times); i++) {
+    const answer = await client.invoke({
+      function_name: name,
+      invocation_type: "INVOCATION_TYPE_EVENT",
+      payload: Buffer.from("{}"),
+    });
+    codes.push(answer.status_code);
+  }
+  console.log(JSON.stringify(codes));
+})()
+  .catch((error) => {
+    console.error(`${error.code}: ${error.message}`);
+    process.exitCode = 1;
+  })
+  .finally(() => client.close());
+"""
 
 
 def _node_packages() -> None:
-    if not (NODE_CLIENT / "node_modules" / "@grpc" / "grpc-js").is_dir():
+    wanted = json.loads((NODE_CLIENT / "package.json").read_text())["dependencies"]
+    if not all((NODE_CLIENT / "node_modules" / name).is_dir() for name in wanted):
         npm = shutil.which("npm")
         assert npm, "npm is needed for the Node.js client (https://nodejs.org)"
         subprocess.run(
@@ -29,15 +68,41 @@ def _node_packages() -> None:
         )
 
 
-def _node(*args: str) -> subprocess.CompletedProcess[str]:
+def _env(tmp_path: Path, **aws: str) -> dict[str, str]:
+    """The environment of a node process: no AWS credentials but ``aws``, and never the
+    developer's own ~/.aws files (the test's paths, which need not exist)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
+        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
+    )
+    env.update(aws)
+    return env
+
+
+def _node(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return _run_node(str(NODE_CLIENT / "example.js"), *args, env=env)
+
+
+def _invoke(
+    address: str,
+    function: str,
+    env: dict[str, str],
+    times: int = 1,
+    **options: object,
+) -> subprocess.CompletedProcess[str]:
+    """``INVOKE`` with the client options ``options``."""
+    index = str(NODE_CLIENT / "index.js")
+    return _run_node(
+        "-e", INVOKE, index, address, function, str(times), json.dumps(options), env=env
+    )
+
+
+def _run_node(*args: str, env: dict[str, str] | None) -> subprocess.CompletedProcess[str]:
     node = shutil.which("node")
     assert node, "node is needed for the Node.js client (https://nodejs.org)"
-    return subprocess.run(
-        [node, str(NODE_CLIENT / "example.js"), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    assert env is not None, "a node process gets an environment without the developer's AWS keys"
+    return subprocess.run([node, *args], capture_output=True, text=True, timeout=60, env=env)
 
 
 def test_node_example_creates_configures_and_invokes_async_and_runs_again(
@@ -56,7 +121,12 @@ def test_node_example_creates_configures_and_invokes_async_and_runs_again(
         )
 
         run = _node(
-            suite_in_thread, "--function-name", "from-node", "--on-success", f"{ARN}:collector"
+            suite_in_thread,
+            "--function-name",
+            "from-node",
+            "--on-success",
+            f"{ARN}:collector",
+            env=_env(tmp_path),
         )
 
         assert run.returncode == 0, run.stderr
@@ -80,7 +150,12 @@ def test_node_example_creates_configures_and_invokes_async_and_runs_again(
         # Again, against the same server: the function exists, so its code is updated.
         first = client.get_function_configuration("from-node")
         again = _node(
-            suite_in_thread, "--function-name", "from-node", "--on-success", f"{ARN}:collector"
+            suite_in_thread,
+            "--function-name",
+            "from-node",
+            "--on-success",
+            f"{ARN}:collector",
+            env=_env(tmp_path),
         )
 
         assert again.returncode == 0, again.stderr
@@ -94,12 +169,14 @@ def test_node_example_creates_configures_and_invokes_async_and_runs_again(
         assert updated["RevisionId"] != first["RevisionId"]  # UpdateFunctionCode ran
 
 
-def test_node_client_raises_aws_errors(suite_in_thread: str) -> None:
+def test_node_client_raises_aws_errors(suite_in_thread: str, tmp_path: Path) -> None:
     """A destination AWS refuses: the AWS exception name and message reach Node."""
     _node_packages()
     role = "arn:aws:iam::000000000000:role/not-a-destination"
 
-    run = _node(suite_in_thread, "--function-name", "refused", "--on-success", role)
+    run = _node(
+        suite_in_thread, "--function-name", "refused", "--on-success", role, env=_env(tmp_path)
+    )
 
     assert run.returncode == 1
     assert run.stderr.strip() == (
@@ -110,3 +187,109 @@ def test_node_client_raises_aws_errors(suite_in_thread: str) -> None:
         assert client.get_function("refused")["Configuration"]["FunctionName"] == "refused"
         with pytest.raises(ResourceNotFoundException):  # and the Python client agrees on errors
             client.get_function_event_invoke_config("refused")
+
+
+# --- a suite with credentials configured ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewaySuite]:
+    running = None
+    for running in run_gateway_suite(tmp_path_factory.mktemp("node-secured"), auth=AUTH):
+        running.deploy("guarded", "echo")
+        yield running
+
+
+def test_node_client_signs_with_keys_given(secured: GatewaySuite, tmp_path: Path) -> None:
+    """Keys given to the constructor, a session token too; several calls within a second share
+    a signature."""
+    _node_packages()
+    keys = {"accessKeyId": INVOKER[0], "secretAccessKey": INVOKER[1]}
+
+    plain = _invoke(secured.address, "guarded", _env(tmp_path), times=3, credentials=keys)
+    with_token = _invoke(
+        secured.address,
+        "guarded",
+        _env(tmp_path),
+        credentials={**keys, "sessionToken": "a-session-token"},
+    )
+
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout) == [202, 202, 202]
+    assert with_token.returncode == 0, with_token.stderr
+    assert json.loads(with_token.stdout) == [202]
+
+
+def test_node_client_takes_keys_from_the_aws_environment(
+    secured: GatewaySuite, tmp_path: Path
+) -> None:
+    _node_packages()
+    env = _env(tmp_path, AWS_ACCESS_KEY_ID=INVOKER[0], AWS_SECRET_ACCESS_KEY=INVOKER[1])
+
+    run = _invoke(secured.address, "guarded", env)
+
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == [202]
+
+
+def test_node_example_takes_keys_from_a_profile(secured: GatewaySuite, tmp_path: Path) -> None:
+    """The example, unchanged, with an admin's profile: it creates, configures and invokes. A
+    profile named comes before the environment's keys, as in the AWS SDK for JavaScript."""
+    _node_packages()
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        f"[default]\naws_access_key_id = AKIDNOBODY\naws_secret_access_key = x\n"
+        f"[ops]\naws_access_key_id = {ADMIN[0]}\naws_secret_access_key = {ADMIN[1]}\n"
+    )
+    env = _env(
+        tmp_path,
+        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+        AWS_PROFILE="ops",
+        AWS_ACCESS_KEY_ID="AKIDNOBODY",
+        AWS_SECRET_ACCESS_KEY="x",
+    )
+
+    run = _node(secured.address, "--function-name", "node-profile", env=env)
+
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    assert lines[0] == {"FunctionArn": f"{ARN}:node-profile"}
+    assert lines[2]["StatusCode"] == 202
+    assert secured.client.get_function("node-profile")["Configuration"]["FunctionName"] == (
+        "node-profile"
+    )
+
+
+@pytest.mark.parametrize(
+    ("credentials", "aws", "error"),
+    [
+        (
+            {"accessKeyId": ADMIN[0], "secretAccessKey": "wrong"},
+            {},
+            "InvalidSignatureException: The request signature we calculated does not match",
+        ),
+        (None, {}, "MissingAuthenticationTokenException: Missing Authentication Token"),
+        (
+            False,
+            {"AWS_ACCESS_KEY_ID": ADMIN[0], "AWS_SECRET_ACCESS_KEY": ADMIN[1]},
+            ("MissingAuthenticationTokenException: Missing Authentication Token"),
+        ),
+        # A profile named but not there: the call ends before it is sent.
+        (None, {"AWS_PROFILE": "missing"}, "UNAUTHENTICATED: no credentials to sign with: "),
+    ],
+    ids=["wrong-secret", "no-credentials", "credentials-false", "missing-profile"],
+)
+def test_node_client_without_or_with_wrong_credentials_gets_aws_errors(
+    secured: GatewaySuite,
+    tmp_path: Path,
+    credentials: dict[str, str] | bool | None,
+    aws: dict[str, str],
+    error: str,
+) -> None:
+    _node_packages()
+    options = {} if credentials is None else {"credentials": credentials}
+
+    run = _invoke(secured.address, "guarded", _env(tmp_path, **aws), **options)
+
+    assert run.returncode == 1, run.stdout
+    assert run.stderr.startswith(error), run.stderr

@@ -78,6 +78,8 @@ GET_CONFIG = Call("get_function_event_invoke_config", {"FunctionName": "{fn}"})
 DELETE_CONFIG = Call("delete_function_event_invoke_config", {"FunctionName": "{fn}"})
 LIST_CONFIGS = Call("list_function_event_invoke_configs", {"FunctionName": "{fn}"})
 NOT_FOUND = Err("ResourceNotFoundException", 404, "Function not found: {arn}")
+# Invoke's ARN always carries a qualifier, $LATEST when none was given (§1.4, recorded 2025-11).
+INVOKE_NOT_FOUND = Err("ResourceNotFoundException", 404, "Function not found: {arn}:$LATEST")
 NO_CONFIG = Err(
     "ResourceNotFoundException", 404, "The function {arn}:$LATEST doesn't have an EventInvokeConfig"
 )
@@ -499,7 +501,9 @@ CASES = [
         Ok({"StatusCode": 202}),
     ),
     *[
-        Case(f"invoke-missing-{kind}", invoke(InvocationType=kind), NOT_FOUND, function=False)
+        Case(
+            f"invoke-missing-{kind}", invoke(InvocationType=kind), INVOKE_NOT_FOUND, function=False
+        )
         for kind in ("Event", "RequestResponse", "DryRun")
     ],
     Case(

@@ -79,7 +79,10 @@ def test_the_images_settings_are_real_settings_with_valid_values() -> None:
     known = {config.variable(name) for name, *_ in config.fields()}
 
     assert ours and set(ours) <= known, set(ours) - known  # a misspelt one would be ignored
-    settings = config.Settings.load(environ=ours)
+    assert "EVENTINVOKE_AUTH" not in ours  # credentials come at run time, never in the image
+    with pytest.raises(config.SettingError, match="no credentials are configured"):
+        config.Settings.load(environ=ours)  # on every interface, it will not serve open
+    settings = config.Settings.load(environ={**ours, "EVENTINVOKE_AUTH": "AKID:secret:admin"})
     assert settings.data_dir == Path(ours["EVENTINVOKE_DATA_DIR"])
     assert settings.log_format == "json"
 

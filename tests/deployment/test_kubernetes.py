@@ -49,7 +49,10 @@ from eventinvoke.server.serve import Server
 KUBERNETES_VERSIONS = ("1.27", kubernetes_validate.utils.latest_version())
 OVERLAYS = overlays()
 WORKLOAD_OVERLAYS = [o for o in OVERLAYS if workloads(render(o))]
-SECRETS = {("eventinvoke-database", "url"): "postgresql://eventinvoke:pw@postgres:5432/eventinvoke"}
+SECRETS = {
+    ("eventinvoke-database", "url"): "postgresql://eventinvoke:pw@postgres:5432/eventinvoke",
+    ("eventinvoke-credentials", "auth"): "AKIDSUITE:suite-secret:service",
+}
 GRPC_PORT = 50051
 HTTP_PORT = 9001
 

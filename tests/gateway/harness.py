@@ -40,7 +40,8 @@ class GatewaySuite:
         self.tmp_path = tmp_path
         self.address = suite.address  # gRPC
         self.url = suite.gateway.url  # HTTP, for --endpoint-url
-        self.client = Client(self.address)
+        own = suite.settings.auth.own()  # the admin's, where calls must be signed
+        self.client = Client(self.address, credentials=_keys(own) if own else False)
 
     def boto3_lambda(self, **config: Any) -> Any:
         """boto3's lambda client pointed at the gateway; no retries, so errors show at once."""
@@ -84,6 +85,10 @@ class GatewaySuite:
         return path
 
 
+def _keys(credential: Any) -> tuple[str, str]:
+    return credential.access_key_id, credential.secret_access_key
+
+
 class HttpResponse:
     """A raw HTTP answer: status, headers (case-insensitive) and body bytes."""
 
@@ -111,15 +116,17 @@ async def http(
         return HttpResponse(response.status, response.headers, await response.read())
 
 
-def run_gateway_suite(tmp_path: Path) -> Iterator[GatewaySuite]:
-    """Start the suite with every role (gateway included) on free ports; stop it after."""
+def run_gateway_suite(tmp_path: Path, **overrides: Any) -> Iterator[GatewaySuite]:
+    """Start the suite with every role (gateway included) on free ports, with settings
+    ``overrides``; stop it after."""
     saved_logging = structlog.get_config() if structlog.is_configured() else None
     suite_log = (tmp_path / "suite.log").open("a", buffering=1)
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(suite_log))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="gateway-suite", daemon=True)
     thread.start()
-    suite = Suite(test_settings(tmp_path / "data", http_listen="127.0.0.1:0"), roles=ROLES)
+    settings = test_settings(tmp_path / "data", **{"http_listen": "127.0.0.1:0", **overrides})
+    suite = Suite(settings, roles=ROLES)
 
     def run(coroutine: Any, timeout: float = 30.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)

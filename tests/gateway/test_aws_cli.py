@@ -94,5 +94,5 @@ def test_the_aws_cli_shows_aws_errors(gateway: GatewaySuite, tmp_path: Path) -> 
     assert run.returncode == 255
     assert run.stderr.strip() == (
         "An error occurred (ResourceNotFoundException) when calling the Invoke operation: "
-        f"Function not found: {ACCOUNT_ARN}:nope"
+        f"Function not found: {ACCOUNT_ARN}:nope:$LATEST"
     )

@@ -175,7 +175,7 @@ async def test_payload_limits(
 
 
 @pytest.mark.parametrize("invocation_type", ["Event", "RequestResponse", "DryRun"])
-@pytest.mark.parametrize(("query", "arn"), [("", "nope"), ("?Qualifier=10", "nope:10")])
+@pytest.mark.parametrize(("query", "arn"), [("", "nope:$LATEST"), ("?Qualifier=10", "nope:10")])
 async def test_a_missing_function_is_404_for_every_type(
     gateway: GatewaySuite, invocation_type: str, query: str, arn: str
 ) -> None:
@@ -273,7 +273,7 @@ def test_boto3_raises_the_modelled_exception(gateway: GatewaySuite) -> None:
     error = raised.value.response["Error"]
     assert error == {
         "Code": "ResourceNotFoundException",
-        "Message": f"Function not found: {ACCOUNT_ARN}:nope",
+        "Message": f"Function not found: {ACCOUNT_ARN}:nope:$LATEST",
     }
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert bad_json.value.response["Error"]["Message"].startswith(
@@ -297,7 +297,7 @@ async def test_invoke_async_legacy(gateway: GatewaySuite, echo_runs: Path) -> No
         [run] = wait_until(lambda rid=request_id: _runs_of(echo_runs, rid))
         assert run["event"] == event
     assert missing.status == 404
-    assert missing.json()["Message"] == f"Function not found: {ACCOUNT_ARN}:nope"
+    assert missing.json()["Message"] == f"Function not found: {ACCOUNT_ARN}:nope:$LATEST"
 
 
 async def test_a_throttle_is_429_with_its_reason(gateway: GatewaySuite) -> None:

@@ -22,6 +22,11 @@ NOT_IN_THE_MODEL = {
     "ValidationException",
     "RequestEntityTooLargeException",
     "UnknownOperationException",
+    "MissingAuthenticationTokenException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "IncompleteSignatureException",
+    "AccessDeniedException",
 }
 
 

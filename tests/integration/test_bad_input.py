@@ -109,8 +109,8 @@ async def test_unknown_function_is_404_and_server_keeps_serving(
     runs = await _echo(suite)
 
     for name, arn in (
-        ("ghost", suite.arn("ghost")),
-        (suite.arn("ghost"), suite.arn("ghost")),
+        ("ghost", f"{suite.arn('ghost')}:$LATEST"),
+        (suite.arn("ghost"), f"{suite.arn('ghost')}:$LATEST"),
         ("ghost:$LATEST", f"{suite.arn('ghost')}:$LATEST"),
     ):
         with pytest.raises(ResourceNotFoundException) as raised:

@@ -23,7 +23,9 @@ from eventinvoke.client import AsyncClient
 
 
 def _environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("EVENTINVOKE_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("EVENTINVOKE_")}
+    # The collector writes into the test's directory: functions run as the server (conftest).
+    return {**environ, "EVENTINVOKE_SANDBOX_UIDS": "none"}
 
 
 def _with(url: str, **parts: str) -> str:

@@ -168,7 +168,7 @@ async def test_missing_function_is_404_function_not_found(
 
     assert raised.value.code == "ResourceNotFoundException"
     assert raised.value.http_status == 404
-    assert raised.value.message == f"Function not found: {suite.arn('nope')}"
+    assert raised.value.message == f"Function not found: {suite.arn('nope')}:$LATEST"
 
 
 async def test_missing_function_message_carries_the_qualifier(suite: Running) -> None:

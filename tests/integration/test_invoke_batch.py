@@ -70,7 +70,7 @@ async def test_each_invocation_of_a_batch_is_answered_on_its_own_in_order(
     assert missing.error.code == grpc.StatusCode.NOT_FOUND.value[0]
     assert missing.error.metadata["httpStatus"] == "404"
     assert missing.error.message == (
-        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing"
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing:$LATEST"
     )
     assert not_json.error.reason == "InvalidRequestContentException"
     assert not_json.error.message.startswith("Could not parse request body into json")

@@ -31,7 +31,14 @@ CONTEXT = RouterContext(Partition(), invoker=None)  # type: ignore[arg-type]
 SECRET_ENV = "EVENTINVOKE_TEST_WEBHOOK_SECRET"
 SECRET = "correct horse battery staple"
 FAIL = "def handler(event, context):\n    raise RuntimeError('failed on purpose')\n"
-SIGNED = {"destinations": {"webhook": {"secret_env": SECRET_ENV, "timeout": 5}}}
+# The receivers listen on loopback, which the SSRF guard refuses unless the allow-list admits it.
+LOOPBACK = {"destination_allow_networks": ("127.0.0.0/8",)}
+SIGNED = {"destinations": {"webhook": {"secret_env": SECRET_ENV, "timeout": 5}}, **LOOPBACK}
+
+
+@pytest.fixture
+def eventinvoke_settings() -> dict[str, object]:
+    return LOOPBACK
 
 
 @dataclass

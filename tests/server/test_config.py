@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from eventinvoke.cli import cli
+from eventinvoke.core.auth import Credential
 from eventinvoke.server import config
 from eventinvoke.server.config import SettingError, Settings
 
@@ -22,7 +23,7 @@ README = Path(__file__).parents[2] / "README.md"
 # A value for each setting that differs from its default, as text and as the parsed value.
 _SAMPLES: dict[str, tuple[str, Any]] = {
     "data_dir": ("/srv/eventinvoke", Path("/srv/eventinvoke")),
-    "listen": ("0.0.0.0:7000", "0.0.0.0:7000"),
+    "listen": ("127.0.0.2:7000", "127.0.0.2:7000"),
     "http_listen": ("[::1]:7001", "[::1]:7001"),
     "region": ("eu-west-1", "eu-west-1"),
     "account": ("123456789012", "123456789012"),
@@ -30,12 +31,37 @@ _SAMPLES: dict[str, tuple[str, Any]] = {
     "executor_endpoint": ("executor:50051", "executor:50051"),
     "backend": ("postgresql://ei:secret@db:5432/ei", "postgresql://ei:secret@db:5432/ei"),
     "disabled_destinations": ("s3, sns", ("s3", "sns")),
+    "destination_allow_networks": ("127.0.0.0/8, fd00::/8", ("127.0.0.0/8", "fd00::/8")),
+    "max_queued_events_per_function": ("1000", 1000),
+    "max_queued_events": ("100000", 100000),
     "log_format": ("console", "console"),
     "log_level": ("warning", "warning"),
     "destinations": (
         '{"sqs": {"endpoint_url": "http://q"}}',
         {"sqs": {"endpoint_url": "http://q"}},
     ),
+    "tls_cert": ("/srv/tls/cert.pem", "/srv/tls/cert.pem"),
+    "tls_key": ("/srv/tls/key.pem", "/srv/tls/key.pem"),
+    "tls_client_ca": ("/srv/tls/clients.pem", "/srv/tls/clients.pem"),
+    "sandbox_uids": ("70000-70031", "70000-70031"),
+    "auth": (
+        "AKIDINVOKE:s3cret:invoke,AKIDADMIN:0ther",
+        config.Auth(
+            (
+                Credential("AKIDINVOKE", "s3cret", "invoke"),
+                Credential("AKIDADMIN", "0ther", "admin"),
+            )
+        ),
+    ),
+}
+
+
+# TLS settings go together: a certificate needs its key, a client CA both.
+_TLS = {"EVENTINVOKE_TLS_CERT": "/etc/ei/cert.pem", "EVENTINVOKE_TLS_KEY": "/etc/ei/key.pem"}
+_GIVEN_WITH: dict[str, dict[str, str]] = {
+    "tls_cert": {"EVENTINVOKE_TLS_KEY": "/etc/ei/key.pem"},
+    "tls_key": {"EVENTINVOKE_TLS_CERT": "/etc/ei/cert.pem"},
+    "tls_client_ca": _TLS,
 }
 
 
@@ -61,6 +87,12 @@ def _flags(args: list[str]) -> dict[str, Any]:
 
 
 def _toml(name: str, value: Any) -> str:
+    if isinstance(value, config.Auth):
+        return "\n".join(
+            f"[[{name}.credentials]]\naccess_key_id = {json.dumps(c.access_key_id)}\n"
+            f"secret_access_key = {json.dumps(c.secret_access_key)}\nrole = {json.dumps(c.role)}"
+            for c in value.credentials
+        )
     if isinstance(value, dict):
         return "\n".join(
             f"[{name}.{table}]\n" + "\n".join(f"{k} = {json.dumps(v)}" for k, v in keys.items())
@@ -81,11 +113,12 @@ def test_each_setting_is_a_flag_a_variable_and_a_toml_key(
 ) -> None:
     negative = "--no-" + flag[2:]
     args = [flag if value else negative] if isinstance(value, bool) else [flag, text]
-    from_flag = Settings.load(_flags(args), environ={})
-    from_variable = Settings.load(environ={config.variable(name): text})
+    others = _GIVEN_WITH.get(name, {})  # settings this one needs beside it, as variables
+    from_flag = Settings.load(_flags(args), environ=others)
+    from_variable = Settings.load(environ={**others, config.variable(name): text})
     toml = tmp_path / "eventinvoke.toml"
     toml.write_text(_toml(name, value) + "\n")
-    from_file = Settings.load(environ={}, config_file=toml)
+    from_file = Settings.load(environ=others, config_file=toml)
 
     assert getattr(from_flag, name) == value
     assert getattr(from_variable, name) == value
@@ -193,12 +226,50 @@ def test_the_readme_table_is_generated_from_the_declarations() -> None:
     assert table.count("\n| `") == len(SETTINGS)
 
 
-def test_the_readme_example_file_loads(tmp_path: Path) -> None:
-    [example] = re.findall(r"```toml\n(.*?)```", README.read_text(), re.S)
-    toml = tmp_path / "eventinvoke.toml"
-    toml.write_text(example)
-
-    settings = Settings.load(environ={}, config_file=toml)
+def test_the_readme_example_files_load(tmp_path: Path) -> None:
+    loaded = []
+    for number, example in enumerate(re.findall(r"```toml\n(.*?)```", README.read_text(), re.S)):
+        toml = tmp_path / f"eventinvoke-{number}.toml"
+        toml.write_text(example)
+        loaded.append(Settings.load(environ={}, config_file=toml))
+    secured, settings = loaded  # in the order the README shows them
 
     assert settings.executor_concurrency == 32
     assert settings.destinations == {"sqs": {"endpoint_url": "http://localhost:4566"}}
+    assert [(c.access_key_id, c.role) for c in secured.auth.credentials] == [
+        ("AKIDOPS", "admin"),
+        ("AKIDAPP", "invoke"),
+        ("AKIDSUITE", "service"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"tls_cert": "c.pem"}, "tls_cert and tls_key go together: give both, or neither"),
+        ({"tls_key": "k.pem"}, "tls_cert and tls_key go together: give both, or neither"),
+        (
+            {"tls_client_ca": "ca.pem"},
+            "tls_client_ca asks for mutual TLS, which needs tls_cert and tls_key",
+        ),
+        (
+            {"listen": "0.0.0.0:50051"},
+            "listen 0.0.0.0:50051 is not a loopback address and no credentials are configured: "
+            "add [[auth.credentials]] (SECURITY.md), or pass --insecure to serve it open",
+        ),
+        (
+            {"sandbox_uids": "70000-70009"},
+            "sandbox_uids 70000-70009 has 10 uids, fewer than max_sandboxes (32): each sandbox "
+            "needs its own",
+        ),
+        ({"sandbox_uids": "0-99"}, "sandbox_uids 0-99: give first-last, from 1 to 2147483646"),
+        ({"sandbox_uids": "99-1"}, "sandbox_uids 99-1: give first-last, from 1 to 2147483646"),
+    ],
+)
+def test_settings_that_cannot_work_together_are_refused(
+    given: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingError) as refused:
+        Settings.load(given, environ={})
+
+    assert str(refused.value) == message

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-# Who may call (docs/security.md): ``invoke`` invokes and reads; ``admin`` may do everything a
+# Who may call (SECURITY.md): ``invoke`` invokes and reads; ``admin`` may do everything a
 # user may do; ``service`` is for the internal calls between eventinvoke's own services.
 Role = Literal["invoke", "admin", "service"]
 INVOKE: Role = "invoke"
@@ -166,6 +166,13 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GetFunctionConcurrency", "Invoker/GetFunctionConcurrency", INVOKE),
     Operation("DeleteFunctionConcurrency", "Invoker/DeleteFunctionConcurrency", ADMIN),
     Operation("GetAccountSettings", "Invoker/GetAccountSettings", INVOKE, args=()),
+    Operation(
+        "PutFunctionRecursionConfig",
+        "Invoker/PutFunctionRecursionConfig",
+        ADMIN,
+        args=("FunctionName", "RecursiveLoop"),
+    ),
+    Operation("GetFunctionRecursionConfig", "Invoker/GetFunctionRecursionConfig", INVOKE),
     # eventinvoke's own: no REST route, hand-written where a client or the CLI offers them.
     Operation("InvokeBatch", "Invoker/InvokeBatch", INVOKE, aws=False, cli=False, client=False),
     Operation(

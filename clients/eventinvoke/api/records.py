@@ -24,7 +24,7 @@ def json_or_text(data: bytes) -> Any:
         return None
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's stack
         return data.decode("utf-8", "replace")
 
 

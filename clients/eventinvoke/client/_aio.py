@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self
 
 import grpc
 from grpc_status import rpc_status
 
-from eventinvoke.api.operations import BY_NAME
-from eventinvoke.client import _operations, errors
+from eventinvoke.client import _operations
 from eventinvoke.client._batching import EventBatcher
+from eventinvoke.client._client import BaseClient
 from eventinvoke.client._methods_aio import AsyncMethods
-from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, Service, target
+from eventinvoke.client._transport import CHANNEL_OPTIONS, Service, target, tls_for
+from eventinvoke.client.signing import AsyncSigner
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 
 EVENT = invoker_pb2.INVOCATION_TYPE_EVENT
@@ -34,7 +35,16 @@ class AsyncClient(AsyncMethods, BaseClient[grpc.aio.Channel]):
     def _open_channel(self, endpoint: str) -> grpc.aio.Channel:
         # Opened on first use, not in the constructor: a grpc.aio channel belongs to the event
         # loop that is running when it is created, and the constructor may run outside any loop.
-        return grpc.aio.insecure_channel(target(endpoint), options=CHANNEL_OPTIONS)
+        keys = self.keys
+        interceptors = [AsyncSigner(keys)] if keys is not None else None
+        tls = tls_for(endpoint, self.tls)
+        if tls is not None:
+            return grpc.aio.secure_channel(
+                target(endpoint), tls.credentials(), CHANNEL_OPTIONS, interceptors=interceptors
+            )
+        return grpc.aio.insecure_channel(
+            target(endpoint), options=CHANNEL_OPTIONS, interceptors=interceptors
+        )
 
     def _batcher(self) -> EventBatcher:
         # Made on first use, like the channel, inside the loop its futures belong to.
@@ -72,14 +82,7 @@ class AsyncClient(AsyncMethods, BaseClient[grpc.aio.Channel]):
                 status = await rpc_status.aio.from_call(call)
             except ValueError:  # details that contradict the status: ignore them
                 status = None
-            raise errors.from_status(
-                exc.code(),
-                exc.details() or "",
-                status,
-                endpoint=self._endpoint(service),
-                operation_name=operation,
-                service=service,
-            ) from exc
+            raise self._error(exc.code(), exc.details(), status, operation, service) from exc
 
     async def call(self, name: str, params: Mapping[str, Any]) -> Any:
         """Run operation ``name`` (``"CreateFunction"``) with AWS-shaped ``params``, as boto3's
@@ -87,7 +90,5 @@ class AsyncClient(AsyncMethods, BaseClient[grpc.aio.Channel]):
         request = _operations.request(name, params)
         if isinstance(request, invoker_pb2.InvokeRequest) and request.invocation_type == EVENT:
             return _operations.answer(name, await self._batcher().invoke(request))
-        entry = BY_NAME[name]
-        service = cast(Service, entry.service.lower())
-        method = getattr(self._stub(service), entry.method)
+        service, method = self._method(name)
         return _operations.answer(name, await self._call(name, method, request, service))

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self
 
 import grpc
 from grpc_status import rpc_status
 
-from eventinvoke.api.operations import BY_NAME
-from eventinvoke.client import _operations, errors
+from eventinvoke.client import _operations
+from eventinvoke.client._client import BaseClient
 from eventinvoke.client._methods_sync import Methods
-from eventinvoke.client._transport import CHANNEL_OPTIONS, BaseClient, Service, target
+from eventinvoke.client._transport import CHANNEL_OPTIONS, Service, target, tls_for
+from eventinvoke.client.signing import Signer
 
 
 class Client(Methods, BaseClient[grpc.Channel]):
@@ -23,7 +24,14 @@ class Client(Methods, BaseClient[grpc.Channel]):
     """
 
     def _open_channel(self, endpoint: str) -> grpc.Channel:
-        return grpc.insecure_channel(target(endpoint), options=CHANNEL_OPTIONS)
+        tls = tls_for(endpoint, self.tls)
+        channel = (
+            grpc.insecure_channel(target(endpoint), options=CHANNEL_OPTIONS)
+            if tls is None
+            else grpc.secure_channel(target(endpoint), tls.credentials(), CHANNEL_OPTIONS)
+        )
+        keys = self.keys
+        return channel if keys is None else grpc.intercept_channel(channel, Signer(keys))
 
     def close(self) -> None:
         channels, self._channels = self._channels, {}
@@ -51,20 +59,11 @@ class Client(Methods, BaseClient[grpc.Channel]):
                 status = rpc_status.from_call(call)
             except ValueError:  # details that contradict the status: ignore them
                 status = None
-            raise errors.from_status(
-                call.code(),
-                call.details() or "",
-                status,
-                endpoint=self._endpoint(service),
-                operation_name=operation,
-                service=service,
-            ) from exc
+            raise self._error(call.code(), call.details(), status, operation, service) from exc
 
     def call(self, name: str, params: Mapping[str, Any]) -> Any:
         """Run operation ``name`` (``"CreateFunction"``) with AWS-shaped ``params``, as boto3's
         ``_make_api_call`` does; the named methods all come here."""
         request = _operations.request(name, params)
-        entry = BY_NAME[name]
-        service = cast(Service, entry.service.lower())
-        method = getattr(self._stub(service), entry.method)
+        service, method = self._method(name)
         return _operations.answer(name, self._call(name, method, request, service))

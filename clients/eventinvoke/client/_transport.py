@@ -1,10 +1,14 @@
-"""What the sync and asyncio clients share about reaching a server."""
+"""Where the services live, and how a channel to one is made: addresses, stubs, channel options."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from pathlib import Path
+from typing import Any, Literal
+
+import grpc
 
 from eventinvoke.v1 import executor_service_pb2 as executor_pb2
 from eventinvoke.v1 import executor_service_pb2_grpc as executor_grpc
@@ -82,51 +86,39 @@ ADDRESSES: dict[Service, Address] = {
     ),
 }
 
-ChannelT = TypeVar("ChannelT")
-
 
 def target(endpoint: str) -> str:
-    """The gRPC target for an endpoint, accepting AWS-style ``http://host:port/`` as well."""
-    return endpoint.removeprefix("http://").rstrip("/")
+    """The gRPC target for an endpoint, accepting AWS-style ``http://host:port/`` and
+    ``https://host:port/`` (TLS) as well."""
+    return endpoint.removeprefix("http://").removeprefix("https://").rstrip("/")
 
 
-class BaseClient(Generic[ChannelT]):
-    """Where each service lives, the per-call timeout, and one channel per distinct endpoint
-    (the Router and Executor usually live at the Invoker's address), opened on first use."""
+@dataclass(frozen=True)
+class Tls:
+    """How a client reaches a server over TLS: the CA certificates it trusts (PEM; None: the
+    file in ``AWS_CA_BUNDLE``, else the system's), and for mutual TLS its own certificate chain
+    and key."""
 
-    def __init__(
-        self,
-        endpoint: str = DEFAULT_ENDPOINT,
-        *,
-        router_endpoint: str | None = None,
-        executor_endpoint: str | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.router_endpoint = router_endpoint or endpoint
-        # Function logs live with the Executor (its sandboxes write them).
-        self.executor_endpoint = executor_endpoint or endpoint
-        self.timeout = timeout
-        self._channels: dict[str, ChannelT] = {}
+    ca: bytes | None = None
+    cert: bytes | None = None
+    key: bytes | None = None
 
-    def _open_channel(self, endpoint: str) -> ChannelT:
-        raise NotImplementedError
+    @classmethod
+    def from_files(cls, ca: str = "", cert: str = "", key: str = "") -> Tls:
+        def read(path: str) -> bytes | None:
+            return Path(path).expanduser().read_bytes() if path else None
 
-    def _channel(self, endpoint: str) -> ChannelT:
-        if endpoint not in self._channels:
-            self._channels[endpoint] = self._open_channel(endpoint)
-        return self._channels[endpoint]
+        return cls(read(ca), read(cert), read(key))
 
-    def _endpoint(self, service: Service) -> str:
-        if service == "executor":
-            return self.executor_endpoint
-        if service == "router":
-            return self.router_endpoint
-        return self.endpoint
+    def credentials(self) -> grpc.ChannelCredentials:
+        ca = self.ca
+        if ca is None and os.environ.get("AWS_CA_BUNDLE"):
+            ca = Path(os.environ["AWS_CA_BUNDLE"]).read_bytes()
+        return grpc.ssl_channel_credentials(ca, self.key, self.cert)
 
-    def _stub(self, service: Service) -> Any:
-        return STUBS[service](self._channel(self._endpoint(service)))
 
-    @property
-    def _invoker(self) -> invoker_grpc.InvokerStub:
-        return self._stub("invoker")
+def tls_for(endpoint: str, tls: Tls | None) -> Tls | None:
+    """TLS settings for an endpoint: those given, or the defaults for an ``https://`` one."""
+    if tls is None and endpoint.startswith("https://"):
+        return Tls()
+    return tls

@@ -84,6 +84,26 @@ class ServiceException(ServiceError):
     pass
 
 
+class AccessDeniedException(ServiceError):
+    """The credential's role does not allow the operation."""
+
+
+class UnrecognizedClientException(ServiceError):
+    """The access key id is not one the server knows."""
+
+
+class InvalidSignatureException(ServiceError):
+    """A wrong secret, or a signature too old or too new (15 minutes either way)."""
+
+
+class MissingAuthenticationTokenException(ServiceError):
+    """The server takes only signed calls, and this one was not."""
+
+
+class IncompleteSignatureException(ServiceError):
+    """A malformed signature."""
+
+
 class EndpointConnectionError(EventInvokeError):
     """Nothing answered at the endpoint (botocore's exception of the same name)."""
 
@@ -113,6 +133,11 @@ _BY_REASON: dict[str, type[ServiceError]] = {
         PreconditionFailedException,
         TooManyRequestsException,
         ServiceException,
+        AccessDeniedException,
+        UnrecognizedClientException,
+        InvalidSignatureException,
+        MissingAuthenticationTokenException,
+        IncompleteSignatureException,
     )
 }
 

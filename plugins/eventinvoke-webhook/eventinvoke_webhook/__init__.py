@@ -3,6 +3,11 @@
 Configured by the ``[destinations.webhook]`` table: ``secret_env`` names the environment variable
 holding the HMAC-SHA256 signing secret (the secret is never stored in configuration), ``timeout``
 is the per-request timeout in seconds (default 10).
+
+Every connection goes through the Router's ``OutboundGuard`` (``context.outbound``): a URL that
+resolves only to loopback, private, link-local or metadata addresses fails the delivery for good,
+unless the server's ``destination_allow_networks`` admits them. Redirects are not followed (a
+3xx fails the delivery): a receiver that moved is reconfigured, not chased.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from eventinvoke.router.plugin import (
     DEAD_LETTER,
     Delivery,
     DestinationAdapter,
+    OutboundGuard,
     PermanentDeliveryError,
     RetryableDeliveryError,
     RouterContext,
@@ -42,9 +48,10 @@ class WebhookDestination:
 
     name = NAME
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
+    def __init__(self, settings: Mapping[str, Any], outbound: OutboundGuard | None = None) -> None:
         self.secret_env: str | None = settings.get("secret_env") or None
         self.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+        self.outbound = outbound or OutboundGuard()
         self._session: aiohttp.ClientSession | None = None
 
     def claims(self, target: str) -> bool:
@@ -66,8 +73,11 @@ class WebhookDestination:
                     return
                 excerpt = _excerpt(await response.read())
                 wait = retry_after(response.headers.get("Retry-After"))
+                location = response.headers.get("Location")
         except (aiohttp.ClientError, TimeoutError) as error:
             raise RetryableDeliveryError(f"{type(error).__name__}: {error}") from error
+        if 300 <= response.status < 400 and location:
+            excerpt = f"a redirect to {_excerpt(location.encode())}, not followed"
         reason = f"HTTP {response.status}: {excerpt}" if excerpt else f"HTTP {response.status}"
         if response.status == 429 or response.status >= 500:
             raise RetryableDeliveryError(reason, retry_after=wait)
@@ -81,7 +91,7 @@ class WebhookDestination:
     def _client(self) -> aiohttp.ClientSession:
         """One session per adapter, made on first use (on the Router's running loop)."""
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+            self._session = self.outbound.session(timeout=aiohttp.ClientTimeout(total=self.timeout))
         return self._session
 
     def _secret(self) -> bytes | None:
@@ -127,4 +137,6 @@ def _excerpt(body: bytes) -> str:
 def register_destinations(
     register: Callable[[DestinationAdapter], None], context: RouterContext
 ) -> None:
-    register(WebhookDestination(context.settings_for(NAME, ("secret_env", "timeout"))))
+    register(
+        WebhookDestination(context.settings_for(NAME, ("secret_env", "timeout")), context.outbound)
+    )

@@ -19,8 +19,10 @@ from eventinvoke.core.arn import Partition
 from eventinvoke.router.plugin import (
     DEAD_LETTER,
     ON_SUCCESS,
+    AddressRefusedError,
     Delivery,
     ExecutionRecord,
+    OutboundGuard,
     PermanentDeliveryError,
     RetryableDeliveryError,
     RouterContext,
@@ -29,6 +31,8 @@ from eventinvoke.router.registry import Destinations
 from eventinvoke.testing import RunningSuite, wait_for
 
 SECRET_ENV = "EVENTINVOKE_WEBHOOK_TEST_SECRET"
+# The receivers listen on loopback, which the SSRF guard refuses unless the allow-list admits it.
+LOOPBACK = ("127.0.0.0/8",)
 
 RECORD = ExecutionRecord(
     request_id="c2ae4a5c-4b6a-4c3f-9e70-2b0a1f7d0b55",
@@ -77,7 +81,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def adapter() -> AsyncIterator[WebhookDestination]:
-    webhook = WebhookDestination({"secret_env": SECRET_ENV, "timeout": 0.5})
+    webhook = WebhookDestination(
+        {"secret_env": SECRET_ENV, "timeout": 0.5}, OutboundGuard(LOOPBACK)
+    )
     yield webhook
     await webhook.close()
 
@@ -162,8 +168,40 @@ async def test_refusals_before_sending(adapter: WebhookDestination, receiver: Re
     assert receiver.requests == []
 
 
+async def test_loopback_is_refused_unless_admitted(receiver: Receiver) -> None:
+    webhook = WebhookDestination({})  # the default guard, as without destination_allow_networks
+    try:
+        with pytest.raises(AddressRefusedError) as raised:
+            await webhook.deliver(delivery(receiver.url))
+    finally:
+        await webhook.close()
+    assert str(raised.value) == (
+        "127.0.0.1 is a loopback address: refused unless destination_allow_networks admits it"
+    )
+    assert receiver.requests == []
+
+
+async def test_a_redirect_is_not_followed(
+    adapter: WebhookDestination, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "s3cr3t")
+    receiver.script.append((307, {"Location": "http://169.254.169.254/latest"}, "moved", 0))
+    with pytest.raises(PermanentDeliveryError) as raised:
+        await adapter.deliver(delivery(receiver.url))
+    assert str(raised.value) == (
+        "HTTP 307: a redirect to http://169.254.169.254/latest, not followed"
+    )
+    assert len(receiver.requests) == 1
+
+
 @pytest.mark.parametrize(
-    "eventinvoke_settings", [{"destinations": {"webhook": {"secret_env": SECRET_ENV}}}]
+    "eventinvoke_settings",
+    [
+        {
+            "destinations": {"webhook": {"secret_env": SECRET_ENV}},
+            "destination_allow_networks": LOOPBACK,
+        }
+    ],
 )
 async def test_a_record_from_the_suite_arrives_signed(
     eventinvoke_suite: RunningSuite, receiver: Receiver, monkeypatch: pytest.MonkeyPatch

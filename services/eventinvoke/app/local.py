@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
-from eventinvoke.client import AsyncClient, errors
+from eventinvoke.client import AsyncClient, Keys, Tls, errors
 from eventinvoke.core.errors import LambdaError
 from eventinvoke.core.model import ExecutionRecord, QueuedEvent
 from eventinvoke.destinations.lambda_ import LambdaDestination
@@ -62,8 +62,12 @@ class LocalInvoker:
 class PeerInvoker:
     """The Invoker of another process, through a client made when first used."""
 
-    def __init__(self, address: Callable[[], str]) -> None:
+    def __init__(
+        self, address: Callable[[], str], keys: Keys | Literal[False], tls: Tls | None
+    ) -> None:
         self._address = address
+        self._keys = keys
+        self._tls = tls
         self._client: AsyncClient | None = None
 
     async def invoke(
@@ -73,7 +77,7 @@ class PeerInvoker:
         invocation_type: str = "RequestResponse",
     ) -> Mapping[str, Any]:
         if self._client is None:
-            self._client = AsyncClient(self._address())
+            self._client = AsyncClient(self._address(), credentials=self._keys, tls=self._tls)
         return await self._client.invoke(
             function_name=function_name, payload=payload, invocation_type=invocation_type
         )
@@ -125,6 +129,8 @@ class LocalFunctionRoutes:
                 target,
                 record.to_json().encode(),
                 request_id=follow_up_id(record, target, kind),
+                # The next invocation of the record's chain (recursive loop detection).
+                lineage=record.lineage.next() if record.lineage else None,
             )
         except LambdaError:
             return None  # the adapter will meet the same error and report it

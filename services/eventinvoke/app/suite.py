@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
 
 import grpc
 import structlog
@@ -12,27 +19,42 @@ from eventinvoke.app.local import LocalFunctionRoutes, LocalInvoker, PeerInvoker
 from eventinvoke.backends import Wakeups, open_backend
 from eventinvoke.backends.base import Backend
 from eventinvoke.backends.cache import CachedStore
-from eventinvoke.client import AsyncClient
+from eventinvoke.client import AsyncClient, Keys, Tls
+from eventinvoke.client.signing import AsyncSigner
 from eventinvoke.core.arn import Partition
+from eventinvoke.core.auth import Verifier
+from eventinvoke.executor import isolation
 from eventinvoke.executor.code import CodeCache
-from eventinvoke.executor.handoff import LocalHandoff
+from eventinvoke.executor.handoff import Handoff
 from eventinvoke.executor.host import HostedPool
 from eventinvoke.executor.policy import RetryPolicy
 from eventinvoke.executor.remote import RemoteExecutor
-from eventinvoke.executor.sandbox import Sandboxes, SandboxPool, SandboxSettings
+from eventinvoke.executor.sandbox import (
+    PYTHON_BOOTSTRAP,
+    Sandboxes,
+    SandboxPool,
+    SandboxSettings,
+)
 from eventinvoke.executor.servicer import ExecutorServicer
 from eventinvoke.executor.worker import AsyncWorker, WorkerSettings
 from eventinvoke.gateway import Gateway
+from eventinvoke.invoker.admission import Admission
 from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
 from eventinvoke.invoker.functions import Functions
 from eventinvoke.invoker.invocations import Invocations
 from eventinvoke.invoker.servicer import InvokerServicer
 from eventinvoke.router.delivery import DeliverySettings, DeliveryWorker
-from eventinvoke.router.plugin import FunctionInvoker, RouterContext
+from eventinvoke.router.plugin import FunctionInvoker, OutboundGuard, RouterContext
 from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
 from eventinvoke.server.config import Settings, variable
-from eventinvoke.server.serve import PEER_CHANNEL_OPTIONS, Server, Service, check_free
+from eventinvoke.server.serve import (
+    PEER_CHANNEL_OPTIONS,
+    Server,
+    ServerTls,
+    Service,
+    check_free,
+)
 from eventinvoke.v1 import (
     executor_service_pb2,
     executor_service_pb2_grpc,
@@ -83,12 +105,16 @@ class Suite:
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._closers: list[Sandboxes | AsyncClient | LocalInvoker | PeerInvoker] = []
         self._sandboxes: Sandboxes | None = None
+        self._code_root: Path | None = None  # where packages are unpacked for sandboxes
+        self._temporary_code_root = False
         self._executor_doorbell = asyncio.Event()
         self._router_doorbell = asyncio.Event()
         self._invocations: Invocations | None = None
         self._functions: Functions | None = None
         self._store: CachedStore | None = None
         self._destinations: Destinations | None = None
+        self._tls: ServerTls | None = None
+        self._verifier: Verifier | None = None
 
     @property
     def address(self) -> str:
@@ -103,6 +129,7 @@ class Suite:
             check_free(settings.http_listen, "HTTP")
         keeps_data = set(self.roles) != {"gateway"}  # a gateway alone keeps no data
         if keeps_data:  # an unreachable database stops the start before anything runs
+            _private_directory(settings.data_dir)
             self.backend = await open_backend(
                 settings,
                 # Other processes' writes ring these (a backend that can tell; others poll).
@@ -112,7 +139,21 @@ class Suite:
             # Before gRPC makes its threads, whose fork handlers would print a warning at the
             # fork (a host started again later, after one died, may still print it).
             self._sandboxes = await self._start_sandboxes()
-        self.server = Server(settings.listen, max_connection_age=settings.max_connection_age)
+        self._tls = ServerTls.load(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+        credentials = settings.auth.credentials
+        self._verifier = Verifier(credentials) if credentials else None
+        self.server = Server(
+            settings.listen,
+            max_connection_age=settings.max_connection_age,
+            verifier=self._verifier,
+            tls=self._tls,
+        )
+        if not settings.auth.credentials:
+            log.warning(
+                "serving_without_credentials",
+                reason="no [[auth.credentials]] configured: every call is accepted",
+                listen=settings.listen,
+            )
         self.server.bind()
         partition = Partition(settings.region, settings.account)
         if self.backend is None:
@@ -149,6 +190,11 @@ class Suite:
             self.backend.queue,
             RemoteExecutor(self._channel("executor")),
             on_enqueued=self._executor_doorbell.set,
+            admission=Admission(
+                self.backend.queue,
+                per_function=self.settings.max_queued_events_per_function,
+                total=self.settings.max_queued_events,
+            ),
         )
         self.server.services.append(
             Service(
@@ -165,12 +211,36 @@ class Suite:
 
     async def _start_sandboxes(self) -> Sandboxes:
         settings = self.settings
+        uids = settings.sandbox_uid_range
+        python = sys.executable
+        if uids is not None and not isolation.is_root():
+            log.warning(
+                "sandboxes_not_isolated",
+                reason=f"the server runs as uid {os.geteuid()}, not root: functions run as its "
+                "user, and can read what it can read",
+            )
+            uids = None
+        elif uids is None:
+            log.warning(
+                "sandboxes_not_isolated",
+                reason="sandbox_uids is none: functions run as the server's user",
+            )
+        self._code_root = settings.data_dir / "code"
+        if uids is not None:
+            python = await asyncio.to_thread(isolation.prepare, PYTHON_BOOTSTRAP)
+            # The data directory is the server's alone (0700): packages are unpacked where
+            # sandbox users can reach them, each directory opened to its own sandboxes' group.
+            self._code_root = Path(tempfile.mkdtemp(prefix="eventinvoke-code-"))
+            self._temporary_code_root = True
+            os.chmod(self._code_root, 0o711)
         sandbox_settings = SandboxSettings(
             log_dir=settings.data_dir / "logs",
             region=settings.region,
             max_per_function=settings.max_sandboxes_per_function,
             max_total=settings.max_sandboxes,
             idle_seconds=settings.sandbox_idle_seconds,
+            uids=uids,
+            python=python,
         )
         if not settings.sandbox_host:
             pool: Sandboxes = SandboxPool(sandbox_settings)
@@ -186,7 +256,8 @@ class Suite:
         assert self._sandboxes is not None
         settings = self.settings
         pool = self._sandboxes
-        code = CodeCache(store, settings.data_dir / "code")
+        assert self._code_root is not None
+        code = CodeCache(store, self._code_root)
         self.server.services.append(
             Service(
                 _service_name(executor_service_pb2, "Executor"),
@@ -239,9 +310,12 @@ class Suite:
     def _start_gateway(self) -> None:
         """The Lambda REST API: an HTTP server beside gRPC, calling the Invoker over gRPC."""
         assert self.server is not None
-        client = AsyncClient(self._peer_address("invoker"))
+        client = AsyncClient(
+            self._peer_address("invoker"), credentials=self._own_keys(), tls=self._peer_tls()
+        )
         self._closers.append(client)
-        self.gateway = Gateway(self.settings.http_listen, client)
+        ssl_context = self._tls.ssl_context() if self._tls is not None else None
+        self.gateway = Gateway(self.settings.http_listen, client, self._verifier, ssl_context)
         # Last in the list: workers stop in reverse, so HTTP stops taking requests first.
         self.server.workers.append(self.gateway)
 
@@ -250,19 +324,24 @@ class Suite:
         which destinations they claim, the Router delivers through them."""
         if self._destinations is None:
             self._destinations = Destinations.load(
-                RouterContext(partition, self._invoker(), self.settings.destinations),
+                RouterContext(
+                    partition,
+                    self._invoker(),
+                    self.settings.destinations,
+                    outbound=OutboundGuard(self.settings.destination_allow_networks),
+                ),
                 disabled=self.settings.disabled_destinations,
                 extra_plugins=self.extra_plugins,
             )
         return self._destinations
 
-    def _handoff(self, backend: Backend, partition: Partition) -> LocalHandoff:
+    def _handoff(self, backend: Backend, partition: Partition) -> Handoff:
         """Records reach the Router through the shared backend, in the transaction that acks
         their event; those bound for functions of this suite are queued as their events in it
         (no outbox row, and no Invoker needed)."""
         assert self._functions is not None
         direct = LocalFunctionRoutes(self._load_destinations(partition), self._functions)
-        return LocalHandoff(
+        return Handoff(
             backend, self._router_doorbell, direct, on_enqueued=self._executor_doorbell.set
         )
 
@@ -277,7 +356,9 @@ class Suite:
         if self._invocations is not None:
             invoker = LocalInvoker(self._invocations)
         else:
-            invoker = PeerInvoker(lambda: self._peer_address("invoker"))
+            invoker = PeerInvoker(
+                lambda: self._peer_address("invoker"), self._own_keys(), self._peer_tls()
+            )
         self._closers.append(invoker)
         return invoker
 
@@ -285,8 +366,28 @@ class Suite:
         """A channel to a peer: this very server when it carries the role."""
         target = self._peer_address(role)
         if target not in self._channels:
-            self._channels[target] = grpc.aio.insecure_channel(target, options=PEER_CHANNEL_OPTIONS)
+            keys = self._own_keys()
+            interceptors = [AsyncSigner(keys)] if keys else None
+            tls = self._peer_tls()
+            self._channels[target] = (
+                grpc.aio.insecure_channel(
+                    target, options=PEER_CHANNEL_OPTIONS, interceptors=interceptors
+                )
+                if tls is None
+                else grpc.aio.secure_channel(
+                    target, tls.credentials(), PEER_CHANNEL_OPTIONS, interceptors=interceptors
+                )
+            )
         return self._channels[target]
+
+    def _peer_tls(self) -> Tls | None:
+        return self._tls.peers() if self._tls is not None else None
+
+    def _own_keys(self) -> Keys | Literal[False]:
+        """What the suite's services sign their calls to each other with (False: nothing, when
+        no credentials are configured)."""
+        own = self.settings.auth.own()
+        return Keys(own.access_key_id, own.secret_access_key) if own else False
 
     def _peer_address(self, role: str) -> str:
         if role in self.roles:
@@ -305,6 +406,8 @@ class Suite:
             await self.server.stop(grace)
         for closer in self._closers:
             await closer.close()
+        if self._temporary_code_root and self._code_root is not None:
+            shutil.rmtree(self._code_root, ignore_errors=True)
         for channel in self._channels.values():
             await channel.close()
         if self.backend is not None:
@@ -317,3 +420,10 @@ class Suite:
             await self.server.wait_for_signal()
         finally:
             await self.stop()
+
+
+def _private_directory(path: Path) -> None:
+    """The data directory (database, logs) readable by the server's user alone."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):  # not ours: whoever made it chose its mode
+        os.chmod(path, 0o700)

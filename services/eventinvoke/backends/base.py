@@ -44,13 +44,20 @@ class FunctionStore(Protocol):
         """Replace a function's configuration (same name and version)."""
 
     async def delete_function(self, name: str) -> bool:
-        """Delete a function, all its versions and event invoke configs. False if absent."""
+        """Delete a function, all its versions, event invoke configs and settings. False if
+        absent."""
 
     async def put_function_concurrency(self, name: str, reserved: int | None) -> bool:
         """Set a function's reserved concurrency (None removes it). False if absent."""
 
     async def reserved_concurrency_total(self, excluding: str = "") -> int:
         """The reserved concurrency of every function but ``excluding``, summed."""
+
+    async def put_recursion_config(self, name: str, recursive_loop: str) -> bool:
+        """Set a function's RecursiveLoop setting. False, changing nothing, if absent."""
+
+    async def get_recursion_config(self, name: str) -> str | None:
+        """A function's RecursiveLoop setting; None when never set (or no such function)."""
 
     async def put_code(self, code_sha256: str, zip_bytes: bytes) -> None:
         """Keep a deployment package under its hash (idempotent)."""
@@ -189,6 +196,10 @@ class EventQueue(Protocol):
         """The event is settled: remove it. False when the lease was lost."""
 
     async def depth(self) -> int: ...
+
+    async def depth_by_function(self) -> dict[str, int]:
+        """How many events each function has queued (leased ones too); functions with none are
+        left out. One index scan: admission control reads it every 100 ms or so."""
 
     async def oldest_age(self) -> float | None:
         """Seconds since the oldest queued event was enqueued, None when empty."""

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from cachetools import TTLCache
 
@@ -23,6 +23,8 @@ from eventinvoke.core.model import Alias, EventInvokeConfig, FunctionConfig
 
 # Entries kept per kind (functions, configs, aliases); past that the least recently read goes.
 MAX_ENTRIES = 65_536
+
+T = TypeVar("T")
 
 
 class CachedStore:
@@ -38,42 +40,24 @@ class CachedStore:
         self._generations: dict[str, int] = {}
 
     async def get_function(self, name: str, version: str = "$LATEST") -> FunctionConfig | None:
-        key = (name, version)
-        try:
-            return self._functions[key]  # KeyError when absent or expired
-        except KeyError:
-            pass
-        generation = self._generations.get(name, 0)
-        function = await self.store.get_function(name, version)
-        if function is not None and self._generations.get(name, 0) == generation:
-            self._functions[key] = function
-        return function
+        return await self._read(
+            self._functions, (name, version), lambda: self.store.get_function(name, version)
+        )
 
     async def get_event_invoke_config(
         self, function_name: str, qualifier: str
     ) -> EventInvokeConfig | None:
-        key = (function_name, qualifier)
-        try:
-            return self._configs[key]  # None cached: no config, AWS's defaults
-        except KeyError:
-            pass
-        generation = self._generations.get(function_name, 0)
-        config = await self.store.get_event_invoke_config(function_name, qualifier)
-        if self._generations.get(function_name, 0) == generation:
-            self._configs[key] = config
-        return config
+        return await self._read(
+            self._configs,
+            (function_name, qualifier),
+            lambda: self.store.get_event_invoke_config(function_name, qualifier),
+            keep_missing=True,  # None cached: no config, AWS's defaults
+        )
 
     async def get_alias(self, function_name: str, name: str) -> Alias | None:
-        key = (function_name, name)
-        try:
-            return self._aliases[key]
-        except KeyError:
-            pass
-        generation = self._generations.get(function_name, 0)
-        alias = await self.store.get_alias(function_name, name)
-        if alias is not None and self._generations.get(function_name, 0) == generation:
-            self._aliases[key] = alias
-        return alias
+        return await self._read(
+            self._aliases, (function_name, name), lambda: self.store.get_alias(function_name, name)
+        )
 
     async def publish_version(
         self, name: str, description: str | None, revision_id: str
@@ -119,6 +103,13 @@ class CachedStore:
         async with self._writing(name):
             return await self.store.put_function_concurrency(name, reserved)
 
+    async def put_recursion_config(self, name: str, recursive_loop: str) -> bool:
+        return await self.store.put_recursion_config(name, recursive_loop)
+
+    async def get_recursion_config(self, name: str) -> str | None:
+        # Not cached: read only when a chain of invocations runs past its limit.
+        return await self.store.get_recursion_config(name)
+
     async def put_event_invoke_config(self, config: EventInvokeConfig) -> None:
         async with self._writing(config.function_name):
             await self.store.put_event_invoke_config(config)
@@ -148,6 +139,27 @@ class CachedStore:
         """Another process changed the function: read it again (a backend's notification, so
         the change is seen before the TTL runs out)."""
         self._forget(function_name)
+
+    async def _read(
+        self,
+        cache: TTLCache[tuple[str, str], Any],
+        key: tuple[str, str],
+        read: Callable[[], Awaitable[T]],
+        *,
+        keep_missing: bool = False,
+    ) -> T:
+        """The cached answer for ``key`` (function name, then version, qualifier or alias name)
+        while fresh, else ``read()``'s, cached unless it is None (and not ``keep_missing``) or
+        the read overlapped a write to the function."""
+        try:
+            return cache[key]  # type: ignore[no-any-return]  # KeyError when absent or expired
+        except KeyError:
+            pass
+        generation = self._generations.get(key[0], 0)
+        value = await read()
+        if (value is not None or keep_missing) and self._generations.get(key[0], 0) == generation:
+            cache[key] = value
+        return value
 
     @contextlib.asynccontextmanager
     async def _writing(self, function_name: str) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ from eventinvoke.core.model import (
     FailedDelivery,
     FunctionConfig,
     LastAttempt,
+    Lineage,
     QueuedEvent,
 )
 
@@ -34,15 +35,16 @@ CONFIG_COLUMNS = (
     "maximum_event_age_in_seconds, on_success, on_failure"
 )
 # An execution record's columns; a delivery's (in deliveries and failed_deliveries alike).
+# chain_id and chain_depth hold a lineage (both NULL for none), in events too.
 RECORD_COLUMNS = (
     "request_id, function_arn, condition, approximate_invoke_count, request_payload, timestamp, "
-    "executed_version, function_error, response_payload, status_code"
+    "executed_version, function_error, response_payload, status_code, chain_id, chain_depth"
 )
 DELIVERY_COLUMNS = f"delivery_id, target, kind, attempts, {RECORD_COLUMNS}"
 # A queued event's columns, as ``event_from`` reads them (a lease adds lease_epoch).
 EVENT_COLUMNS = (
     "event_id, request_id, function_name, qualifier, payload, enqueued_at, attempts, visible_at, "
-    "throttles, last_response, last_function_error, last_executed_version"
+    "throttles, last_response, last_function_error, last_executed_version, chain_id, chain_depth"
 )
 # What makes two versions the same (PublishVersion returns the latest version instead of
 # publishing an identical one). The description is the version's own, given on publishing.
@@ -68,36 +70,21 @@ def version_order(function: FunctionConfig) -> tuple[int, int]:
     return (0, 0) if function.version == LATEST else (1, int(function.version))
 
 
+def column_names(columns: str) -> list[str]:
+    """The names in a column list such as ``ALIAS_COLUMNS``."""
+    return [column.strip() for column in columns.split(",")]
+
+
 def alias_values(alias: Alias) -> tuple[str, ...]:
-    """The row of an alias, in the order of ``ALIAS_COLUMNS``."""
-    return (
-        alias.function_name,
-        alias.name,
-        alias.function_version,
-        alias.description,
-        alias.revision_id,
-    )
+    """The row of an alias, in the order of ``ALIAS_COLUMNS`` (named after its fields)."""
+    return tuple(getattr(alias, column) for column in column_names(ALIAS_COLUMNS))
 
 
 def function_values(function: FunctionConfig) -> tuple[Any, ...]:
-    """The row of a function, in the order of ``FUNCTION_COLUMNS``."""
-    return (
-        function.name,
-        function.version,
-        function.arn,
-        function.runtime,
-        function.handler,
-        function.code_sha256,
-        function.code_size,
-        function.role,
-        function.timeout,
-        function.memory_size,
-        json.dumps(function.environment),
-        function.description,
-        function.dead_letter_target_arn,
-        function.last_modified,
-        function.revision_id,
-        function.reserved_concurrent_executions,
+    """The row of a function, in the order of ``FUNCTION_COLUMNS`` (named after its fields)."""
+    return tuple(
+        json.dumps(function.environment) if column == "environment" else getattr(function, column)
+        for column in column_names(FUNCTION_COLUMNS)
     )
 
 
@@ -132,7 +119,18 @@ def delivery_values(delivery: Delivery) -> tuple[Any, ...]:
         record.function_error,
         record.response_payload,
         record.status_code,
+        *lineage_values(record.lineage),
     )
+
+
+def lineage_values(lineage: Lineage | None) -> tuple[str | None, int | None]:
+    """A lineage's ``chain_id, chain_depth`` columns."""
+    return (None, None) if lineage is None else (lineage.chain_id, lineage.depth)
+
+
+def lineage_from(row: Row) -> Lineage | None:
+    chain_id = row["chain_id"]
+    return None if chain_id is None else Lineage(chain_id, row["chain_depth"])
 
 
 def delivery_from(row: Row, epoch: int = 0) -> Delivery:
@@ -149,6 +147,7 @@ def delivery_from(row: Row, epoch: int = 0) -> Delivery:
         function_error=row["function_error"],
         response_payload=None if response_payload is None else bytes(response_payload),
         status_code=row["status_code"],
+        lineage=lineage_from(row),
     )
     return Delivery(
         delivery_id=row["delivery_id"],
@@ -193,6 +192,7 @@ def event_from(row: Row, lease_expires: float | None) -> QueuedEvent:
             function_error=row["last_function_error"],
             executed_version=last_version,
         ),
+        lineage=lineage_from(row),
         lease_expires=lease_expires,
         lease_epoch=row["lease_epoch"],
     )

@@ -14,6 +14,7 @@ from typing import Any
 from celery import Celery
 
 from eventinvoke.bench.functions import collector, echo
+from eventinvoke.bench.peer_tasks import Context, success_record
 
 # Database 15, for the bench alone (Dramatiq's side has 14); each run deletes its own keys.
 BROKER_URL = "redis://127.0.0.1:6379/15"
@@ -29,30 +30,12 @@ app.conf.update(
 )
 
 
-class _Context:
-    """The part of a Lambda context object the bench's handlers read."""
-
-    def __init__(self, request_id: str) -> None:
-        self.aws_request_id = request_id
-
-
 @app.task(bind=True, name="bench.echo")
 def echo_task(self: Any, event: Any) -> dict[str, Any]:
     request_id = self.request.id
-    result = echo.handler(event, _Context(request_id))
-    return {
-        "version": "1.0",
-        "requestContext": {
-            "requestId": request_id,
-            "condition": "Success",
-            "approximateInvokeCount": 1,
-        },
-        "requestPayload": event,
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
-        "responsePayload": result,
-    }
+    return success_record(request_id, event, echo.handler(event, Context(request_id)))
 
 
 @app.task(bind=True, name="bench.collect")
 def collect_task(self: Any, record: dict[str, Any]) -> None:
-    collector.handler(record, _Context(self.request.id))
+    collector.handler(record, Context(self.request.id))

@@ -18,38 +18,21 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
 from eventinvoke.bench.functions import collector, echo
+from eventinvoke.bench.peer_tasks import Context, success_record
 
 # Database 14, for the bench alone (Celery's side has 15); each run deletes its own keys.
 BROKER_URL = "redis://127.0.0.1:6379/14"
 ECHO, COLLECT = "bench_echo", "bench_collect"
 
 
-class _Context:
-    """The part of a Lambda context object the bench's handlers read."""
-
-    def __init__(self, request_id: str) -> None:
-        self.aws_request_id = request_id
-
-
 def _echo(event: Any) -> Any:
     # The handler does not read its context; the message id reaches the collector as the
     # collect message's own argument (reading it here would take the CurrentMessage middleware).
-    return echo.handler(event, _Context(""))
+    return echo.handler(event, Context(""))
 
 
 def _collect(request_id: str, event: Any, result: Any) -> None:
-    record = {
-        "version": "1.0",
-        "requestContext": {
-            "requestId": request_id,
-            "condition": "Success",
-            "approximateInvokeCount": 1,
-        },
-        "requestPayload": event,
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
-        "responsePayload": result,
-    }
-    collector.handler(record, _Context(request_id))
+    collector.handler(success_record(request_id, event, result), Context(request_id))
 
 
 def declare(queue: str, url: str = BROKER_URL) -> tuple[RedisBroker, Any, Any]:

@@ -57,6 +57,28 @@ class SystemResult:
     # Every latency of the paced phase (ms), for the picture; not written to the JSON.
     latencies: list[float] = field(default_factory=list, repr=False)
 
+    @classmethod
+    def measured(
+        cls,
+        plan: Plan,
+        started: float,
+        accepted_at: float,
+        finished: float,
+        latencies: list[float],
+        offered: float,
+    ) -> SystemResult:
+        """The figures of a run's throughput phase (``plan.n`` events sent from ``started``,
+        all accepted at ``accepted_at``, all done at ``finished``) and its paced phase; memory
+        is each system's to add."""
+        return cls(
+            accept_per_s=plan.n / (accepted_at - started),
+            e2e_per_s=plan.n / (finished - started),
+            latency_ms=percentiles(latencies),
+            peak_rss_mb=0.0,
+            offered_rate=offered,
+            latencies=latencies,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "accept_per_s": round(self.accept_per_s, 1),
@@ -75,6 +97,14 @@ class SystemResult:
         self.peak_uss_mb = sampler.peak_uss_mb
         self.peak_pss_mb = sampler.peak_pss_mb
         self.extra["memory_sampling"] = sampler.cost()
+
+
+def log_tail(path: Path) -> str:
+    """The end of a system's log, for the error that stopped its run."""
+    try:
+        return path.read_text(errors="replace")[-3000:]
+    except OSError:
+        return ""
 
 
 def free_port() -> int:

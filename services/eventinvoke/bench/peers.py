@@ -29,8 +29,8 @@ from eventinvoke.bench.harness import (
     Progress,
     SystemResult,
     cdf,
+    log_tail,
     memory,
-    percentiles,
     stop_process,
 )
 
@@ -114,14 +114,7 @@ def run(peer: Peer, plan: Plan, workdir: Path) -> SystemResult:
             finished = max(collected.times[i] for i in sent)
             latencies, offered = driver.paced(plan.latency_events, plan.rate, plan.concurrency)
             processes = len(sampler.processes())
-        result = SystemResult(
-            accept_per_s=plan.n / (accepted_at - started),
-            e2e_per_s=plan.n / (finished - started),
-            latency_ms=percentiles(latencies),
-            peak_rss_mb=0.0,
-            offered_rate=offered,
-            latencies=latencies,
-        )
+        result = SystemResult.measured(plan, started, accepted_at, finished, latencies, offered)
         result.take_memory(sampler)
         result.extra.update(
             idle.to_json("idle"),
@@ -132,7 +125,7 @@ def run(peer: Peer, plan: Plan, workdir: Path) -> SystemResult:
         )
         return result
     except BaseException:
-        click.echo(f"{peer.name} log tail:\n{_tail(log_path)}", err=True)
+        click.echo(f"{peer.name} log tail:\n{log_tail(log_path)}", err=True)
         raise
     finally:
         close()
@@ -153,28 +146,14 @@ def _delete_keys(broker: redis.Redis, queue: str) -> None:
         pass
 
 
-def _tail(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")[-3000:]
-    except OSError:
-        return ""
-
-
+@dataclass
 class _Driver:
-    def __init__(
-        self,
-        name: str,
-        send: Send,
-        collected: Collected,
-        worker: subprocess.Popen[bytes],
-        timeout: float,
-    ) -> None:
-        self.name = name
-        self.send = send
-        self.collected = collected
-        self.worker = worker
-        self.timeout = timeout
-        self.last_answer = 0.0
+    name: str
+    send: Send
+    collected: Collected
+    worker: subprocess.Popen[bytes]
+    timeout: float
+    last_answer: float = 0.0
 
     def _invoke(self, i: int, sent: dict[str, float]) -> None:
         at = time.time()

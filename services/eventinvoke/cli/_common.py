@@ -40,21 +40,21 @@ class GlobalOptions:
     executor_endpoint: str | None = None
     output: str = "json"
     query: ParsedResult | None = None
+    profile: str | None = None
     debug: bool = False
 
     def client(self) -> Client:
-        return Client(
-            self.endpoint,
-            router_endpoint=self.router_endpoint,
-            executor_endpoint=self.executor_endpoint,
-        )
+        return Client(self.endpoint, **self._where())
 
     def async_client(self) -> AsyncClient:
-        return AsyncClient(
-            self.endpoint,
-            router_endpoint=self.router_endpoint,
-            executor_endpoint=self.executor_endpoint,
-        )
+        return AsyncClient(self.endpoint, **self._where())
+
+    def _where(self) -> dict[str, Any]:
+        return {
+            "router_endpoint": self.router_endpoint,
+            "executor_endpoint": self.executor_endpoint,
+            "profile": self.profile,
+        }
 
 
 def echo_response(value: Any) -> None:
@@ -225,6 +225,11 @@ _GLOBAL_OPTIONS: dict[str, dict[str, Any]] = {
         "decls": ("--query",),
         "callback": _query,
         "help": "A JMESPath expression applied to each response, as with the AWS CLI.",
+    },
+    "profile": {
+        "decls": ("--profile",),
+        "help": "Sign calls with this profile's credentials from the AWS CLI's files (else "
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the default profile).",
     },
 }
 

@@ -23,9 +23,14 @@ def _option(name: str, flag: str, default: Any, help_text: str) -> Any:
     if what == "choice":
         metavar = "[" + "|".join(config.choices(name)) + "]"
     else:
-        metavar = {"int": "N", "float": "X", "path": "DIR", "list": "A,B", "table": "JSON"}.get(
-            what, "TEXT"
-        )
+        metavar = {
+            "int": "N",
+            "float": "X",
+            "path": "DIR",
+            "list": "A,B",
+            "table": "JSON",
+            "credentials": "KEY_ID:SECRET:ROLE,...",
+        }.get(what, "TEXT")
     return click.option(flag, name, metavar=metavar, help=shown)
 
 

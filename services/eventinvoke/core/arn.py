@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eventinvoke.api.model import lambda_model
-from eventinvoke.core.errors import InvalidParameterValueException, ValidationException
+from eventinvoke.core.errors import (
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+    ValidationException,
+)
 
 LATEST = "$LATEST"
 
@@ -28,9 +32,28 @@ class Partition:
     region: str = "us-east-1"
     account: str = "000000000000"
 
-    def function_arn(self, name: str, qualifier: str | None = None) -> str:
-        arn = f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
+    def function_arn(
+        self, name: str, qualifier: str | None = None, account: str | None = None
+    ) -> str:
+        arn = f"arn:aws:lambda:{self.region}:{account or self.account}:function:{name}"
         return f"{arn}:{qualifier}" if qualifier else arn
+
+    def parse(
+        self, value: str, qualifier: str | None = None, *, invoke: bool = False
+    ) -> FunctionRef:
+        """``parse_function_name``, for a function of this installation: an ARN of another
+        region is AWS's "not reachable" error, one of another account names a function that
+        does not exist here (``invoke``: its ARN carries ``$LATEST``, as Invoke's does)."""
+        ref = parse_function_name(value, qualifier)
+        if ref.region is not None and ref.region != self.region:
+            raise ResourceNotFoundException(
+                f"Functions from '{ref.region}' are not reachable in this region ('{self.region}')"
+            )
+        if ref.account is not None and ref.account != self.account:
+            shown = ref.resolved_qualifier if invoke else ref.qualifier
+            arn = self.function_arn(ref.name, shown, account=ref.account)
+            raise ResourceNotFoundException(f"Function not found: {arn}")
+        return ref
 
 
 @dataclass(frozen=True)
@@ -39,6 +62,9 @@ class FunctionRef:
 
     name: str
     qualifier: str | None = None
+    # Where an ARN (full or partial) placed the function; None when the name did not say.
+    region: str | None = field(default=None, compare=False)
+    account: str | None = field(default=None, compare=False)
 
     @property
     def resolved_qualifier(self) -> str:
@@ -63,4 +89,9 @@ def parse_function_name(value: str, qualifier: str | None = None) -> FunctionRef
         raise InvalidParameterValueException(
             "The derived qualifier from the function name does not match the specified qualifier."
         )
-    return FunctionRef(name=name, qualifier=qualifier or derived)
+    return FunctionRef(
+        name=name,
+        qualifier=qualifier or derived,
+        region=(match["region"] or "").rstrip(":") or None,
+        account=(match["account"] or "").rstrip(":") or None,
+    )

@@ -7,6 +7,35 @@ they are known (docs/aws-behaviour.md §1.4).
 
 from __future__ import annotations
 
+# What a message may cost on the wire. Messages quote what callers sent (a name, an ARN, a value
+# that broke a constraint); hostile input must not make an error too large to cross it: gRPC
+# carries the message twice in trailers that clients cap at 8 KiB (percent-encoded in
+# grpc-message, where a byte outside printable ASCII takes three; base64-encoded in the status
+# details), and a client sent more sees only "Stream removed". 6 KiB leaves room for the rest.
+MAX_MESSAGE_COST = 6144
+
+
+def _cost(data: bytes) -> int:
+    escaped = sum(1 for byte in data if byte < 0x20 or byte > 0x7E or byte == 0x25)
+    return len(data) + 2 * escaped + (len(data) + 2) // 3 * 4
+
+
+def bounded(message: str, limit: int = MAX_MESSAGE_COST) -> str:
+    """``message`` whole when it fits in an error's trailers, else cut (at a character) until
+    it does and marked with "..."; always valid UTF-8 (a lone surrogate becomes "?")."""
+    data = message.encode("utf-8", "replace")
+    if len(data) <= limit // 2 and _cost(data) <= limit:
+        return data.decode("utf-8")
+    data = data[: limit // 2]  # costs at least twice its length: never more than this fits
+    low, high = 0, len(data)  # the longest prefix that fits, by bisection
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _cost(data[:middle]) + 8 <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return data[:low].decode("utf-8", "ignore") + "..."
+
 
 class LambdaError(Exception):
     """An error a caller should see, with AWS's name, message and HTTP status."""

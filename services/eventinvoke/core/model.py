@@ -19,6 +19,9 @@ ZERO_RESERVED_CONCURRENCY = "ZeroReservedConcurrency"
 # through was deleted while the event was queued. The record goes to the function's
 # unqualified OnFailure destination and its $LATEST dead-letter queue.
 QUALIFIER_NOT_FOUND = "QualifierNotFound"
+# Recursive loop detection stopped the invocation (docs/aws-behaviour.md §7). AWS documents no
+# condition for it: this is the name of the error its synchronous path answers with.
+RECURSIVE_INVOCATION = "RecursiveInvocationException"
 
 UNHANDLED = "Unhandled"
 
@@ -80,6 +83,46 @@ class EventInvokeConfig:
     on_failure: str | None = None
 
 
+# A function's RecursiveLoop setting (PutFunctionRecursionConfig): Terminate, AWS's default,
+# stops a chain of invocations past MAX_CHAIN_INVOCATIONS; Allow lets it go on.
+RECURSIVE_LOOP_ALLOW = "Allow"
+RECURSIVE_LOOP_TERMINATE = "Terminate"
+RECURSIVE_LOOP_VALUES = (RECURSIVE_LOOP_ALLOW, RECURSIVE_LOOP_TERMINATE)  # the model's enum
+# AWS stops the next invocation once a chain has made about 16 (docs/aws-behaviour.md §7).
+MAX_CHAIN_INVOCATIONS = 16
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where an invocation stands in a chain of invocations, each caused by the previous one's
+    record reaching a function destination: what AWS's trace header carries for its recursive
+    loop detection (docs/aws-behaviour.md §7)."""
+
+    chain_id: str  # the request id of the chain's first invocation
+    depth: int  # this invocation's place in the chain: 1 for the first
+
+    def next(self) -> Lineage:
+        """The lineage of the invocation this one's record causes."""
+        return Lineage(self.chain_id, self.depth + 1)
+
+    @property
+    def past_limit(self) -> bool:
+        """Whether this invocation is one too many for a function that terminates loops."""
+        return self.depth > MAX_CHAIN_INVOCATIONS
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One run of a function, as its sandbox receives it (the Invoker sends it to the Executor
+    for a synchronous run)."""
+
+    request_id: str
+    payload: bytes  # JSON bytes
+    invoked_function_arn: str
+    client_context: str = ""  # base64 JSON
+    tail_log: bool = False
+
+
 @dataclass(frozen=True)
 class LastAttempt:
     """What the latest execution of a queued event answered: kept for a record settled later
@@ -105,10 +148,17 @@ class QueuedEvent:
     throttles: int = 0  # throttled tries since the last execution (docs/aws-behaviour.md §3.3)
     event_id: int | None = None  # the queue's own key
     last_attempt: LastAttempt | None = None
+    # None: the first invocation of its chain (a client's invoke).
+    lineage: Lineage | None = None
     # Lease state, not the event's: when the lease it was leased with ends (epoch seconds, the
     # queue's clock), and that lease's epoch, the fencing token every later write carries.
     lease_expires: float | None = field(default=None, compare=False)
     lease_epoch: int = field(default=0, compare=False)
+
+    @property
+    def chain(self) -> Lineage:
+        """The event's lineage; a chain's first event starts its own."""
+        return self.lineage or Lineage(self.request_id, 1)
 
 
 @dataclass(frozen=True)
@@ -125,8 +175,14 @@ class ExecutionRecord:
     function_error: str | None = None
     response_payload: bytes | None = None
     status_code: int = 200
+    # The lineage of the invocation recorded (not shown to destinations): a function
+    # destination's event continues it. None for a record from outside the suite.
+    lineage: Lineage | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, parse: bool = True) -> dict[str, Any]:
+        """The record as destinations receive it; ``parse=False`` carries the payloads as their
+        text (for payloads nested too deeply to render as JSON objects)."""
+        payload_of = loads_or_text if parse else _text
         record: dict[str, Any] = {
             "version": "1.0",
             "timestamp": format_timestamp(self.timestamp),
@@ -136,7 +192,7 @@ class ExecutionRecord:
                 "condition": self.condition,
                 "approximateInvokeCount": self.approximate_invoke_count,
             },
-            "requestPayload": loads_or_text(self.request_payload),
+            "requestPayload": payload_of(self.request_payload),
         }
         if self.executed_version is not None:
             context: dict[str, Any] = {
@@ -147,12 +203,15 @@ class ExecutionRecord:
                 context["functionError"] = self.function_error
             record["responseContext"] = context
             record["responsePayload"] = (
-                None if self.response_payload is None else loads_or_text(self.response_payload)
+                None if self.response_payload is None else payload_of(self.response_payload)
             )
         return record
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        try:
+            return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        except RecursionError:  # a payload that parsed, nested too deeply to write back
+            return json.dumps(self.to_dict(parse=False), separators=(",", ":"), ensure_ascii=False)
 
     @property
     def failed(self) -> bool:
@@ -178,13 +237,18 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def loads_or_text(data: bytes) -> Any:
-    """Parse JSON bytes; bytes that are not JSON become a string (they are never dropped)."""
+    """Parse JSON bytes; bytes that are not JSON, or nested deeper than Python's stack allows,
+    become a string (they are never dropped)."""
     if not data:
         return None
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return data.decode("utf-8", "replace")
+
+
+def _text(data: bytes) -> Any:
+    return data.decode("utf-8", "replace") if data else None
 
 
 # Kinds of delivery: a record to OnSuccess / OnFailure, or the raw event to the dead-letter queue.

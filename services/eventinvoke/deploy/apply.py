@@ -15,6 +15,7 @@ deletes one).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from eventinvoke.client import AsyncClient, ResourceNotFoundException, ServiceError
+from eventinvoke.core.model import RECURSIVE_LOOP_TERMINATE
 from eventinvoke.deploy.plan import Plan, build
 from eventinvoke.deploy.properties import named_function
 from eventinvoke.deploy.specs import (
@@ -167,6 +169,7 @@ class State:
 
     functions: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # name -> config
     concurrency: dict[str, int | None] = field(default_factory=dict)
+    recursive_loop: dict[str, str] = field(default_factory=dict)
     event_invoke_configs: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
     aliases: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
 
@@ -188,6 +191,8 @@ async def preflight(client: LambdaClient, plan: Plan) -> State:
             if got is not None:
                 reserved = got.get("Concurrency", {}).get("ReservedConcurrentExecutions")
                 state.concurrency[step.spec.name] = reserved
+                recursion = await client.get_function_recursion_config(step.spec.name)
+                state.recursive_loop[step.spec.name] = recursion["RecursiveLoop"]
     errors: list[str] = []
     names = plan.function_names()
     for step in plan.steps:
@@ -319,17 +324,8 @@ class Applier:
             if not self.dry_run:
                 await client.create_function(
                     function_name=spec.name,
-                    runtime=spec.runtime,
-                    handler=spec.handler,
                     zip_file=spec.zip_file,
-                    role=spec.role,
-                    timeout=spec.timeout,
-                    memory_size=spec.memory_size,
-                    environment={"Variables": spec.environment} if spec.environment else None,
-                    description=spec.description,
-                    dead_letter_config=(
-                        {"TargetArn": spec.dead_letter_target} if spec.dead_letter_target else None
-                    ),
+                    **_config_kwargs(_desired_configuration(spec)),
                 )
                 self.created.add(spec.name)
                 self.changed.add(spec.name)
@@ -338,6 +334,8 @@ class Applier:
                         function_name=spec.name,
                         reserved_concurrent_executions=spec.reserved_concurrency,
                     )
+                if spec.recursive_loop not in (None, RECURSIVE_LOOP_TERMINATE):
+                    await client.put_function_recursion_config(spec.name, spec.recursive_loop)
             return "Add"
 
         desired = _desired_configuration(spec)
@@ -377,9 +375,29 @@ class Applier:
                 self._on_undo(
                     spec.name, f"restored the concurrency of {spec.name}", restore_concurrency
                 )
+        if await self._recursive_loop(spec):
+            modified = True
         if modified:
             self.changed.add(spec.name)
         return "Modify" if modified else "NoChange"
+
+    async def _recursive_loop(self, spec: FunctionSpec) -> bool:
+        """Set an existing function's RecursiveLoop as the template says (a template without
+        one means AWS's default, as CloudFormation resets a removed property). True if it
+        changes."""
+        desired = spec.recursive_loop or RECURSIVE_LOOP_TERMINATE
+        current = self.state.recursive_loop.get(spec.name, RECURSIVE_LOOP_TERMINATE)
+        if desired == current:
+            return False
+        if not self.dry_run:
+            client = self.client
+            await client.put_function_recursion_config(spec.name, desired)
+            self._on_undo(
+                spec.name,
+                f"restored the recursive loop setting of {spec.name}",
+                lambda: client.put_function_recursion_config(spec.name, current),
+            )
+        return True
 
     # --- versions and aliases ---
 
@@ -430,12 +448,7 @@ class Applier:
         current = self.state.aliases.get((spec.function_name, spec.name))
         if current is None:
             if not self.dry_run:
-                await client.create_alias(
-                    function_name=spec.function_name,
-                    name=spec.name,
-                    function_version=spec.function_version,
-                    description=spec.description,
-                )
+                await client.create_alias(**_alias_kwargs(spec))
                 if spec.function_name not in self.created:
                     self._on_undo(
                         spec.function_name,
@@ -450,20 +463,12 @@ class Applier:
         if (old_version, old_description) == (spec.function_version, spec.description):
             return "NoChange"
         if not self.dry_run:
-            await client.update_alias(
-                function_name=spec.function_name,
-                name=spec.name,
-                function_version=spec.function_version,
-                description=spec.description,
-            )
+            await client.update_alias(**_alias_kwargs(spec))
             self._on_undo(
                 spec.function_name,
                 f"restored alias {spec.name} of {spec.function_name}",
                 lambda: client.update_alias(
-                    function_name=spec.function_name,
-                    name=spec.name,
-                    function_version=old_version,
-                    description=old_description,
+                    spec.function_name, spec.name, old_version, old_description
                 ),
             )
         return "Modify"
@@ -554,6 +559,11 @@ def _config_kwargs(config: Mapping[str, Any]) -> dict[str, Any]:
         "description": config["Description"],
         "dead_letter_config": {"TargetArn": config["DeadLetterTarget"]},
     }
+
+
+def _alias_kwargs(spec: AliasSpec) -> dict[str, Any]:
+    """CreateAlias's and UpdateAlias's arguments: the spec's fields are named after them."""
+    return dataclasses.asdict(spec)
 
 
 def _same_code_and_configuration(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventinvoke.core.arn import parse_function_name
 from eventinvoke.core.errors import LambdaError
+from eventinvoke.core.model import RECURSIVE_LOOP_VALUES
 from eventinvoke.core.packaging import zip_directory, zip_source
 from eventinvoke.deploy.schemas import writable_properties
 from eventinvoke.deploy.specs import (
@@ -49,6 +50,7 @@ FUNCTION_PROPERTIES = (
     "Description",
     "Role",
     "ReservedConcurrentExecutions",
+    "RecursiveLoop",
     "PackageType",
 )
 # The properties eventinvoke applies; every other property of the type's schema is accepted
@@ -199,6 +201,11 @@ def _function_spec(
     timeout = check.integer(props, "Timeout", 1, MAX_TIMEOUT)
     memory = check.integer(props, "MemorySize", MIN_MEMORY, MAX_MEMORY)
     reserved = check.integer(props, "ReservedConcurrentExecutions", 0, 1_000_000)
+    recursive_loop = props.get("RecursiveLoop")
+    if recursive_loop is not None and recursive_loop not in RECURSIVE_LOOP_VALUES:
+        check.fail(
+            "RecursiveLoop", f"{recursive_loop} is not one of [{', '.join(RECURSIVE_LOOP_VALUES)}]"
+        )
     environment: dict[str, str] = {}
     env = props.get("Environment")
     if env is not None:
@@ -250,6 +257,7 @@ def _function_spec(
         description=check.text(props, "Description"),
         dead_letter_target=dead_letter,
         reserved_concurrency=reserved,
+        recursive_loop=recursive_loop,
     )
 
 

@@ -26,6 +26,7 @@ class FunctionSpec:
     description: str = ""
     dead_letter_target: str = ""
     reserved_concurrency: int | None = None
+    recursive_loop: str | None = None  # None: AWS's default, Terminate
 
 
 @dataclass(frozen=True)

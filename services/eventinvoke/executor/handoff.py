@@ -10,13 +10,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from eventinvoke.backends.base import Backend
 from eventinvoke.core.model import ExecutionRecord, QueuedEvent, deliveries_for
 
 
-class Handoff(Protocol):
+class DirectRoutes(Protocol):
+    async def event_for(
+        self, target: str, kind: str, record: ExecutionRecord
+    ) -> QueuedEvent | None:
+        """The event that delivers ``record`` to ``target`` when queued, or None."""
+
+
+@dataclass
+class Handoff:
+    """Outbox insert and ack in one transaction of the shared backend.
+
+    With ``direct`` routes, a record bound for a function of this suite is queued as that
+    function's event in the same transaction, and ``on_enqueued`` wakes the executor.
+    """
+
+    backend: Backend
+    router_doorbell: asyncio.Event
+    direct: DirectRoutes | None = None
+    on_enqueued: Callable[[], None] = lambda: None
+
     async def settle(
         self,
         event_id: int,
@@ -27,41 +47,6 @@ class Handoff(Protocol):
         """Return once the record is with the Router (or queued as the event of a function of
         this suite) and the event is acked; False, with nothing handed over, when the event's
         lease (of ``epoch``) was lost to a newer one."""
-
-
-class DirectRoutes(Protocol):
-    async def event_for(
-        self, target: str, kind: str, record: ExecutionRecord
-    ) -> QueuedEvent | None:
-        """The event that delivers ``record`` to ``target`` when queued, or None."""
-
-
-class LocalHandoff:
-    """Outbox insert and ack in one transaction of the shared backend.
-
-    With ``direct`` routes, a record bound for a function of this suite is queued as that
-    function's event in the same transaction, and ``on_enqueued`` wakes the executor.
-    """
-
-    def __init__(
-        self,
-        backend: Backend,
-        router_doorbell: asyncio.Event,
-        direct: DirectRoutes | None = None,
-        on_enqueued: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.backend = backend
-        self.router_doorbell = router_doorbell
-        self.direct = direct
-        self.on_enqueued = on_enqueued
-
-    async def settle(
-        self,
-        event_id: int,
-        epoch: int,
-        record: ExecutionRecord,
-        destinations: list[tuple[str, str]],
-    ) -> bool:
         events: list[QueuedEvent] = []
         routed: list[tuple[str, str]] = []
         for target, kind in destinations:

@@ -11,11 +11,13 @@ from eventinvoke.core.model import (
     LATEST,
     ON_FAILURE,
     ON_SUCCESS,
+    RECURSIVE_INVOCATION,
     SUCCESS,
     EventInvokeConfig,
     ExecutionRecord,
     FunctionConfig,
     LastAttempt,
+    Lineage,
     QueuedEvent,
 )
 from eventinvoke.executor.sandbox import Outcome
@@ -46,6 +48,7 @@ def build_record(
         executed_version=response.executed_version if response is not None else None,
         function_error=response.function_error if response is not None else None,
         response_payload=response.payload if response is not None else None,
+        lineage=event.chain,
     )
 
 
@@ -57,13 +60,33 @@ def answered(outcome: Outcome, function: FunctionConfig) -> LastAttempt:
 def destinations_for(
     record: ExecutionRecord, function: FunctionConfig, config: EventInvokeConfig | None
 ) -> list[tuple[str, str]]:
-    """(target, kind) pairs: OnSuccess, or OnFailure plus the dead-letter queue."""
+    """(target, kind) pairs: OnSuccess, or OnFailure plus the dead-letter queue.
+
+    The record of an invocation stopped by recursive loop detection does not go to a function:
+    that would be the next invocation of the very chain stopped, stopped in turn, and so on
+    without end (docs/aws-behaviour.md §8.1)."""
     if record.condition == SUCCESS:
         return [(config.on_success, ON_SUCCESS)] if config and config.on_success else []
     targets = [(config.on_failure, ON_FAILURE)] if config and config.on_failure else []
     if function.dead_letter_target_arn:
         targets.append((function.dead_letter_target_arn, DEAD_LETTER))
+    if record.condition == RECURSIVE_INVOCATION:
+        targets = [(target, kind) for target, kind in targets if not is_function_arn(target)]
     return targets
+
+
+def is_function_arn(target: str) -> bool:
+    """``arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]``."""
+    parts = target.split(":")
+    return len(parts) >= 7 and parts[0] == "arn" and parts[2] == "lambda" and parts[5] == "function"
+
+
+def chain_fields(lineage: Lineage | None) -> dict[str, Any]:
+    """An event's place in its chain of invocations, for a log line; nothing for a chain's
+    first event (most events)."""
+    if lineage is None:
+        return {}
+    return {"chain_id": lineage.chain_id, "chain_depth": lineage.depth}
 
 
 # How much of a function's error message a log line carries: enough to recognise it, while
@@ -81,7 +104,7 @@ def error_fields(function_error: str | None, payload: bytes | None) -> dict[str,
     if len(payload) <= _PARSED_ERROR_BYTES:
         try:
             error = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     if not isinstance(error, dict):  # a custom runtime may post anything to /error
         return {"error_type": function_error, "error_message": ""}

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from eventinvoke.core import errors
+from eventinvoke.core.model import Invocation
 from eventinvoke.invoker.invocations import SyncResult
 from eventinvoke.v1 import executor_service_pb2 as pb
 from eventinvoke.v1 import executor_service_pb2_grpc as pb_grpc
@@ -20,25 +23,12 @@ class RemoteExecutor:
         self.stub = pb_grpc.ExecutorStub(channel)
 
     async def execute(
-        self,
-        *,
-        function_name: str,
-        qualifier: str,
-        request_id: str,
-        payload: bytes,
-        invoked_function_arn: str,
-        tail_log: bool,
-        client_context: str,
+        self, function_name: str, qualifier: str, invocation: Invocation
     ) -> SyncResult:
+        # ExecuteRequest's fields beside the function's are named after Invocation's.
         call = self.stub.Execute(
             pb.ExecuteRequest(
-                function_name=function_name,
-                qualifier=qualifier,
-                request_id=request_id,
-                payload=payload,
-                invoked_function_arn=invoked_function_arn,
-                tail_log=tail_log,
-                client_context=client_context,
+                function_name=function_name, qualifier=qualifier, **dataclasses.asdict(invocation)
             )
         )
         try:

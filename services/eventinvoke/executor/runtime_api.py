@@ -1,9 +1,12 @@
 """The Lambda Runtime API (2018-06-01) served to one sandbox (docs/aws-behaviour.md §6).
 
 One server per sandbox, on 127.0.0.1 and a port the OS picks; the runtime inside the sandbox
-finds it through ``AWS_LAMBDA_RUNTIME_API``. A sandbox runs one invocation at a time, so the
-state is a single slot: the invocation handed in (``pending``), then the one the runtime took
-with ``/next`` (``current``) until it answers. A ``/next`` that finds nothing pending parks its
+finds it through ``AWS_LAMBDA_RUNTIME_API``. Any local process can reach that port, so when the
+sandbox runs as a user of its own (``peer_uid``), a connection is served only if that user made
+it: the kernel says whose it is (isolation.tcp_owner), once per connection, before a byte is
+read. A sandbox runs one invocation at a time, so the state is a single slot: the invocation
+handed in (``pending``), then the one the runtime took with ``/next`` (``current``) until it
+answers. A ``/next`` that finds nothing pending parks its
 connection until ``submit`` hands it the event.
 
 This is on the path of every invocation (two requests each), so the HTTP layer is a small
@@ -25,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, cast
 
 import httptools
+
+from eventinvoke.executor.isolation import tcp_owner
 
 PREFIX = "/2018-06-01"
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
@@ -144,6 +149,7 @@ class RuntimeApi:
         self._closed = False
         self._server: asyncio.AbstractServer | None = None
         self.address = ""  # "127.0.0.1:<port>" once started
+        self.peer_uid: int | None = None  # the only user served; None: anyone
 
     @property
     def init_error(self) -> bytes | None:
@@ -306,6 +312,14 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        uid = self._api.peer_uid
+        if uid is not None:
+            # The client's end is bound to our peer's address and connected to ours.
+            peer, ours = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+            if tcp_owner(peer, ours) != uid:
+                self._closing = self._malformed = True  # not a byte read, not one answered
+                self._transport.abort()
+                return
         self._api._connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

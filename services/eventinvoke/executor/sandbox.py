@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from eventinvoke.core.errors import ACCOUNT_CONCURRENCY_EXCEEDED, RESERVED_CONCURRENCY_EXCEEDED
-from eventinvoke.core.model import UNHANDLED, FunctionConfig
+from eventinvoke.core.model import UNHANDLED, FunctionConfig, Invocation
 from eventinvoke.executor import logs
+from eventinvoke.executor.isolation import Child, Confinement, Place, start_process
 from eventinvoke.executor.memory import PEAK_READ_INTERVAL, WATCH_INTERVAL, peak_rss_kb, tree_rss_kb
 from eventinvoke.executor.runtime_api import Event, Result, RuntimeApi
 
@@ -41,15 +42,6 @@ INIT_TIMEOUT = 10.0
 TAIL_BYTES = 4096
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 KEY_CACHE_SIZE = 1024  # reuse keys remembered (one per function configuration)
-
-
-@dataclass(frozen=True)
-class Invocation:
-    request_id: str
-    payload: bytes  # JSON bytes
-    invoked_function_arn: str
-    client_context: str = ""  # base64 JSON
-    tail_log: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +60,10 @@ class SandboxSettings:
     max_total: int = 32
     idle_seconds: float = 300.0  # warm sandboxes idle longer are stopped
     log_retention_bytes: int = logs.RETENTION_BYTES  # per function; older log files go first
+    # Each sandbox's own user is leased from this range of uids (and its code directory's group
+    # from the same range of gids); None: sandboxes run as the server's user (isolation.py).
+    uids: tuple[int, int] | None = None
+    python: str = sys.executable  # the interpreter of python3.x functions
 
 
 def platform_error(error_type: str, request_id: str, message: str) -> bytes:
@@ -103,16 +99,17 @@ class Launcher:
     environment: dict[str, str] = field(default_factory=dict)
 
 
-# Every python3.x runs on this interpreter; -u so prints reach the log as they happen.
-_PYTHON = Launcher(
-    [sys.executable, "-u", str(RUNTIMES_DIR / "python" / "bootstrap.py")],
-    RUNTIMES_DIR / "python",
-    True,
-)
+PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
 
 
-def _python(function: FunctionConfig, code_dir: Path) -> Launcher:
-    return _PYTHON
+@functools.cache
+def _python_launcher(python: str) -> Launcher:
+    # Every python3.x runs on this interpreter; -u so prints reach the log as they happen.
+    return Launcher([python, "-u", str(PYTHON_BOOTSTRAP)], RUNTIMES_DIR / "python", True)
+
+
+def _python(function: FunctionConfig, code_dir: Path, settings: SandboxSettings) -> Launcher:
+    return _python_launcher(settings.python)
 
 
 @functools.cache
@@ -120,7 +117,7 @@ def _node_binary() -> str:
     return shutil.which("node") or "node"
 
 
-def _node(function: FunctionConfig, code_dir: Path) -> Launcher:
+def _node(function: FunctionConfig, code_dir: Path, settings: SandboxSettings) -> Launcher:
     # Every nodejs*.x runs on the machine's Node.js; the bootstrap reads the generation it
     # imitates (error shapes, Handled errors, callback deprecation) from AWS_EXECUTION_ENV.
     runtime_dir = RUNTIMES_DIR / "node"
@@ -132,7 +129,7 @@ def _node(function: FunctionConfig, code_dir: Path) -> Launcher:
     )
 
 
-def _provided(function: FunctionConfig, code_dir: Path) -> Launcher:
+def _provided(function: FunctionConfig, code_dir: Path, settings: SandboxSettings) -> Launcher:
     bootstrap = code_dir / "bootstrap"
     if not bootstrap.is_file():
         raise SetupError(
@@ -143,7 +140,7 @@ def _provided(function: FunctionConfig, code_dir: Path) -> Launcher:
 
 # Runtime name prefix -> launcher. A new runtime is one entry here plus its bootstrap under
 # runtimes/.
-RUNTIMES: dict[str, Callable[[FunctionConfig, Path], Launcher]] = {
+RUNTIMES: dict[str, Callable[[FunctionConfig, Path, SandboxSettings], Launcher]] = {
     "python3": _python,
     "nodejs": _node,
     "provided": _provided,
@@ -173,10 +170,10 @@ def _function_error(function: FunctionConfig, result: Result) -> str | None:
     return UNHANDLED
 
 
-def launcher_for(function: FunctionConfig, code_dir: Path) -> Launcher:
+def launcher_for(function: FunctionConfig, code_dir: Path, settings: SandboxSettings) -> Launcher:
     for prefix, make in RUNTIMES.items():
         if function.runtime.startswith(prefix):
-            return make(function, code_dir)
+            return make(function, code_dir, settings)
     raise SetupError("Runtime.InvalidRuntime", f"Runtime {function.runtime} is not supported")
 
 
@@ -232,18 +229,21 @@ class Sandbox:
         code_dir: Path,
         launcher: Launcher,
         settings: SandboxSettings,
+        confinement: Confinement,
     ) -> None:
         self.function = function
         self.key = reuse_key(function, code_dir)
         self.code_dir = code_dir
         self.launcher = launcher
         self.settings = settings
+        self.confinement = confinement
+        self.place: Place | None = None  # its user and /tmp, from start() to stop()
         self.api = RuntimeApi()
         now = datetime.now(UTC)
         stream_id = uuid.uuid4().hex
         self.log_stream_name = f"{now:%Y/%m/%d}/[{function.version}]{stream_id}"
         self.log_path = settings.log_dir / function.name / f"{now:%Y-%m-%d}-{stream_id}.log"
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: Child | None = None
         self.busy = False
         self.reusable = True
         self.last_used = time.monotonic()
@@ -267,9 +267,13 @@ class Sandbox:
 
     def environment(self) -> dict[str, str]:
         function = self.function
+        # Built from nothing: Lambda's variables and the function's own. Of the server's, only
+        # the search paths its interpreters need (no credentials, no EVENTINVOKE_*).
         env = {"LANG": "en_US.UTF-8", "TZ": ":UTC", "PATH": os.environ.get("PATH", DEFAULT_PATH)}
         if "LD_LIBRARY_PATH" in os.environ:
             env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
+        if self.place is not None:  # Lambda's /tmp: the sandbox's own writable directory
+            env["TMPDIR"] = env["HOME"] = str(self.place.tmp)
         env.update(self.launcher.environment)
         env.update(function.environment)  # users may change the unreserved defaults above
         env.update(
@@ -295,21 +299,17 @@ class Sandbox:
         return env
 
     async def start(self) -> None:
+        self.place = place = self.confinement.enter(self.code_dir)
+        self.api.peer_uid = place.uid  # its Runtime API serves the sandbox's user alone
         await self.api.start()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._index = logs.LogIndex(self.log_path, self.log_stream_name)
         self._started_at = asyncio.get_running_loop().time()
         # The process writes straight into the log file (no pipe to drain, nothing buffered
-        # on our side), and leads its own process group so a kill reaches its children too.
-        self.process = await asyncio.create_subprocess_exec(
-            *self.launcher.argv,
-            cwd=self.code_dir,
-            env=self.environment(),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=self._log_fd,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
+        # on our side).
+        self.process = start_process(
+            self.launcher.argv, place, self.code_dir, self.environment(), self._log_fd
         )
         self._exited = asyncio.create_task(self.process.wait())
 
@@ -412,6 +412,9 @@ class Sandbox:
         self.reusable = False
         await self.kill()
         await self.api.close()
+        if self.place is not None:
+            place, self.place = self.place, None
+            self.confinement.leave(place)
         if self._log_fd >= 0:
             os.close(self._log_fd)
             self._log_fd = -1
@@ -526,6 +529,7 @@ class SandboxPool:
         self._closed = False
         self._admitted: dict[str, int] = {}  # function name -> invocations running or waiting
         self._keys: dict[str, tuple[FunctionConfig, Path, ReuseKey]] = {}  # see _reuse_key
+        self._confinement = Confinement(settings.uids)
 
     @property
     def sandboxes(self) -> list[Sandbox]:
@@ -553,7 +557,7 @@ class SandboxPool:
         when every sandbox of the account is busy, is throttled (the sync path).
         """
         try:
-            launcher = launcher_for(function, code_dir)
+            launcher = launcher_for(function, code_dir, self._settings)
         except SetupError as e:
             return e.outcome(invocation.request_id)
         if self._reaper is None:
@@ -619,6 +623,7 @@ class SandboxPool:
                 await self._reaper
         sandboxes, self._sandboxes = self._sandboxes, []
         await asyncio.gather(*(sandbox.stop() for sandbox in sandboxes), *self._stopping)
+        self._confinement.close()
         async with self._changed:
             self._changed.notify_all()
 
@@ -641,7 +646,7 @@ class SandboxPool:
                 elif len(self._sandboxes) >= settings.max_total:
                     victims = self._sandboxes
                 else:
-                    sandbox = Sandbox(function, code_dir, launcher, settings)
+                    sandbox = Sandbox(function, code_dir, launcher, settings, self._confinement)
                     sandbox.busy = True
                     self._sandboxes.append(sandbox)
                     self._trim_logs(function.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import grpc
 
@@ -21,22 +22,14 @@ from eventinvoke.v1 import executor_service_pb2 as pb
 from eventinvoke.v1 import executor_service_pb2_grpc as pb_grpc
 
 
+@dataclass
 class ExecutorServicer(pb_grpc.ExecutorServicer):
-    def __init__(
-        self,
-        store: FunctionStore,
-        pool: Sandboxes,
-        code: CodeCache,
-        partition: Partition,
-        slots: ConcurrencySlots,
-        lease_margin: float = 30.0,
-    ) -> None:
-        self.store = store
-        self.pool = pool
-        self.code = code
-        self.partition = partition
-        self.slots = slots
-        self.lease_margin = lease_margin  # a slot outlives the run by this, should we crash
+    store: FunctionStore
+    pool: Sandboxes
+    code: CodeCache
+    partition: Partition
+    slots: ConcurrencySlots
+    lease_margin: float = 30.0  # a slot outlives the run by this, should we crash
 
     async def Execute(
         self, request: pb.ExecuteRequest, context: grpc.aio.ServicerContext

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -22,6 +23,8 @@ from eventinvoke.core.model import (
     EVENT_AGE_EXCEEDED,
     LATEST,
     QUALIFIER_NOT_FOUND,
+    RECURSIVE_INVOCATION,
+    RECURSIVE_LOOP_ALLOW,
     ZERO_RESERVED_CONCURRENCY,
     EventInvokeConfig,
     ExecutionRecord,
@@ -35,6 +38,7 @@ from eventinvoke.executor.policy import Retry, RetryPolicy
 from eventinvoke.executor.records import (
     answered,
     build_record,
+    chain_fields,
     destinations_for,
     error_fields,
 )
@@ -77,6 +81,8 @@ class AsyncWorker:
         self.policy = policy
         self.settings = settings
         self.owner = f"executor-{uuid.uuid4()}"
+        # AWS's metric names: invocations stopped by recursive loop detection.
+        self.metrics: Counter[str] = Counter()
         # Settles that left their slot, by event id. Their events stay leased until the settle
         # commits; one leased again meanwhile (its lease ran out) is not run a second time.
         self._settling: dict[int, asyncio.Task[None]] = {}
@@ -161,6 +167,11 @@ class AsyncWorker:
             await self._qualifier_gone(event)
             return
         config = await self.store.get_event_invoke_config(event.function_name, event.qualifier)
+        if await self._loop_stopped(event):
+            # Not run: straight to OnFailure and the DLQ, as AWS does (docs/aws-behaviour.md §7).
+            self.metrics["RecursiveInvocationsDropped"] += 1
+            await self._settle(event, function, config, RECURSIVE_INVOCATION, event.attempts, None)
+            return
         if self.policy.expired(event.enqueued_at, self.queue.now(), config):
             await self._settle(
                 event, function, config, EVENT_AGE_EXCEEDED, event.attempts, event.last_attempt
@@ -237,6 +248,14 @@ class AsyncWorker:
             )
             return
         await self._settle(event, function, config, decision.condition, attempts, response)
+
+    async def _loop_stopped(self, event: QueuedEvent) -> bool:
+        """Whether the event is one invocation too many in its chain, for a function that
+        terminates loops (AWS's default). The setting is read only for such an event."""
+        if not event.chain.past_limit:
+            return False
+        setting = await self.store.get_recursion_config(event.function_name)
+        return setting != RECURSIVE_LOOP_ALLOW
 
     async def _qualifier_gone(self, event: QueuedEvent) -> None:
         """The version or alias the event was invoked through was deleted while it waited:
@@ -330,6 +349,7 @@ class AsyncWorker:
             condition=record.condition,
             attempts=record.approximate_invoke_count,
             destinations=[t for t, _ in destinations],
+            **chain_fields(event.lineage),
             **error_fields(record.function_error, record.response_payload),
         )
 
@@ -354,6 +374,7 @@ def first_renewal(taken: float, needed: float, expires: float | None, now: float
     return max(left - taken * 2 / 3, 0.0)
 
 
+@dataclass
 class _LeaseRenewal:
     """Renews an event's lease (and its concurrency slot, if it holds one) to ``lease``
     seconds, ``first`` seconds after the attempt starts and then every third of it, so it has
@@ -362,42 +383,36 @@ class _LeaseRenewal:
     A timer until the first renewal is due: the many attempts that end sooner start no task.
     """
 
-    def __init__(
-        self,
-        queue: EventQueue,
-        event: QueuedEvent,
-        lease: float,
-        first: float,
-        slots: ConcurrencySlots,
-        holder: str | None,
-    ) -> None:
-        self._queue = queue
-        self._event = event
-        self._lease = lease
-        self._slots = slots
-        self._holder = holder
-        self._task: asyncio.Task[None] | None = None
-        self._timer = asyncio.get_running_loop().call_later(first, self._start)
+    queue: EventQueue
+    event: QueuedEvent
+    lease: float
+    first: float
+    slots: ConcurrencySlots
+    holder: str | None
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self.first, self._start)
 
     def _start(self) -> None:
         self._task = asyncio.create_task(self._renew())
 
     async def _renew(self) -> None:
-        event_id = self._event.event_id
+        event_id = self.event.event_id
         assert event_id is not None
         while True:
             try:
                 # The epoch is read each time: this executor may have leased it again meanwhile.
-                if not await self._queue.extend(event_id, self._event.lease_epoch, self._lease):
+                if not await self.queue.extend(event_id, self.event.lease_epoch, self.lease):
                     # Another executor leased it (this one was paused past its lease): its
                     # outcome will be refused, the newer lease decides.
                     log.warning("event_lease_lost")
                     return
-                if self._holder is not None:
-                    await self._slots.renew(self._holder, self._lease)
+                if self.holder is not None:
+                    await self.slots.renew(self.holder, self.lease)
             except Exception:
                 log.warning("lease_renewal_failed", exc_info=True)
-            await asyncio.sleep(self._lease / 3)
+            await asyncio.sleep(self.lease / 3)
 
     async def stop(self) -> None:
         self._timer.cancel()

@@ -9,6 +9,7 @@ passed to ``AsyncClient.call``, the answer rendered. Errors leave through
 
 from __future__ import annotations
 
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,12 +27,16 @@ from eventinvoke.client import (
     ParamValidationError,
     ServiceError,
 )
+from eventinvoke.core.auth import SignedRequest, Verifier, denied, permits
+from eventinvoke.core.errors import LambdaError
 from eventinvoke.gateway import quirks, rest
 from eventinvoke.gateway.errors import error_response, gateway_error
 
 log = structlog.get_logger("eventinvoke.gateway")
 
 CLIENT = web.AppKey("client", AsyncClient)
+# None: no credentials are configured, and every caller is accepted.
+VERIFIER: web.AppKey[Verifier | None] = web.AppKey("verifier")
 # A request body larger than this is refused before it is read. It leaves room for a 50 MB
 # deployment package, base64-encoded in CreateFunction's JSON; Invoke's own limits (6 MB sync,
 # 1 MB async) are the Invoker's to enforce, with AWS's message.
@@ -66,21 +71,32 @@ def _carried(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _handler(operation: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        verifier = request.app[VERIFIER]
+        if verifier is not None:
+            _authorize(verifier, request, body, operation)
         answer = await serve(
             operation,
             request.app[CLIENT],
             rest.HttpRequest(
-                request.method,
-                request.match_info,
-                request.query,
-                request.headers,
-                await request.read(),
+                request.method, request.match_info, request.query, request.headers, body
             ),
         )
         return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
 
     handle.operation = operation  # type: ignore[attr-defined]
     return handle
+
+
+def _authorize(verifier: Verifier, request: web.Request, body: bytes, operation: str) -> None:
+    """The caller's signature, and their role's permission for ``operation`` (AWS's 403s)."""
+    url = request.rel_url
+    caller = verifier.verify(
+        SignedRequest(request.method, url.raw_path, url.raw_query_string, request.headers, body)
+    )
+    needed = BY_NAME[operation].role
+    if not permits(caller.role, needed):
+        raise denied(caller, operation, needed)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -104,6 +120,8 @@ async def _errors_and_log(request: web.Request, handler: Handler) -> web.StreamR
         response = await handler(request)
     except web.HTTPException as error:  # raised by aiohttp itself: no route, body too large
         response = error_response(_http_error(error), str(uuid.uuid4()))
+    except LambdaError as error:  # the caller's signature or permission (core.auth)
+        response = error_response(gateway_error(error.code, error.message), str(uuid.uuid4()))
     except ParamValidationError as error:  # a nested member of the body has the wrong shape
         response = error_response(
             gateway_error(
@@ -143,10 +161,12 @@ def _http_error(error: web.HTTPException) -> Exception:
     return error
 
 
-def create_app(client: AsyncClient) -> web.Application:
-    """The aiohttp application; ``client`` reaches the Invoker."""
+def create_app(client: AsyncClient, verifier: Verifier | None = None) -> web.Application:
+    """The aiohttp application; ``client`` reaches the Invoker; ``verifier`` checks callers'
+    signatures (None: every caller is accepted)."""
     app = web.Application(middlewares=[_errors_and_log], client_max_size=MAX_BODY_BYTES)
     app[CLIENT] = client
+    app[VERIFIER] = verifier
     for route in rest.routes():
         app.router.add_route(route.method, route.path, _handler(route.operation))
     app.router.add_get("/health", health)
@@ -156,13 +176,21 @@ def create_app(client: AsyncClient) -> web.Application:
 class Gateway:
     """The gateway as a server ``Worker``: ``start()`` listens, ``stop()`` drains and closes."""
 
-    def __init__(self, listen: str, client: AsyncClient) -> None:
+    def __init__(
+        self,
+        listen: str,
+        client: AsyncClient,
+        verifier: Verifier | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         host, _, port = listen.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError(f"bad HTTP listen address {listen!r}: expected HOST:PORT")
         self.listen = listen
         self.host = host.strip("[]")
         self.client = client
+        self.verifier = verifier
+        self.ssl_context = ssl_context
         self._runner: web.AppRunner | None = None
         self.port = int(port)
 
@@ -174,12 +202,12 @@ class Gateway:
     @property
     def url(self) -> str:
         """The ``--endpoint-url`` for the AWS CLI and SDKs."""
-        return f"http://{self.address}"
+        return f"{'https' if self.ssl_context else 'http'}://{self.address}"
 
     async def start(self) -> None:
-        runner = web.AppRunner(create_app(self.client), access_log=None)
+        runner = web.AppRunner(create_app(self.client, self.verifier), access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context)
         try:
             await site.start()
         except OSError as error:

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from eventinvoke.client import errors
+from eventinvoke.core.errors import bounded
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ ERRORS: dict[str, ErrorShape] = {
     "RequestEntityTooLargeException": ErrorShape(413, "message"),
     # The gateway's own: a path no operation serves.
     "UnknownOperationException": ErrorShape(404, "message"),
+    # AWS's authentication layer, in front of every service (not in Lambda's model).
+    "MissingAuthenticationTokenException": ErrorShape(403, "message"),
+    "UnrecognizedClientException": ErrorShape(403, "message"),
+    "InvalidSignatureException": ErrorShape(403, "message"),
+    "IncompleteSignatureException": ErrorShape(403, "message"),
+    "AccessDeniedException": ErrorShape(403, "Message"),
 }
 
 INTERNAL_ERROR = "An internal error occurred. See the server log."
@@ -84,7 +91,7 @@ def error_response(error: BaseException, request_id: str) -> web.Response:
     else:
         code, message, shape = "ServiceException", INTERNAL_ERROR, ERRORS["ServiceException"]
     headers["X-Amzn-ErrorType"] = code
-    body = {"Type": shape.type, shape.message_key: message, **extra}
+    body = {"Type": shape.type, shape.message_key: bounded(message), **extra}
     return web.Response(
         status=shape.status,
         body=json.dumps(body).encode(),

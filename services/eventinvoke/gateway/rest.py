@@ -131,6 +131,11 @@ def json_body(raw: bytes) -> dict[str, Any]:
         raise gateway_error(
             "InvalidRequestContentException", f"Could not parse request body into json: {error}"
         ) from None
+    except RecursionError:  # nested deeper than Python's stack: no request of the model is
+        raise gateway_error(
+            "InvalidRequestContentException",
+            "Could not parse request body into json: the body is nested too deeply",
+        ) from None
     if not isinstance(body, dict):
         raise gateway_error(
             "InvalidRequestContentException",

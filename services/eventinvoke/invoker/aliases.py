@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 from eventinvoke.backends.base import FunctionStore
-from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name
+from eventinvoke.core.arn import Partition
 from eventinvoke.core.errors import ResourceConflictException, ResourceNotFoundException
 from eventinvoke.core.model import LATEST, Alias
 from eventinvoke.invoker.functions import paginate
@@ -27,7 +27,7 @@ class Aliases:
     async def create(
         self, function_name: str, name: str, function_version: str, description: str = ""
     ) -> Alias:
-        ref = _ref(function_name)
+        ref = self.partition.parse(function_name)
         await self._require_version(ref.name, function_version)
         alias = Alias(
             function_name=ref.name,
@@ -41,7 +41,7 @@ class Aliases:
         return alias
 
     async def get(self, function_name: str, name: str) -> Alias:
-        ref = _ref(function_name)
+        ref = self.partition.parse(function_name)
         await self._require_function(ref.name)
         alias = await self.store.get_alias(ref.name, name)
         if alias is None:
@@ -73,7 +73,7 @@ class Aliases:
     async def delete(self, function_name: str, name: str) -> None:
         """Also removes the alias's event invoke config. Events already queued through the
         alias are dropped when they come up (their qualifier no longer resolves)."""
-        ref = _ref(function_name)
+        ref = self.partition.parse(function_name)
         await self._require_function(ref.name)
         if not await self.store.delete_alias(ref.name, name):
             raise self._no_alias(ref.name, name)
@@ -85,7 +85,7 @@ class Aliases:
         marker: str | None,
         max_items: int | None,
     ) -> tuple[list[Alias], str | None]:
-        ref = _ref(function_name)
+        ref = self.partition.parse(function_name)
         await self._require_function(ref.name)
         aliases = [
             alias
@@ -109,7 +109,3 @@ class Aliases:
     def _no_alias(self, function_name: str, name: str) -> ResourceNotFoundException:
         arn = self.partition.function_arn(function_name, name)
         return ResourceNotFoundException(f"Cannot find alias arn: {arn}")
-
-
-def _ref(function_name: str) -> FunctionRef:
-    return parse_function_name(function_name)

@@ -128,21 +128,21 @@ class EventInvokeConfigs:
         return config
 
     async def get(self, function_name: str, qualifier: str | None) -> EventInvokeConfig:
-        ref = _function_ref(function_name, qualifier)
+        ref = self.partition.parse(function_name, qualifier)
         config = await self.store.get_event_invoke_config(ref.name, ref.resolved_qualifier)
         if config is None:
             raise self._no_config(ref)
         return config
 
     async def delete(self, function_name: str, qualifier: str | None) -> None:
-        ref = _function_ref(function_name, qualifier)
+        ref = self.partition.parse(function_name, qualifier)
         if not await self.store.delete_event_invoke_config(ref.name, ref.resolved_qualifier):
             raise self._no_config(ref)
 
     async def list(
         self, function_name: str, marker: str | None, max_items: int | None
     ) -> tuple[list[EventInvokeConfig], str | None]:
-        ref = _function_ref(function_name)
+        ref = self.partition.parse(function_name)
         await self._require_function(FunctionRef(ref.name))
         configs = await self.store.list_event_invoke_configs(ref.name)
         start = int(marker) if marker and marker.isdigit() else 0
@@ -157,7 +157,7 @@ class EventInvokeConfigs:
     async def _check_write(
         self, function_name: str, qualifier: str | None, settings: ConfigChanges
     ) -> FunctionRef:
-        ref = _function_ref(function_name, qualifier)
+        ref = self.partition.parse(function_name, qualifier)
         if settings.empty:
             raise InvalidParameterValueException(
                 "You must specify at least one of error handling or destination setting."
@@ -238,10 +238,6 @@ def _plugin_target(target: str, kind: str, claims: DestinationClaims) -> bool:
     Destinations of the services AWS offers keep AWS's checks, whoever delivers to them.
     """
     return _service(target) not in ON_FAILURE_SERVICES and claims.claimant(target, kind) is not None
-
-
-def _function_ref(function_name: str, qualifier: str | None = None) -> FunctionRef:
-    return parse_function_name(function_name, qualifier)
 
 
 def _lambda_target(arn: str) -> FunctionRef | None:

@@ -7,22 +7,31 @@ import builtins
 import dataclasses
 import hashlib
 import io
+import json
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from eventinvoke.api.model import lambda_model
 from eventinvoke.backends.base import FunctionStore, resolve_qualifier
-from eventinvoke.core.arn import FunctionRef, Partition, parse_function_name
+from eventinvoke.core.arn import FunctionRef, Partition
 from eventinvoke.core.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
+    RequestEntityTooLargeException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from eventinvoke.core.model import LATEST, FunctionConfig, is_version_number
+from eventinvoke.core.model import (
+    LATEST,
+    RECURSIVE_LOOP_TERMINATE,
+    FunctionConfig,
+    is_version_number,
+)
+from eventinvoke.core.packaging import unsafe_entry
 
 # What the model enumerates and bounds (the request is checked against it before it gets here).
 RUNTIMES: list[str] = lambda_model().shape("Runtime")["enum"]
@@ -32,7 +41,24 @@ MAX_TIMEOUT = 900  # Lambda's limit; the model allows more, as InvalidParameterV
 # Lambda's limit on a deployment package's unzipped size; checked before anything is unzipped,
 # so a small zip that would unpack to gigabytes is refused unread.
 CODE_SIZE_UNZIPPED = 262_144_000
-MIN_UNRESERVED = 0  # AWS: 100; see Functions.put_concurrency
+# Lambda's limit on a package uploaded directly (50 MB zipped), which AWS states as the size of
+# the request that carries it base64-encoded: 52428800 bytes take 69905068 characters.
+CODE_REQUEST_LIMIT = 69_905_067
+# Lambda's limit on a function's environment variables, measured as their JSON object.
+MAX_ENVIRONMENT_BYTES = 4096
+MIN_UNRESERVED = 0
+# What zipfile raises on hostile bytes: besides BadZipFile, an encrypted entry (RuntimeError), an
+# unknown compression method (NotImplementedError), a truncated or corrupt stream (EOFError,
+# zlib.error, and OSError or ValueError from the decompressors).
+UNREADABLE_ZIP = (
+    zipfile.BadZipFile,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+    EOFError,
+    OSError,
+    zlib.error,
+)  # AWS: 100; see Functions.put_concurrency
 
 
 @dataclass(frozen=True)
@@ -88,8 +114,8 @@ class Functions:
         publish: bool = False,
     ) -> FunctionConfig:
         """CreateFunction; with ``publish``, version 1 is published and returned."""
-        _check(timeout, dead_letter_target_arn)
-        _check_zip(zip_file)
+        _check(timeout, dead_letter_target_arn, environment)
+        _check_zip(zip_file, "CreateFunction")
         sha = base64.b64encode(hashlib.sha256(zip_file).digest()).decode()
         function = FunctionConfig(
             name=name,
@@ -114,21 +140,24 @@ class Functions:
             return await self._publish(function)
         return function
 
-    async def resolve(self, ref: FunctionRef) -> FunctionConfig:
+    async def resolve(self, ref: FunctionRef, *, invoke: bool = False) -> FunctionConfig:
         """The configuration a name runs, or AWS's "Function not found" error.
 
         The qualifier is $LATEST (also when absent), a version number, or an alias, which
         resolves to the version it points at now. The qualifier as invoked stays in ``ref``.
+        For Invoke (``invoke``), the error's ARN always carries a qualifier, $LATEST when none
+        was given, as AWS's does (docs/aws-behaviour.md §1.4).
         """
         function = await resolve_qualifier(self.store, ref.name, ref.qualifier)
         if function is None:
+            shown = ref.resolved_qualifier if invoke else ref.qualifier
             raise ResourceNotFoundException(
-                f"Function not found: {self.partition.function_arn(ref.name, ref.qualifier)}"
+                f"Function not found: {self.partition.function_arn(ref.name, shown)}"
             )
         return function
 
     async def get(self, function_name: str, qualifier: str | None = None) -> FunctionConfig:
-        return await self.resolve(parse_function_name(function_name, qualifier))
+        return await self.resolve(self.partition.parse(function_name, qualifier))
 
     async def list(
         self, marker: str | None, max_items: int | None
@@ -136,8 +165,8 @@ class Functions:
         return await self.store.list_functions(marker or None, max_items or 50)
 
     async def update(self, function_name: str, changes: FunctionChanges) -> FunctionConfig:
-        ref = parse_function_name(function_name)
-        _check(changes.timeout, changes.dead_letter_target_arn)
+        ref = self.partition.parse(function_name)
+        _check(changes.timeout, changes.dead_letter_target_arn, changes.environment)
         current = await self.resolve(FunctionRef(ref.name))
         updates = {k: v for k, v in dataclasses.asdict(changes).items() if v is not None}
         if "dead_letter_target_arn" in updates:
@@ -152,7 +181,7 @@ class Functions:
         """PutFunctionConcurrency: reserve ``reserved`` of the account's concurrency (the
         request was checked: it is given, and not negative)."""
         assert reserved is not None
-        function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
+        function = await self.resolve(FunctionRef(self.partition.parse(function_name).name))
         # AWS keeps 100 unreserved; here the whole limit may be reserved (minimum 0), since a
         # laptop's limit is small. Unreserved functions then only get capacity left idle.
         others = await self.store.reserved_concurrency_total(excluding=function.name)
@@ -166,17 +195,32 @@ class Functions:
 
     async def get_concurrency(self, function_name: str) -> int | None:
         """GetFunctionConcurrency: the reservation, None when there is none."""
-        function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
+        function = await self.resolve(FunctionRef(self.partition.parse(function_name).name))
         return function.reserved_concurrent_executions
 
     async def delete_concurrency(self, function_name: str) -> None:
         """DeleteFunctionConcurrency: back to the unreserved pool."""
-        function = await self.resolve(FunctionRef(parse_function_name(function_name).name))
+        function = await self.resolve(FunctionRef(self.partition.parse(function_name).name))
         await self.store.put_function_concurrency(function.name, None)
+
+    async def put_recursion_config(self, function_name: str, recursive_loop: str) -> str:
+        """PutFunctionRecursionConfig: whether the function's invocations are stopped past the
+        limit of a chain (the request was checked: the value is one of the model's)."""
+        ref = FunctionRef(self.partition.parse(function_name).name)
+        function = await self.resolve(ref)
+        if not await self.store.put_recursion_config(function.name, recursive_loop):
+            await self.resolve(ref)  # deleted meanwhile: answer as for a missing function
+        return recursive_loop
+
+    async def get_recursion_config(self, function_name: str) -> str:
+        """GetFunctionRecursionConfig: Terminate, AWS's default, when never set."""
+        function = await self.resolve(FunctionRef(self.partition.parse(function_name).name))
+        setting = await self.store.get_recursion_config(function.name)
+        return setting or RECURSIVE_LOOP_TERMINATE
 
     async def delete(self, function_name: str, qualifier: str | None = None) -> None:
         """DeleteFunction: the whole function, or with a qualifier one published version."""
-        ref = parse_function_name(function_name, qualifier)
+        ref = self.partition.parse(function_name, qualifier)
         if ref.qualifier is None:
             if not await self.store.delete_function(ref.name):
                 raise ResourceNotFoundException(
@@ -218,7 +262,7 @@ class Functions:
         """PublishVersion: snapshot $LATEST as the next version (or return the latest version
         when nothing changed since). The event invoke configs are not copied
         (docs/aws-behaviour.md §2.2)."""
-        ref = parse_function_name(function_name)
+        ref = self.partition.parse(function_name)
         latest = await self.resolve(FunctionRef(ref.name))
         if revision_id and revision_id != latest.revision_id:
             raise PreconditionFailedException(
@@ -249,7 +293,7 @@ class Functions:
     ) -> tuple[builtins.list[FunctionConfig], str | None]:
         """ListVersionsByFunction: $LATEST, then the versions in order; the marker is an
         offset into that list."""
-        ref = parse_function_name(function_name)
+        ref = self.partition.parse(function_name)
         versions = await self.store.list_versions(ref.name)
         if not versions:
             raise ResourceNotFoundException(
@@ -288,8 +332,8 @@ class Functions:
     ) -> FunctionConfig:
         """UpdateFunctionCode: a new package for $LATEST; new sandboxes run it. With
         ``publish``, a version is published afterwards and returned."""
-        ref = parse_function_name(function_name)
-        _check_zip(zip_file)
+        ref = self.partition.parse(function_name)
+        _check_zip(zip_file, "UpdateFunctionCode")
         current = await self.resolve(FunctionRef(ref.name))
         sha = base64.b64encode(hashlib.sha256(zip_file).digest()).decode()
         await self.store.put_code(sha, zip_file)
@@ -316,8 +360,19 @@ def paginate(items: list[_T], marker: str | None, limit: int) -> tuple[list[_T],
     return page, (str(start + limit) if start + limit < len(items) else None)
 
 
-def _check(timeout: int | None, dead_letter_target_arn: str | None) -> None:
+def _check(
+    timeout: int | None,
+    dead_letter_target_arn: str | None,
+    environment: dict[str, str] | None = None,
+) -> None:
     """What Lambda refuses beyond the model's constraints."""
+    measured = json.dumps(environment or {}, separators=(",", ":"))
+    if len(measured.encode()) > MAX_ENVIRONMENT_BYTES:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided exceeded the 4KB limit. String measured: "
+            f"{measured[:100]}..."
+        )
     if timeout is not None and timeout > MAX_TIMEOUT:
         raise InvalidParameterValueException(
             f"The timeout value {timeout} is invalid. "
@@ -330,21 +385,33 @@ def _check(timeout: int | None, dead_letter_target_arn: str | None) -> None:
         )
 
 
-def _check_zip(zip_file: bytes) -> None:
+def _check_zip(zip_file: bytes, operation: str) -> None:
+    """AWS's limits on a package, then ours: no entry may reach outside the code directory."""
+    if _base64_size(len(zip_file)) > CODE_REQUEST_LIMIT:
+        raise RequestEntityTooLargeException(
+            f"Request must be smaller than {CODE_REQUEST_LIMIT} bytes for the {operation} operation"
+        )
     try:
         with zipfile.ZipFile(io.BytesIO(zip_file)) as archive:
             # Each member unzips to at most its declared size (zipfile stops there), so the
-            # sum bounds what testzip() will unpack.
+            # sum bounds what testzip() and unsafe_entry() will unpack.
             if sum(member.file_size for member in archive.infolist()) > CODE_SIZE_UNZIPPED:
                 raise InvalidParameterValueException(
                     f"Unzipped size must be smaller than {CODE_SIZE_UNZIPPED} bytes"
                 )
             if archive.testzip() is not None:
                 raise zipfile.BadZipFile
-    except (zipfile.BadZipFile, ValueError):
+            problem = unsafe_entry(archive)
+    except UNREADABLE_ZIP:
         raise InvalidParameterValueException(
             "Could not unzip uploaded file. Please check your file, then try to upload again."
         ) from None
+    if problem is not None:
+        raise InvalidParameterValueException(f"Unsafe deployment package: {problem}.")
+
+
+def _base64_size(size: int) -> int:
+    return 4 * -(-size // 3)
 
 
 def _now_aws() -> str:

@@ -12,7 +12,7 @@ from typing import Protocol
 import orjson
 
 from eventinvoke.backends.base import EventQueue
-from eventinvoke.core.arn import FunctionRef, parse_function_name
+from eventinvoke.core.arn import FunctionRef
 from eventinvoke.core.errors import (
     RESERVED_CONCURRENCY_EXCEEDED,
     InvalidRequestContentException,
@@ -21,7 +21,8 @@ from eventinvoke.core.errors import (
     ValidationException,
     rate_exceeded,
 )
-from eventinvoke.core.model import QueuedEvent
+from eventinvoke.core.model import Invocation, Lineage, QueuedEvent
+from eventinvoke.invoker.admission import Admission
 from eventinvoke.invoker.functions import Functions
 
 EVENT = "Event"
@@ -32,6 +33,7 @@ INVOCATION_TYPES = (EVENT, REQUEST_RESPONSE, DRY_RUN)  # the model's enum, in it
 _IDS = random.Random()  # its own generator: a random.seed() elsewhere must not repeat ids
 MAX_SYNC_PAYLOAD = 6291456  # bytes (docs/aws-behaviour.md §1.3)
 MAX_ASYNC_PAYLOAD = 1048576  # 1 MiB since Oct 2025
+MAX_PAYLOAD_DEPTH = 1024  # orjson's limit; Python's json, which decides past it, has its stack's
 
 
 @dataclass(frozen=True)
@@ -46,15 +48,7 @@ class SyncExecutor(Protocol):
     """Runs one invocation now (the Executor service)."""
 
     async def execute(
-        self,
-        *,
-        function_name: str,
-        qualifier: str,
-        request_id: str,
-        payload: bytes,
-        invoked_function_arn: str,
-        tail_log: bool,
-        client_context: str,
+        self, function_name: str, qualifier: str, invocation: Invocation
     ) -> SyncResult: ...
 
 
@@ -75,11 +69,13 @@ class Invocations:
         queue: EventQueue,
         executor: SyncExecutor,
         on_enqueued: Callable[[], None] = lambda: None,
+        admission: Admission | None = None,
     ) -> None:
         self.functions = functions
         self.queue = queue
         self.executor = executor
         self.on_enqueued = on_enqueued  # wakes an in-process executor at once
+        self.admission = admission or Admission(queue)  # no bounds unless given
 
     async def invoke(
         self,
@@ -92,14 +88,15 @@ class Invocations:
         client_context: str = "",
         request_id: str | None = None,
     ) -> InvokeResult:
-        ref = parse_function_name(function_name, qualifier)
+        ref = self.functions.partition.parse(function_name, qualifier, invoke=True)
         payload = _checked_payload(payload, invocation_type)
         # The configuration the qualifier runs now (an alias resolves to its version).
-        function = await self.functions.resolve(ref)
+        function = await self.functions.resolve(ref, invoke=True)
         request_id = request_id or new_request_id()
         if invocation_type == DRY_RUN:
             return InvokeResult(status_code=204, request_id=request_id)
         if invocation_type == EVENT:
+            await self.admission.admit(function.name)
             await self.queue.enqueue(_queued(request_id, function.name, ref, payload))
             self.on_enqueued()
             return InvokeResult(status_code=202, request_id=request_id)
@@ -108,15 +105,15 @@ class Invocations:
             # sends them straight to OnFailure / the DLQ (docs/aws-behaviour.md §1.4, §3.5).
             raise rate_exceeded(RESERVED_CONCURRENCY_EXCEEDED)
         result = await self.executor.execute(
-            function_name=function.name,
-            qualifier=function.version,  # resolved once, here
-            request_id=request_id,
-            payload=payload,
-            invoked_function_arn=self.functions.partition.function_arn(
-                function.name, ref.qualifier
+            function.name,
+            function.version,  # resolved once, here
+            Invocation(
+                request_id,
+                payload,
+                self.functions.partition.function_arn(function.name, ref.qualifier),
+                client_context,
+                tail_log,
             ),
-            tail_log=tail_log,
-            client_context=client_context,
         )
         return InvokeResult(
             status_code=200,
@@ -137,11 +134,12 @@ class Invocations:
         for invocation in invocations:
             try:
                 if invocation.invocation_type != EVENT:
-                    parse_function_name(invocation.function_name, invocation.qualifier)
+                    self.functions.partition.parse(invocation.function_name, invocation.qualifier)
                     raise ValidationException("InvokeBatch queues Event invocations only")
                 event = await self.prepare_event(
                     invocation.function_name, invocation.payload, invocation.qualifier
                 )
+                await self.admission.admit(event.function_name)
             except LambdaError as error:
                 outcomes.append(error)
                 continue
@@ -170,14 +168,17 @@ async def prepare_event(
     payload: bytes,
     qualifier: str | None = None,
     request_id: str | None = None,
+    lineage: Lineage | None = None,
 ) -> QueuedEvent:
     """The event an Event invoke of ``function_name`` would queue, checked as ``invoke``
     checks it (raising its errors): the Invoker's, and an executor's for records it queues as
-    events of the suite's functions."""
-    ref = parse_function_name(function_name, qualifier)
+    events of the suite's functions (those carry the ``lineage`` of their chain)."""
+    ref = functions.partition.parse(function_name, qualifier, invoke=True)
     payload = _checked_payload(payload, EVENT)
-    function = await functions.resolve(ref)
-    return _queued(request_id or new_request_id(), function.name, ref, payload)
+    function = await functions.resolve(ref, invoke=True)
+    event = _queued(request_id or new_request_id(), function.name, ref, payload)
+    event.lineage = lineage
+    return event
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,11 @@ def _require_json(payload: bytes) -> None:
     except ValueError as error:
         raise InvalidRequestContentException(
             f"Could not parse request body into json: Could not parse payload into json: {error}"
+        ) from None
+    except RecursionError:  # deeper than orjson's 1024 levels, and than Python's stack
+        raise InvalidRequestContentException(
+            "Could not parse request body into json: Could not parse payload into json: "
+            f"the payload is nested too deeply (at most {MAX_PAYLOAD_DEPTH} levels)"
         ) from None
 
 

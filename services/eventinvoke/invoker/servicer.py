@@ -7,7 +7,6 @@ from typing import TypeAlias
 import grpc
 import structlog
 
-from eventinvoke.core.arn import parse_function_name
 from eventinvoke.core.errors import LambdaError
 from eventinvoke.invoker.aliases import Aliases
 from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
@@ -125,7 +124,7 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     async def GetFunction(
         self, request: pb.GetFunctionRequest, context: Context
     ) -> pb.GetFunctionResponse:
-        ref = parse_function_name(request.function_name, request.qualifier or None)
+        ref = self.functions.partition.parse(request.function_name, request.qualifier or None)
         function = await self.functions.resolve(ref)
         # Qualified: the ARN as asked for (an alias's for an alias; Version is the resolved one).
         arn = self.functions.qualified_arn(function, ref.qualifier) if ref.qualifier else None
@@ -259,6 +258,20 @@ class InvokerServicer(pb_grpc.InvokerServicer):
                 total_code_size=account.total_code_size, function_count=account.function_count
             ),
         )
+
+    async def PutFunctionRecursionConfig(
+        self, request: pb.PutFunctionRecursionConfigRequest, context: Context
+    ) -> pb.PutFunctionRecursionConfigResponse:
+        setting = await self.functions.put_recursion_config(
+            request.function_name, request.recursive_loop
+        )
+        return pb.PutFunctionRecursionConfigResponse(recursive_loop=setting)
+
+    async def GetFunctionRecursionConfig(
+        self, request: pb.GetFunctionRecursionConfigRequest, context: Context
+    ) -> pb.GetFunctionRecursionConfigResponse:
+        setting = await self.functions.get_recursion_config(request.function_name)
+        return pb.GetFunctionRecursionConfigResponse(recursive_loop=setting)
 
     # --- versions and aliases ----------------------------------------------------------------
 

@@ -29,9 +29,10 @@ point group ``eventinvoke.destinations``::
 An adapter claims targets with ``claims(target)``; a plugin that must claim by kind (records or
 dead-letter events) implements the ``claim_destination(target, kind)`` hook as well. A target an
 adapter claims is accepted when a function's destinations are configured, even if it is not an
-AWS ARN. Hooks are synchronous and cheap; all I/O belongs in ``deliver``. The entry point's name
-is the plugin's name: ``EVENTINVOKE_DISABLED_DESTINATIONS=webhook`` disables it. See
-docs/plugins.md; ``eventinvoke.testing`` has pytest fixtures for adapter tests.
+AWS ARN. Hooks are synchronous and cheap; all I/O belongs in ``deliver``; connections to
+addresses users give go through ``context.outbound`` (an ``OutboundGuard``, against SSRF). The
+entry point's name is the plugin's name: ``EVENTINVOKE_DISABLED_DESTINATIONS=webhook`` disables
+it. See docs/plugins.md; ``eventinvoke.testing`` has pytest fixtures for adapter tests.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ from eventinvoke.core.model import (
     Delivery,
     ExecutionRecord,
 )
+from eventinvoke.router.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from eventinvoke.router.outbound import AddressRefusedError, OutboundGuard
 
 NAME = "eventinvoke"
 ENTRY_POINT_GROUP = "eventinvoke.destinations"
@@ -105,6 +108,9 @@ class RouterContext:
     invoker: FunctionInvoker
     # The [destinations.<name>] tables of the configuration file.
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Connections to user-given addresses (a webhook's URL) go through it: it refuses loopback,
+    # private, link-local and metadata addresses unless destination_allow_networks admits them.
+    outbound: OutboundGuard = field(default_factory=OutboundGuard)
 
     def settings_for(self, name: str, known: Iterable[str] | None = None) -> Mapping[str, Any]:
         """The ``[destinations.<name>]`` table (empty when there is none).
@@ -125,33 +131,8 @@ class RouterContext:
         return table
 
 
-class DeliveryError(Exception):
-    """A delivery failed. Adapters raise one of the two subclasses."""
-
-
-class RetryableDeliveryError(DeliveryError):
-    """The delivery may succeed later: it is retried with capped, jittered backoff, up to the
-    Router's ``delivery_max_attempts``.
-
-    ``retry_after`` (seconds, e.g. from an HTTP ``Retry-After`` header) asks the Router to wait at
-    least that long before the next attempt. It is the target's wish, so it is not scaled by
-    ``time_scale``. ``until`` (epoch seconds) asks it to keep trying past the attempts until
-    then: for a target that is part of the suite and only briefly away (a restarting Invoker).
-    """
-
-    def __init__(
-        self, message: str = "", *, retry_after: float | None = None, until: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.until = until
-
-
-class PermanentDeliveryError(DeliveryError):
-    """The delivery will never succeed: the record goes to the failed-delivery store at once."""
-
-
 __all__ = [
+    "AddressRefusedError",
     "DEAD_LETTER",
     "ENTRY_POINT_GROUP",
     "NAME",
@@ -162,6 +143,7 @@ __all__ = [
     "DestinationAdapter",
     "ExecutionRecord",
     "FunctionInvoker",
+    "OutboundGuard",
     "PermanentDeliveryError",
     "RetryableDeliveryError",
     "RouterContext",

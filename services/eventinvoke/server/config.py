@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import json
 import os
 import re
 import tomllib
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from eventinvoke.core.auth import ROLES, Credential
 
 ENV_PREFIX = "EVENTINVOKE_"
 CONFIG_VARIABLE = ENV_PREFIX + "CONFIG"
@@ -32,10 +35,16 @@ class SettingError(ValueError):
 
 
 def setting(
-    default: Any, help: str, *, minimum: float | None = None, pattern: str | None = None
+    default: Any,
+    help: str,
+    *,
+    minimum: float | None = None,
+    pattern: str | None = None,
+    parse: Callable[[Any], object] | None = None,
 ) -> Any:
-    """A field of ``Settings``: its default, its one-line help, and the checks on its value."""
-    metadata = {"help": help, "minimum": minimum, "pattern": pattern}
+    """A field of ``Settings``: its default, its one-line help, and the checks on its value
+    (``parse`` raises ``ValueError`` saying what is wrong with it)."""
+    metadata = {"help": help, "minimum": minimum, "pattern": pattern, "parse": parse}
     if isinstance(default, dict):
         return field(default_factory=dict, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -45,6 +54,31 @@ _ADDRESS = r"(?:[^\s:,]*:\d{1,5}|\[[0-9a-fA-F:.]+\]:\d{1,5})"  # host:port, [v6]
 # A peer: host:port, a DNS name whose addresses are its replicas, or a list of replicas.
 _PEER = rf"(|{_ADDRESS}|dns:///?{_ADDRESS}|ipv4:{_ADDRESS}(,{_ADDRESS})*)"
 _BACKEND = r"(|postgres(ql)?://\S+)"
+
+
+@dataclass(frozen=True)
+class Auth:
+    """The ``[auth]`` table: the credentials that may call, each with its role."""
+
+    credentials: tuple[Credential, ...] = ()
+
+    def own(self) -> Credential | None:
+        """The credential the suite's services sign their calls to each other with."""
+        for role in ("service", "admin"):
+            for credential in self.credentials:
+                if credential.role == role:
+                    return credential
+        return None
+
+
+def is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -121,6 +155,28 @@ class Settings:
         "loop does their Runtime API and log I/O on another core; false keeps them in the "
         "executor's process",
     )
+    sandbox_uids: str = setting(
+        "60600-61099",
+        "the uids sandboxes run as when the server is root, `first-last`: each live sandbox "
+        "gets one of its own, and the sandboxes of one code directory a group of the same "
+        "numbers (SECURITY.md). At least `max_sandboxes` of them, used by nothing else on the "
+        "machine; `none`: sandboxes run as the server's user",
+        pattern=r"none|\d+-\d+",
+    )
+    max_queued_events_per_function: int = setting(
+        0,
+        "admission control: Event invokes of a function with this many events queued get 429 "
+        "TooManyRequestsException (gRPC RESOURCE_EXHAUSTED) with Retry-After instead of 202; "
+        "counted from the backend every 100 ms, so replicas may overshoot by what they accept "
+        "meanwhile (SECURITY.md); 0: no bound",
+        minimum=0,
+    )
+    max_queued_events: int = setting(
+        0,
+        "admission control: the same bound on the events queued for all functions together; "
+        "0: no bound",
+        minimum=0,
+    )
     delivery_max_attempts: int = setting(
         8, "destination delivery attempts before the failed-delivery store", minimum=1
     )
@@ -133,6 +189,13 @@ class Settings:
     disabled_destinations: tuple[str, ...] = setting(
         (), "destination plugins not to load, comma-separated names"
     )
+    destination_allow_networks: tuple[str, ...] = setting(
+        (),
+        "networks (comma-separated CIDR, such as `127.0.0.0/8,10.1.0.0/16`) that destinations "
+        "at user-given addresses (webhooks) may reach although they are loopback, private, "
+        "link-local, multicast, reserved or cloud-metadata addresses (SECURITY.md)",
+        parse=lambda networks: [ipaddress.ip_network(network) for network in networks],
+    )
     log_format: Literal["auto", "json", "console"] = setting(
         "auto", "`json` lines, `console`, or `auto`: JSON when not a terminal"
     )
@@ -144,10 +207,60 @@ class Settings:
         "settings handed to destination adapters, by adapter name: the `[destinations.<name>]` "
         "tables of the TOML file; as a flag or variable, a JSON object",
     )
+    auth: Auth = setting(
+        Auth(),
+        "who may call: `[[auth.credentials]]` tables of `access_key_id`, `secret_access_key` and "
+        "`role` (`invoke`, `admin` (the default) or `service`) in the TOML file; as a flag or "
+        "variable, `KEY_ID:SECRET:ROLE,...`. With none, every call is accepted, on loopback only",
+    )
+    insecure: bool = setting(
+        False,
+        "serve with no credentials on addresses other than loopback (anyone who reaches the "
+        "ports may do anything)",
+    )
+    tls_cert: str = setting(
+        "",
+        "a PEM certificate chain: gRPC and the gateway serve TLS with it (and `tls_key`), and "
+        "the suite's services present it to each other and trust it (end the chain with its "
+        "CA, or give `tls_client_ca`)",
+    )
+    tls_key: str = setting("", "the PEM private key of `tls_cert`")
+    tls_client_ca: str = setting(
+        "",
+        "PEM CA certificates: with them, only clients presenting a certificate they signed are "
+        "served (mutual TLS); the suite's services also check each other's against them",
+    )
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):
             _check(spec, getattr(self, spec.name), f"setting {spec.name}")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise SettingError("tls_cert and tls_key go together: give both, or neither")
+        if self.tls_client_ca and not self.tls_cert:
+            raise SettingError(
+                "tls_client_ca asks for mutual TLS, which needs tls_cert and tls_key"
+            )
+        uids = self.sandbox_uid_range
+        if uids is not None:
+            first, last = uids
+            if not 0 < first <= last < 2**31 - 1:
+                raise SettingError(
+                    f"sandbox_uids {self.sandbox_uids}: give first-last, from 1 to {2**31 - 2}"
+                )
+            if last - first + 1 < self.max_sandboxes:
+                raise SettingError(
+                    f"sandbox_uids {self.sandbox_uids} has {last - first + 1} uids, fewer than "
+                    f"max_sandboxes ({self.max_sandboxes}): each sandbox needs its own"
+                )
+        if not self.auth.credentials and not self.insecure:
+            for name in ("listen", "http_listen"):
+                address = getattr(self, name)
+                if not is_loopback(address):
+                    raise SettingError(
+                        f"{name} {address} is not a loopback address and no credentials are "
+                        "configured: add [[auth.credentials]] (SECURITY.md), or pass "
+                        "--insecure to serve it open"
+                    )
         # Resolved once, here: every component (and every sandbox, which starts in its own
         # working directory) sees the same absolute paths.
         object.__setattr__(self, "data_dir", Path(os.path.abspath(self.data_dir)))
@@ -180,6 +293,13 @@ class Settings:
                 raise SettingError(f"unknown setting {name!r}{_did_you_mean(name)}")
             values[name] = _convert(_FIELDS[name], value, _flag(name))
         return cls(**values)
+
+    @property
+    def sandbox_uid_range(self) -> tuple[int, int] | None:
+        if self.sandbox_uids == "none":
+            return None
+        first, _, last = self.sandbox_uids.partition("-")
+        return int(first), int(last)
 
     def peer(self, name: str) -> str:
         """The address of a peer service; this process's own address when not configured."""
@@ -218,6 +338,7 @@ def kind(name: str) -> str:
         Path: "path",
         str: "text",
         tuple: "list",
+        Auth: "credentials",
     }.get(typing.get_origin(hint) or hint, "table")
 
 
@@ -292,6 +413,8 @@ def _parse(spec: dataclasses.Field[Any], value: Any, source: str) -> Any:
             if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
                 return tuple(value)
             raise ValueError("is not a list of names")
+        if what == "credentials":
+            return _auth(value, text)
         if what == "table":
             if text is not None:
                 try:
@@ -305,12 +428,53 @@ def _parse(spec: dataclasses.Field[Any], value: Any, source: str) -> Any:
             return text
         raise ValueError("is not text")
     except ValueError as error:
-        raise SettingError(f"bad value for {source}: {_excerpt(value)} {error}") from None
+        shown = "the value" if what == "credentials" else _excerpt(value)  # holds secrets
+        raise SettingError(f"bad value for {source}: {shown} {error}") from None
+
+
+_CREDENTIAL_KEYS = ("access_key_id", "secret_access_key", "role")
+
+
+def _auth(value: Any, text: str | None) -> Auth:
+    """``[auth]``'s credentials, from the TOML table or from ``KEY_ID:SECRET[:ROLE],...``."""
+    if isinstance(value, Auth):
+        return value
+    if text is not None:
+        entries: list[Any] = []
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            fields = item.split(":")
+            if len(fields) not in (2, 3):
+                raise ValueError("is not a list of KEY_ID:SECRET:ROLE")
+            entries.append(dict(zip(_CREDENTIAL_KEYS, fields, strict=False)))
+        value = {"credentials": entries}
+    if not isinstance(value, Mapping) or set(value) - {"credentials"}:
+        raise ValueError("is not an [auth] table with a credentials list")
+    found: list[Credential] = []
+    for entry in value.get("credentials", []):
+        if not isinstance(entry, Mapping) or set(entry) - set(_CREDENTIAL_KEYS):
+            raise ValueError(f"has a credential with keys other than {', '.join(_CREDENTIAL_KEYS)}")
+        key_id, secret = entry.get("access_key_id"), entry.get("secret_access_key")
+        role = entry.get("role", "admin")
+        if not isinstance(key_id, str) or not re.fullmatch(r"[A-Za-z0-9_+=.@-]{1,128}", key_id):
+            raise ValueError("has a credential whose access_key_id is missing or not a key id")
+        if not isinstance(secret, str) or not secret:
+            raise ValueError(f"has no secret_access_key for {key_id}")
+        if role not in ROLES:
+            raise ValueError(f"gives {key_id} the role {role!r}, not one of {', '.join(ROLES)}")
+        if any(c.access_key_id == key_id for c in found):
+            raise ValueError(f"names {key_id} twice")
+        found.append(Credential(key_id, secret, role))
+    return Auth(tuple(found))
 
 
 def _check(spec: dataclasses.Field[Any], value: Any, source: str) -> None:
     """The checks a setting's declaration asks for, whatever the value's origin."""
     minimum, pattern = spec.metadata["minimum"], spec.metadata["pattern"]
+    if spec.metadata["parse"] is not None:
+        try:
+            spec.metadata["parse"](value)
+        except ValueError as error:
+            raise SettingError(f"bad value for {source}: {error}") from None
     if minimum is not None and value < minimum:
         bound = "positive" if minimum > 0 and minimum < 1 else f"at least {minimum}"
         raise SettingError(f"bad value for {source}: {value!r} must be {bound}")
@@ -350,7 +514,7 @@ def shown(default: Any) -> str:
     """A default as the docs show it: ``true``, ``30``, ``.eventinvoke``, or ``none``."""
     if isinstance(default, bool):
         return str(default).lower()
-    if default in ("", (), {}):
+    if default in ("", (), {}, Auth()):
         return "none"
     if isinstance(default, float) and default.is_integer():
         default = int(default)

@@ -1,5 +1,5 @@
-"""One server interceptor: per-call log context, request validation, the canonical log line,
-and error mapping."""
+"""One server interceptor: per-call log context, authentication and the role's permission (when
+credentials are configured), request validation, the canonical log line, and error mapping."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ from typing import Any
 import grpc
 import structlog
 
+from eventinvoke.api.operations import BY_RPC
 from eventinvoke.backends.base import BackendUnavailable
-from eventinvoke.core.errors import LambdaError, ServiceException, ServiceUnavailableException
+from eventinvoke.core.auth import Role, Verifier, denied, grpc_request, permits
+from eventinvoke.core.errors import (
+    InvalidRequestContentException,
+    LambdaError,
+    ServiceException,
+    ServiceUnavailableException,
+)
 from eventinvoke.server.status import to_status
 from eventinvoke.server.validation import check, operation_of
 
@@ -24,9 +31,10 @@ QUIET_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Heal
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     """Wraps every unary handler: binds contextvars, logs one line, maps errors once."""
 
-    def __init__(self) -> None:
+    def __init__(self, verifier: Verifier | None = None) -> None:
         # One wrapped handler per method, built on its first call (gRPC asks on every call).
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        self._verifier = verifier
 
     async def intercept_service(
         self,
@@ -39,15 +47,37 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None or handler.unary_unary is None or details.method in QUIET_METHODS:
             return handler
-        wrapped = _wrap(details.method, handler)
+        wrapped = _wrap(details.method, handler, self._verifier)
         self._wrapped[details.method] = wrapped
         return wrapped
 
 
-def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+class _Undecodable:
+    """A request whose bytes are not its message: the handler answers it with a domain error
+    (gRPC would answer a deserializer's exception with UNKNOWN and the parser's words)."""
+
+
+def _deserializer(parse: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+    def deserialize(data: bytes) -> Any:
+        if parse is None:
+            return data
+        try:
+            return parse(data)
+        except Exception:  # DecodeError, and whatever else a parser of hostile bytes raises
+            return _Undecodable()
+
+    return deserialize
+
+
+def _wrap(
+    method: str, handler: grpc.RpcMethodHandler, verifier: Verifier | None
+) -> grpc.RpcMethodHandler:
     inner = handler.unary_unary
     rpc = method.rsplit("/", 1)[-1]
     operation = operation_of(method)  # an AWS operation's requests are checked first
+    # The role the table gives the method; a method it does not list is an administrator's.
+    entry = BY_RPC.get(method.removeprefix("/eventinvoke.v1."))
+    needed: Role = entry.role if entry is not None else "admin"
 
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
         structlog.contextvars.clear_contextvars()
@@ -57,6 +87,15 @@ def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
             structlog.contextvars.bind_contextvars(function=function)
         started = time.perf_counter()
         try:
+            if verifier is not None:
+                metadata = dict(context.invocation_metadata() or ())
+                caller = verifier.verify(grpc_request(method, metadata))
+                if not permits(caller.role, needed):
+                    raise denied(caller, rpc, needed)
+            if isinstance(request, _Undecodable):
+                raise InvalidRequestContentException(
+                    f"Could not parse request body: not a protobuf message of {method}'s request"
+                )
             if operation is not None:
                 check(operation.name, request)
             response = await inner(request, context)
@@ -88,7 +127,7 @@ def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
 
     return grpc.unary_unary_rpc_method_handler(
         unary,
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=_deserializer(handler.request_deserializer),
         response_serializer=handler.response_serializer,
     )
 

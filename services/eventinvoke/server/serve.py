@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import ssl
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
@@ -14,6 +17,8 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from eventinvoke.client import Tls
+from eventinvoke.core.auth import Verifier
 from eventinvoke.server.interceptors import ServerInterceptor
 
 log = structlog.get_logger("eventinvoke.server")
@@ -129,6 +134,58 @@ class Worker(Protocol):
         """Stop taking new work and finish what is in flight."""
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """TLS for the servers: a certificate chain and its key (PEM), and for mutual TLS the CA
+    certificates a client's certificate must be signed by."""
+
+    cert: bytes
+    key: bytes
+    client_ca: bytes | None = None
+
+    @classmethod
+    def load(cls, cert: str, key: str, client_ca: str) -> ServerTls | None:
+        """From the settings' files; None when no certificate is configured."""
+        if not cert:
+            return None
+
+        def read(name: str, path: str) -> bytes:
+            try:
+                return Path(path).read_bytes()
+            except OSError as error:
+                raise OSError(f"cannot read {name} {path}: {error.strerror}") from None
+
+        ca = read("tls_client_ca", client_ca) if client_ca else None
+        return cls(read("tls_cert", cert), read("tls_key", key), ca)
+
+    def grpc(self) -> grpc.ServerCredentials:
+        return grpc.ssl_server_credentials(
+            [(self.key, self.cert)],
+            root_certificates=self.client_ca,
+            require_client_auth=self.client_ca is not None,
+        )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The same, for the HTTP gateway."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        with tempfile.TemporaryDirectory() as folder:  # ssl loads chains from files only
+            cert, key = Path(folder, "cert.pem"), Path(folder, "key.pem")
+            cert.write_bytes(self.cert)
+            key.write_bytes(self.key)
+            key.chmod(0o600)
+            context.load_cert_chain(cert, key)
+        if self.client_ca is not None:
+            context.load_verify_locations(cadata=self.client_ca.decode())
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+    def peers(self) -> Tls:
+        """How the suite's services reach each other: presenting this certificate, trusting
+        the client CA, else the certificates of the chain itself (a self-signed certificate,
+        or a chain that ends with its CA)."""
+        return Tls(self.client_ca or self.cert, self.cert, self.key)
+
+
 class Server:
     """A started gRPC server with its workers; ``stop()`` drains in the documented order."""
 
@@ -140,13 +197,16 @@ class Server:
         *,
         max_connection_age: float = 0.0,
         max_connection_age_grace: float = MAX_CONNECTION_AGE_GRACE,
+        verifier: Verifier | None = None,
+        tls: ServerTls | None = None,
     ) -> None:
         self.listen = listen
+        self.tls = tls
         self.services = list(services)
         self.workers = list(workers)
         self.health = health.aio.HealthServicer()
         self.grpc = grpc.aio.server(
-            interceptors=[ServerInterceptor()],
+            interceptors=[ServerInterceptor(verifier)],
             options=[
                 *CHANNEL_OPTIONS,
                 NO_SHARED_PORT,
@@ -163,7 +223,10 @@ class Server:
         if not self.port:
             check_free(self.listen)
             try:
-                self.port = self.grpc.add_insecure_port(self.listen)
+                if self.tls is None:
+                    self.port = self.grpc.add_insecure_port(self.listen)
+                else:
+                    self.port = self.grpc.add_secure_port(self.listen, self.tls.grpc())
             except RuntimeError:  # gRPC's own words point at its debug log
                 self.port = 0
             if self.port == 0:

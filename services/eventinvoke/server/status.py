@@ -7,7 +7,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from eventinvoke.core import errors
+from eventinvoke.core import auth, errors
 
 ERROR_DOMAIN = "lambda.eventinvoke"
 
@@ -22,6 +22,8 @@ GRPC_CODES: dict[type[errors.LambdaError], grpc.StatusCode] = {
     errors.ResourceConflictException: grpc.StatusCode.ALREADY_EXISTS,
     errors.ServiceException: grpc.StatusCode.INTERNAL,
     errors.ServiceUnavailableException: grpc.StatusCode.UNAVAILABLE,
+    **{error: grpc.StatusCode.UNAUTHENTICATED for error in auth.AUTH_ERRORS},
+    auth.AccessDeniedException: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 
@@ -42,6 +44,6 @@ def to_status(error: errors.LambdaError) -> grpc.Status:
     detail = any_pb2.Any()
     detail.Pack(error_info(error))
     status = status_pb2.Status(
-        code=getattr(code_pb2, code.name), message=error.message, details=[detail]
+        code=getattr(code_pb2, code.name), message=errors.bounded(error.message), details=[detail]
     )
     return rpc_status.to_status(status)

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from eventinvoke.backends import Wakeups
+from eventinvoke.backends.postgres.batches import arrays, columns
 from eventinvoke.backends.postgres.database import (
     DELIVERIES,
     EVENTS,
@@ -21,12 +22,7 @@ from eventinvoke.backends.postgres.database import (
     Listeners,
     redacted,
 )
-from eventinvoke.backends.postgres.outbox import (
-    DELIVERY_TYPES,
-    PostgresOutbox,
-    arrays,
-    delivery_columns,
-)
+from eventinvoke.backends.postgres.outbox import DELIVERY_TYPES, PostgresOutbox, delivery_columns
 from eventinvoke.backends.postgres.queue import (
     EVENT_TYPES,
     EVENT_VALUES,
@@ -62,7 +58,8 @@ routed AS (
 queued AS (
     {EVENT_VALUES}
     FROM unnest(${_FOLLOW_UPS}::bigint[], ${_FOLLOW_UPS + 1}::bigint[],
-                {arrays(EVENT_TYPES, _FOLLOW_UPS + 2)}) AS t(source, source_epoch, r, f, q, p, a)
+                {arrays(EVENT_TYPES, _FOLLOW_UPS + 2)})
+        AS t(source, source_epoch, r, f, q, p, a, c, d)
     WHERE (t.source, t.source_epoch) IN (SELECT event_id, lease_epoch FROM gone)
     ON CONFLICT (request_id) DO NOTHING
 )
@@ -123,8 +120,7 @@ async def _settle(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) 
     events = [(call[0], call[1], e) for call in taking for e in call[3]]
     rows = await connection.fetch(
         SETTLE,
-        [call[0] for call in taking],
-        [call[1] for call in taking],
+        *columns(taking, 2),
         [event_id for event_id, _, _ in deliveries],
         [epoch for _, epoch, _ in deliveries],
         *delivery_columns([d for _, _, d in deliveries]),

@@ -7,10 +7,12 @@ from typing import Any
 
 import asyncpg
 
+from eventinvoke.backends.postgres.batches import arrays, columns, inserting, matched
 from eventinvoke.backends.postgres.database import DELIVERIES, Database
 from eventinvoke.backends.rows import (
     DELIVERY_COLUMNS,
     RECORD_COLUMNS,
+    column_names,
     delivery_from,
     delivery_values,
     failed_page,
@@ -20,13 +22,8 @@ from eventinvoke.core.model import Delivery, FailedDelivery
 # The array types a list of deliveries becomes, in the order of DELIVERY_COLUMNS.
 DELIVERY_TYPES = (
     "text", "text", "text", "integer", "text", "text", "text", "integer", "bytea", "text",
-    "text", "text", "bytea", "integer",
+    "text", "text", "bytea", "integer", "text", "integer",
 )  # fmt: skip
-
-
-def arrays(types: Sequence[str], first: int = 1) -> str:
-    """Typed array parameters for ``unnest``: ``$1::text[], $2::integer[], ...``."""
-    return ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, first))
 
 
 INSERT_DELIVERIES = (
@@ -85,10 +82,7 @@ class PostgresOutbox:
         )
 
 
-async def _add(connection: asyncpg.Connection, calls: list[list[Delivery]]) -> list[None]:
-    deliveries = [delivery for call in calls for delivery in call]
-    await connection.execute(INSERT_DELIVERIES, *delivery_columns(deliveries))
-    return [None] * len(calls)
+_add = inserting(INSERT_DELIVERIES, delivery_columns)
 
 
 async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, float]]) -> list[Any]:
@@ -100,7 +94,7 @@ async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, flo
             "WHERE d.seq = ANY (ARRAY(SELECT seq FROM deliveries WHERE available_at <= ei_now() "
             "ORDER BY available_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED)) "
             f"RETURNING d.seq, d.lease_epoch, "
-            f"{', '.join('d.' + c.strip() for c in DELIVERY_COLUMNS.split(','))}",
+            f"{', '.join('d.' + c for c in column_names(DELIVERY_COLUMNS))}",
             owner,
             lease_seconds,
             limit,
@@ -115,10 +109,9 @@ async def _delivered(connection: asyncpg.Connection, calls: list[tuple[str, int]
         "DELETE FROM deliveries d USING unnest($1::text[], $2::bigint[]) AS t(id, epoch) "
         "WHERE d.delivery_id = t.id AND d.lease_epoch = t.epoch "
         "RETURNING d.delivery_id, d.lease_epoch",
-        [c[0] for c in calls],
-        [c[1] for c in calls],
+        *columns(calls, 2),
     )
-    return _matched(calls, rows, once=True)
+    return matched(calls, rows, "delivery_id", once=True)
 
 
 async def _retry(
@@ -131,9 +124,9 @@ async def _retry(
         "AS t(id, epoch, attempts, delay) "
         "WHERE d.delivery_id = t.id AND d.lease_epoch = t.epoch "
         "RETURNING d.delivery_id, d.lease_epoch",
-        *[[c[i] for c in calls] for i in range(4)],
+        *columns(calls, 4),
     )
-    return _matched(calls, rows)
+    return matched(calls, rows, "delivery_id")
 
 
 async def _fail(
@@ -151,21 +144,6 @@ async def _fail(
         f"SELECT delivery_id, target, kind, failed_attempts, {RECORD_COLUMNS}, failure, "
         "ei_now() FROM moved) "
         "SELECT delivery_id, lease_epoch FROM moved",
-        *[[c[i] for c in calls] for i in range(4)],
+        *columns(calls, 4),
     )
-    return _matched(calls, rows, once=True)
-
-
-def _matched(
-    calls: Sequence[Sequence[Any]], rows: list[asyncpg.Record], *, once: bool = False
-) -> list[bool]:
-    """Whether each (id, epoch, ...) call matched a returned row. With ``once`` (a delete),
-    only the first of repeated calls did: run alone, the repeat would find the row gone."""
-    done = {(row["delivery_id"], row["lease_epoch"]) for row in rows}
-    answers = []
-    for call in calls:
-        lease = (call[0], call[1])
-        answers.append(lease in done)
-        if once:
-            done.discard(lease)
-    return answers
+    return matched(calls, rows, "delivery_id", once=True)

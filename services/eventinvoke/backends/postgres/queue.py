@@ -10,9 +10,9 @@ from typing import Any
 import asyncpg
 
 from eventinvoke.backends.base import fair_order
+from eventinvoke.backends.postgres.batches import arrays, columns, inserting, matched
 from eventinvoke.backends.postgres.database import EVENTS, Database
-from eventinvoke.backends.postgres.outbox import arrays
-from eventinvoke.backends.rows import EVENT_COLUMNS, event_from
+from eventinvoke.backends.rows import EVENT_COLUMNS, column_names, event_from
 from eventinvoke.core.model import LastAttempt, QueuedEvent
 
 LEASED_COLUMNS = f"{EVENT_COLUMNS}, lease_epoch, lease_expires"
@@ -47,18 +47,18 @@ UPDATE events e SET lease_owner = $2, lease_expires = ei_now() + $3,
     lease_epoch = e.lease_epoch + 1
 -- An array, not a join: the planner then looks the few rows up by key instead of scanning.
 WHERE e.event_id = ANY (ARRAY(SELECT event_id FROM chosen))
-RETURNING {", ".join(f"e.{c.strip()}" for c in LEASED_COLUMNS.split(","))}, ei_now() AS server_now
+RETURNING {", ".join(f"e.{c}" for c in column_names(LEASED_COLUMNS))}, ei_now() AS server_now
 """
 
 # The array types a list of events becomes (``event_columns``), and what they insert: each
 # event stamped with the server's clock; a request id already queued is a repeat, left out.
-EVENT_TYPES = ("text", "text", "text", "bytea", "integer")
+EVENT_TYPES = ("text", "text", "text", "bytea", "integer", "text", "integer")
 EVENT_VALUES = (
     "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, attempts, "
-    "visible_at) SELECT r, f, q, p, ei_now(), a, ei_now() "
+    "visible_at, chain_id, chain_depth) SELECT r, f, q, p, ei_now(), a, ei_now(), c, d "
 )
 INSERT_EVENTS = (
-    f"{EVENT_VALUES} FROM unnest({arrays(EVENT_TYPES)}) AS t(r, f, q, p, a) "
+    f"{EVENT_VALUES} FROM unnest({arrays(EVENT_TYPES)}) AS t(r, f, q, p, a, c, d) "
     "ON CONFLICT (request_id) DO NOTHING"
 )
 
@@ -71,6 +71,8 @@ def event_columns(events: Sequence[QueuedEvent]) -> tuple[list[Any], ...]:
         [e.qualifier for e in events],
         [e.payload for e in events],
         [e.attempts for e in events],
+        [e.lineage.chain_id if e.lineage else None for e in events],
+        [e.lineage.depth if e.lineage else None for e in events],
     )
 
 
@@ -119,6 +121,12 @@ class PostgresEventQueue:
             lambda c: c.fetchval("SELECT count(*) FROM events")
         )
 
+    async def depth_by_function(self) -> dict[str, int]:
+        rows = await self._database.run(
+            lambda c: c.fetch("SELECT function_name, count(*) FROM events GROUP BY function_name")
+        )
+        return {row[0]: row[1] for row in rows}
+
     async def oldest_age(self) -> float | None:
         oldest = await self._database.run(
             lambda c: c.fetchval("SELECT min(enqueued_at) FROM events")
@@ -129,12 +137,7 @@ class PostgresEventQueue:
 # --- batch functions: every write of one kind in one statement ---------------------------------
 
 
-async def _enqueue(
-    connection: asyncpg.Connection, calls: list[Sequence[QueuedEvent]]
-) -> list[None]:
-    events = [event for call in calls for event in call]
-    await connection.execute(INSERT_EVENTS, *event_columns(events))
-    return [None] * len(calls)
+_enqueue = inserting(INSERT_EVENTS, event_columns)
 
 
 async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, float]]) -> list[Any]:
@@ -156,9 +159,9 @@ async def _extend(
         "FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS t(id, epoch, s) "
         "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch AND e.lease_owner IS NOT NULL "
         "RETURNING e.event_id, e.lease_epoch",
-        *_columns(calls, 3),
+        *columns(calls, 3),
     )
-    return _matched(calls, rows, "event_id")
+    return matched(calls, rows, "event_id")
 
 
 async def _release(
@@ -169,7 +172,7 @@ async def _release(
         "UPDATE events e SET lease_owner = NULL, lease_expires = NULL "
         "FROM unnest($1::bigint[], $2::bigint[]) AS t(id, epoch) "
         "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch",
-        *_columns(leases, 2),
+        *columns(leases, 2),
     )
     return [None] * len(calls)
 
@@ -187,39 +190,19 @@ async def _retry(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) -
         "$6::boolean[], $7::bytea[], $8::text[], $9::text[]) "
         "AS t(id, epoch, attempts, at, throttles, kept, response, error, version) "
         "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch RETURNING e.event_id, e.lease_epoch",
-        *_columns(calls, 5),
+        *columns(calls, 5),
         [a is not None for a in last],
         [a.payload if a else None for a in last],
         [a.function_error if a else None for a in last],
         [a.executed_version if a else None for a in last],
     )
-    return _matched(calls, rows, "event_id")
+    return matched(calls, rows, "event_id")
 
 
 async def _ack(connection: asyncpg.Connection, calls: list[tuple[int, int]]) -> list[bool]:
     rows = await connection.fetch(
         "DELETE FROM events e USING unnest($1::bigint[], $2::bigint[]) AS t(id, epoch) "
         "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch RETURNING e.event_id, e.lease_epoch",
-        *_columns(calls, 2),
+        *columns(calls, 2),
     )
-    return _matched(calls, rows, "event_id", once=True)
-
-
-def _columns(calls: Sequence[Sequence[Any]], count: int) -> list[list[Any]]:
-    """The first ``count`` fields of each call, as one array per field."""
-    return [[call[i] for call in calls] for i in range(count)]
-
-
-def _matched(
-    calls: Sequence[Sequence[Any]], rows: list[asyncpg.Record], key: str, *, once: bool = False
-) -> list[bool]:
-    """Whether each (id, epoch, ...) call matched a returned row. With ``once`` (a delete),
-    only the first of repeated calls did: run alone, the repeat would find the row gone."""
-    done = {(row[key], row["lease_epoch"]) for row in rows}
-    answers = []
-    for call in calls:
-        lease = (call[0], call[1])
-        answers.append(lease in done)
-        if once:
-            done.discard(lease)
-    return answers
+    return matched(calls, rows, "event_id", once=True)

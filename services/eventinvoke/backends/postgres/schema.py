@@ -159,6 +159,17 @@ ALTER TABLE events DROP COLUMN available_at;
 CREATE INDEX events_function_visible ON events (function_name, visible_at, event_id);
 ALTER TABLE events SET (fillfactor = 70);
 """,
+    # Recursive loop detection: the lineage of events and records (NULL: a chain's first), and
+    # each function's RecursiveLoop setting when set (none: Terminate, AWS's default).
+    4: """
+ALTER TABLE events ADD COLUMN chain_id text, ADD COLUMN chain_depth integer;
+ALTER TABLE deliveries ADD COLUMN chain_id text, ADD COLUMN chain_depth integer;
+ALTER TABLE failed_deliveries ADD COLUMN chain_id text, ADD COLUMN chain_depth integer;
+CREATE TABLE recursion_configs (
+    function_name text PRIMARY KEY,
+    recursive_loop text NOT NULL
+);
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

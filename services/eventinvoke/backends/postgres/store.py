@@ -18,6 +18,7 @@ from eventinvoke.backends.rows import (
     CONFIG_COLUMNS,
     FUNCTION_COLUMNS,
     alias_values,
+    column_names,
     function_from,
     function_values,
     same_version,
@@ -27,7 +28,7 @@ from eventinvoke.core.model import LATEST, Alias, EventInvokeConfig, FunctionCon
 
 T = TypeVar("T")
 
-_FUNCTION_VALUES = ", ".join(f"${n}" for n in range(1, 17))
+_FUNCTION_VALUES = ", ".join(f"${n}" for n in range(1, len(column_names(FUNCTION_COLUMNS)) + 1))
 
 
 class PostgresFunctionStore:
@@ -112,6 +113,7 @@ class PostgresFunctionStore:
                 ("aliases", "function_name"),
                 ("function_version_counters", "name"),
                 ("concurrency_slots", "function_name"),
+                ("recursion_configs", "function_name"),
             ):
                 await connection.execute(f"DELETE FROM {table} WHERE {column} = $1", name)
             return _count(deleted) > 0
@@ -145,6 +147,28 @@ class PostgresFunctionStore:
             return True
 
         return await self._write(name, put)
+
+    async def put_recursion_config(self, name: str, recursive_loop: str) -> bool:
+        async def put(connection: asyncpg.Connection) -> bool:
+            written = await connection.execute(
+                "INSERT INTO recursion_configs (function_name, recursive_loop) "
+                "SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM functions WHERE name = $1) "
+                "ON CONFLICT (function_name) "
+                "DO UPDATE SET recursive_loop = excluded.recursive_loop",
+                name,
+                recursive_loop,
+            )
+            return _count(written) > 0
+
+        return await self._write(name, put)
+
+    async def get_recursion_config(self, name: str) -> str | None:
+        value = await self._database.run(
+            lambda c: c.fetchval(
+                "SELECT recursive_loop FROM recursion_configs WHERE function_name = $1", name
+            )
+        )
+        return None if value is None else str(value)
 
     async def reserved_concurrency_total(self, excluding: str = "") -> int:
         total = await self._database.run(
@@ -284,18 +308,8 @@ class PostgresFunctionStore:
         if version == LATEST:
             return False
 
-        async def delete(connection: asyncpg.Connection) -> bool:
-            deleted = await connection.execute(
-                "DELETE FROM functions WHERE name = $1 AND version = $2", name, version
-            )
-            await connection.execute(
-                "DELETE FROM event_invoke_configs WHERE function_name = $1 AND qualifier = $2",
-                name,
-                version,
-            )
-            return _count(deleted) > 0
-
-        return await self._write(name, delete)
+        delete = "DELETE FROM functions WHERE name = $1 AND version = $2"
+        return await self._write(name, lambda c: _delete_qualifier(c, delete, name, version))
 
     async def create_alias(self, alias: Alias) -> bool:
         async def create(connection: asyncpg.Connection) -> bool:
@@ -329,18 +343,10 @@ class PostgresFunctionStore:
         await self._write(alias.function_name, update)
 
     async def delete_alias(self, function_name: str, name: str) -> bool:
-        async def delete(connection: asyncpg.Connection) -> bool:
-            deleted = await connection.execute(
-                "DELETE FROM aliases WHERE function_name = $1 AND name = $2", function_name, name
-            )
-            await connection.execute(
-                "DELETE FROM event_invoke_configs WHERE function_name = $1 AND qualifier = $2",
-                function_name,
-                name,
-            )
-            return _count(deleted) > 0
-
-        return await self._write(function_name, delete)
+        delete = "DELETE FROM aliases WHERE function_name = $1 AND name = $2"
+        return await self._write(
+            function_name, lambda c: _delete_qualifier(c, delete, function_name, name)
+        )
 
     async def list_aliases(self, function_name: str) -> list[Alias]:
         rows = await self._database.run(
@@ -350,6 +356,20 @@ class PostgresFunctionStore:
             )
         )
         return [Alias(**dict(row)) for row in rows]
+
+
+async def _delete_qualifier(
+    connection: asyncpg.Connection, delete: str, function_name: str, qualifier: str
+) -> bool:
+    """Run ``delete`` (of a version or an alias: $1 the function, $2 the qualifier) and delete
+    that qualifier's event invoke config with it. False when nothing was there to delete."""
+    deleted = await connection.execute(delete, function_name, qualifier)
+    await connection.execute(
+        "DELETE FROM event_invoke_configs WHERE function_name = $1 AND qualifier = $2",
+        function_name,
+        qualifier,
+    )
+    return _count(deleted) > 0
 
 
 def _count(status: str) -> int:

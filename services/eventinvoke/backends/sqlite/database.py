@@ -25,7 +25,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +106,10 @@ class Database:
         future: asyncio.Future[T] = loop.create_future()
         self._pending.put(_Operation(run, loop, future, durable))
         return await future
+
+    async def change(self, statement: str, parameters: Sequence[Any], durable: bool = True) -> bool:
+        """``write`` one statement; whether it changed a row."""
+        return await self.write(lambda c: c.execute(statement, parameters).rowcount > 0, durable)
 
     async def read(self, run: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``run`` on the read connection, which sees every committed write."""

@@ -47,25 +47,19 @@ class SqliteOutbox:
         return await self._database.write(lease, durable=False)
 
     async def delivered(self, delivery_id: str, epoch: int) -> bool:
-        def delete(connection: sqlite3.Connection) -> bool:
-            cursor = connection.execute(
-                "DELETE FROM deliveries WHERE delivery_id = ? AND lease_epoch = ?",
-                (delivery_id, epoch),
-            )
-            return cursor.rowcount > 0
-
-        return await self._database.write(delete, durable=False)
+        return await self._database.change(
+            "DELETE FROM deliveries WHERE delivery_id = ? AND lease_epoch = ?",
+            (delivery_id, epoch),
+            durable=False,
+        )
 
     async def retry(self, delivery_id: str, epoch: int, attempts: int, delay: float) -> bool:
-        def retry(connection: sqlite3.Connection) -> bool:
-            cursor = connection.execute(
-                "UPDATE deliveries SET attempts = ?, available_at = ?, lease_owner = NULL, "
-                "lease_expires = NULL WHERE delivery_id = ? AND lease_epoch = ?",
-                (attempts, time.time() + delay, delivery_id, epoch),
-            )
-            return cursor.rowcount > 0
-
-        return await self._database.write(retry, durable=False)
+        return await self._database.change(
+            "UPDATE deliveries SET attempts = ?, available_at = ?, lease_owner = NULL, "
+            "lease_expires = NULL WHERE delivery_id = ? AND lease_epoch = ?",
+            (attempts, time.time() + delay, delivery_id, epoch),
+            durable=False,
+        )
 
     async def fail(self, delivery_id: str, epoch: int, attempts: int, reason: str) -> bool:
         """Copy and delete in one operation, so the delivery is always in exactly one table."""
@@ -111,6 +105,6 @@ def insert_deliveries(connection: sqlite3.Connection, deliveries: list[Delivery]
     now = time.time()
     connection.executemany(
         f"INSERT INTO deliveries ({DELIVERY_COLUMNS}, available_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"VALUES ({', '.join('?' for _ in DELIVERY_COLUMNS.split(','))}, ?)",
         [(*delivery_values(delivery), now) for delivery in deliveries],
     )

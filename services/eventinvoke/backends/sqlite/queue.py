@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from eventinvoke.backends.base import fair_order
-from eventinvoke.backends.rows import EVENT_COLUMNS, event_from
+from eventinvoke.backends.rows import EVENT_COLUMNS, event_from, lineage_values
 from eventinvoke.backends.sqlite.database import Database
 from eventinvoke.core.model import LastAttempt, QueuedEvent
 
@@ -119,6 +119,13 @@ class SqliteEventQueue:
 
         return await self._database.read(depth)
 
+    async def depth_by_function(self) -> dict[str, int]:
+        def depths(connection: sqlite3.Connection) -> dict[str, int]:
+            query = "SELECT function_name, COUNT(*) FROM events GROUP BY function_name"
+            return {name: int(count) for name, count in connection.execute(query)}
+
+        return await self._database.read(depths)
+
     async def oldest_age(self) -> float | None:
         def oldest(connection: sqlite3.Connection) -> float | None:
             return connection.execute("SELECT MIN(enqueued_at) FROM events").fetchone()[0]
@@ -157,8 +164,8 @@ def insert_events(connection: sqlite3.Connection, events: Iterable[QueuedEvent])
     now = time.time()
     connection.executemany(
         "INSERT INTO events (request_id, function_name, qualifier, payload, "
-        "enqueued_at, attempts, visible_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (request_id) DO NOTHING",
+        "enqueued_at, attempts, visible_at, available_at, chain_id, chain_depth) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
         [
             (
                 event.request_id,
@@ -169,6 +176,7 @@ def insert_events(connection: sqlite3.Connection, events: Iterable[QueuedEvent])
                 event.attempts,
                 now,
                 now,
+                *lineage_values(event.lineage),
             )
             for event in events
         ],

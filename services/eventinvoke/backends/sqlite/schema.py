@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # A delivery's columns after its id, alike in deliveries and failed_deliveries: a delivery that
 # fails for good moves from one to the other with INSERT ... SELECT (sqlite/outbox.py).
@@ -27,7 +27,9 @@ _DELIVERY = """\
     executed_version TEXT,
     function_error TEXT,
     response_payload BLOB,
-    status_code INTEGER NOT NULL,"""
+    status_code INTEGER NOT NULL,
+    chain_id TEXT,
+    chain_depth INTEGER,"""
 
 _TABLES = f"""
 CREATE TABLE IF NOT EXISTS functions (
@@ -101,7 +103,9 @@ CREATE TABLE IF NOT EXISTS events (
     last_response BLOB,
     last_function_error TEXT,
     last_executed_version TEXT,
-    lease_epoch INTEGER NOT NULL DEFAULT 0
+    lease_epoch INTEGER NOT NULL DEFAULT 0,
+    chain_id TEXT,
+    chain_depth INTEGER
 );
 CREATE INDEX IF NOT EXISTS events_enqueued ON events (enqueued_at);
 -- Leases walk the functions with events (a skip scan of this index), then each function's
@@ -131,6 +135,12 @@ CREATE TABLE IF NOT EXISTS concurrency_slots (
     PRIMARY KEY (function_name, slot)
 );
 CREATE INDEX IF NOT EXISTS concurrency_slots_holder ON concurrency_slots (holder);
+
+-- A function's RecursiveLoop setting, when set (none: Terminate, AWS's default).
+CREATE TABLE IF NOT EXISTS recursion_configs (
+    function_name TEXT PRIMARY KEY,
+    recursive_loop TEXT NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS failed_deliveries (
     failed_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -164,6 +174,16 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE events ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE deliveries ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0",
         "DROP INDEX IF EXISTS events_available",
+    ),
+    # 6: recursive loop detection: the lineage of events and records (NULL: a chain's first);
+    # the recursion_configs table is new (created above).
+    5: (
+        "ALTER TABLE events ADD COLUMN chain_id TEXT",
+        "ALTER TABLE events ADD COLUMN chain_depth INTEGER",
+        "ALTER TABLE deliveries ADD COLUMN chain_id TEXT",
+        "ALTER TABLE deliveries ADD COLUMN chain_depth INTEGER",
+        "ALTER TABLE failed_deliveries ADD COLUMN chain_id TEXT",
+        "ALTER TABLE failed_deliveries ADD COLUMN chain_depth INTEGER",
     ),
 }
 

@@ -10,6 +10,7 @@ from eventinvoke.backends.rows import (
     CONFIG_COLUMNS,
     FUNCTION_COLUMNS,
     alias_values,
+    column_names,
     function_from,
     function_values,
     same_version,
@@ -17,6 +18,11 @@ from eventinvoke.backends.rows import (
 )
 from eventinvoke.backends.sqlite.database import Database
 from eventinvoke.core.model import LATEST, Alias, EventInvokeConfig, FunctionConfig
+
+INSERT_FUNCTION = (
+    f"INSERT INTO functions ({FUNCTION_COLUMNS}) "
+    f"VALUES ({', '.join('?' for _ in column_names(FUNCTION_COLUMNS))})"
+)
 
 
 class SqliteFunctionStore:
@@ -33,8 +39,7 @@ class SqliteFunctionStore:
             if taken:
                 return False
             connection.execute(
-                f"INSERT INTO functions ({FUNCTION_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                INSERT_FUNCTION,
                 function_values(function),
             )
             return True
@@ -93,6 +98,7 @@ class SqliteFunctionStore:
             # A function created again under this name starts again from version 1, as AWS.
             connection.execute("DELETE FROM function_version_counters WHERE name = ?", (name,))
             connection.execute("DELETE FROM concurrency_slots WHERE function_name = ?", (name,))
+            connection.execute("DELETE FROM recursion_configs WHERE function_name = ?", (name,))
             return deleted > 0
 
         return await self._database.write(delete)
@@ -100,14 +106,30 @@ class SqliteFunctionStore:
     async def put_function_concurrency(self, name: str, reserved: int | None) -> bool:
         """Set (None: remove) a function's reserved concurrency, on every version of it."""
 
+        return await self._database.change(
+            "UPDATE functions SET reserved_concurrent_executions = ? WHERE name = ?",
+            (reserved, name),
+        )
+
+    async def put_recursion_config(self, name: str, recursive_loop: str) -> bool:
         def put(connection: sqlite3.Connection) -> bool:
             cursor = connection.execute(
-                "UPDATE functions SET reserved_concurrent_executions = ? WHERE name = ?",
-                (reserved, name),
+                "INSERT OR REPLACE INTO recursion_configs (function_name, recursive_loop) "
+                "SELECT ?, ? WHERE EXISTS (SELECT 1 FROM functions WHERE name = ?)",
+                (name, recursive_loop, name),
             )
             return cursor.rowcount > 0
 
         return await self._database.write(put)
+
+    async def get_recursion_config(self, name: str) -> str | None:
+        def get(connection: sqlite3.Connection) -> str | None:
+            row = connection.execute(
+                "SELECT recursive_loop FROM recursion_configs WHERE function_name = ?", (name,)
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._database.read(get)
 
     async def reserved_concurrency_total(self, excluding: str = "") -> int:
         """The sum of every function's reserved concurrency but ``excluding``'s."""
@@ -172,14 +194,10 @@ class SqliteFunctionStore:
         return await self._database.read(get)
 
     async def delete_event_invoke_config(self, function_name: str, qualifier: str) -> bool:
-        def delete(connection: sqlite3.Connection) -> bool:
-            cursor = connection.execute(
-                "DELETE FROM event_invoke_configs WHERE function_name = ? AND qualifier = ?",
-                (function_name, qualifier),
-            )
-            return cursor.rowcount > 0
-
-        return await self._database.write(delete)
+        return await self._database.change(
+            "DELETE FROM event_invoke_configs WHERE function_name = ? AND qualifier = ?",
+            (function_name, qualifier),
+        )
 
     async def list_event_invoke_configs(self, function_name: str) -> list[EventInvokeConfig]:
         def list_(connection: sqlite3.Connection) -> list[EventInvokeConfig]:
@@ -229,8 +247,7 @@ class SqliteFunctionStore:
                 revision_id=revision_id,
             )
             connection.execute(
-                f"INSERT INTO functions ({FUNCTION_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                INSERT_FUNCTION,
                 function_values(version),
             )
             return version
@@ -248,29 +265,16 @@ class SqliteFunctionStore:
         return await self._database.read(list_)
 
     async def delete_version(self, name: str, version: str) -> bool:
-        def delete(connection: sqlite3.Connection) -> bool:
-            if version == LATEST:
-                return False
-            deleted = connection.execute(
-                "DELETE FROM functions WHERE name = ? AND version = ?", (name, version)
-            ).rowcount
-            connection.execute(
-                "DELETE FROM event_invoke_configs WHERE function_name = ? AND qualifier = ?",
-                (name, version),
-            )
-            return deleted > 0
-
-        return await self._database.write(delete)
+        if version == LATEST:
+            return False
+        delete = "DELETE FROM functions WHERE name = ? AND version = ?"
+        return await self._database.write(lambda c: _delete_qualifier(c, delete, name, version))
 
     async def create_alias(self, alias: Alias) -> bool:
-        def create(connection: sqlite3.Connection) -> bool:
-            cursor = connection.execute(
-                f"INSERT OR IGNORE INTO aliases ({ALIAS_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                alias_values(alias),
-            )
-            return cursor.rowcount > 0
-
-        return await self._database.write(create)
+        return await self._database.change(
+            f"INSERT OR IGNORE INTO aliases ({ALIAS_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+            alias_values(alias),
+        )
 
     async def get_alias(self, function_name: str, name: str) -> Alias | None:
         def get(connection: sqlite3.Connection) -> Alias | None:
@@ -299,17 +303,10 @@ class SqliteFunctionStore:
         await self._database.write(update)
 
     async def delete_alias(self, function_name: str, name: str) -> bool:
-        def delete(connection: sqlite3.Connection) -> bool:
-            deleted = connection.execute(
-                "DELETE FROM aliases WHERE function_name = ? AND name = ?", (function_name, name)
-            ).rowcount
-            connection.execute(
-                "DELETE FROM event_invoke_configs WHERE function_name = ? AND qualifier = ?",
-                (function_name, name),
-            )
-            return deleted > 0
-
-        return await self._database.write(delete)
+        delete = "DELETE FROM aliases WHERE function_name = ? AND name = ?"
+        return await self._database.write(
+            lambda c: _delete_qualifier(c, delete, function_name, name)
+        )
 
     async def list_aliases(self, function_name: str) -> list[Alias]:
         def list_(connection: sqlite3.Connection) -> list[Alias]:
@@ -320,3 +317,16 @@ class SqliteFunctionStore:
             return [Alias(**dict(row)) for row in rows]
 
         return await self._database.read(list_)
+
+
+def _delete_qualifier(
+    connection: sqlite3.Connection, delete: str, function_name: str, qualifier: str
+) -> bool:
+    """Run ``delete`` (of a version or an alias: the function, then the qualifier) and delete
+    that qualifier's event invoke config with it. False when nothing was there to delete."""
+    deleted = connection.execute(delete, (function_name, qualifier)).rowcount
+    connection.execute(
+        "DELETE FROM event_invoke_configs WHERE function_name = ? AND qualifier = ?",
+        (function_name, qualifier),
+    )
+    return deleted > 0

@@ -56,6 +56,8 @@ def settings_to_json(settings: SandboxSettings) -> str:
 def settings_from_json(text: str) -> SandboxSettings:
     values = json.loads(text)
     values["log_dir"] = Path(values["log_dir"])
+    if values["uids"] is not None:
+        values["uids"] = tuple(values["uids"])
     return SandboxSettings(**values)
 
 
