@@ -22,13 +22,8 @@ from pathlib import Path
 import pytest
 
 from eventinvoke.core.model import FunctionConfig
-from eventinvoke.executor.sandbox import (
-    Invocation,
-    Outcome,
-    SandboxPool,
-    SandboxSettings,
-    reports_handled_errors,
-)
+from eventinvoke.executor.launchers import reports_handled_errors
+from eventinvoke.executor.sandbox import Invocation, Outcome, SandboxPool, SandboxSettings
 
 FUNCTIONS = Path(__file__).parents[1] / "functions"
 HANDLERS = FUNCTIONS / "node-handlers"

@@ -14,8 +14,13 @@ from eventinvoke.client import _operations
 from eventinvoke.client._batching import EventBatcher
 from eventinvoke.client._client import BaseClient
 from eventinvoke.client._methods_aio import AsyncMethods
-from eventinvoke.client._transport import CHANNEL_OPTIONS, Service, target, tls_for
-from eventinvoke.client.signing import AsyncSigner
+from eventinvoke.client._transport import (
+    CHANNEL_OPTIONS,
+    Service,
+    aio_channel,
+    target,
+    tls_for,
+)
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
 
 EVENT = invoker_pb2.INVOCATION_TYPE_EVENT
@@ -35,15 +40,8 @@ class AsyncClient(AsyncMethods, BaseClient[grpc.aio.Channel]):
     def _open_channel(self, endpoint: str) -> grpc.aio.Channel:
         # Opened on first use, not in the constructor: a grpc.aio channel belongs to the event
         # loop that is running when it is created, and the constructor may run outside any loop.
-        keys = self.keys
-        interceptors = [AsyncSigner(keys)] if keys is not None else None
-        tls = tls_for(endpoint, self.tls)
-        if tls is not None:
-            return grpc.aio.secure_channel(
-                target(endpoint), tls.credentials(), CHANNEL_OPTIONS, interceptors=interceptors
-            )
-        return grpc.aio.insecure_channel(
-            target(endpoint), options=CHANNEL_OPTIONS, interceptors=interceptors
+        return aio_channel(
+            target(endpoint), CHANNEL_OPTIONS, tls_for(endpoint, self.tls), self.keys
         )
 
     def _batcher(self) -> EventBatcher:

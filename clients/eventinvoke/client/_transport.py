@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import grpc
 
+from eventinvoke.client.signing import AsyncSigner, Keys
 from eventinvoke.v1 import executor_service_pb2 as executor_pb2
 from eventinvoke.v1 import executor_service_pb2_grpc as executor_grpc
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
@@ -115,6 +116,19 @@ class Tls:
         if ca is None and os.environ.get("AWS_CA_BUNDLE"):
             ca = Path(os.environ["AWS_CA_BUNDLE"]).read_bytes()
         return grpc.ssl_channel_credentials(ca, self.key, self.cert)
+
+
+def aio_channel(
+    address: str, options: list[tuple[str, Any]], tls: Tls | None, keys: Keys | None
+) -> grpc.aio.Channel:
+    """A ``grpc.aio`` channel to ``address``: over TLS when ``tls`` is given, its calls signed
+    with ``keys`` when given. The clients' channels and the suite's own to its peers."""
+    interceptors = [AsyncSigner(keys)] if keys is not None else None
+    if tls is not None:
+        return grpc.aio.secure_channel(
+            address, tls.credentials(), options, interceptors=interceptors
+        )
+    return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
 
 
 def tls_for(endpoint: str, tls: Tls | None) -> Tls | None:

@@ -20,21 +20,17 @@ from eventinvoke.backends import Wakeups, open_backend
 from eventinvoke.backends.base import Backend
 from eventinvoke.backends.cache import CachedStore
 from eventinvoke.client import AsyncClient, Keys, Tls
-from eventinvoke.client.signing import AsyncSigner
+from eventinvoke.client._transport import aio_channel
 from eventinvoke.core.arn import Partition
 from eventinvoke.core.auth import Verifier
 from eventinvoke.executor import isolation
 from eventinvoke.executor.code import CodeCache
 from eventinvoke.executor.handoff import Handoff
 from eventinvoke.executor.host import HostedPool
+from eventinvoke.executor.launchers import PYTHON_BOOTSTRAP
 from eventinvoke.executor.policy import RetryPolicy
 from eventinvoke.executor.remote import RemoteExecutor
-from eventinvoke.executor.sandbox import (
-    PYTHON_BOOTSTRAP,
-    Sandboxes,
-    SandboxPool,
-    SandboxSettings,
-)
+from eventinvoke.executor.sandbox import Sandboxes, SandboxPool, SandboxSettings
 from eventinvoke.executor.servicer import ExecutorServicer
 from eventinvoke.executor.worker import AsyncWorker, WorkerSettings
 from eventinvoke.gateway import Gateway
@@ -366,17 +362,9 @@ class Suite:
         """A channel to a peer: this very server when it carries the role."""
         target = self._peer_address(role)
         if target not in self._channels:
-            keys = self._own_keys()
-            interceptors = [AsyncSigner(keys)] if keys else None
-            tls = self._peer_tls()
-            self._channels[target] = (
-                grpc.aio.insecure_channel(
-                    target, options=PEER_CHANNEL_OPTIONS, interceptors=interceptors
-                )
-                if tls is None
-                else grpc.aio.secure_channel(
-                    target, tls.credentials(), PEER_CHANNEL_OPTIONS, interceptors=interceptors
-                )
+            keys = self._own_keys() or None
+            self._channels[target] = aio_channel(
+                target, PEER_CHANNEL_OPTIONS, self._peer_tls(), keys
             )
         return self._channels[target]
 

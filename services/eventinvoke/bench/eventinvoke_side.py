@@ -112,6 +112,10 @@ def _run(
         # As Celery's worker runs here (--loglevel WARNING): no line per event.
         "--log-level",
         "warning",
+        # The collector writes into the bench's own directory, which a sandbox running as a
+        # user of its own cannot reach; the peers' workers run as the bench's user too.
+        "--sandbox-uids",
+        "none",
         *backend,
     ]
     process = _start(

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import parse_qsl
 
 from eventinvoke.client.signing import GRPC_HOST
 from eventinvoke.core.errors import LambdaError
@@ -120,8 +121,6 @@ class Verifier:
 
     def verify(self, request: SignedRequest) -> Credential:
         """The credential that signed ``request``; AWS's error when none did."""
-        from urllib.parse import parse_qsl
-
         query = dict(parse_qsl(request.raw_query, keep_blank_values=True))
         authorization = request.headers.get("authorization") or request.headers.get("Authorization")
         if authorization:

@@ -12,18 +12,14 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import functools
 import json
 import math
 import os
-import re
-import shutil
 import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,10 +28,14 @@ from eventinvoke.core.errors import ACCOUNT_CONCURRENCY_EXCEEDED, RESERVED_CONCU
 from eventinvoke.core.model import UNHANDLED, FunctionConfig, Invocation
 from eventinvoke.executor import logs
 from eventinvoke.executor.isolation import Child, Confinement, Place, start_process
+from eventinvoke.executor.launchers import (
+    Launcher,
+    SetupError,
+    function_error_of,
+    launcher_for,
+)
 from eventinvoke.executor.memory import PEAK_READ_INTERVAL, WATCH_INTERVAL, peak_rss_kb, tree_rss_kb
-from eventinvoke.executor.runtime_api import Event, Result, RuntimeApi
-
-RUNTIMES_DIR = Path(__file__).resolve().parent / "runtimes"
+from eventinvoke.executor.runtime_api import Event, RuntimeApi
 
 # How long a new sandbox may take to reach its first /next (AWS's init phase limit).
 INIT_TIMEOUT = 10.0
@@ -66,115 +66,16 @@ class SandboxSettings:
     python: str = sys.executable  # the interpreter of python3.x functions
 
 
+def _failed_setup(error: SetupError, request_id: str) -> Outcome:
+    """The sandbox could not be started: the invocation fails without running anything."""
+    return Outcome(platform_error(error.error_type, request_id, error.message), UNHANDLED)
+
+
 def platform_error(error_type: str, request_id: str, message: str) -> bytes:
     """An error object Lambda itself produces (docs/aws-behaviour.md §1.5), e.g. for timeouts
     and crashes."""
     body = {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}
     return json.dumps(body, separators=(",", ":")).encode()
-
-
-class SetupError(Exception):
-    """The sandbox could not be started: the invocation fails without running anything."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-
-    def outcome(self, request_id: str) -> Outcome:
-        return Outcome(platform_error(self.error_type, request_id, self.message), UNHANDLED)
-
-
-# -- runtimes ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Launcher:
-    """How to start a runtime's process."""
-
-    argv: list[str]
-    runtime_dir: Path
-    execution_env: bool  # AWS sets AWS_EXECUTION_ENV for managed runtimes, not `provided*`
-    # The runtime's unreserved defaults (NODE_PATH); the function's own variables win.
-    environment: dict[str, str] = field(default_factory=dict)
-
-
-PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
-
-
-@functools.cache
-def _python_launcher(python: str) -> Launcher:
-    # Every python3.x runs on this interpreter; -u so prints reach the log as they happen.
-    return Launcher([python, "-u", str(PYTHON_BOOTSTRAP)], RUNTIMES_DIR / "python", True)
-
-
-def _python(function: FunctionConfig, code_dir: Path, settings: SandboxSettings) -> Launcher:
-    return _python_launcher(settings.python)
-
-
-@functools.cache
-def _node_binary() -> str:
-    return shutil.which("node") or "node"
-
-
-def _node(function: FunctionConfig, code_dir: Path, settings: SandboxSettings) -> Launcher:
-    # Every nodejs*.x runs on the machine's Node.js; the bootstrap reads the generation it
-    # imitates (error shapes, Handled errors, callback deprecation) from AWS_EXECUTION_ENV.
-    runtime_dir = RUNTIMES_DIR / "node"
-    node = _node_binary()
-    # AWS's NODE_PATH, less the layer paths: /var/runtime/node_modules:/var/runtime:/var/task.
-    node_path = f"{runtime_dir / 'node_modules'}:{runtime_dir}:{code_dir}"
-    return Launcher(
-        [node, str(runtime_dir / "bootstrap.mjs")], runtime_dir, True, {"NODE_PATH": node_path}
-    )
-
-
-def _provided(function: FunctionConfig, code_dir: Path, settings: SandboxSettings) -> Launcher:
-    bootstrap = code_dir / "bootstrap"
-    if not bootstrap.is_file():
-        raise SetupError(
-            "Runtime.InvalidEntrypoint", f"Couldn't find valid bootstrap(s): [{bootstrap}]"
-        )
-    return Launcher([str(bootstrap)], code_dir, False)
-
-
-# Runtime name prefix -> launcher. A new runtime is one entry here plus its bootstrap under
-# runtimes/.
-RUNTIMES: dict[str, Callable[[FunctionConfig, Path, SandboxSettings], Launcher]] = {
-    "python3": _python,
-    "nodejs": _node,
-    "provided": _provided,
-}
-
-# functionError "Handled": an error the function reported itself. Current runtimes never
-# produce it ("Unhandled" whatever the runtime says: docs/aws-behaviour.md §6.3), but Node.js 12
-# and older did for callback errors (the 2019 Destinations record). Their bootstrap marks such
-# an error with the header `Lambda-Runtime-Function-Error-Type: Handled`; the header means that
-# only for these runtimes, and anything else posted to /error stays "Unhandled".
-HANDLED = "Handled"
-_HANDLED_ERROR_RUNTIMES = re.compile(r"nodejs(\d+)?(\.\d+|\.x)?(-edge)?")
-
-
-def reports_handled_errors(runtime: str) -> bool:
-    """Whether the runtime is of the generation whose callback errors were ``Handled``."""
-    match = _HANDLED_ERROR_RUNTIMES.fullmatch(runtime)
-    return match is not None and int(match.group(1) or 0) <= 12  # plain "nodejs" is 0.10
-
-
-def _function_error(function: FunctionConfig, result: Result) -> str | None:
-    """The ``functionError`` of what the runtime answered (None for a response)."""
-    if not result.error:
-        return None
-    if result.error_type == HANDLED and reports_handled_errors(function.runtime):
-        return HANDLED
-    return UNHANDLED
-
-
-def launcher_for(function: FunctionConfig, code_dir: Path, settings: SandboxSettings) -> Launcher:
-    for prefix, make in RUNTIMES.items():
-        if function.runtime.startswith(prefix):
-            return make(function, code_dir, settings)
-    raise SetupError("Runtime.InvalidRuntime", f"Runtime {function.runtime} is not supported")
 
 
 # -- one sandbox -------------------------------------------------------------------------
@@ -359,7 +260,7 @@ class Sandbox:
 
         if handle.result.done() and not handle.result.cancelled():
             result = handle.result.result()
-            payload, function_error = result.payload, _function_error(function, result)
+            payload, function_error = result.payload, function_error_of(function, result)
             if self.api.init_error is not None:
                 self.reusable = False
                 status = "error"
@@ -557,9 +458,9 @@ class SandboxPool:
         when every sandbox of the account is busy, is throttled (the sync path).
         """
         try:
-            launcher = launcher_for(function, code_dir, self._settings)
+            launcher = launcher_for(function, code_dir, self._settings.python)
         except SetupError as e:
-            return e.outcome(invocation.request_id)
+            return _failed_setup(e, invocation.request_id)
         if self._reaper is None:
             self._reaper = asyncio.create_task(self._reap_idle())
         self._admit(function, wait)
@@ -593,9 +494,8 @@ class SandboxPool:
                 except OSError as e:
                     sandbox.reusable = False
                     reason = f"fork/exec {launcher.argv[0]}: {e.strerror or e}".lower()
-                    return SetupError("Runtime.InvalidEntrypoint", reason).outcome(
-                        invocation.request_id
-                    )
+                    error = SetupError("Runtime.InvalidEntrypoint", reason)
+                    return _failed_setup(error, invocation.request_id)
             return await sandbox.invoke(invocation)
         except BaseException:
             sandbox.reusable = False
