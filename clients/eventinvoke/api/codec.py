@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from eventinvoke.api import records
@@ -55,6 +55,7 @@ class ConversionError(ValueError):
     botocore's words; the client raises it as ``ParamValidationError``."""
 
 
+@cache  # a handful of names, each converted on every call otherwise
 def snake(name: str) -> str:
     """botocore's ``xform_name`` for the names Lambda's model uses: ``CodeSha256`` ->
     ``code_sha256``, ``MaximumEventAgeInSeconds`` -> ``maximum_event_age_in_seconds``."""
@@ -65,22 +66,30 @@ def snake(name: str) -> str:
 def enum_name(field: FieldDescriptor, number: int) -> str:
     """``INVOCATION_TYPE_DRY_RUN`` -> ``DryRun`` (``""`` for the unspecified zero; a number
     this build does not know stays a number, for the validation to refuse)."""
-    enum = field.enum_type
-    assert enum is not None
-    value = enum.values_by_number.get(number)
-    if value is None or number == 0:
-        return str(number) if value is None else ""
-    prefix = snake(enum.name).upper() + "_"
-    words = value.name.removeprefix(prefix).split("_")
-    return "".join(word.capitalize() for word in words)
+    assert field.enum_type is not None
+    if number == 0:
+        return ""
+    return _enum_names(field.enum_type).get(number, str(number))
 
 
 def enum_number(field: FieldDescriptor, name: str) -> int | None:
     assert field.enum_type is not None
-    for value in field.enum_type.values:
-        if value.number and enum_name(field, value.number) == name:
-            return int(value.number)
-    return None
+    return _enum_numbers(field.enum_type).get(name)
+
+
+@cache
+def _enum_names(enum: EnumDescriptor) -> dict[int, str]:
+    prefix = snake(enum.name).upper() + "_"
+    return {
+        value.number: "".join(w.capitalize() for w in value.name.removeprefix(prefix).split("_"))
+        for value in enum.values
+        if value.number
+    }
+
+
+@cache
+def _enum_numbers(enum: EnumDescriptor) -> dict[str, int]:
+    return {name: number for number, name in _enum_names(enum).items()}
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,12 @@ def _slots(descriptor: Descriptor, shape: str) -> tuple[_Slot, ...]:
     return tuple(by_member[m] for m in order if m in by_member)
 
 
+@cache
+def _slots_by_member(descriptor: Descriptor, shape: str) -> dict[str, _Slot]:
+    return {slot.member: slot for slot in _slots(descriptor, shape)}
+
+
+@cache
 def _is_map(field: FieldDescriptor) -> bool:
     return field.message_type is not None and field.message_type.GetOptions().map_entry
 
@@ -129,20 +144,34 @@ def _present(message: Message, field: FieldDescriptor, always: bool) -> bool:
 def to_dict(message: Message, shape: str, model: Model | None = None) -> dict[str, Any]:
     """The AWS-shaped dict of ``message`` as shape ``shape``."""
     model = model or lambda_model()
-    always = set(model.shape(shape).get("x-always", ()))
     result: dict[str, Any] = {}
-    for slot in _slots(message.DESCRIPTOR, shape):
-        if not _present(message, slot.field, slot.member in always):
+    outputs, always_empty = _outputs(message.DESCRIPTOR, shape, model)
+    for slot, member_shape, always in outputs:
+        if not _present(message, slot.field, always):
             continue
-        member_shape = model.shape(shape)["members"][slot.member]["shape"]
         value = _value_out(message, slot.field, member_shape, model)
         for key in reversed(slot.rest):  # a flattened member: nest it back
             value = {key: value}
         result[slot.member] = value
-    for member in always:  # and these even where the proto has no field for them
-        if member not in result and member in model.shape(shape).get("members", {}):
+    for member in always_empty:  # and these even where the proto has no field for them
+        if member not in result:
             result[member] = {}
     return result
+
+
+@cache
+def _outputs(
+    descriptor: Descriptor, shape: str, model: Model
+) -> tuple[tuple[tuple[_Slot, str, bool], ...], tuple[str, ...]]:
+    """What ``to_dict`` walks for a message and shape, worked out once: (slot, member's shape,
+    always shown) per slot, and the members shown as ``{}`` even without a field."""
+    members = model.shape(shape).get("members", {})
+    always = model.shape(shape).get("x-always", ())
+    slots = tuple(
+        (slot, members[slot.member]["shape"], slot.member in always)
+        for slot in _slots(descriptor, shape)
+    )
+    return slots, tuple(member for member in always if member in members)
 
 
 def _value_out(message: Message, field: FieldDescriptor, shape: str, model: Model) -> Any:
@@ -183,7 +212,7 @@ def from_dict(
     members = model.shape(shape).get("members", {})
     if not isinstance(params, Mapping):
         raise _type_error(where.rstrip(".") or shape, params, dict)
-    slots = {slot.member: slot for slot in _slots(message.DESCRIPTOR, shape)}
+    slots = _slots_by_member(message.DESCRIPTOR, shape)
     for key, value in params.items():
         if key not in members:
             raise ConversionError(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 from eventinvoke.api.model import Model, Shape, compiled, lambda_model
@@ -68,16 +69,27 @@ def _structure(
     found: list[str],
     allow: Allowance | None,
 ) -> None:
-    required = model.required(structure)
-    for name, member, _shape in model.members(structure):
-        path = f"{prefix}{camel(name)}"
-        if name not in params or params[name] is None:
-            if name in required:
+    for name, shape_name, camel_name, required in _members(model, structure):
+        value = params.get(name)
+        if value is None:
+            if required:
                 found.append(
-                    f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
+                    f"Value null at '{prefix}{camel_name}' failed to satisfy constraint: "
+                    "Member must not be null"
                 )
             continue
-        _value(model, member["shape"], params[name], path, found, allow)
+        _value(model, shape_name, value, f"{prefix}{camel_name}", found, allow)
+
+
+@cache
+def _members(model: Model, structure: str) -> tuple[tuple[str, str, str, bool], ...]:
+    """(name, shape, name as messages spell it, required) of each member, worked out once: every
+    request is checked against them."""
+    required = model.required(structure)
+    return tuple(
+        (name, member["shape"], camel(name), name in required)
+        for name, member, _shape in model.members(structure)
+    )
 
 
 def _value(

@@ -9,6 +9,7 @@ Shapes stay the model's plain dicts (``type``, ``members``, ``min``, ``max``, ``
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -137,6 +138,7 @@ class Model:
     def __init__(self, raw: dict[str, Any], patches: tuple[Patch, ...] = PATCHES) -> None:
         self.raw = copy.deepcopy(raw)
         self.shapes: dict[str, Shape] = self.raw["shapes"]
+        self._operations: dict[str, OperationModel] = {}
         for name, changes in SHAPE_PATCHES.items():
             self.shapes[name].update(changes)
         for patch in patches:
@@ -159,9 +161,12 @@ class Model:
             self.shapes[private].update(changes)
 
     def operation(self, name: str) -> OperationModel:
+        known = self._operations.get(name)
+        if known is not None:  # asked on every request: read the raw model once per operation
+            return known
         raw = self.raw["operations"][name]
         http = raw.get("http", {})
-        return OperationModel(
+        known = self._operations[name] = OperationModel(
             name=name,
             http_method=http.get("method", ""),
             request_uri=http.get("requestUri", ""),
@@ -171,6 +176,7 @@ class Model:
             documentation=raw.get("documentation", ""),
             response_code=http.get("responseCode", 200),
         )
+        return known
 
     def shape(self, name: str) -> Shape:
         return self.shapes[name]
@@ -188,9 +194,9 @@ class Model:
             if not self.shapes[shape["members"][name]["shape"]].get("x-optional")
         ]
 
-    @property
-    def operation_names(self) -> list[str]:
-        return list(self.raw["operations"])
+    @functools.cached_property
+    def operation_names(self) -> frozenset[str]:
+        return frozenset(self.raw["operations"])
 
 
 def _has_member(shapes: dict[str, Shape], structure: str, path: str) -> bool:
