@@ -33,16 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiobotocore.config import AioConfig
-from aiobotocore.session import AioSession, get_session
-from botocore.exceptions import (
-    ClientError,
-    NoCredentialsError,
-    NoRegionError,
-    ParamValidationError,
-    PartialCredentialsError,
-    UnknownServiceError,
-)
+from typing import TYPE_CHECKING
 
 from eventinvoke.router.plugin import (
     DeliveryError,
@@ -50,6 +41,14 @@ from eventinvoke.router.plugin import (
     PermanentDeliveryError,
     RetryableDeliveryError,
 )
+
+if TYPE_CHECKING:
+    from aiobotocore.config import AioConfig
+    from aiobotocore.session import AioSession
+
+# aiobotocore and botocore are imported where a client is first made, not here: they take about
+# 27 MB, which a suite that never delivers to AWS should not carry (the Router loads every
+# adapter at start).
 
 # --------------------------------------------------------------------------------------------
 # ARNs
@@ -115,6 +114,8 @@ class AwsClients:
         self._lock = asyncio.Lock()
 
     def _config(self) -> AioConfig:
+        from aiobotocore.config import AioConfig
+
         options: dict[str, Any] = {
             "max_pool_connections": int(
                 self.settings.get("max_pool_connections", DEFAULT_MAX_POOL_CONNECTIONS)
@@ -140,6 +141,8 @@ class AwsClients:
 
     def _get_session(self) -> AioSession:
         if self._session is None:
+            from aiobotocore.session import AioSession, get_session
+
             profile = self.settings.get("profile")
             self._session = AioSession(profile=profile) if profile else get_session()
         return self._session
@@ -209,14 +212,6 @@ RETRYABLE_CODES = frozenset(
     }
 )
 
-# Client-side errors that no retry will fix: the Router's AWS configuration is incomplete.
-CONFIGURATION_ERRORS = (
-    NoCredentialsError,
-    PartialCredentialsError,
-    NoRegionError,
-    ParamValidationError,
-    UnknownServiceError,
-)
 
 
 def is_retryable(code: str, status: int | None) -> bool:
@@ -240,6 +235,16 @@ def classify(target: str, error: BaseException) -> DeliveryError:
     """The delivery error for an exception raised by an AWS call to ``target``."""
     if isinstance(error, DeliveryError):
         return error
+    # Imported here: an error from an AWS call comes after botocore was loaded to make it.
+    from botocore.exceptions import (
+        ClientError,
+        NoCredentialsError,
+        NoRegionError,
+        ParamValidationError,
+        PartialCredentialsError,
+        UnknownServiceError,
+    )
+
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -250,7 +255,15 @@ def classify(target: str, error: BaseException) -> DeliveryError:
             int(status) if status else None,
         )
     text = f"{target}: {type(error).__name__}: {error}"
-    if isinstance(error, CONFIGURATION_ERRORS):
+    # Client-side errors that no retry will fix: the Router's AWS configuration is incomplete.
+    if isinstance(
+        error,
+        NoCredentialsError
+        | PartialCredentialsError
+        | NoRegionError
+        | ParamValidationError
+        | UnknownServiceError,
+    ):
         return PermanentDeliveryError(text)
     # Connection errors and timeouts (BotoCoreError, OSError, aiohttp's), or anything else
     # unexpected: may pass, and the Router's attempt limit bounds it.

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
 
 from eventinvoke.destinations._aws import (
     AWS_SETTINGS,
@@ -168,6 +167,8 @@ def _fields(message: Message) -> dict[str, Any]:
 
 
 def _is_missing_queue(error: BaseException) -> bool:
+    from botocore.exceptions import ClientError  # loaded by the call that failed
+
     return (
         isinstance(error, ClientError)
         and error.response.get("Error", {}).get("Code") in MISSING_QUEUE_CODES

@@ -1,0 +1,52 @@
+"""A suite that delivers to no AWS service does not load the AWS SDK.
+
+aiobotocore and botocore take about 27 MB of a server's memory; the AWS adapters load them when
+they make their first client, so a suite whose records go to its own functions never carries them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = """
+import asyncio, json, sys
+from pathlib import Path
+
+from eventinvoke.testing import running_suite, wait_for
+
+RECORDER = '''
+import json, os
+def handler(event, context):
+    with open(os.environ["OUT"], "a") as out:
+        out.write(json.dumps(event) + "\\\\n")
+'''
+
+async def main(data_dir, out):
+    async with running_suite(Path(data_dir)) as suite:
+        recorder = await suite.deploy("recorder", RECORDER, environment={"OUT": out})
+        await suite.deploy("echo")
+        await suite.set_destinations("echo", on_success=recorder["FunctionArn"])
+        await suite.invoke_event("echo", {"n": 1})
+        await wait_for(lambda: Path(out).exists() and Path(out).read_text())
+    sdk = sorted(m for m in sys.modules if m.split(".")[0] in ("botocore", "aiobotocore", "boto3"))
+    print(json.dumps(sdk))
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def test_records_to_the_suites_own_functions_do_not_load_the_aws_sdk(tmp_path: Path) -> None:
+    out = tmp_path / "records.jsonl"
+    finished = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path / "data"), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    record = json.loads(out.read_text().splitlines()[0])
+    assert record["requestContext"]["condition"] == "Success"  # the record was delivered
+    assert json.loads(finished.stdout.splitlines()[-1]) == []
