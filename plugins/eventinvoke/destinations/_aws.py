@@ -31,9 +31,7 @@ import contextlib
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventinvoke.router.plugin import (
     DeliveryError,
@@ -211,7 +209,6 @@ RETRYABLE_CODES = frozenset(
         "ResourceNotReadyException",
     }
 )
-
 
 
 def is_retryable(code: str, status: int | None) -> bool:

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-
 from eventinvoke.destinations._aws import (
     AWS_SETTINGS,
     Arn,
