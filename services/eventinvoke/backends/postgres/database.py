@@ -149,6 +149,7 @@ class Database:
                 max_size=POOL_SIZE,
                 timeout=CONNECT_TIMEOUT,
                 server_settings=SESSION_SETTINGS,
+                reset=_keep_session,
             )
         except (ValueError, OverflowError, asyncpg.exceptions.PostgresError, *UNAVAILABLE) as error:
             # A URL asyncpg cannot parse (a port out of range is an OverflowError), a refused
@@ -237,8 +238,8 @@ class Database:
                     await self._connection.close(timeout=1)
 
     async def _writer_connection(self) -> asyncpg.Connection:
-        """The writer's own connection (not the pool's: a pooled connection is reset on every
-        release, one more round trip per batch), opened again after a failure."""
+        """The writer's own connection, outside the pool so that reads never wait behind a
+        batch; opened again after a failure."""
         if self._connection is None or self._connection.is_closed():
             self._connection = await asyncpg.connect(
                 self.url, timeout=CONNECT_TIMEOUT, server_settings=SESSION_SETTINGS
@@ -372,3 +373,10 @@ def _settle(write: _Write, result: Any) -> None:
 def _fail(write: _Write, error: BaseException) -> None:
     if not write.future.done():
         write.future.set_exception(error)
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """What the pool does to a connection it takes back, beyond asyncpg's own rollback of an
+    open transaction: nothing. Pooled connections keep no session state (no LISTEN, session
+    SET, cursor or session advisory lock; the locks taken are the transaction's), so asyncpg's
+    reset query would be one more round trip per read for nothing."""
