@@ -32,8 +32,10 @@ class SuiteProcess:
         log_path: Path,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        under: list[str] | None = None,
     ) -> None:
         self.args = args
+        self.under = under or []  # a command the server runs under, as ["setpriv", ...]
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
         self.cwd = cwd
@@ -44,7 +46,7 @@ class SuiteProcess:
         self.address = listen
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [EVENTINVOKE, *self.args, "--listen", listen],
+                [*self.under, EVENTINVOKE, *self.args, "--listen", listen],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,

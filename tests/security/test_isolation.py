@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 import structlog
 from conftest import FUNCTIONS, Running, started_suite, zip_dir
+from deployment.harness import component, container, render, workloads
+from processes import SuiteProcess, free_port
 
+from eventinvoke.client import Client
 from eventinvoke.executor import isolation
 from eventinvoke.server.config import Settings
 
@@ -223,3 +226,60 @@ def _processes_of(uid: int) -> list[str]:
         if str(uid) in uids[1:4] and state[1] not in ("Z", "X"):
             found.append(pid)
     return found
+
+
+def _as_container(security: dict[str, Any]) -> list[str]:
+    """The command a process runs under to get what a container's ``securityContext`` gives it:
+    its user and group, only the capabilities added, no privilege gained by exec."""
+    added = [f"+{name.lower()}" for name in security["capabilities"].get("add", [])]
+    return [
+        "setpriv",
+        f"--reuid={security['runAsUser']}",
+        f"--regid={security['runAsGroup']}",
+        "--clear-groups",
+        f"--bounding-set={','.join(['-all', *added])}",
+        "--inh-caps=-all",
+        *(["--no-new-privs"] if security["allowPrivilegeEscalation"] is False else []),
+    ]
+
+
+def test_the_executors_kubernetes_security_context_is_enough_to_isolate_functions(
+    tmp_path: Path,
+) -> None:
+    """The cluster manifests' executor runs as root with a handful of capabilities: a suite run
+    with exactly those, from an empty directory with its defaults, still gives each function a
+    user of its own that reaches nothing of the server's."""
+    [executor] = [w for w in workloads(render("cluster")) if component(w) == "executor"]
+    security = container(executor)["securityContext"]
+    environ = {k: v for k, v in os.environ.items() if k != "EVENTINVOKE_SANDBOX_UIDS"}
+    environ["EVENTINVOKE_TEST_SECRET"] = SECRET
+    workdir = tmp_path / "empty"
+    workdir.mkdir()
+    suite = SuiteProcess(["up"], tmp_path / "up.log", cwd=workdir, under=_as_container(security))
+    suite.env = environ
+    suite.start(f"127.0.0.1:{free_port()}", timeout=60)
+    try:
+        with Client(suite.address) as client:
+            for name in ("prober", "neighbour"):
+                client.create_function(
+                    function_name=name,
+                    runtime="python3.11",
+                    handler="index.handler",
+                    zip_file=zip_dir(FUNCTIONS / "prober"),
+                )
+            neighbour = json.loads(client.invoke("neighbour", b"{}")["Payload"])
+            tries = {
+                "read": [str(workdir / ".eventinvoke" / "eventinvoke.db"), "/proc/1/environ"],
+                "signal": [neighbour["pid"], suite.process.pid],  # type: ignore[union-attr]
+            }
+            report = json.loads(client.invoke("prober", json.dumps(tries).encode())["Payload"])
+    finally:
+        code = suite.terminate()
+    assert code == 0, suite.log()[-3000:]
+    assert "sandboxes_not_isolated" not in suite.log()
+    first, last = (int(n) for n in UIDS.split("-"))
+    assert first <= report["uid"] <= last and report["uid"] != neighbour["uid"]
+    assert set(report["read"].values()) == {"PermissionError"}, report["read"]
+    assert set(report["signal"].values()) == {"PermissionError"}, report["signal"]
+    assert SECRET not in json.dumps(report["environ"])
+    assert report["tmp"] == "ok"
