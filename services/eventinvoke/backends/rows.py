@@ -7,6 +7,7 @@ as each driver gives them (bytes may be memoryviews, hence ``bytes(...)``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -63,6 +64,16 @@ PUBLISHED_FIELDS = (
 
 def same_version(version: FunctionConfig, latest: FunctionConfig) -> bool:
     return all(getattr(version, f) == getattr(latest, f) for f in PUBLISHED_FIELDS)
+
+
+def published(
+    latest: FunctionConfig, number: int, description: str | None, revision_id: str
+) -> FunctionConfig:
+    """$LATEST as version ``number``; ``description`` None keeps $LATEST's."""
+    description = latest.description if description is None else description
+    return dataclasses.replace(
+        latest, version=str(number), description=description, revision_id=revision_id
+    )
 
 
 def version_order(function: FunctionConfig) -> tuple[int, int]:

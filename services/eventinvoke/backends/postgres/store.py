@@ -6,7 +6,6 @@ sends a NOTIFY naming the function, so that every process drops its cached copy 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -21,6 +20,7 @@ from eventinvoke.backends.rows import (
     column_names,
     function_from,
     function_values,
+    published,
     same_version,
     version_order,
 )
@@ -284,12 +284,7 @@ class PostgresFunctionStore:
                 name,
                 number,
             )
-            version = dataclasses.replace(
-                latest,
-                version=str(number),
-                description=latest.description if description is None else description,
-                revision_id=revision_id,
-            )
+            version = published(latest, number, description, revision_id)
             await connection.execute(
                 f"INSERT INTO functions ({FUNCTION_COLUMNS}) VALUES ({_FUNCTION_VALUES})",
                 *function_values(version),

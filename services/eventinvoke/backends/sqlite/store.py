@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 
 from eventinvoke.backends.rows import (
@@ -13,6 +12,7 @@ from eventinvoke.backends.rows import (
     column_names,
     function_from,
     function_values,
+    published,
     same_version,
     version_order,
 )
@@ -240,12 +240,7 @@ class SqliteFunctionStore:
                 "ON CONFLICT (name) DO UPDATE SET last_version = excluded.last_version",
                 (name, number),
             )
-            version = dataclasses.replace(
-                latest,
-                version=str(number),
-                description=latest.description if description is None else description,
-                revision_id=revision_id,
-            )
+            version = published(latest, number, description, revision_id)
             connection.execute(
                 INSERT_FUNCTION,
                 function_values(version),
