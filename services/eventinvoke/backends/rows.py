@@ -17,6 +17,7 @@ from eventinvoke.core.model import (
     LATEST,
     Alias,
     Delivery,
+    EventInvokeConfig,
     ExecutionRecord,
     FailedDelivery,
     FunctionConfig,
@@ -89,6 +90,11 @@ def column_names(columns: str) -> list[str]:
 def alias_values(alias: Alias) -> tuple[str, ...]:
     """The row of an alias, in the order of ``ALIAS_COLUMNS`` (named after its fields)."""
     return tuple(getattr(alias, column) for column in column_names(ALIAS_COLUMNS))
+
+
+def config_values(config: EventInvokeConfig) -> tuple[Any, ...]:
+    """The row of an event invoke config, in the order of ``CONFIG_COLUMNS`` (its fields)."""
+    return tuple(getattr(config, column) for column in column_names(CONFIG_COLUMNS))
 
 
 def function_values(function: FunctionConfig) -> tuple[Any, ...]:

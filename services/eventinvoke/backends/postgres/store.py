@@ -18,6 +18,7 @@ from eventinvoke.backends.rows import (
     FUNCTION_COLUMNS,
     alias_values,
     column_names,
+    config_values,
     function_from,
     function_values,
     published,
@@ -205,13 +206,7 @@ class PostgresFunctionStore:
                 "maximum_retry_attempts = excluded.maximum_retry_attempts, "
                 "maximum_event_age_in_seconds = excluded.maximum_event_age_in_seconds, "
                 "on_success = excluded.on_success, on_failure = excluded.on_failure",
-                config.function_name,
-                config.qualifier,
-                config.last_modified,
-                config.maximum_retry_attempts,
-                config.maximum_event_age_in_seconds,
-                config.on_success,
-                config.on_failure,
+                *config_values(config),
             )
 
         await self._write(config.function_name, put)

@@ -10,6 +10,7 @@ from eventinvoke.backends.rows import (
     FUNCTION_COLUMNS,
     alias_values,
     column_names,
+    config_values,
     function_from,
     function_values,
     published,
@@ -167,15 +168,7 @@ class SqliteFunctionStore:
             connection.execute(
                 f"INSERT OR REPLACE INTO event_invoke_configs ({CONFIG_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    config.function_name,
-                    config.qualifier,
-                    config.last_modified,
-                    config.maximum_retry_attempts,
-                    config.maximum_event_age_in_seconds,
-                    config.on_success,
-                    config.on_failure,
-                ),
+                config_values(config),
             )
 
         await self._database.write(put)
