@@ -15,8 +15,6 @@ from google.rpc import error_details_pb2, status_pb2
 
 from eventinvoke.client._transport import ADDRESSES, Service
 
-ERROR_DOMAIN = "lambda.eventinvoke"
-
 
 class EventInvokeError(Exception):
     """Base of every exception this client raises."""
@@ -120,25 +118,10 @@ class ParamValidationError(EventInvokeError, ValueError):
         self.report = report
 
 
-# ErrorInfo.reason -> exception class. A reason not listed becomes a plain ServiceError.
+# ErrorInfo.reason -> exception class: the classes above, each named for its entry in the table
+# of errors (eventinvoke.api.errors). A reason not listed becomes a plain ServiceError.
 _BY_REASON: dict[str, type[ServiceError]] = {
-    cls.__name__: cls
-    for cls in (
-        ResourceNotFoundException,
-        InvalidParameterValueException,
-        ValidationException,
-        InvalidRequestContentException,
-        RequestEntityTooLargeException,
-        ResourceConflictException,
-        PreconditionFailedException,
-        TooManyRequestsException,
-        ServiceException,
-        AccessDeniedException,
-        UnrecognizedClientException,
-        InvalidSignatureException,
-        MissingAuthenticationTokenException,
-        IncompleteSignatureException,
-    )
+    cls.__name__: cls for cls in ServiceError.__subclasses__()
 }
 
 # For a status without ErrorInfo: the HTTP status of each gRPC code (google.rpc.Code's mapping).

@@ -7,6 +7,7 @@ as each driver gives them (bytes may be memoryviews, hence ``bytes(...)``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from eventinvoke.core.model import (
     LATEST,
     Alias,
     Delivery,
+    EventInvokeConfig,
     ExecutionRecord,
     FailedDelivery,
     FunctionConfig,
@@ -65,6 +67,16 @@ def same_version(version: FunctionConfig, latest: FunctionConfig) -> bool:
     return all(getattr(version, f) == getattr(latest, f) for f in PUBLISHED_FIELDS)
 
 
+def published(
+    latest: FunctionConfig, number: int, description: str | None, revision_id: str
+) -> FunctionConfig:
+    """$LATEST as version ``number``; ``description`` None keeps $LATEST's."""
+    description = latest.description if description is None else description
+    return dataclasses.replace(
+        latest, version=str(number), description=description, revision_id=revision_id
+    )
+
+
 def version_order(function: FunctionConfig) -> tuple[int, int]:
     """$LATEST first, then versions by number."""
     return (0, 0) if function.version == LATEST else (1, int(function.version))
@@ -78,6 +90,11 @@ def column_names(columns: str) -> list[str]:
 def alias_values(alias: Alias) -> tuple[str, ...]:
     """The row of an alias, in the order of ``ALIAS_COLUMNS`` (named after its fields)."""
     return tuple(getattr(alias, column) for column in column_names(ALIAS_COLUMNS))
+
+
+def config_values(config: EventInvokeConfig) -> tuple[Any, ...]:
+    """The row of an event invoke config, in the order of ``CONFIG_COLUMNS`` (its fields)."""
+    return tuple(getattr(config, column) for column in column_names(CONFIG_COLUMNS))
 
 
 def function_values(function: FunctionConfig) -> tuple[Any, ...]:

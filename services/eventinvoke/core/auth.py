@@ -36,8 +36,6 @@ class AuthenticationError(LambdaError):
     MissingAuthenticationTokenException, UnrecognizedClientException,
     InvalidSignatureException or IncompleteSignatureException (all 403)."""
 
-    http_status = 403
-
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self._code = code
@@ -48,7 +46,7 @@ class AuthenticationError(LambdaError):
 
 
 class AccessDeniedException(LambdaError):
-    http_status = 403
+    pass
 
 
 AUTH_ERRORS: tuple[type[LambdaError], ...] = (AuthenticationError,)

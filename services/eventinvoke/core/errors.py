@@ -1,11 +1,14 @@
 """AWS Lambda's exceptions, as domain errors.
 
-Each class name is the AWS exception name; it travels as ``google.rpc.ErrorInfo.reason`` and comes
-back on the client as the exception of the same name. Messages are AWS's, word for word where
-they are known (docs/aws-behaviour.md §1.4).
+Each class name is the AWS exception name, and its entry in the table of errors
+(``eventinvoke.api.errors``) says how it travels: as ``google.rpc.ErrorInfo.reason`` with the
+HTTP status and gRPC code listed there, back on the client as the exception of the same name.
+Messages are AWS's, word for word where they are known (docs/aws-behaviour.md §1.4).
 """
 
 from __future__ import annotations
+
+from eventinvoke.api.errors import ERRORS
 
 # What a message may cost on the wire. Messages quote what callers sent (a name, an ARN, a value
 # that broke a constraint); hostile input must not make an error too large to cross it: gRPC
@@ -38,9 +41,8 @@ def bounded(message: str, limit: int = MAX_MESSAGE_COST) -> str:
 
 
 class LambdaError(Exception):
-    """An error a caller should see, with AWS's name, message and HTTP status."""
-
-    http_status = 500
+    """An error a caller should see, with AWS's name and message; how it travels (its HTTP
+    status, its gRPC code) is its name's entry in the table of errors."""
 
     def __init__(self, message: str, **metadata: str) -> None:
         super().__init__(message)
@@ -51,44 +53,50 @@ class LambdaError(Exception):
     def code(self) -> str:
         return type(self).__name__
 
+    @property
+    def http_status(self) -> int:
+        shape = ERRORS.get(self.code)
+        return shape.status if shape is not None else 500
+
 
 class ResourceNotFoundException(LambdaError):
-    http_status = 404
+    pass
 
 
 class InvalidParameterValueException(LambdaError):
-    http_status = 400
+    pass
 
 
 class ValidationException(LambdaError):
-    http_status = 400
+    pass
 
 
 class InvalidRequestContentException(LambdaError):
-    http_status = 400
+    pass
 
 
 class RequestEntityTooLargeException(LambdaError):
-    http_status = 413
+    pass
 
 
 class ResourceConflictException(LambdaError):
-    http_status = 409
+    pass
 
 
 class PreconditionFailedException(LambdaError):
-    http_status = 412
+    pass
 
 
 class TooManyRequestsException(LambdaError):
-    http_status = 429
+    pass
 
 
 class ServiceUnavailableException(LambdaError):
-    """The service cannot take the request now (its database is unreachable): try again. Not
-    an AWS Lambda exception; what AWS services answer with 503."""
+    pass
 
-    http_status = 503
+
+class ServiceException(LambdaError):
+    pass
 
 
 # TooManyRequestsException's ``Reason`` values for concurrency (docs/aws-behaviour.md §1.4).
@@ -102,10 +110,6 @@ def rate_exceeded(reason: str, retry_after: int | None = None) -> TooManyRequest
     if retry_after is not None:
         metadata["retryAfterSeconds"] = str(retry_after)
     return TooManyRequestsException("Rate Exceeded.", **metadata)
-
-
-class ServiceException(LambdaError):
-    http_status = 500
 
 
 class Validation:

@@ -4,7 +4,7 @@ Over a bound, an Event invoke gets 429 ``TooManyRequestsException`` with a ``Ret
 (gRPC RESOURCE_EXHAUSTED), never a 202 for an event that is then dropped.
 
 Counting stays off the database's hot path: the queue's depth per function is read from the
-backend at most every ``refresh_seconds`` (one index scan), and the events this Invoker admits
+backend at most every ``REFRESH_SECONDS`` (one index scan), and the events this Invoker admits
 in between are added to it. The bound is exact for one Invoker and approximate for several
 sharing a backend: each may admit up to what the others accepted since its last reading.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 from eventinvoke.backends.base import EventQueue
 from eventinvoke.core.errors import TooManyRequestsException, rate_exceeded
@@ -29,19 +28,10 @@ REFRESH_SECONDS = 0.1
 class Admission:
     """Admits Event invocations while the queue is under its bounds (0: no bound)."""
 
-    def __init__(
-        self,
-        queue: EventQueue,
-        per_function: int = 0,
-        total: int = 0,
-        refresh_seconds: float = REFRESH_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, queue: EventQueue, per_function: int = 0, total: int = 0) -> None:
         self.queue = queue
         self.per_function = per_function
         self.total = total
-        self.refresh_seconds = refresh_seconds
-        self.clock = clock
         self._depths: dict[str, int] = {}
         self._queued = 0
         self._read_at: float | None = None
@@ -68,8 +58,8 @@ class Admission:
 
     async def _fresh(self) -> None:
         """The backend's depths, read again when the last reading is older than
-        ``refresh_seconds``; callers that come meanwhile share one reading."""
-        if self._read_at is not None and self.clock() - self._read_at < self.refresh_seconds:
+        ``REFRESH_SECONDS``; callers that come meanwhile share one reading."""
+        if self._read_at is not None and time.monotonic() - self._read_at < REFRESH_SECONDS:
             return
         if self._reading is None:
             self._reading = asyncio.ensure_future(self._read())
@@ -81,7 +71,7 @@ class Admission:
             depths = await self.queue.depth_by_function()
             self._depths = depths
             self._queued = sum(depths.values())
-            self._read_at = self.clock()
+            self._read_at = time.monotonic()
         finally:
             self._reading = None
 

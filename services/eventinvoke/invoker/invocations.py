@@ -136,8 +136,11 @@ class Invocations:
                 if invocation.invocation_type != EVENT:
                     self.functions.partition.parse(invocation.function_name, invocation.qualifier)
                     raise ValidationException("InvokeBatch queues Event invocations only")
-                event = await self.prepare_event(
-                    invocation.function_name, invocation.payload, invocation.qualifier
+                event = await prepare_event(
+                    self.functions,
+                    invocation.function_name,
+                    invocation.payload,
+                    invocation.qualifier,
                 )
                 await self.admission.admit(event.function_name)
             except LambdaError as error:
@@ -149,17 +152,6 @@ class Invocations:
             await self.queue.enqueue(*events)
             self.on_enqueued()
         return outcomes
-
-    async def prepare_event(
-        self,
-        function_name: str,
-        payload: bytes,
-        qualifier: str | None = None,
-        request_id: str | None = None,
-    ) -> QueuedEvent:
-        """The event an Event invoke would queue, checked as ``invoke`` checks it (raising its
-        errors), for the caller to queue."""
-        return await prepare_event(self.functions, function_name, payload, qualifier, request_id)
 
 
 async def prepare_event(

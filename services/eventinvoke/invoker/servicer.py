@@ -41,16 +41,12 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 class InvokerServicer(pb_grpc.InvokerServicer):
     def __init__(
-        self,
-        functions: Functions,
-        configs: EventInvokeConfigs,
-        invocations: Invocations,
-        aliases: Aliases | None = None,
+        self, functions: Functions, configs: EventInvokeConfigs, invocations: Invocations
     ) -> None:
         self.functions = functions
         self.configs = configs
         self.invocations = invocations
-        self.aliases = aliases or Aliases(functions.store, functions.partition)
+        self.aliases = Aliases(functions.store, functions.partition)
 
     async def Invoke(self, request: pb.InvokeRequest, context: Context) -> pb.InvokeResponse:
         result = await self.invocations.invoke(

@@ -1,4 +1,4 @@
-"""The one table that turns domain errors into gRPC statuses with google.rpc.ErrorInfo."""
+"""Domain errors as gRPC statuses with google.rpc.ErrorInfo, as the table of errors says."""
 
 from __future__ import annotations
 
@@ -7,28 +7,17 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from eventinvoke.core import auth, errors
+from eventinvoke.api.errors import ERROR_DOMAIN, ERRORS
+from eventinvoke.core import errors
 
-ERROR_DOMAIN = "lambda.eventinvoke"
-
-# AWS exception → gRPC status code. Anything not listed is INTERNAL.
-GRPC_CODES: dict[type[errors.LambdaError], grpc.StatusCode] = {
-    errors.ResourceNotFoundException: grpc.StatusCode.NOT_FOUND,
-    errors.InvalidParameterValueException: grpc.StatusCode.INVALID_ARGUMENT,
-    errors.ValidationException: grpc.StatusCode.INVALID_ARGUMENT,
-    errors.InvalidRequestContentException: grpc.StatusCode.INVALID_ARGUMENT,
-    errors.RequestEntityTooLargeException: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    errors.TooManyRequestsException: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    errors.ResourceConflictException: grpc.StatusCode.ALREADY_EXISTS,
-    errors.ServiceException: grpc.StatusCode.INTERNAL,
-    errors.ServiceUnavailableException: grpc.StatusCode.UNAVAILABLE,
-    **{error: grpc.StatusCode.UNAUTHENTICATED for error in auth.AUTH_ERRORS},
-    auth.AccessDeniedException: grpc.StatusCode.PERMISSION_DENIED,
+# AWS exception name -> gRPC status code, from the table of errors. Anything else is INTERNAL.
+GRPC_CODES: dict[str, grpc.StatusCode] = {
+    name: grpc.StatusCode[shape.grpc] for name, shape in ERRORS.items()
 }
 
 
 def grpc_code(error: errors.LambdaError) -> grpc.StatusCode:
-    return GRPC_CODES.get(type(error), grpc.StatusCode.INTERNAL)
+    return GRPC_CODES.get(error.code, grpc.StatusCode.INTERNAL)
 
 
 def error_info(error: errors.LambdaError) -> error_details_pb2.ErrorInfo:

@@ -36,6 +36,18 @@ def inserting(statement: str, to_arrays: Callable[[Sequence[T]], Sequence[list[A
     return insert
 
 
+def fenced(statement: str, count: int, key: str, *, once: bool = False) -> Batch:
+    """A batch function for writes fenced by a lease: one ``statement`` over the first ``count``
+    fields of every (id, epoch, ...) call, returning the id (under ``key``) and ``lease_epoch``
+    of each row it changed; each call is answered as ``matched`` says."""
+
+    async def write(connection: asyncpg.Connection, calls: list[Sequence[Any]]) -> list[bool]:
+        rows = await connection.fetch(statement, *columns(calls, count))
+        return matched(calls, rows, key, once=once)
+
+    return write
+
+
 def matched(
     calls: Sequence[Sequence[Any]], rows: list[asyncpg.Record], key: str, *, once: bool = False
 ) -> list[bool]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from eventinvoke.backends.postgres.batches import arrays, columns, inserting, matched
+from eventinvoke.backends.postgres.batches import arrays, fenced, inserting
 from eventinvoke.backends.postgres.database import DELIVERIES, Database
 from eventinvoke.backends.rows import (
     DELIVERY_COLUMNS,
@@ -104,46 +104,37 @@ async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, flo
     return answers
 
 
-async def _delivered(connection: asyncpg.Connection, calls: list[tuple[str, int]]) -> list[bool]:
-    rows = await connection.fetch(
-        "DELETE FROM deliveries d USING unnest($1::text[], $2::bigint[]) AS t(id, epoch) "
-        "WHERE d.delivery_id = t.id AND d.lease_epoch = t.epoch "
-        "RETURNING d.delivery_id, d.lease_epoch",
-        *columns(calls, 2),
-    )
-    return matched(calls, rows, "delivery_id", once=True)
-
-
-async def _retry(
-    connection: asyncpg.Connection, calls: list[tuple[str, int, int, float]]
-) -> list[bool]:
-    rows = await connection.fetch(
-        "UPDATE deliveries d SET attempts = t.attempts, available_at = ei_now() + t.delay, "
-        "lease_owner = NULL, lease_expires = NULL "
-        "FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::float8[]) "
-        "AS t(id, epoch, attempts, delay) "
-        "WHERE d.delivery_id = t.id AND d.lease_epoch = t.epoch "
-        "RETURNING d.delivery_id, d.lease_epoch",
-        *columns(calls, 4),
-    )
-    return matched(calls, rows, "delivery_id")
-
-
-async def _fail(
-    connection: asyncpg.Connection, calls: list[tuple[str, int, int, str]]
-) -> list[bool]:
-    """Move and delete in one statement: a delivery is always in exactly one table."""
-    rows = await connection.fetch(
-        "WITH moved AS ("
-        "DELETE FROM deliveries d USING unnest($1::text[], $2::bigint[], $3::integer[], "
-        "$4::text[]) AS t(id, epoch, attempts, reason) "
-        "WHERE d.delivery_id = t.id AND d.lease_epoch = t.epoch "
-        "RETURNING d.*, t.attempts AS failed_attempts, t.reason AS failure), "
-        "kept AS ("
-        f"INSERT INTO failed_deliveries ({DELIVERY_COLUMNS}, reason, failed_at) "
-        f"SELECT delivery_id, target, kind, failed_attempts, {RECORD_COLUMNS}, failure, "
-        "ei_now() FROM moved) "
-        "SELECT delivery_id, lease_epoch FROM moved",
-        *columns(calls, 4),
-    )
-    return matched(calls, rows, "delivery_id", once=True)
+_delivered = fenced(
+    "DELETE FROM deliveries d USING unnest($1::text[], $2::bigint[]) AS t(id, epoch) "
+    "WHERE d.delivery_id = t.id AND d.lease_epoch = t.epoch "
+    "RETURNING d.delivery_id, d.lease_epoch",
+    2,
+    "delivery_id",
+    once=True,
+)
+_retry = fenced(
+    "UPDATE deliveries d SET attempts = t.attempts, available_at = ei_now() + t.delay, "
+    "lease_owner = NULL, lease_expires = NULL "
+    "FROM unnest($1::text[], $2::bigint[], $3::integer[], $4::float8[]) "
+    "AS t(id, epoch, attempts, delay) "
+    "WHERE d.delivery_id = t.id AND d.lease_epoch = t.epoch "
+    "RETURNING d.delivery_id, d.lease_epoch",
+    4,
+    "delivery_id",
+)
+# Move and delete in one statement: a delivery is always in exactly one table.
+_fail = fenced(
+    "WITH moved AS ("
+    "DELETE FROM deliveries d USING unnest($1::text[], $2::bigint[], $3::integer[], "
+    "$4::text[]) AS t(id, epoch, attempts, reason) "
+    "WHERE d.delivery_id = t.id AND d.lease_epoch = t.epoch "
+    "RETURNING d.*, t.attempts AS failed_attempts, t.reason AS failure), "
+    "kept AS ("
+    f"INSERT INTO failed_deliveries ({DELIVERY_COLUMNS}, reason, failed_at) "
+    f"SELECT delivery_id, target, kind, failed_attempts, {RECORD_COLUMNS}, failure, "
+    "ei_now() FROM moved) "
+    "SELECT delivery_id, lease_epoch FROM moved",
+    4,
+    "delivery_id",
+    once=True,
+)

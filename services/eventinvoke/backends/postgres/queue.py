@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from eventinvoke.backends.base import fair_order
-from eventinvoke.backends.postgres.batches import arrays, columns, inserting, matched
+from eventinvoke.backends.postgres.batches import arrays, columns, fenced, inserting, matched
 from eventinvoke.backends.postgres.database import EVENTS, Database
 from eventinvoke.backends.rows import EVENT_COLUMNS, column_names, event_from
 from eventinvoke.core.model import LastAttempt, QueuedEvent
@@ -151,17 +151,14 @@ async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, flo
     return answers
 
 
-async def _extend(
-    connection: asyncpg.Connection, calls: list[tuple[int, int, float]]
-) -> list[bool]:
-    rows = await connection.fetch(
-        "UPDATE events e SET lease_expires = ei_now() + t.s "
-        "FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS t(id, epoch, s) "
-        "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch AND e.lease_owner IS NOT NULL "
-        "RETURNING e.event_id, e.lease_epoch",
-        *columns(calls, 3),
-    )
-    return matched(calls, rows, "event_id")
+_extend = fenced(
+    "UPDATE events e SET lease_expires = ei_now() + t.s "
+    "FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS t(id, epoch, s) "
+    "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch AND e.lease_owner IS NOT NULL "
+    "RETURNING e.event_id, e.lease_epoch",
+    3,
+    "event_id",
+)
 
 
 async def _release(
@@ -199,10 +196,10 @@ async def _retry(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) -
     return matched(calls, rows, "event_id")
 
 
-async def _ack(connection: asyncpg.Connection, calls: list[tuple[int, int]]) -> list[bool]:
-    rows = await connection.fetch(
-        "DELETE FROM events e USING unnest($1::bigint[], $2::bigint[]) AS t(id, epoch) "
-        "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch RETURNING e.event_id, e.lease_epoch",
-        *columns(calls, 2),
-    )
-    return matched(calls, rows, "event_id", once=True)
+_ack = fenced(
+    "DELETE FROM events e USING unnest($1::bigint[], $2::bigint[]) AS t(id, epoch) "
+    "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch RETURNING e.event_id, e.lease_epoch",
+    2,
+    "event_id",
+    once=True,
+)

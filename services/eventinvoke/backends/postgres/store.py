@@ -6,7 +6,6 @@ sends a NOTIFY naming the function, so that every process drops its cached copy 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -19,8 +18,10 @@ from eventinvoke.backends.rows import (
     FUNCTION_COLUMNS,
     alias_values,
     column_names,
+    config_values,
     function_from,
     function_values,
+    published,
     same_version,
     version_order,
 )
@@ -205,13 +206,7 @@ class PostgresFunctionStore:
                 "maximum_retry_attempts = excluded.maximum_retry_attempts, "
                 "maximum_event_age_in_seconds = excluded.maximum_event_age_in_seconds, "
                 "on_success = excluded.on_success, on_failure = excluded.on_failure",
-                config.function_name,
-                config.qualifier,
-                config.last_modified,
-                config.maximum_retry_attempts,
-                config.maximum_event_age_in_seconds,
-                config.on_success,
-                config.on_failure,
+                *config_values(config),
             )
 
         await self._write(config.function_name, put)
@@ -284,12 +279,7 @@ class PostgresFunctionStore:
                 name,
                 number,
             )
-            version = dataclasses.replace(
-                latest,
-                version=str(number),
-                description=latest.description if description is None else description,
-                revision_id=revision_id,
-            )
+            version = published(latest, number, description, revision_id)
             await connection.execute(
                 f"INSERT INTO functions ({FUNCTION_COLUMNS}) VALUES ({_FUNCTION_VALUES})",
                 *function_values(version),

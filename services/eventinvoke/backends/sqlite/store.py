@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 
 from eventinvoke.backends.rows import (
@@ -11,8 +10,10 @@ from eventinvoke.backends.rows import (
     FUNCTION_COLUMNS,
     alias_values,
     column_names,
+    config_values,
     function_from,
     function_values,
+    published,
     same_version,
     version_order,
 )
@@ -167,15 +168,7 @@ class SqliteFunctionStore:
             connection.execute(
                 f"INSERT OR REPLACE INTO event_invoke_configs ({CONFIG_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    config.function_name,
-                    config.qualifier,
-                    config.last_modified,
-                    config.maximum_retry_attempts,
-                    config.maximum_event_age_in_seconds,
-                    config.on_success,
-                    config.on_failure,
-                ),
+                config_values(config),
             )
 
         await self._database.write(put)
@@ -240,12 +233,7 @@ class SqliteFunctionStore:
                 "ON CONFLICT (name) DO UPDATE SET last_version = excluded.last_version",
                 (name, number),
             )
-            version = dataclasses.replace(
-                latest,
-                version=str(number),
-                description=latest.description if description is None else description,
-                revision_id=revision_id,
-            )
+            version = published(latest, number, description, revision_id)
             connection.execute(
                 INSERT_FUNCTION,
                 function_values(version),
