@@ -2,7 +2,9 @@
 //
 //   node example.js [ADDRESS] [--function-name NAME] [--on-success DESTINATION_ARN]
 //
-// ADDRESS is the Invoker's gRPC address (default 127.0.0.1:50051, what `eventinvoke up` serves).
+// ADDRESS is the Invoker's gRPC address (default 127.0.0.1:50051, what `eventinvoke up` serves);
+// `https://host:port` for a server with TLS, whose CA is then the file AWS_CA_BUNDLE names (else
+// one of Node's own).
 // Prints one JSON line per step; the last is {"StatusCode": 202, "RequestId": "..."}.
 //
 // Run it again and again: when the function exists already (CreateFunction answers

@@ -20,8 +20,16 @@
 // container providers: a client on a laptop would wait on them. No credentials anywhere: calls
 // go unsigned (`credentials: false` forces that), as a server with none configured accepts on
 // loopback.
+//
+// TLS (SECURITY.md, "Encryption in transit"), as the Python client's `Tls(ca, cert, key)`: an
+// `https://host:port` address, or the `tls` option, `{ ca, cert, key }` (PEM, Buffers or
+// strings; each may be left out). `ca` is the CAs that may sign the server's certificate; without
+// it, the file named by AWS_CA_BUNDLE, else Node's own CAs. `cert` (the certificate chain) and
+// `key` are the client's, for a server that asks for mutual TLS (`tls_client_ca`). Calls over TLS
+// are signed as over plain text.
 "use strict";
 
+const fs = require("node:fs");
 const path = require("node:path");
 const grpc = require("@grpc/grpc-js");
 const protoLoader = require("@grpc/proto-loader");
@@ -240,13 +248,34 @@ function toServiceError(error) {
   return new ServiceError(name || "UNKNOWN", error.details || error.message, 500, {}, error.code);
 }
 
+// The gRPC target of an address, which may be written AWS's way: `http://host:port/`, or
+// `https://host:port/` for TLS.
+function targetOf(address) {
+  return address.replace(/^https?:\/\//, "").replace(/\/+$/, "");
+}
+
+function pem(value) {
+  return value == null ? null : Buffer.from(value);
+}
+
+// The channel's credentials: TLS when `tls` is given or the address says https://, else none.
+function channelCredentials(address, tls) {
+  if (!tls && !address.startsWith("https://")) return grpc.credentials.createInsecure();
+  const { ca, cert, key } = tls || {};
+  const bundle = process.env.AWS_CA_BUNDLE;
+  const roots = ca != null ? pem(ca) : bundle ? fs.readFileSync(bundle) : null;
+  return grpc.credentials.createSsl(roots, pem(key), pem(cert));
+}
+
 class InvokerClient {
   // credentials: {accessKeyId, secretAccessKey, sessionToken}, an AWS SDK credential provider,
   // false (never sign) or absent (the environment's, else the profile's: see the top of this file).
-  constructor(address = "127.0.0.1:50051", { deadlineSeconds, credentials, profile } = {}) {
+  // tls: {ca, cert, key}, PEM (see the top of this file); absent: TLS only for an https:// address.
+  constructor(address = "127.0.0.1:50051", { deadlineSeconds, credentials, profile, tls } = {}) {
     const Invoker = loadInvoker();
     const signer = credentials === false ? null : new Signer(credentials, profile);
-    this.stub = new Invoker(address, grpc.credentials.createInsecure(), {
+    // The signature goes in each call's metadata (an interceptor), over TLS or not.
+    this.stub = new Invoker(targetOf(address), channelCredentials(address, tls), {
       ...CHANNEL_OPTIONS,
       interceptors: signer ? [signer.interceptor()] : [],
     });

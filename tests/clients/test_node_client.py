@@ -5,11 +5,13 @@ when they are missing (``npm ci``, from the lock file).
 
 Against a suite with credentials configured, the client signs its calls with keys given, from
 the AWS environment variables or from a profile, and a wrong or missing signature reaches Node
-as AWS's exception name.
+as AWS's exception name. Against a suite serving TLS (and mutual TLS), it trusts the CA given or
+the one AWS_CA_BUNDLE names, presents its certificate, and signs its calls as over plain text.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,10 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FUNCTIONS, read_lines, wait_until, zip_dir
+from conftest import FUNCTIONS, read_lines, serving_in_thread, test_settings, wait_until, zip_dir
 from gateway.harness import GatewaySuite, run_gateway_suite
+from security.pki import Pki
 
-from eventinvoke.client import Client, ResourceNotFoundException
+from eventinvoke.app import Suite
+from eventinvoke.client import Client, ResourceNotFoundException, Tls
 from eventinvoke.core.auth import Credential
 from eventinvoke.server.config import Auth
 
@@ -293,3 +297,125 @@ def test_node_client_without_or_with_wrong_credentials_gets_aws_errors(
 
     assert run.returncode == 1, run.stdout
     assert run.stderr.startswith(error), run.stderr
+
+
+# --- TLS and mutual TLS -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _tls_suite(tmp_path: Path, pki: Pki, mutual: bool) -> Iterator[str]:
+    """A suite serving TLS only, with credentials configured (and mutual TLS), its function
+    ``guarded`` deployed; yields its address."""
+    settings = test_settings(
+        tmp_path / "data",
+        auth=AUTH,
+        tls_cert=str(pki.files["server"]),
+        tls_key=str(pki.files["server-key"]),
+        tls_client_ca=str(pki.files["ca"]) if mutual else "",
+    )
+    with serving_in_thread(Suite(settings), tmp_path) as address:
+        tls = pki.client_tls() if mutual else Tls(pki.ca)
+        with Client(f"https://{address}", tls=tls, credentials=ADMIN) as client:
+            client.create_function(
+                function_name="guarded",
+                runtime="python3.11",
+                handler="index.handler",
+                zip_file=zip_dir(FUNCTIONS / "echo"),
+            )
+        yield address
+
+
+def _pem(path: Path) -> str:
+    return path.read_text()
+
+
+def _error(run: subprocess.CompletedProcess[str]) -> str:
+    """The error INVOKE printed: its last line of stderr. Node may warn before it (DEP0123:
+    grpc-js gives an IP address as the TLS server name, grpc/grpc-node#1919)."""
+    assert run.returncode == 1, run.stdout
+    return run.stderr.strip().splitlines()[-1]
+
+
+INVOKER_KEYS = {"accessKeyId": INVOKER[0], "secretAccessKey": INVOKER[1]}
+
+
+def test_node_client_over_tls_trusts_the_ca_given_or_aws_ca_bundle(tmp_path: Path) -> None:
+    _node_packages()
+    pki = Pki(tmp_path)
+    with _tls_suite(tmp_path, pki, mutual=False) as address:
+        given = _invoke(
+            address,
+            "guarded",
+            _env(tmp_path),
+            times=2,
+            credentials=INVOKER_KEYS,
+            tls={"ca": _pem(pki.files["ca"])},
+        )
+        # An https:// address and the AWS CLI's variable for the CAs, keys from the environment.
+        from_environment = _invoke(
+            f"https://{address}",
+            "guarded",
+            _env(
+                tmp_path,
+                AWS_CA_BUNDLE=str(pki.files["ca"]),
+                AWS_ACCESS_KEY_ID=INVOKER[0],
+                AWS_SECRET_ACCESS_KEY=INVOKER[1],
+            ),
+        )
+        # Over TLS, the signature is still checked.
+        wrong_secret = _invoke(
+            f"https://{address}",
+            "guarded",
+            _env(tmp_path, AWS_CA_BUNDLE=str(pki.files["ca"])),
+            credentials={**INVOKER_KEYS, "secretAccessKey": "wrong"},
+        )
+        plain = _invoke(
+            address, "guarded", _env(tmp_path), credentials=INVOKER_KEYS, deadlineSeconds=10
+        )
+        # Node's own CAs do not include the test's.
+        untrusted = _invoke(
+            f"https://{address}",
+            "guarded",
+            _env(tmp_path),
+            credentials=INVOKER_KEYS,
+            deadlineSeconds=10,
+        )
+
+    assert given.returncode == 0, given.stderr
+    assert json.loads(given.stdout) == [202, 202]
+    assert from_environment.returncode == 0, from_environment.stderr
+    assert json.loads(from_environment.stdout) == [202]
+    assert _error(wrong_secret).startswith("InvalidSignatureException: "), wrong_secret.stderr
+    for refused in (plain, untrusted):
+        assert _error(refused).startswith("UNAVAILABLE: "), refused.stderr
+    assert "self-signed certificate in certificate chain" in _error(untrusted)
+
+
+def test_node_client_over_mutual_tls_presents_its_certificate(tmp_path: Path) -> None:
+    _node_packages()
+    pki = Pki(tmp_path)
+    ca = _pem(pki.files["ca"])
+    with _tls_suite(tmp_path, pki, mutual=True) as address:
+        with_certificate = _invoke(
+            address,
+            "guarded",
+            _env(tmp_path),
+            credentials=INVOKER_KEYS,
+            tls={
+                "ca": ca,
+                "cert": _pem(pki.files["client"]),
+                "key": _pem(pki.files["client-key"]),
+            },
+        )
+        without = _invoke(
+            address,
+            "guarded",
+            _env(tmp_path),
+            credentials=INVOKER_KEYS,
+            tls={"ca": ca},
+            deadlineSeconds=10,
+        )
+
+    assert with_certificate.returncode == 0, with_certificate.stderr
+    assert json.loads(with_certificate.stdout) == [202]
+    assert _error(without).startswith("UNAVAILABLE: "), without.stderr

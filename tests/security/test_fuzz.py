@@ -2,8 +2,8 @@
 a result, never another exception.
 
 Property-based tests (hypothesis) of the gateway's request parsing, SigV4 verification, ARN
-parsing, zip checking and unpacking, and record rendering; then random bytes thrown at a running
-server's gRPC methods and HTTP routes, which keeps serving.
+parsing, zip checking and unpacking, record rendering and the lineage metadata; then random
+bytes thrown at a running server's gRPC methods and HTTP routes, which keeps serving.
 
 The ``ci`` profile (the default) keeps the whole module under a minute on a shared CI core;
 ``HYPOTHESIS_PROFILE=deep`` runs a hundred times as many examples, to hunt locally.
@@ -40,7 +40,7 @@ from eventinvoke.core.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from eventinvoke.core.model import ExecutionRecord
+from eventinvoke.core.model import ExecutionRecord, Lineage
 from eventinvoke.core.packaging import unsafe_entry
 from eventinvoke.executor.code import UnsafePackageError, _unpack
 from eventinvoke.executor.records import error_fields
@@ -231,6 +231,21 @@ def test_arn_parsing_gives_a_ref_or_awss_error(value: str, qualifier: str | None
         return
     assert here.name == ref.name
     assert here.region in (None, "us-east-1") and here.account in (None, "000000000000")
+
+
+# --- a chain's lineage, as the Router's Invoke carries it --------------------------------------
+
+
+@given(
+    text=TEXT | st.builds(lambda chain, depth: f"{chain}:{depth}", TEXT, st.integers(-5, 10**10))
+)
+def test_lineage_decoding_gives_a_lineage_or_a_value_error(text: str) -> None:
+    try:
+        lineage = Lineage.decode(text)
+    except ValueError:
+        return
+    assert Lineage.decode(lineage.encode()) == lineage
+    assert 0 < len(lineage.chain_id) <= 128 and 1 <= lineage.depth < 10**9
 
 
 # --- zip checking and unpacking --------------------------------------------------------------

@@ -1,24 +1,36 @@
 """Recursive loop detection (issue #16 §5, docs/aws-behaviour.md §7): a chain of invocations
 through function destinations is stopped at its 17th invocation, unless the function allows
-loops; the setting through gRPC, the gateway and deploy."""
+loops, also when the Router carries the records to the Invoker over gRPC (where only the suite's
+services may say where an event stands in its chain); the setting through gRPC, the gateway and
+deploy."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import read_lines, wait_for
-from gateway.harness import GatewaySuite, gateway
+from conftest import read_lines, test_settings, wait_for
+from gateway.harness import GatewaySuite, gateway, http
 
-from eventinvoke.client import ResourceNotFoundException, ValidationException
-from eventinvoke.core.model import MAX_CHAIN_INVOCATIONS
+from eventinvoke.app import Suite
+from eventinvoke.client import (
+    AccessDeniedException,
+    AsyncClient,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+from eventinvoke.core.auth import Credential
+from eventinvoke.core.model import LINEAGE_METADATA, MAX_CHAIN_INVOCATIONS, Lineage
 from eventinvoke.deploy import TemplateError, deploy
 from eventinvoke.router.plugin import DEAD_LETTER, ON_FAILURE, Delivery, hookimpl
+from eventinvoke.server.config import Auth
 from eventinvoke.testing import RunningSuite, running_suite
 
 __all__ = ["gateway"]  # the fixture, for the gateway tests below
@@ -224,6 +236,117 @@ async def test_the_setting_over_grpc(loop: Loop) -> None:
     assert (await client.get_function_recursion_config("g"))["RecursiveLoop"] == "Terminate"
 
 
+# --- the Router in a process of its own: records reach functions over gRPC ----------------------
+
+ADMIN = ("AKIDLOOPADMIN", "loop-admin-secret")
+SERVICE = ("AKIDLOOPSERVICE", "loop-service-secret")
+CALLER = ("AKIDLOOPCALLER", "loop-caller-secret")
+AUTH = Auth(
+    (
+        Credential(*ADMIN, "admin"),
+        Credential(*SERVICE, "service"),
+        Credential(*CALLER, "invoke"),
+    )
+)
+
+
+@asynccontextmanager
+async def split_deployment(
+    data: Path, backend_settings: dict[str, Any], memo: MemoPlugin
+) -> AsyncIterator[RunningSuite]:
+    """The Invoker and an executor in one suite, the Router in another, on one backend, with
+    credentials configured. The Router delivers records to functions through the lambda adapter,
+    which invokes them on the Invoker over gRPC, signed with the ``service`` credential. The
+    executor's suite does not load the lambda adapter, so that every record bound for a function
+    takes that path (one takes it when queueing it as the function's event at settle time
+    failed); the Router's suite has the memo plugin, the OnFailure and DLQ."""
+    settings = {"auth": AUTH, **backend_settings}
+    front = Suite(
+        test_settings(data, disabled_destinations=("lambda",), **settings),
+        roles=("invoker", "executor"),
+    )
+    await front.start()
+    router = Suite(
+        test_settings(data, invoker_endpoint=front.address, **settings),
+        roles=("router",),
+        extra_plugins=[memo],
+    )
+    try:
+        await router.start()
+        async with AsyncClient(front.address, credentials=ADMIN) as client:
+            yield RunningSuite(front, client)
+    finally:
+        await router.stop(grace=1)
+        await front.stop(grace=1)
+
+
+async def test_a_loop_through_the_routers_grpc_hop_is_stopped_at_its_17th_invocation(
+    tmp_path: Path, backend_settings: dict[str, Any]
+) -> None:
+    memo = MemoPlugin()
+    async with split_deployment(tmp_path / "data", backend_settings, memo) as suite:
+        runs = {name: tmp_path / f"{name}-runs.jsonl" for name in ("f", "g")}
+        await deploy_counting(suite, runs)
+        for name, other in (("f", "g"), ("g", "f")):
+            await suite.set_destinations(
+                name, on_success=f"{ACCOUNT_ARN}:{other}", on_failure=FAILURES
+            )
+
+        request_id = await suite.invoke_event("f", {"start": True})
+
+        await wait_for(lambda: memo.of_kind(ON_FAILURE) and memo.of_kind(DEAD_LETTER), timeout=30)
+        await asyncio.sleep(0.5)  # nothing runs after the stop
+        assert suite.suite.worker is not None
+        metrics = dict(suite.suite.worker.metrics)
+
+    assert len(read_lines(runs["f"])) == len(read_lines(runs["g"])) == 8
+    [failure] = memo.of_kind(ON_FAILURE)
+    record = failure.record.to_dict()
+    assert record["requestContext"]["condition"] == "RecursiveInvocationException"
+    assert record["requestContext"]["functionArn"] == f"{ACCOUNT_ARN}:f:$LATEST"
+    assert failure.record.lineage == Lineage(request_id, MAX_CHAIN_INVOCATIONS + 1)
+    [dead_letter] = memo.of_kind(DEAD_LETTER)
+    assert dead_letter.target == DEAD_LETTERS
+    assert metrics == {"RecursiveInvocationsDropped": 1}
+
+
+async def test_only_the_suites_services_may_carry_a_chains_lineage(tmp_path: Path) -> None:
+    """A caller with the ``invoke`` role cannot continue, reset or end a chain: an Invoke with
+    the lineage metadata is refused, and the same Invoke without it is accepted. From the
+    ``service`` and ``admin`` roles it is honoured: a lineage past the limit is stopped."""
+    memo = MemoPlugin()
+    async with split_deployment(tmp_path / "data", {}, memo) as suite:
+        runs = {"f": tmp_path / "f-runs.jsonl"}
+        await deploy_counting(suite, runs)
+        await suite.set_destinations("f", on_failure=FAILURES)
+        params = {"FunctionName": "f", "InvocationType": "Event", "Payload": b"{}"}
+        forged = [(LINEAGE_METADATA, Lineage("a-chain-of-mine", 1).encode())]
+
+        async with AsyncClient(suite.address, credentials=CALLER) as caller:
+            with pytest.raises(AccessDeniedException) as refused:
+                await caller.call("Invoke", params, forged)
+            plain = await caller.call("Invoke", params)
+        async with AsyncClient(suite.address, credentials=SERVICE) as service:
+            with pytest.raises(InvalidParameterValueException) as malformed:
+                await service.call("Invoke", params, [(LINEAGE_METADATA, "no-depth")])
+            past_limit = Lineage("a-long-chain", MAX_CHAIN_INVOCATIONS + 1)
+            await service.call("Invoke", params, [(LINEAGE_METADATA, past_limit.encode())])
+            await wait_for(lambda: memo.of_kind(ON_FAILURE) and read_lines(runs["f"]))
+
+    assert refused.value.message == (
+        f"User: {CALLER[0]} is not authorized to perform: lambda:Invoke with "
+        f"{LINEAGE_METADATA} (its role is invoke; the operation needs service)"
+    )
+    assert plain["StatusCode"] == 202
+    assert malformed.value.message == (
+        f"The {LINEAGE_METADATA} metadata is not <chain id>:<depth>."
+    )
+    assert len(read_lines(runs["f"])) == 1  # the caller's own invoke ran; the forged one never
+    [stopped] = memo.of_kind(ON_FAILURE)
+    assert stopped.record.lineage == past_limit
+    assert stopped.record.condition == "RecursiveInvocationException"
+
+
 # --- the gateway: AWS's REST route, the same answers as over gRPC ---------------------------------
 
 
@@ -258,6 +381,25 @@ def test_the_setting_over_http_and_grpc_alike(gateway: GatewaySuite) -> None:
         lambda_.get_function_recursion_config(FunctionName="recursion-nope")
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+async def test_the_gateway_passes_no_lineage_header_on(gateway: GatewaySuite) -> None:
+    """The gateway calls the Invoker as the suite's service: a lineage among an HTTP request's
+    headers must not ride along, or any HTTP caller could end (or reset) a chain."""
+    collected = gateway.collector("lineage-over-http")
+    past_limit = Lineage("a-forged-chain", MAX_CHAIN_INVOCATIONS + 1).encode()
+
+    answer = await http(
+        gateway.url,
+        "POST",
+        "/2015-03-31/functions/lineage-over-http/invocations",
+        b'{"forged": true}',
+        {"X-Amz-Invocation-Type": "Event", LINEAGE_METADATA: past_limit},
+    )
+
+    assert answer.status == 202
+    [ran] = await wait_for(lambda: read_lines(collected))  # run, not stopped
+    assert ran["event"] == {"forged": True}
 
 
 # --- deploy: a template's RecursiveLoop ----------------------------------------------------------

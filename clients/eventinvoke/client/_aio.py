@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any, Self
@@ -70,9 +70,14 @@ class AsyncClient(AsyncMethods, BaseClient[grpc.aio.Channel]):
         await self.close()
 
     async def _call(
-        self, operation: str, method: Any, request: Any, service: Service = "invoker"
+        self,
+        operation: str,
+        method: Any,
+        request: Any,
+        service: Service = "invoker",
+        metadata: Sequence[tuple[str, str]] = (),
     ) -> Any:
-        call = method(request, timeout=self.timeout)
+        call = method(request, timeout=self.timeout, metadata=tuple(metadata) or None)
         try:
             return await call
         except grpc.aio.AioRpcError as exc:
@@ -82,11 +87,19 @@ class AsyncClient(AsyncMethods, BaseClient[grpc.aio.Channel]):
                 status = None
             raise self._error(exc.code(), exc.details(), status, operation, service) from exc
 
-    async def call(self, name: str, params: Mapping[str, Any]) -> Any:
+    async def call(
+        self, name: str, params: Mapping[str, Any], metadata: Sequence[tuple[str, str]] = ()
+    ) -> Any:
         """Run operation ``name`` (``"CreateFunction"``) with AWS-shaped ``params``, as boto3's
-        ``_make_api_call`` does; the named methods all come here."""
+        ``_make_api_call`` does; the named methods all come here. ``metadata``: more gRPC
+        metadata for the call (an Event invoke with some is sent alone, not batched)."""
         request = _operations.request(name, params)
-        if isinstance(request, invoker_pb2.InvokeRequest) and request.invocation_type == EVENT:
+        if (
+            isinstance(request, invoker_pb2.InvokeRequest)
+            and request.invocation_type == EVENT
+            and not metadata
+        ):
             return _operations.answer(name, await self._batcher().invoke(request))
         service, method = self._method(name)
-        return _operations.answer(name, await self._call(name, method, request, service))
+        answer = await self._call(name, method, request, service, metadata)
+        return _operations.answer(name, answer)

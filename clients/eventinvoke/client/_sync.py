@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -49,9 +49,16 @@ class Client(Methods, BaseClient[grpc.Channel]):
     ) -> None:
         self.close()
 
-    def _call(self, operation: str, method: Any, request: Any, service: Service = "invoker") -> Any:
+    def _call(
+        self,
+        operation: str,
+        method: Any,
+        request: Any,
+        service: Service = "invoker",
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> Any:
         try:
-            return method(request, timeout=self.timeout)
+            return method(request, timeout=self.timeout, metadata=tuple(metadata) or None)
         except grpc.RpcError as exc:
             # The raised error is also the finished grpc.Call, which is what from_call reads.
             call: Any = exc
@@ -61,9 +68,12 @@ class Client(Methods, BaseClient[grpc.Channel]):
                 status = None
             raise self._error(call.code(), call.details(), status, operation, service) from exc
 
-    def call(self, name: str, params: Mapping[str, Any]) -> Any:
+    def call(
+        self, name: str, params: Mapping[str, Any], metadata: Sequence[tuple[str, str]] = ()
+    ) -> Any:
         """Run operation ``name`` (``"CreateFunction"``) with AWS-shaped ``params``, as boto3's
-        ``_make_api_call`` does; the named methods all come here."""
+        ``_make_api_call`` does; the named methods all come here. ``metadata``: more gRPC
+        metadata for the call."""
         request = _operations.request(name, params)
         service, method = self._method(name)
-        return _operations.answer(name, self._call(name, method, request, service))
+        return _operations.answer(name, self._call(name, method, request, service, metadata))

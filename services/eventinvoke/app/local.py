@@ -10,7 +10,7 @@ import structlog
 
 from eventinvoke.client import AsyncClient, Keys, Tls, errors
 from eventinvoke.core.errors import LambdaError
-from eventinvoke.core.model import ExecutionRecord, QueuedEvent
+from eventinvoke.core.model import LINEAGE_METADATA, ExecutionRecord, Lineage, QueuedEvent
 from eventinvoke.destinations.lambda_ import LambdaDestination
 from eventinvoke.invoker.functions import Functions
 from eventinvoke.invoker.invocations import Invocations, prepare_event
@@ -34,11 +34,13 @@ class LocalInvoker:
         function_name: str,
         payload: bytes | str = b"",
         invocation_type: str = "RequestResponse",
+        *,
+        lineage: Lineage | None = None,
     ) -> dict[str, Any]:
         data = payload.encode() if isinstance(payload, str) else payload
         try:
             result = await self.invocations.invoke(
-                function_name, data, invocation_type=invocation_type
+                function_name, data, invocation_type=invocation_type, lineage=lineage
             )
         except LambdaError as error:
             raise errors.service_error(
@@ -75,12 +77,19 @@ class PeerInvoker:
         function_name: str,
         payload: bytes | str = b"",
         invocation_type: str = "RequestResponse",
+        *,
+        lineage: Lineage | None = None,
     ) -> Mapping[str, Any]:
         if self._client is None:
             self._client = AsyncClient(self._address(), credentials=self._keys, tls=self._tls)
-        return await self._client.invoke(
-            function_name=function_name, payload=payload, invocation_type=invocation_type
-        )
+        params = {
+            "FunctionName": function_name,
+            "Payload": payload,
+            "InvocationType": invocation_type,
+        }
+        # In metadata, which the Invoker takes from the suite's own credentials alone.
+        metadata = [(LINEAGE_METADATA, lineage.encode())] if lineage else []
+        return await self._client.call("Invoke", params, metadata)  # type: ignore[no-any-return]
 
     async def close(self) -> None:
         if self._client is not None:
@@ -130,7 +139,7 @@ class LocalFunctionRoutes:
                 record.to_json().encode(),
                 request_id=follow_up_id(record, target, kind),
                 # The next invocation of the record's chain (recursive loop detection).
-                lineage=record.lineage.next() if record.lineage else None,
+                lineage=record.next_lineage,
             )
         except LambdaError:
             return None  # the adapter will meet the same error and report it

@@ -90,6 +90,11 @@ RECURSIVE_LOOP_TERMINATE = "Terminate"
 RECURSIVE_LOOP_VALUES = (RECURSIVE_LOOP_ALLOW, RECURSIVE_LOOP_TERMINATE)  # the model's enum
 # AWS stops the next invocation once a chain has made about 16 (docs/aws-behaviour.md §7).
 MAX_CHAIN_INVOCATIONS = 16
+# The gRPC metadata in which the Router's Event invokes of the suite's functions carry the
+# lineage of the event they queue (Lineage.encode). Only `service` and `admin` callers may send
+# it (server/interceptors.py): anyone else could reset a loop's count, or stop an invocation.
+LINEAGE_METADATA = "x-eventinvoke-lineage"
+_MAX_CHAIN_ID = 128  # characters; request ids are UUIDs
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,19 @@ class Lineage:
     def next(self) -> Lineage:
         """The lineage of the invocation this one's record causes."""
         return Lineage(self.chain_id, self.depth + 1)
+
+    def encode(self) -> str:
+        """``<chain id>:<depth>``, as ``LINEAGE_METADATA`` carries it."""
+        return f"{self.chain_id}:{self.depth}"
+
+    @classmethod
+    def decode(cls, text: str) -> Lineage:
+        """The lineage ``encode`` wrote; ValueError for anything else."""
+        chain_id, _, depth = text.rpartition(":")
+        valid_depth = depth.isascii() and depth.isdigit() and len(depth) <= 9 and int(depth) > 0
+        if not (0 < len(chain_id) <= _MAX_CHAIN_ID and valid_depth):
+            raise ValueError("not <chain id>:<depth>")
+        return cls(chain_id, int(depth))
 
     @property
     def past_limit(self) -> bool:
@@ -178,6 +196,12 @@ class ExecutionRecord:
     # The lineage of the invocation recorded (not shown to destinations): a function
     # destination's event continues it. None for a record from outside the suite.
     lineage: Lineage | None = None
+
+    @property
+    def next_lineage(self) -> Lineage | None:
+        """The lineage of the invocation this record causes when a function receives it: the
+        next in its chain (None for a record from outside the suite: a chain of its own)."""
+        return self.lineage.next() if self.lineage else None
 
     def to_dict(self, *, parse: bool = True) -> dict[str, Any]:
         """The record as destinations receive it; ``parse=False`` carries the payloads as their

@@ -87,7 +87,10 @@ class Invocations:
         tail_log: bool = False,
         client_context: str = "",
         request_id: str | None = None,
+        lineage: Lineage | None = None,
     ) -> InvokeResult:
+        """``lineage``: the place in its chain of the event an Event invoke queues (the
+        Router's deliveries of records to the suite's functions); None starts a chain."""
         ref = self.functions.partition.parse(function_name, qualifier, invoke=True)
         payload = _checked_payload(payload, invocation_type)
         # The configuration the qualifier runs now (an alias resolves to its version).
@@ -97,7 +100,7 @@ class Invocations:
             return InvokeResult(status_code=204, request_id=request_id)
         if invocation_type == EVENT:
             await self.admission.admit(function.name)
-            await self.queue.enqueue(_queued(request_id, function.name, ref, payload))
+            await self.queue.enqueue(_queued(request_id, function.name, ref, payload, lineage))
             self.on_enqueued()
             return InvokeResult(status_code=202, request_id=request_id)
         if function.reserved_concurrent_executions == 0:
@@ -168,9 +171,7 @@ async def prepare_event(
     ref = functions.partition.parse(function_name, qualifier, invoke=True)
     payload = _checked_payload(payload, EVENT)
     function = await functions.resolve(ref, invoke=True)
-    event = _queued(request_id or new_request_id(), function.name, ref, payload)
-    event.lineage = lineage
-    return event
+    return _queued(request_id or new_request_id(), function.name, ref, payload, lineage)
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,13 @@ class EventInvocation:
     invocation_type: str = EVENT
 
 
-def _queued(request_id: str, function_name: str, ref: FunctionRef, payload: bytes) -> QueuedEvent:
+def _queued(
+    request_id: str,
+    function_name: str,
+    ref: FunctionRef,
+    payload: bytes,
+    lineage: Lineage | None = None,
+) -> QueuedEvent:
     # A queued event keeps the qualifier as invoked: an alias is resolved again when the event
     # runs (docs/aws-behaviour.md §3.1), and its own event invoke config applies (§2.2).
     now = time.time()
@@ -194,6 +201,7 @@ def _queued(request_id: str, function_name: str, ref: FunctionRef, payload: byte
         payload=payload,
         enqueued_at=now,
         visible_at=now,
+        lineage=lineage,
     )
 
 

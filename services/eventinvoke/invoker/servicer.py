@@ -7,7 +7,8 @@ from typing import TypeAlias
 import grpc
 import structlog
 
-from eventinvoke.core.errors import LambdaError
+from eventinvoke.core.errors import InvalidParameterValueException, LambdaError
+from eventinvoke.core.model import LINEAGE_METADATA, Lineage
 from eventinvoke.invoker.aliases import Aliases
 from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
 from eventinvoke.invoker.functions import FunctionChanges, Functions
@@ -56,6 +57,7 @@ class InvokerServicer(pb_grpc.InvokerServicer):
             invocation_type=INVOCATION_TYPES[request.invocation_type],
             tail_log=request.log_type == pb.LOG_TYPE_TAIL,
             client_context=request.client_context,
+            lineage=_lineage(context),
         )
         structlog.contextvars.bind_contextvars(request_id=result.request_id)
         return invoke_result_to_pb(result)
@@ -339,3 +341,17 @@ class InvokerServicer(pb_grpc.InvokerServicer):
             aliases=[alias_to_pb(a, self.aliases.arn(a)) for a in aliases],
             next_marker=marker or "",
         )
+
+
+def _lineage(context: Context) -> Lineage | None:
+    """The lineage an internal Invoke carries (the Router's, of a record's chain); the
+    interceptor has refused it from callers other than the suite's services."""
+    for key, value in context.invocation_metadata() or ():
+        if key == LINEAGE_METADATA:
+            try:
+                return Lineage.decode(str(value))
+            except ValueError:
+                raise InvalidParameterValueException(
+                    f"The {LINEAGE_METADATA} metadata is not <chain id>:<depth>."
+                ) from None
+    return None

@@ -50,6 +50,7 @@ from eventinvoke.core.model import (
     ON_SUCCESS,
     Delivery,
     ExecutionRecord,
+    Lineage,
 )
 from eventinvoke.router.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from eventinvoke.router.outbound import AddressRefusedError, OutboundGuard
@@ -90,13 +91,21 @@ class DestinationAdapter(Protocol):
 
 class FunctionInvoker(Protocol):
     """Invokes the suite's functions, for adapters that deliver to one (the Invoker's API, as
-    ``eventinvoke.client`` offers it)."""
+    ``eventinvoke.client`` offers it).
+
+    An adapter that delivers a record to a function passes ``lineage=delivery.record.next_lineage``:
+    the function's event is then the next invocation of the record's chain, so that a loop of
+    functions through destinations is stopped (recursive loop detection). Without it, the event
+    starts a chain of its own.
+    """
 
     async def invoke(
         self,
         function_name: str,
         payload: bytes | str = b"",
         invocation_type: str = "RequestResponse",
+        *,
+        lineage: Lineage | None = None,
     ) -> Mapping[str, Any]: ...
 
 

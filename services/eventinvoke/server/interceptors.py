@@ -19,6 +19,7 @@ from eventinvoke.core.errors import (
     ServiceException,
     ServiceUnavailableException,
 )
+from eventinvoke.core.model import LINEAGE_METADATA
 from eventinvoke.server.status import to_status
 from eventinvoke.server.validation import check, operation_of
 
@@ -92,6 +93,9 @@ def _wrap(
                 caller = verifier.verify(grpc_request(method, metadata))
                 if not permits(caller.role, needed):
                     raise denied(caller, rpc, needed)
+                if LINEAGE_METADATA in metadata and not permits(caller.role, "service"):
+                    # A chain's lineage comes from the suite's own services alone.
+                    raise denied(caller, f"{rpc} with {LINEAGE_METADATA}", "service")
             if isinstance(request, _Undecodable):
                 raise InvalidRequestContentException(
                     f"Could not parse request body: not a protobuf message of {method}'s request"

@@ -91,6 +91,7 @@ class LambdaDestination:
                 function_name=delivery.target,
                 payload=payload,
                 invocation_type="Event",
+                lineage=delivery.record.next_lineage,  # the record's chain goes on
             )
         except PERMANENT as error:
             raise PermanentDeliveryError(f"{error.code}: {error}") from error
