@@ -11,7 +11,13 @@ from dataclasses import replace
 from backends.helpers import RECORD, delivery, rows
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import ON_FAILURE, Delivery, ExecutionRecord, FailureFilter
+from eventinvoke.core.model import (
+    EVERY_FAILURE,
+    ON_FAILURE,
+    Delivery,
+    ExecutionRecord,
+    FailureFilter,
+)
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function"
 QUEUE = "arn:aws:sqs:us-east-1:000000000000:q"
@@ -30,7 +36,7 @@ def _of(function: str, qualifier: str = "$LATEST") -> ExecutionRecord:
     return replace(RECORD, function_arn=f"{ARN}:{function}:{qualifier}")
 
 
-async def _ids(backend: Backend, which: FailureFilter = FailureFilter()) -> list[str]:
+async def _ids(backend: Backend, which: FailureFilter = EVERY_FAILURE) -> list[str]:
     failed, _ = await backend.outbox.list_failed(None, 100, which)
     return [f.delivery.delivery_id for f in failed]
 

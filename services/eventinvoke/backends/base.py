@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from eventinvoke.core.model import (
+    EVERY_FAILURE,
     LATEST,
     Alias,
     Delivery,
@@ -226,7 +227,7 @@ class Outbox(Protocol):
         """Delivery failed for good: move it to the failed-delivery store."""
 
     async def list_failed(
-        self, marker: str | None, limit: int, which: FailureFilter = FailureFilter()
+        self, marker: str | None, limit: int, which: FailureFilter = EVERY_FAILURE
     ) -> tuple[list[FailedDelivery], str | None]:
         """A page of the failed deliveries ``which`` names, oldest failure first, and the
         marker of the next page (or None)."""

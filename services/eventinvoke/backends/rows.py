@@ -178,9 +178,7 @@ def failed_from(row: Row) -> FailedDelivery:
     return FailedDelivery(delivery_from(row), reason=row["reason"], failed_at=row["failed_at"])
 
 
-def failure_conditions(
-    which: FailureFilter, parameter: Callable[[Any], str], position: str
-) -> str:
+def failure_conditions(which: FailureFilter, parameter: Callable[[Any], str], position: str) -> str:
     """The WHERE conditions of ``failed_deliveries`` rows ``which`` names ("TRUE" for all).
     ``parameter`` adds a value and returns its placeholder (``?``, ``$3``); ``position`` is the
     database's function for where one string occurs in another, 0 when it does not (``instr``,

@@ -306,3 +306,6 @@ class FailureFilter:
     failed_after: float | None = None
     failed_before: float | None = None
     delivery_id: str | None = None
+
+
+EVERY_FAILURE = FailureFilter()

@@ -20,7 +20,7 @@ from eventinvoke.backends.rows import (
     failed_page,
     failure_conditions,
 )
-from eventinvoke.core.model import Delivery, FailedDelivery, FailureFilter
+from eventinvoke.core.model import EVERY_FAILURE, Delivery, FailedDelivery, FailureFilter
 
 # The array types a list of deliveries becomes, in the order of DELIVERY_COLUMNS.
 DELIVERY_TYPES = (
@@ -65,7 +65,7 @@ class PostgresOutbox:
         return await self._database.write(_fail, (delivery_id, epoch, attempts, reason))  # type: ignore[no-any-return]
 
     async def list_failed(
-        self, marker: str | None, limit: int, which: FailureFilter = FailureFilter()
+        self, marker: str | None, limit: int, which: FailureFilter = EVERY_FAILURE
     ) -> tuple[list[FailedDelivery], str | None]:
         """Oldest failure first; the marker is the id of the last failure of the page."""
         where, values = _where(which)

@@ -18,7 +18,7 @@ from eventinvoke.backends.rows import (
     failure_conditions,
 )
 from eventinvoke.backends.sqlite.database import Database
-from eventinvoke.core.model import Delivery, FailedDelivery, FailureFilter
+from eventinvoke.core.model import EVERY_FAILURE, Delivery, FailedDelivery, FailureFilter
 
 
 class SqliteOutbox:
@@ -85,7 +85,7 @@ class SqliteOutbox:
         return await self._database.write(fail, durable=False)
 
     async def list_failed(
-        self, marker: str | None, limit: int, which: FailureFilter = FailureFilter()
+        self, marker: str | None, limit: int, which: FailureFilter = EVERY_FAILURE
     ) -> tuple[list[FailedDelivery], str | None]:
         """Oldest failure first; the marker is the row id of the last failure of the page."""
         where, values = _where(which)
@@ -131,7 +131,9 @@ class SqliteOutbox:
         where, values = _where(which)
 
         def purge(connection: sqlite3.Connection) -> int:
-            return connection.execute(f"DELETE FROM failed_deliveries WHERE {where}", values).rowcount
+            return connection.execute(
+                f"DELETE FROM failed_deliveries WHERE {where}", values
+            ).rowcount
 
         return await self._database.write(purge)
 
