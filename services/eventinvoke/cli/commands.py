@@ -5,8 +5,9 @@ per request member the gRPC API carries (``--function-name``), typed by the memb
 integers, ``--flag/--no-flag`` booleans, blobs read as the AWS CLI reads them (``fileb://``,
 ``file://`` or inline), structures, lists and maps as JSON or shorthand. Required options and help
 texts are the model's. An operation whose answer has a blob payload (Invoke) takes the file to
-write it to as its last argument, as the AWS CLI does. ``overrides`` holds what the model cannot
-say (``--code DIR`` beside ``--zip-file``, help texts where eventinvoke's meaning differs).
+write it to as its last argument, as the AWS CLI does; timestamps are ISO 8601 or epoch seconds.
+``overrides`` holds what the model cannot say (``--code DIR`` beside ``--zip-file``, help texts
+where eventinvoke's meaning differs, the question a command that cannot be undone asks first).
 """
 
 from __future__ import annotations

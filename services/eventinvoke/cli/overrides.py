@@ -1,5 +1,6 @@
 """What the client commands say that the model cannot: eventinvoke's ``--code`` beside the AWS
-CLI's ``--zip-file``, and help texts where eventinvoke's meaning is narrower or differs."""
+CLI's ``--zip-file``, help texts where eventinvoke's meaning is narrower or differs, and the
+question asked before a command that cannot be undone."""
 
 from __future__ import annotations
 
