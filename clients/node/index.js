@@ -1,11 +1,15 @@
-// A small promise-based client for eventinvoke's Invoker, loaded straight from protos/.
+// Small promise-based clients for eventinvoke's Invoker and Router, loaded straight from protos/.
 //
-//   const { InvokerClient } = require("./index.js");
+//   const { InvokerClient, RouterClient } = require("./index.js");
 //   const client = new InvokerClient("127.0.0.1:50051");
 //   const response = await client.invoke({ function_name: "f", invocation_type: "INVOCATION_TYPE_EVENT" });
+//   const router = new RouterClient("127.0.0.1:50051"); // the failed-delivery store
+//   const { failed_deliveries } = await router.listFailedDeliveries({ function_name: "f" });
+//   await router.redriveFailedDeliveries({ delivery_id: failed_deliveries[0].delivery_id });
 //
-// Every RPC of eventinvoke.v1.Invoker is a method (lowerCamelCase) that takes and returns plain
-// objects with the proto's field names; bytes are Buffers, enums their names. A failed call
+// Every RPC of eventinvoke.v1.Invoker (eventinvoke.v1.Router) is a method (lowerCamelCase) that
+// takes and returns plain objects with the proto's field names; bytes are Buffers, enums their
+// names, timestamps {seconds, nanos}. A failed call
 // rejects with a ServiceError carrying AWS's exception name (`code`, e.g.
 // "ResourceNotFoundException"), message and HTTP status, read from the google.rpc.ErrorInfo the
 // servers attach to every error.
@@ -13,7 +17,7 @@
 // Calls are signed with AWS credentials when there are some (SECURITY.md: SigV4 over
 // `POST https://eventinvoke/<package.Service>/<Method>`, empty body, service `lambda`): given as
 // `new InvokerClient(address, { credentials: { accessKeyId, secretAccessKey, sessionToken } })`
-// (or an AWS SDK credential provider), else found as the AWS SDK for JavaScript finds them:
+// (or an AWS SDK credential provider; RouterClient takes the same options), else found as the AWS SDK for JavaScript finds them:
 // the profile named by the `profile` option or AWS_PROFILE, else AWS_ACCESS_KEY_ID /
 // AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN), else the `default` profile, of ~/.aws/credentials
 // and ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE). Not the instance-metadata or
@@ -40,7 +44,11 @@ const { fromEnv } = require("@aws-sdk/credential-provider-env");
 const { fromIni } = require("@aws-sdk/credential-provider-ini");
 
 const PROTOS = path.resolve(__dirname, "..", "..", "protos");
-const INVOKER_PROTO = "eventinvoke/v1/invoker_service.proto";
+// The services a client is made for, and the proto file of each.
+const SERVICE_PROTOS = {
+  Invoker: "eventinvoke/v1/invoker_service.proto",
+  Router: "eventinvoke/v1/router_service.proto",
+};
 
 // Deployment packages and 6 MB payloads exceed gRPC's 4 MB default.
 const CHANNEL_OPTIONS = {
@@ -48,8 +56,8 @@ const CHANNEL_OPTIONS = {
   "grpc.max_receive_message_length": 64 * 1024 * 1024,
 };
 
-function loadInvoker() {
-  const definition = protoLoader.loadSync(INVOKER_PROTO, {
+function loadService(name) {
+  const definition = protoLoader.loadSync(SERVICE_PROTOS[name], {
     includeDirs: [PROTOS], // google/protobuf/* well-known types come with proto-loader
     keepCase: true, // field names exactly as in the .proto files
     enums: String,
@@ -57,7 +65,7 @@ function loadInvoker() {
     defaults: false, // absent optional fields stay absent, as in the Python client
     oneofs: true,
   });
-  return grpc.loadPackageDefinition(definition).eventinvoke.v1.Invoker;
+  return grpc.loadPackageDefinition(definition).eventinvoke.v1[name];
 }
 
 // google.rpc.Status and google.rpc.ErrorInfo, the two messages needed to read an error's details.
@@ -267,20 +275,21 @@ function channelCredentials(address, tls) {
   return grpc.credentials.createSsl(roots, pem(key), pem(cert));
 }
 
-class InvokerClient {
+// A client of one service: a method per RPC.
+class ServiceClient {
   // credentials: {accessKeyId, secretAccessKey, sessionToken}, an AWS SDK credential provider,
   // false (never sign) or absent (the environment's, else the profile's: see the top of this file).
   // tls: {ca, cert, key}, PEM (see the top of this file); absent: TLS only for an https:// address.
-  constructor(address = "127.0.0.1:50051", { deadlineSeconds, credentials, profile, tls } = {}) {
-    const Invoker = loadInvoker();
+  constructor(service, address = "127.0.0.1:50051", { deadlineSeconds, credentials, profile, tls } = {}) {
+    const Service = loadService(service);
     const signer = credentials === false ? null : new Signer(credentials, profile);
     // The signature goes in each call's metadata (an interceptor), over TLS or not.
-    this.stub = new Invoker(targetOf(address), channelCredentials(address, tls), {
+    this.stub = new Service(targetOf(address), channelCredentials(address, tls), {
       ...CHANNEL_OPTIONS,
       interceptors: signer ? [signer.interceptor()] : [],
     });
     this.deadlineSeconds = deadlineSeconds;
-    for (const [rpc, method] of Object.entries(Invoker.service)) {
+    for (const [rpc, method] of Object.entries(Service.service)) {
       const name = method.originalName || rpc.charAt(0).toLowerCase() + rpc.slice(1);
       this[name] = (request = {}) => this.call(rpc, request);
     }
@@ -301,4 +310,18 @@ class InvokerClient {
   }
 }
 
-module.exports = { InvokerClient, ServiceError, PROTOS };
+// Functions, their configuration, and invocations.
+class InvokerClient extends ServiceClient {
+  constructor(address, options) {
+    super("Invoker", address, options);
+  }
+}
+
+// The failed-delivery store: list (with filters), get, redrive and purge failed deliveries.
+class RouterClient extends ServiceClient {
+  constructor(address, options) {
+    super("Router", address, options);
+  }
+}
+
+module.exports = { InvokerClient, RouterClient, ServiceError, PROTOS };

@@ -199,7 +199,7 @@ async def test_version_1_data_dir_opens_and_migrates(tmp_path: Path) -> None:
     finally:
         await backend.close()
     connection = sqlite3.connect(data_dir / DATABASE_FILE)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
     connection.close()
     # Opening again (already current) changes nothing.
     backend = await SqliteBackend.open(data_dir)

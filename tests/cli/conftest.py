@@ -35,6 +35,7 @@ def run_cli(
     router_endpoint: str | None = None,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
+    input: str | None = None,
 ) -> Result:
     """Run ``eventinvoke [--endpoint ENDPOINT] ARGS...`` in-process, with click's runner.
 
@@ -42,7 +43,7 @@ def run_cli(
     """
     with contextlib.chdir(cwd or Path.cwd()):
         return CliRunner(env=_environment(env)).invoke(
-            cli, [*_options(endpoint, router_endpoint), *args], catch_exceptions=False
+            cli, [*_options(endpoint, router_endpoint), *args], input, catch_exceptions=False
         )
 
 

@@ -419,3 +419,66 @@ def test_node_client_over_mutual_tls_presents_its_certificate(tmp_path: Path) ->
     assert with_certificate.returncode == 0, with_certificate.stderr
     assert json.loads(with_certificate.stdout) == [202]
     assert _error(without).startswith("UNAVAILABLE: "), without.stderr
+
+
+# Lists the failed deliveries of the function argv[3] with the RouterClient of index.js
+# (argv[1]) at argv[2], gets the first, redrives it twice by its id, purges the function's rest;
+# prints what each call answered.
+FAILED_STORE = """
+const { RouterClient } = require(process.argv[1]);
+const [address, name] = process.argv.slice(2);
+const router = new RouterClient(address, { credentials: false });
+(async () => {
+  const listed = await router.listFailedDeliveries({ function_name: name });
+  const id = listed.failed_deliveries[0].delivery_id;
+  const one = await router.getFailedDelivery({ delivery_id: id });
+  const first = await router.redriveFailedDeliveries({ delivery_id: id });
+  const purged = await router.purgeFailedDeliveries({ function_name: name, reason: "no-such" });
+  let missing = null;
+  try {
+    await router.getFailedDelivery({ delivery_id: "nope" });
+  } catch (error) {
+    missing = `${error.code}: ${error.message}`;
+  }
+  // A count of 0 is proto3's default, absent from the answer (defaults: false).
+  const count = purged.purged_count || 0;
+  const listedCount = listed.failed_deliveries.length;
+  console.log(JSON.stringify({ listed: listedCount, id, one, first, count, missing }));
+})()
+  .catch((error) => {
+    console.error(`${error.code}: ${error.message}`);
+    process.exitCode = 1;
+  })
+  .finally(() => router.close());
+"""
+
+
+def test_node_router_client_operates_the_failed_delivery_store(
+    suite_in_thread: str, tmp_path: Path
+) -> None:
+    """An SQS destination this build's tests cannot reach: its record is failed; Node lists it
+    by function, reads it, redrives it, and purges by a filter that names nothing."""
+    _node_packages()
+    queue = "arn:aws:sqs:us-east-1:000000000000:q"
+    with Client(suite_in_thread) as client:
+        client.create_function("stored", "python3.11", "index.handler", zip_dir(FUNCTIONS / "echo"))
+        client.put_function_event_invoke_config(
+            "stored", destination_config={"OnSuccess": {"Destination": queue}}
+        )
+        client.invoke("stored", b"{}", invocation_type="Event")
+        [failed] = wait_until(lambda: client.list_failed_deliveries()["FailedDeliveries"])
+
+    index = str(NODE_CLIENT / "index.js")
+    run = _run_node("-e", FAILED_STORE, index, suite_in_thread, "stored", env=_env(tmp_path))
+
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout)
+    assert answer["listed"] == 1
+    assert answer["id"] == failed["DeliveryId"]
+    assert answer["one"]["failed_delivery"]["destination"] == {
+        "target": queue,
+        "kind": "DELIVERY_KIND_ON_SUCCESS",
+    }
+    assert answer["first"] == {"redriven_count": 1}
+    assert answer["count"] == 0
+    assert answer["missing"] == "ResourceNotFoundException: Failed delivery not found: nope"

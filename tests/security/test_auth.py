@@ -232,8 +232,15 @@ def test_an_invoke_role_may_invoke_and_read_but_not_manage_or_reach_internal_rpc
             client.delete_function("guarded")
         with pytest.raises(AccessDeniedException):
             client.list_failed_deliveries()
+        with pytest.raises(AccessDeniedException):
+            client.get_failed_delivery("any")
+        with pytest.raises(AccessDeniedException):
+            client.redrive_failed_deliveries()
+        with pytest.raises(AccessDeniedException):
+            client.purge_failed_deliveries()
     with Client(secured.address, credentials=SERVICE) as service:
         service.list_failed_deliveries()  # the internal store is the services' to read
+        assert service.redrive_failed_deliveries() == {"RedrivenCount": 0}
 
     assert accepted["StatusCode"] == 202
     assert "guarded" in [f["FunctionName"] for f in listed["Functions"]]

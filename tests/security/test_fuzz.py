@@ -380,7 +380,10 @@ GRPC_METHODS = [
             "ListFunctionEventInvokeConfigs", "PutFunctionConcurrency",
         ],
         "Executor": ["Execute", "GetFunctionLogs"],
-        "Router": ["Route", "ListFailedDeliveries"],
+        "Router": [
+            "Route", "ListFailedDeliveries", "GetFailedDelivery", "RedriveFailedDeliveries",
+            "PurgeFailedDeliveries",
+        ],
     }.items()
     for method in methods
 ]  # fmt: skip

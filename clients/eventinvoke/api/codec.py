@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -305,6 +306,10 @@ def _scalar(field: FieldDescriptor, value: Any, shape: str, name: str, model: Mo
         if not isinstance(value, bool):
             raise _type_error(name, value, bool)
         return value
+    if kind == "timestamp" and isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ConversionError(f"Invalid timestamp for parameter {name}: give a time zone")
+        return value.timestamp()
     if kind in ("double", "float", "timestamp"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _type_error(name, value, float, int)

@@ -43,6 +43,7 @@ the model: do not edit (``make install`` writes it again)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from eventinvoke.client import type_defs as t
@@ -61,7 +62,7 @@ SCALARS = {
     "long": "int",
     "boolean": "bool",
     "blob": "bytes | str",
-    "timestamp": "float",
+    "timestamp": "datetime | float",  # as botocore takes them: a datetime, or epoch seconds
     "double": "float",
     "float": "float",
 }

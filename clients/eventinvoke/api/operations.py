@@ -185,7 +185,21 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("Execute", "Executor/Execute", SERVICE, aws=False, cli=False, client=False),
     Operation("Route", "Router/Route", SERVICE, aws=False, cli=False, client=False),
+    # The failed-delivery store: the suite's services and administrators read it; only an
+    # administrator sends its records again or deletes them.
     Operation("ListFailedDeliveries", "Router/ListFailedDeliveries", SERVICE, aws=False, args=()),
+    Operation(
+        "GetFailedDelivery",
+        "Router/GetFailedDelivery",
+        SERVICE,
+        aws=False,
+        unwrap="failed_delivery",
+        args=("DeliveryId",),
+    ),
+    Operation(
+        "RedriveFailedDeliveries", "Router/RedriveFailedDeliveries", ADMIN, aws=False, args=()
+    ),
+    Operation("PurgeFailedDeliveries", "Router/PurgeFailedDeliveries", ADMIN, aws=False, args=()),
 )
 
 BY_NAME = {operation.name: operation for operation in OPERATIONS}

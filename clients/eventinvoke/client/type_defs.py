@@ -130,6 +130,14 @@ class ListFailedDeliveriesResponse(TypedDict):
     NextMarker: NotRequired[str]
 
 
+class RedriveFailedDeliveriesResponse(TypedDict):
+    RedrivenCount: int
+
+
+class PurgeFailedDeliveriesResponse(TypedDict):
+    PurgedCount: int
+
+
 class LogEvent(TypedDict):
     # When the invocation the line belongs to started (epoch ms).
     Timestamp: int

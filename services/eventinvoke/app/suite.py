@@ -40,6 +40,7 @@ from eventinvoke.invoker.functions import Functions
 from eventinvoke.invoker.invocations import Invocations
 from eventinvoke.invoker.servicer import InvokerServicer
 from eventinvoke.router.delivery import DeliverySettings, DeliveryWorker
+from eventinvoke.router.failures import FailedDeliveries
 from eventinvoke.router.plugin import FunctionInvoker, OutboundGuard, RouterContext
 from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
@@ -270,7 +271,11 @@ class Suite:
             code,
             self._handoff(self.backend, partition),
             RetryPolicy(settings.time_scale),
-            WorkerSettings(settings.executor_concurrency, settings.lease_margin),
+            WorkerSettings(
+                settings.executor_concurrency,
+                settings.lease_margin,
+                settings.keep_failures_without_destination,
+            ),
             self.backend.slots,
             self._executor_doorbell,
         )
@@ -284,7 +289,11 @@ class Suite:
         self.server.services.append(
             Service(
                 _service_name(router_service_pb2, "Router"),
-                RouterServicer(self.backend.outbox, self._router_doorbell),
+                RouterServicer(
+                    self.backend.outbox,
+                    self._router_doorbell,
+                    FailedDeliveries(self.backend.outbox, partition, self._router_doorbell),
+                ),
                 router_service_pb2_grpc.add_RouterServicer_to_server,
             )
         )

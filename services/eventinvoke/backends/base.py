@@ -10,11 +10,13 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from eventinvoke.core.model import (
+    EVERY_FAILURE,
     LATEST,
     Alias,
     Delivery,
     EventInvokeConfig,
     FailedDelivery,
+    FailureFilter,
     FunctionConfig,
     LastAttempt,
     QueuedEvent,
@@ -225,8 +227,24 @@ class Outbox(Protocol):
         """Delivery failed for good: move it to the failed-delivery store."""
 
     async def list_failed(
-        self, marker: str | None, limit: int
-    ) -> tuple[list[FailedDelivery], str | None]: ...
+        self, marker: str | None, limit: int, which: FailureFilter = EVERY_FAILURE
+    ) -> tuple[list[FailedDelivery], str | None]:
+        """A page of the failed deliveries ``which`` names, oldest failure first, and the
+        marker of the next page (or None)."""
+
+    async def get_failed(self, delivery_id: str) -> FailedDelivery | None: ...
+
+    async def redrive_failed(self, which: FailureFilter) -> int:
+        """Move the failed deliveries ``which`` names back into the outbox, due at once with
+        no attempts made, and return how many moved. Those without a target (records kept with
+        nowhere to go) stay.
+
+        Each moves in the transaction that deletes it from the store, so two redrives at once,
+        by any processes, move a failure once: the second finds it gone. Delivered, it is gone
+        for good; failed again, it is back in the store, for a later redrive."""
+
+    async def purge_failed(self, which: FailureFilter) -> int:
+        """Delete the failed deliveries ``which`` names; return how many."""
 
     async def pending(self) -> int:
         """Deliveries not yet made (not counting failed ones)."""

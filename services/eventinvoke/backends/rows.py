@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from eventinvoke.core.model import (
     EventInvokeConfig,
     ExecutionRecord,
     FailedDelivery,
+    FailureFilter,
     FunctionConfig,
     LastAttempt,
     Lineage,
@@ -181,12 +182,42 @@ def failed_page(rows: Sequence[Row], limit: int) -> tuple[list[FailedDelivery], 
     ``DELIVERY_COLUMNS``, ``reason``, ``failed_at``), and the marker of the next page: the
     ``failed_id`` of its last one, when a row beyond the page shows there is more."""
     shown = rows[:limit]
-    failed = [
-        FailedDelivery(delivery_from(row), reason=row["reason"], failed_at=row["failed_at"])
-        for row in shown
-    ]
+    failed = [failed_from(row) for row in shown]
     more = len(rows) > limit
     return failed, (str(shown[-1]["failed_id"]) if more and shown else None)
+
+
+# A failed delivery's columns, as ``failed_from`` reads them.
+FAILED_COLUMNS = f"failed_id, {DELIVERY_COLUMNS}, reason, failed_at"
+
+
+def failed_from(row: Row) -> FailedDelivery:
+    return FailedDelivery(delivery_from(row), reason=row["reason"], failed_at=row["failed_at"])
+
+
+def failure_conditions(which: FailureFilter, parameter: Callable[[Any], str], position: str) -> str:
+    """The WHERE conditions of ``failed_deliveries`` rows ``which`` names ("TRUE" for all).
+    ``parameter`` adds a value and returns its placeholder (``?``, ``$3``); ``position`` is the
+    database's function for where one string occurs in another, 0 when it does not (``instr``,
+    ``strpos``): a reason is matched as plain text, never as a pattern."""
+    conditions = ["TRUE"]
+    if which.function_arn is not None:
+        prefix = which.function_arn + ":"
+        conditions.append(
+            f"(function_arn = {parameter(which.function_arn)} OR "
+            f"substr(function_arn, 1, {parameter(len(prefix))}) = {parameter(prefix)})"
+        )
+    if which.target is not None:
+        conditions.append(f"target = {parameter(which.target)}")
+    if which.reason is not None:
+        conditions.append(f"{position}(reason, {parameter(which.reason)}) > 0")
+    if which.failed_after is not None:
+        conditions.append(f"failed_at >= {parameter(which.failed_after)}")
+    if which.failed_before is not None:
+        conditions.append(f"failed_at < {parameter(which.failed_before)}")
+    if which.delivery_id is not None:
+        conditions.append(f"delivery_id = {parameter(which.delivery_id)}")
+    return " AND ".join(conditions)
 
 
 def event_from(row: Row, lease_expires: float | None) -> QueuedEvent:

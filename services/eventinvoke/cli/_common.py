@@ -177,6 +177,7 @@ def converting(convert: Callable[[str], Any]) -> _Callback:
 structure = converting(params.parse_structure)
 blob = converting(params.read_blob)
 code = converting(params.read_code)
+timestamp = converting(params.parse_timestamp)
 
 function_name_option = click.option(
     "--function-name", required=True, help="Name, name:qualifier, or full or partial ARN."

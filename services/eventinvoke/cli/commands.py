@@ -5,8 +5,9 @@ per request member the gRPC API carries (``--function-name``), typed by the memb
 integers, ``--flag/--no-flag`` booleans, blobs read as the AWS CLI reads them (``fileb://``,
 ``file://`` or inline), structures, lists and maps as JSON or shorthand. Required options and help
 texts are the model's. An operation whose answer has a blob payload (Invoke) takes the file to
-write it to as its last argument, as the AWS CLI does. ``overrides`` holds what the model cannot
-say (``--code DIR`` beside ``--zip-file``, help texts where eventinvoke's meaning differs).
+write it to as its last argument, as the AWS CLI does; timestamps are ISO 8601 or epoch seconds.
+``overrides`` holds what the model cannot say (``--code DIR`` beside ``--zip-file``, help texts
+where eventinvoke's meaning differs, the question a command that cannot be undone asks first).
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from eventinvoke.api.codec import request_slots, snake
 from eventinvoke.api.model import Model, lambda_model
 from eventinvoke.api.operations import OPERATIONS, Operation
 from eventinvoke.cli import overrides
-from eventinvoke.cli._common import GlobalOptions, blob, echo_response, pass_options, structure
+from eventinvoke.cli._common import (
+    GlobalOptions,
+    blob,
+    echo_response,
+    pass_options,
+    structure,
+    timestamp,
+)
 
 _Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -45,6 +53,8 @@ def _option(model: Model, operation: Operation, member: str, shape: str, require
         return click.option(name, snake(member), type=int, **common)
     if kind == "blob":
         return click.option(name, snake(member), callback=blob, **common)
+    if kind == "timestamp":
+        return click.option(name, snake(member), callback=timestamp, **common)
     if kind in ("structure", "list", "map"):
         convert = _coercing(model, shape)
         return click.option(name, snake(member), callback=convert, **common)
@@ -125,6 +135,9 @@ def command(operation: Operation) -> click.Command:
             click.argument("outfile", type=click.Path(dir_okay=False, path_type=Path))
         )
     decorators.extend(overrides.EXTRA_OPTIONS.get(operation.name, ()))
+    confirm = overrides.CONFIRM.get(operation.name)
+    if confirm is not None:
+        decorators.append(click.option("--yes", is_flag=True, help="Do not ask for confirmation."))
     prints = _prints(model, operation)
 
     def run(options: GlobalOptions, outfile: Path | None = None, **values: Any) -> None:
@@ -134,6 +147,9 @@ def command(operation: Operation) -> click.Command:
         for member in members:
             if snake(member) in values:
                 params[member] = values.pop(snake(member))
+        if confirm is not None and not values.pop("yes"):
+            given = {member: value for member, value in params.items() if value is not None}
+            click.confirm(confirm(given), abort=True, err=True)
         with options.client() as client:
             response = client.call(operation.name, params)
         if outfile is not None and payload is not None:

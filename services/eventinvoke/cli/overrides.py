@@ -1,5 +1,6 @@
 """What the client commands say that the model cannot: eventinvoke's ``--code`` beside the AWS
-CLI's ``--zip-file``, and help texts where eventinvoke's meaning is narrower or differs."""
+CLI's ``--zip-file``, help texts where eventinvoke's meaning is narrower or differs, and the
+question asked before a command that cannot be undone."""
 
 from __future__ import annotations
 
@@ -22,6 +23,19 @@ _HELP: dict[tuple[str, str], str] = {
     ("*", "DeadLetterConfig"): "TargetArn=ARN or JSON; TargetArn= removes it.",
     ("*", "DestinationConfig"): 'JSON or shorthand, e.g. \'{"OnFailure":{"Destination":"ARN"}}\'',
     ("*", "Payload"): "JSON inline, file://event.json or fileb://event.json.",
+    **{
+        (operation, "FunctionName"): (
+            "Only records of this function: name, name:qualifier or ARN (without a qualifier: "
+            "of every version and alias)."
+        )
+        for operation in (
+            "ListFailedDeliveries",
+            "RedriveFailedDeliveries",
+            "PurgeFailedDeliveries",
+        )
+    },
+    ("*", "FailedAfter"): "Only failures at or after this time: ISO 8601 (UTC) or epoch seconds.",
+    ("*", "FailedBefore"): "Only failures before this time: ISO 8601 (UTC) or epoch seconds.",
     ("DeleteFunction", "Qualifier"): "A version number: delete only that version.",
     ("PutFunctionConcurrency", "ReservedConcurrentExecutions"): (
         "Concurrency reserved for the function; 0 stops it from running."
@@ -39,6 +53,12 @@ COMMAND_HELP: dict[str, str] = {
         "Delete a function (its versions, aliases and event invoke configs), or one version."
     ),
     "GetFunctionConcurrency": "Show a function's reserved concurrency ({} when it has none).",
+    "PurgeFailedDeliveries": (
+        "Delete failed deliveries: those the filters name, or all. Asks first, unless --yes."
+    ),
+    "RedriveFailedDeliveries": (
+        "Send failed deliveries again: those the filters name (or --delivery-id), or all."
+    ),
 }
 
 
@@ -87,4 +107,18 @@ EXTRA_OPTIONS: dict[str, list[Callable[..., Any]]] = {
             help="Accepted for AWS CLI compatibility; --payload is always raw.",
         )
     ],
+}
+
+
+def _purge_question(given: dict[str, Any]) -> str:
+    if not given:
+        return "Delete every failed delivery?"
+    named = ", ".join(f"{member}={value}" for member, value in given.items())
+    return f"Delete the failed deliveries with {named}?"
+
+
+# operation -> the question the command asks before it runs (from the members given), unless
+# --yes: an operation that cannot be undone.
+CONFIRM: dict[str, Callable[[dict[str, Any]], str]] = {
+    "PurgeFailedDeliveries": _purge_question,
 }

@@ -4,6 +4,7 @@ structures, and deployment packages. Pure functions that raise ``ValueError`` on
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,22 @@ def read_text(value: str) -> str:
         if value.startswith(prefix):
             return _read_file(value, prefix).decode("utf-8")
     return value
+
+
+def parse_timestamp(value: str) -> float:
+    """A timestamp parameter, as the AWS CLI takes one: ISO 8601 (UTC unless it says
+    otherwise, ``2026-12-05T10:00:00Z``) or epoch seconds; epoch seconds back."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"Invalid timestamp {value!r}: give ISO 8601 (2026-12-05T10:00:00Z) or epoch seconds"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def parse_structure(value: str) -> Any:

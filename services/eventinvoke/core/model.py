@@ -308,3 +308,28 @@ class FailedDelivery:
     delivery: Delivery
     reason: str
     failed_at: float  # epoch seconds
+
+
+# Why a record kept with nowhere to go is in the failed-delivery store: its delivery has no
+# target (``Delivery.target`` is empty), so it is never tried and cannot be redriven.
+NO_DESTINATION = "No OnFailure destination or dead-letter queue took the event"
+
+
+@dataclass(frozen=True)
+class FailureFilter:
+    """Which failed deliveries an operation of the failed-delivery store acts on: those that
+    match every field given (None: any).
+
+    ``function_arn`` matches a record's function ARN, or any qualified ARN beneath it;
+    ``reason`` is a part of the reason; ``failed_after`` and ``failed_before`` (epoch seconds)
+    bound the time it failed, inclusive and exclusive."""
+
+    function_arn: str | None = None
+    target: str | None = None
+    reason: str | None = None
+    failed_after: float | None = None
+    failed_before: float | None = None
+    delivery_id: str | None = None
+
+
+EVERY_FAILURE = FailureFilter()

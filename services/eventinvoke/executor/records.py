@@ -58,13 +58,18 @@ def answered(outcome: Outcome, function: FunctionConfig) -> LastAttempt:
 
 
 def destinations_for(
-    record: ExecutionRecord, function: FunctionConfig, config: EventInvokeConfig | None
+    record: ExecutionRecord,
+    function: FunctionConfig,
+    config: EventInvokeConfig | None,
+    keep_failures: bool = False,
 ) -> list[tuple[str, str]]:
     """(target, kind) pairs: OnSuccess, or OnFailure plus the dead-letter queue.
 
     The record of an invocation stopped by recursive loop detection does not go to a function:
     that would be the next invocation of the very chain stopped, stopped in turn, and so on
-    without end (docs/aws-behaviour.md §8.1)."""
+    without end (docs/aws-behaviour.md §8.1). With ``keep_failures``, a failure with nowhere
+    to go gets a delivery without a target, which the Router keeps in the failed-delivery
+    store."""
     if record.condition == SUCCESS:
         return [(config.on_success, ON_SUCCESS)] if config and config.on_success else []
     targets = [(config.on_failure, ON_FAILURE)] if config and config.on_failure else []
@@ -72,6 +77,8 @@ def destinations_for(
         targets.append((function.dead_letter_target_arn, DEAD_LETTER))
     if record.condition == RECURSIVE_INVOCATION:
         targets = [(target, kind) for target, kind in targets if not is_function_arn(target)]
+    if not targets and keep_failures:
+        return [("", ON_FAILURE)]
     return targets
 
 

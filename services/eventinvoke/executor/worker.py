@@ -55,6 +55,7 @@ DEFAULT_TIMEOUT = 3.0  # AWS's default function timeout
 class WorkerSettings:
     concurrency: int = 16
     lease_margin: float = 30.0
+    keep_failures_without_destination: bool = False
 
 
 class AsyncWorker:
@@ -314,7 +315,9 @@ class AsyncWorker:
         may start while this one's write commits, unless as many settles already wait (then
         the slot waits too, so settles that lag hold back leasing)."""
         record = build_record(event, function, condition, attempts, response)
-        destinations = destinations_for(record, function, config)
+        destinations = destinations_for(
+            record, function, config, self.settings.keep_failures_without_destination
+        )
         handover = self._hand_over(event, record, destinations)
         if len(self._settling) >= self.settings.concurrency:
             await handover

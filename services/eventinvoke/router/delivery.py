@@ -14,7 +14,7 @@ import structlog
 
 from eventinvoke.backends.base import Outbox
 from eventinvoke.core.leasing import LeaseLoop
-from eventinvoke.core.model import DEAD_LETTER, Delivery
+from eventinvoke.core.model import DEAD_LETTER, NO_DESTINATION, Delivery
 from eventinvoke.router.plugin import PermanentDeliveryError, RetryableDeliveryError
 from eventinvoke.router.registry import Destinations
 
@@ -69,6 +69,14 @@ class DeliveryWorker:
         structlog.contextvars.bind_contextvars(
             request_id=delivery.record.request_id, target=delivery.target, kind=delivery.kind
         )
+        if not delivery.target:
+            # A failed event's record kept with nowhere to go: straight to the store, as no
+            # delivery failed (nothing for the metrics).
+            kept = await self.outbox.fail(
+                delivery.delivery_id, delivery.lease_epoch, delivery.attempts, NO_DESTINATION
+            )
+            log.info("record_kept" if kept else "delivery_lease_lost", reason=NO_DESTINATION)
+            return
         attempts = delivery.attempts + 1
         adapter = self.destinations.adapter_for(delivery.target, delivery.kind)
         if adapter is None:

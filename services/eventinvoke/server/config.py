@@ -186,6 +186,12 @@ class Settings:
     delivery_backoff_cap: float = setting(
         300.0, "the longest wait between delivery retries, in seconds", minimum=0
     )
+    keep_failures_without_destination: bool = setting(
+        False,
+        "keep the record of an event that failed for good (retries exhausted, too old, a "
+        "recursive loop stopped) with no OnFailure destination or dead-letter queue in the "
+        "failed-delivery store, where it can be read and purged; false: it ends there, as on AWS",
+    )
     disabled_destinations: tuple[str, ...] = setting(
         (), "destination plugins not to load, comma-separated names"
     )

@@ -11,13 +11,16 @@ from eventinvoke.backends.postgres.batches import arrays, fenced, inserting
 from eventinvoke.backends.postgres.database import DELIVERIES, Database
 from eventinvoke.backends.rows import (
     DELIVERY_COLUMNS,
+    FAILED_COLUMNS,
     RECORD_COLUMNS,
     column_names,
     delivery_from,
     delivery_values,
+    failed_from,
     failed_page,
+    failure_conditions,
 )
-from eventinvoke.core.model import Delivery, FailedDelivery
+from eventinvoke.core.model import EVERY_FAILURE, Delivery, FailedDelivery, FailureFilter
 
 # The array types a list of deliveries becomes, in the order of DELIVERY_COLUMNS.
 DELIVERY_TYPES = (
@@ -62,19 +65,64 @@ class PostgresOutbox:
         return await self._database.write(_fail, (delivery_id, epoch, attempts, reason))  # type: ignore[no-any-return]
 
     async def list_failed(
-        self, marker: str | None, limit: int
+        self, marker: str | None, limit: int, which: FailureFilter = EVERY_FAILURE
     ) -> tuple[list[FailedDelivery], str | None]:
         """Oldest failure first; the marker is the id of the last failure of the page."""
+        where, values = _where(which)
+        after = len(values) + 1
 
         async def page(connection: asyncpg.Connection) -> list[asyncpg.Record]:
             return await connection.fetch(  # type: ignore[no-any-return]
-                f"SELECT failed_id, {DELIVERY_COLUMNS}, reason, failed_at "
-                "FROM failed_deliveries WHERE failed_id > $1 ORDER BY failed_id LIMIT $2",
+                f"SELECT {FAILED_COLUMNS} FROM failed_deliveries "
+                f"WHERE {where} AND failed_id > ${after} ORDER BY failed_id LIMIT ${after + 1}",
+                *values,
                 int(marker or 0),
                 limit + 1,
             )
 
         return failed_page(await self._database.run(page), limit)
+
+    async def get_failed(self, delivery_id: str) -> FailedDelivery | None:
+        row = await self._database.run(
+            lambda c: c.fetchrow(
+                f"SELECT {FAILED_COLUMNS} FROM failed_deliveries WHERE delivery_id = $1 "
+                "ORDER BY failed_id DESC LIMIT 1",
+                delivery_id,
+            )
+        )
+        return None if row is None else failed_from(row)
+
+    async def redrive_failed(self, which: FailureFilter) -> int:
+        """Move and delete in one statement. Two redrives at once, from any replicas: the
+        second's DELETE waits for the first's row locks, then finds those rows gone (READ
+        COMMITTED), so each failure is moved once."""
+        where, values = _where(which)
+
+        async def redrive(connection: asyncpg.Connection) -> int:
+            async with connection.transaction():
+                moved = await connection.fetchval(
+                    "WITH moved AS ("
+                    f"DELETE FROM failed_deliveries WHERE {where} AND target <> '' "
+                    "RETURNING *), "
+                    "queued AS ("
+                    f"INSERT INTO deliveries ({DELIVERY_COLUMNS}, available_at) "
+                    f"SELECT delivery_id, target, kind, 0, {RECORD_COLUMNS}, ei_now() "
+                    "FROM moved ORDER BY failed_id RETURNING 1) "
+                    "SELECT count(*) FROM queued",
+                    *values,
+                )
+                if moved:
+                    await self._database.notify(connection, DELIVERIES)
+                return int(moved)
+
+        return await self._database.run(redrive)
+
+    async def purge_failed(self, which: FailureFilter) -> int:
+        where, values = _where(which)
+        status = await self._database.run(
+            lambda c: c.execute(f"DELETE FROM failed_deliveries WHERE {where}", *values)
+        )
+        return int(status.split()[-1])  # "DELETE <count>"
 
     async def pending(self) -> int:
         return await self._database.run(  # type: ignore[no-any-return]
@@ -138,3 +186,13 @@ _fail = fenced(
     "delivery_id",
     once=True,
 )
+
+
+def _where(which: FailureFilter) -> tuple[str, list[Any]]:
+    values: list[Any] = []
+
+    def parameter(value: Any) -> str:
+        values.append(value)
+        return f"${len(values)}"
+
+    return failure_conditions(which, parameter, "strpos"), values

@@ -170,6 +170,8 @@ CREATE TABLE recursion_configs (
     recursive_loop text NOT NULL
 );
 """,
+    # The failed-delivery store is read, redriven and purged by delivery id.
+    5: "CREATE INDEX failed_deliveries_delivery ON failed_deliveries (delivery_id);",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import replace
+from typing import Any
 
 from eventinvoke.backends.rows import (
     DELIVERY_COLUMNS,
+    FAILED_COLUMNS,
     RECORD_COLUMNS,
     delivery_from,
     delivery_values,
+    failed_from,
     failed_page,
+    failure_conditions,
 )
 from eventinvoke.backends.sqlite.database import Database
-from eventinvoke.core.model import Delivery, FailedDelivery
+from eventinvoke.core.model import EVERY_FAILURE, Delivery, FailedDelivery, FailureFilter
 
 
 class SqliteOutbox:
@@ -80,19 +85,57 @@ class SqliteOutbox:
         return await self._database.write(fail, durable=False)
 
     async def list_failed(
-        self, marker: str | None, limit: int
+        self, marker: str | None, limit: int, which: FailureFilter = EVERY_FAILURE
     ) -> tuple[list[FailedDelivery], str | None]:
         """Oldest failure first; the marker is the row id of the last failure of the page."""
+        where, values = _where(which)
 
         def page(connection: sqlite3.Connection) -> tuple[list[FailedDelivery], str | None]:
             rows = connection.execute(
-                f"SELECT failed_id, {DELIVERY_COLUMNS}, reason, failed_at "
-                "FROM failed_deliveries WHERE failed_id > ? ORDER BY failed_id LIMIT ?",
-                (int(marker or 0), limit + 1),
+                f"SELECT {FAILED_COLUMNS} FROM failed_deliveries "
+                f"WHERE {where} AND failed_id > ? ORDER BY failed_id LIMIT ?",
+                (*values, int(marker or 0), limit + 1),
             ).fetchall()
             return failed_page(rows, limit)
 
         return await self._database.read(page)
+
+    async def get_failed(self, delivery_id: str) -> FailedDelivery | None:
+        def get(connection: sqlite3.Connection) -> FailedDelivery | None:
+            row = connection.execute(
+                f"SELECT {FAILED_COLUMNS} FROM failed_deliveries WHERE delivery_id = ? "
+                "ORDER BY failed_id DESC LIMIT 1",
+                (delivery_id,),
+            ).fetchone()
+            return None if row is None else failed_from(row)
+
+        return await self._database.read(get)
+
+    async def redrive_failed(self, which: FailureFilter) -> int:
+        """Delete and insert in one operation: one writer at a time, so a failure moves once."""
+        where, values = _where(which)
+
+        def redrive(connection: sqlite3.Connection) -> int:
+            rows = connection.execute(
+                f"DELETE FROM failed_deliveries WHERE {where} AND target <> '' "
+                f"RETURNING {FAILED_COLUMNS}",
+                values,
+            ).fetchall()
+            rows = sorted(rows, key=lambda row: row["failed_id"])  # oldest failure first
+            insert_deliveries(connection, [replace(delivery_from(row), attempts=0) for row in rows])
+            return len(rows)
+
+        return await self._database.write(redrive)
+
+    async def purge_failed(self, which: FailureFilter) -> int:
+        where, values = _where(which)
+
+        def purge(connection: sqlite3.Connection) -> int:
+            return connection.execute(
+                f"DELETE FROM failed_deliveries WHERE {where}", values
+            ).rowcount
+
+        return await self._database.write(purge)
 
     async def pending(self) -> int:
         def count(connection: sqlite3.Connection) -> int:
@@ -108,3 +151,13 @@ def insert_deliveries(connection: sqlite3.Connection, deliveries: list[Delivery]
         f"VALUES ({', '.join('?' for _ in DELIVERY_COLUMNS.split(','))}, ?)",
         [(*delivery_values(delivery), now) for delivery in deliveries],
     )
+
+
+def _where(which: FailureFilter) -> tuple[str, list[Any]]:
+    values: list[Any] = []
+
+    def parameter(value: Any) -> str:
+        values.append(value)
+        return "?"
+
+    return failure_conditions(which, parameter, "instr"), values

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # A delivery's columns after its id, alike in deliveries and failed_deliveries: a delivery that
 # fails for good moves from one to the other with INSERT ... SELECT (sqlite/outbox.py).
@@ -149,6 +149,8 @@ CREATE TABLE IF NOT EXISTS failed_deliveries (
     reason TEXT NOT NULL,
     failed_at REAL NOT NULL
 );
+-- The failed-delivery store is read, redriven and purged by delivery id.
+CREATE INDEX IF NOT EXISTS failed_deliveries_delivery ON failed_deliveries (delivery_id);
 """
 
 
@@ -185,6 +187,8 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE failed_deliveries ADD COLUMN chain_id TEXT",
         "ALTER TABLE failed_deliveries ADD COLUMN chain_depth INTEGER",
     ),
+    # 7: the failed-delivery store's index by delivery id (created above).
+    6: (),
 }
 
 
