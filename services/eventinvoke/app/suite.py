@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import os
 import shutil
 import sys
@@ -44,6 +45,7 @@ from eventinvoke.router.plugin import FunctionInvoker, OutboundGuard, RouterCont
 from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
 from eventinvoke.server.config import Settings, variable
+from eventinvoke.server.metrics import Metrics, MetricsServer
 from eventinvoke.server.serve import (
     PEER_CHANNEL_OPTIONS,
     Server,
@@ -111,6 +113,9 @@ class Suite:
         self._destinations: Destinations | None = None
         self._tls: ServerTls | None = None
         self._verifier: Verifier | None = None
+        # None with metrics off: the services then count nothing.
+        self.metrics: Metrics | None = None
+        self.metrics_server: MetricsServer | None = None
 
     @property
     def address(self) -> str:
@@ -123,6 +128,9 @@ class Suite:
         check_free(settings.listen)
         if "gateway" in self.roles:
             check_free(settings.http_listen, "HTTP")
+        if settings.metrics_listen:
+            check_free(settings.metrics_listen, "metrics")
+            self.metrics = Metrics(importlib.metadata.version("eventinvoke"), self.roles)
         keeps_data = set(self.roles) != {"gateway"}  # a gateway alone keeps no data
         if keeps_data:  # an unreachable database stops the start before anything runs
             _private_directory(settings.data_dir)
@@ -154,6 +162,7 @@ class Suite:
         partition = Partition(settings.region, settings.account)
         if self.backend is None:
             self._start_gateway()
+            self._start_metrics()
             await self.server.start()
             return
         store = self._store = CachedStore(self.backend.store)
@@ -168,6 +177,7 @@ class Suite:
             self._start_router(partition)
         if "gateway" in self.roles:
             self._start_gateway()
+        self._start_metrics()
         await self.server.start()
         log.info(
             "suite_started",
@@ -191,6 +201,7 @@ class Suite:
                 per_function=self.settings.max_queued_events_per_function,
                 total=self.settings.max_queued_events,
             ),
+            metrics=self.metrics,
         )
         self.server.services.append(
             Service(
@@ -252,6 +263,8 @@ class Suite:
         assert self._sandboxes is not None
         settings = self.settings
         pool = self._sandboxes
+        if self.metrics is not None:
+            pool = self.metrics.sandboxes(pool)
         assert self._code_root is not None
         code = CodeCache(store, self._code_root)
         self.server.services.append(
@@ -273,6 +286,7 @@ class Suite:
             WorkerSettings(settings.executor_concurrency, settings.lease_margin),
             self.backend.slots,
             self._executor_doorbell,
+            self.metrics,
         )
         self.server.workers.append(self.worker)
 
@@ -299,6 +313,7 @@ class Suite:
                 lease_seconds=settings.lease_margin,
             ),
             self._router_doorbell,
+            self.metrics,
         )
         # First in the list: workers stop in reverse, so the Router drains after the executor.
         self.server.workers.insert(0, self.delivery)
@@ -314,6 +329,18 @@ class Suite:
         self.gateway = Gateway(self.settings.http_listen, client, self._verifier, ssl_context)
         # Last in the list: workers stop in reverse, so HTTP stops taking requests first.
         self.server.workers.append(self.gateway)
+
+    def _start_metrics(self) -> None:
+        """``/metrics``: first of the workers, so it is last to stop and a draining process is
+        still seen. The backend's shared figures come from the processes with the Invoker."""
+        assert self.server is not None
+        if self.metrics is None:
+            return
+        figures = None
+        if self.backend is not None and "invoker" in self.roles:
+            figures = self.metrics.backend_figures(self.backend.queue, self.backend.outbox)
+        self.metrics_server = MetricsServer(self.settings.metrics_listen, self.metrics, figures)
+        self.server.workers.insert(0, self.metrics_server)
 
     def _load_destinations(self, partition: Partition) -> Destinations:
         """The adapters, loaded once per process (hook calls, no I/O): the Invoker asks them
@@ -338,7 +365,11 @@ class Suite:
         assert self._functions is not None
         direct = LocalFunctionRoutes(self._load_destinations(partition), self._functions)
         return Handoff(
-            backend, self._router_doorbell, direct, on_enqueued=self._executor_doorbell.set
+            backend,
+            self._router_doorbell,
+            direct,
+            on_enqueued=self._executor_doorbell.set,
+            metrics=self.metrics,
         )
 
     def _function_changed(self, name: str) -> None:
