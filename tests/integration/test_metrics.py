@@ -1,4 +1,4 @@
-"""Prometheus metrics (issue #17 §4, docs/deploy.md §6): real suites with ``metrics_listen``
+"""Prometheus metrics (issue #17 §4, docs/deploy.md §5): real suites with ``metrics_listen``
 do known work, then ``/metrics`` is scraped over HTTP and every counter is checked per function.
 
 ``TIME_SCALE = 0.01``: a retry comes 0.6 s after a failure, a maximum age of 60 s is 0.6 s.
