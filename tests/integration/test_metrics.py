@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -296,6 +298,15 @@ async def test_with_metrics_off_nothing_is_served_counted_or_wrapped(tmp_path: P
         assert running.worker is not None and running.delivery is not None
         assert running.worker.metrics is None and running.delivery.metrics is None
         assert isinstance(running.worker.pool, SandboxPool | HostedPool)  # the pool itself
+
+
+def test_a_server_without_metrics_does_not_load_prometheus_client() -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, eventinvoke.cli, eventinvoke.app.suite; "
+         "print('prometheus_client' in sys.modules)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert loaded.stdout.strip() == "False"
 
 
 # --- several processes on one backend: who reports what --------------------------------------

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import grpc
 import structlog
@@ -45,7 +45,6 @@ from eventinvoke.router.plugin import FunctionInvoker, OutboundGuard, RouterCont
 from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
 from eventinvoke.server.config import Settings, variable
-from eventinvoke.server.metrics import Metrics, MetricsServer
 from eventinvoke.server.serve import (
     PEER_CHANNEL_OPTIONS,
     Server,
@@ -61,6 +60,9 @@ from eventinvoke.v1 import (
     router_service_pb2,
     router_service_pb2_grpc,
 )
+
+if TYPE_CHECKING:
+    from eventinvoke.server.metrics import Metrics, MetricsServer
 
 log = structlog.get_logger("eventinvoke.app")
 
@@ -130,6 +132,9 @@ class Suite:
             check_free(settings.http_listen, "HTTP")
         if settings.metrics_listen:
             check_free(settings.metrics_listen, "metrics")
+            # Imported only when on: off, prometheus-client is not even loaded.
+            from eventinvoke.server.metrics import Metrics
+
             self.metrics = Metrics(importlib.metadata.version("eventinvoke"), self.roles)
         keeps_data = set(self.roles) != {"gateway"}  # a gateway alone keeps no data
         if keeps_data:  # an unreachable database stops the start before anything runs
@@ -336,6 +341,8 @@ class Suite:
         assert self.server is not None
         if self.metrics is None:
             return
+        from eventinvoke.server.metrics import MetricsServer
+
         figures = None
         if self.backend is not None and "invoker" in self.roles:
             figures = self.metrics.backend_figures(self.backend.queue, self.backend.outbox)
