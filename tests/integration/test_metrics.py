@@ -25,6 +25,7 @@ from eventinvoke.client import AsyncClient, TooManyRequestsException
 from eventinvoke.executor.host import HostedPool
 from eventinvoke.executor.sandbox import SandboxPool
 from eventinvoke.router.plugin import Delivery, PermanentDeliveryError, hookimpl
+from eventinvoke.server import metrics
 from eventinvoke.server.metrics import METRICS
 from eventinvoke.testing import FAIL, RunningSuite, running_suite
 
@@ -376,3 +377,18 @@ async def test_each_role_reports_its_own_counts_and_the_invoker_the_shared_figur
             assert other(name) is None, name
         assert other("eventinvoke_async_events_received_total") is None
     assert ran("eventinvoke_info", roles="executor") == 1
+
+
+async def test_a_scrape_goes_on_without_the_backends_figures_when_the_database_fails(
+    tmp_path: Path, dead_endpoint: str
+) -> None:
+    async with started(tmp_path, ("invoker",), executor_endpoint=dead_endpoint) as invoker:
+        assert (await scrape(invoker))("eventinvoke_failed_deliveries") == 0
+        assert invoker.backend is not None
+        await invoker.backend.close()
+        await asyncio.sleep(metrics.FIGURES_MAX_AGE)  # the last reading is too old to serve
+
+        without = await scrape(invoker)
+
+    assert "eventinvoke_failed_deliveries" not in without.families  # a gap, not an old value
+    assert without("eventinvoke_info", roles="invoker") == 1  # the rest is served
