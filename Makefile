@@ -60,9 +60,11 @@ lint: install
 fmt: install
 	$(BIN)/ruff format services plugins clients tests
 
-# The README's table of settings, from their declarations in server/config.py (a test checks it).
+# The README's table of settings and docs/deploy.md's table of metrics, from their declarations
+# in server/config.py and server/metrics.py (tests check both).
 readme: install
 	$(BIN)/python -m eventinvoke.server.config README.md
+	$(BIN)/python -m eventinvoke.server.metrics docs/deploy.md
 
 # After a change to the table of operations: the Python clients' methods, and the copy of AWS
 # Lambda's model for the operations the table lists (from the installed botocore).

@@ -127,6 +127,18 @@ async def wait_for(predicate: Callable[[], Any], within: float = 15.0) -> Any:
     return value
 
 
+def metric_value(suite: Suite, name: str, **labels: str) -> float:
+    """A metric of a suite started with ``metrics_listen``, summed over the labels not given:
+    ``metric_value(suite, "eventinvoke_dead_letter_errors_total", function_name="fn")``."""
+    assert suite.metrics is not None, "start the suite with metrics_listen='127.0.0.1:0'"
+    return sum(
+        sample.value
+        for family in suite.metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
+
+
 def suite_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a test suite: a free port, ``TIME_SCALE``, nothing read from the environment."""
     values: dict[str, Any] = {

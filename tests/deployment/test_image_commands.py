@@ -5,7 +5,8 @@ and the container's variables), on PostgreSQL.
 
 What the image's paths become here: /opt/eventinvoke (the virtual environment) is this
 interpreter's, /var/lib/eventinvoke (the volume) a temporary directory. Ports: the image's
-50051 and 9001 are replaced by free ones, the host part (0.0.0.0) is kept. Peers named
+50051 and 9001 (and the manifests' metrics port) are replaced by free ones, the host part
+(0.0.0.0) is kept. Peers named
 dns:///<service>:50051 resolve to 127.0.0.1 and the port of the process behind that Service.
 """
 
@@ -19,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +61,15 @@ class Container:
         paths = {**IMAGE_PATHS, "/var/lib/eventinvoke": str(self.data_dir)}
         self.env = {k: _mapped(v, paths) for k, v in env.items()}
         self.workdir = _mapped(workdir, paths)
-        self.grpc_port, self.http_port = free_port(), free_port()
+        self.grpc_port, self.http_port, self.metrics_port = free_port(), free_port(), free_port()
         for variable, port in (
             ("EVENTINVOKE_LISTEN", self.grpc_port),
             ("EVENTINVOKE_HTTP_LISTEN", self.http_port),
+            ("EVENTINVOKE_METRICS_LISTEN", self.metrics_port),
         ):
-            host, _, _ = self.env[variable].rpartition(":")
-            self.env[variable] = f"{host}:{port}"
+            if variable in self.env:
+                host, _, _ = self.env[variable].rpartition(":")
+                self.env[variable] = f"{host}:{port}"
         # The entrypoint is found on the image's PATH: here, this virtual environment's.
         executable = shutil.which(argv[0], path=self.env["PATH"])
         assert executable == str(Path(sys.prefix) / "bin" / argv[0]), executable
@@ -116,6 +120,12 @@ class Container:
     def events(self) -> list[dict[str, Any]]:
         """The JSON log lines (the image sets EVENTINVOKE_LOG_FORMAT=json)."""
         return [json.loads(line) for line in self.log().splitlines() if line.startswith("{")]
+
+    def metrics(self) -> str:
+        """The text of ``/metrics``, as Prometheus scrapes it."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode()
 
     def rss(self) -> int:
         """The resident memory of the process and its children (the sandbox host, sandboxes):
@@ -256,6 +266,13 @@ def test_the_cluster_manifests_command_lines_serve_on_postgresql(
         assert answer["StatusCode"] == 200
         assert json.loads(answer["Payload"])["event"] == {"from": "the cluster"}
         assert failed["FailedDeliveries"] == []
+        # Every role serves /metrics on the port the manifests annotate; the executor ran echo.
+        scraped = {name: process.metrics() for name, process in roles.items()}
+        for name, text in scraped.items():
+            assert re.search(rf'^eventinvoke_info{{[^}}]*roles="{name}"', text, re.M), name
+        assert 'eventinvoke_invocations_total{function_name="echo"} 1.0' in scraped["executor"]
+        assert "eventinvoke_queue_depth" in scraped["invoker"]  # the shared figures: here only
+        assert "eventinvoke_queue_depth" not in scraped["executor"]
         # The gateway reaches the invokers (dns:///invoker:50051).
         status, listing = _http_list_functions(f"http://127.0.0.1:{roles['gateway'].http_port}")
         assert (status, [f["FunctionName"] for f in listing["Functions"]]) == (200, ["echo"])

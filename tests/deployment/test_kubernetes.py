@@ -348,11 +348,15 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 
 def _allowed_ports(
-    objects: list[dict[str, Any]], workload: dict[str, Any], peer: dict[str, str] | None
+    objects: list[dict[str, Any]],
+    workload: dict[str, Any],
+    peer: dict[str, str] | None,
+    namespace: dict[str, str] | None = None,
 ) -> set[int]:
     """The container ports a peer may connect to: a pod of the app with labels ``peer``, or
-    (None) a client pod elsewhere. NetworkPolicy's rules: a pod selected by a policy accepts
-    only what one of the policies selecting it allows; ports by name or number."""
+    (None) a client pod elsewhere, in a namespace labelled ``namespace`` if given.
+    NetworkPolicy's rules: a pod selected by a policy accepts only what one of the policies
+    selecting it allows; ports by name or number."""
     labels = pod_labels(workload)
     ports = {p["name"]: p["containerPort"] for p in container(workload)["ports"]}
     policies = [
@@ -366,9 +370,16 @@ def _allowed_ports(
         for rule in policy["spec"].get("ingress", []):
             sources = rule.get("from", [])
             admits = not sources or any(
-                peer is not None
-                and set(source) == {"podSelector"}
-                and _selects(source["podSelector"], peer)
+                (
+                    peer is not None
+                    and set(source) == {"podSelector"}
+                    and _selects(source["podSelector"], peer)
+                )
+                or (
+                    namespace is not None
+                    and set(source) == {"namespaceSelector"}
+                    and _selects(source["namespaceSelector"], namespace)
+                )
                 for source in sources
             )
             if not admits:
@@ -401,6 +412,46 @@ def test_clients_reach_only_the_invoker_and_the_gateway(overlay: str) -> None:
             "executor": set(),
             "router": set(),
         }
+
+
+@pytest.mark.parametrize("overlay", WORKLOAD_OVERLAYS)
+def test_prometheus_reaches_every_pods_metrics_port_and_clients_do_not(
+    overlay: str,
+) -> None:
+    objects = render(overlay)
+    prometheus = {"app.kubernetes.io/name": "prometheus"}
+    monitoring = {"kubernetes.io/metadata.name": "monitoring"}
+    for workload in workloads(objects):
+        metrics = _port(container(workload), "http-metrics")
+        allowed = _allowed_ports(objects, workload, prometheus, monitoring)
+        # What any client may reach (the API), and the metrics port.
+        assert allowed == _allowed_ports(objects, workload, None) | {metrics}
+        # Clients from elsewhere do not reach it.
+        assert metrics not in _allowed_ports(objects, workload, None)
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("overlay", "workload"), WORKLOADS, ids=IDS)
+def test_every_pod_serves_metrics_on_the_port_its_annotations_and_services_name(
+    overlay: str, workload: dict[str, Any]
+) -> None:
+    objects = render(overlay)
+    image = {k: v for k, v in read_dockerfile().env({}).items() if k.startswith(config.ENV_PREFIX)}
+    settings = config.Settings.load(environ={**image, **container_env(objects, workload, SECRETS)})
+    port = _port(container(workload), "http-metrics")
+    assert settings.metrics_listen == f"0.0.0.0:{port}"  # every interface: scraped from outside
+    annotations = workload["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port),
+        "prometheus.io/path": "/metrics",
+    }
+    [service] = [s for s in find(objects, "Service") if workload in _selected(objects, s)]
+    assert {"name": "http-metrics", "port": port, "targetPort": "http-metrics"}.items() <= (
+        next(p for p in service["spec"]["ports"] if p["name"] == "http-metrics").items()
+    )
 
 
 # --- KEDA -------------------------------------------------------------------------------------

@@ -71,7 +71,9 @@ async def start_suite(aws_environment: dict[str, str], tmp_path: Path) -> AsyncI
     started: list[tuple[Suite, AsyncClient]] = []
 
     async def start(**overrides: Any) -> AwsRunning:
-        suite = Suite(test_settings(tmp_path / f"data-{len(started)}", **overrides))
+        # With metrics, for AwsRunning.metrics (DestinationDeliveryFailures, DeadLetterErrors).
+        settings = {"metrics_listen": "127.0.0.1:0", **overrides}
+        suite = Suite(test_settings(tmp_path / f"data-{len(started)}", **settings))
         await suite.start()
         client = AsyncClient(suite.address)
         started.append((suite, client))

@@ -25,6 +25,7 @@ _SAMPLES: dict[str, tuple[str, Any]] = {
     "data_dir": ("/srv/eventinvoke", Path("/srv/eventinvoke")),
     "listen": ("127.0.0.2:7000", "127.0.0.2:7000"),
     "http_listen": ("[::1]:7001", "[::1]:7001"),
+    "metrics_listen": ("0.0.0.0:9090", "0.0.0.0:9090"),
     "region": ("eu-west-1", "eu-west-1"),
     "account": ("123456789012", "123456789012"),
     "invoker_endpoint": ("dns:///invoker:50051", "dns:///invoker:50051"),
@@ -174,6 +175,7 @@ def test_an_unknown_toml_key_is_refused_with_a_suggestion(tmp_path: Path) -> Non
         ("EVENTINVOKE_LOG_LEVEL", "loud", "'loud' is not one of debug, info, warning, error"),
         ("EVENTINVOKE_ACCOUNT", "42", "'42' is not a 12-digit account id"),
         ("EVENTINVOKE_LISTEN", "50051", "'50051' is not an address of the form host:port"),
+        ("EVENTINVOKE_METRICS_LISTEN", "9090", "'9090' is not an address of the form host:port"),
         ("EVENTINVOKE_DESTINATIONS", "{sqs}", "'{sqs}' is not a JSON object"),
         (
             "EVENTINVOKE_BACKEND",

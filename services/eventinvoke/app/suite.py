@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import grpc
 import structlog
@@ -60,6 +61,9 @@ from eventinvoke.v1 import (
     router_service_pb2,
     router_service_pb2_grpc,
 )
+
+if TYPE_CHECKING:
+    from eventinvoke.server.metrics import Metrics, MetricsServer
 
 log = structlog.get_logger("eventinvoke.app")
 
@@ -112,6 +116,9 @@ class Suite:
         self._destinations: Destinations | None = None
         self._tls: ServerTls | None = None
         self._verifier: Verifier | None = None
+        # None with metrics off: the services then count nothing.
+        self.metrics: Metrics | None = None
+        self.metrics_server: MetricsServer | None = None
 
     @property
     def address(self) -> str:
@@ -124,6 +131,12 @@ class Suite:
         check_free(settings.listen)
         if "gateway" in self.roles:
             check_free(settings.http_listen, "HTTP")
+        if settings.metrics_listen:
+            check_free(settings.metrics_listen, "metrics")
+            # Imported only when on: off, prometheus-client is not even loaded.
+            from eventinvoke.server.metrics import Metrics
+
+            self.metrics = Metrics(importlib.metadata.version("eventinvoke"), self.roles)
         keeps_data = set(self.roles) != {"gateway"}  # a gateway alone keeps no data
         if keeps_data:  # an unreachable database stops the start before anything runs
             _private_directory(settings.data_dir)
@@ -155,6 +168,7 @@ class Suite:
         partition = Partition(settings.region, settings.account)
         if self.backend is None:
             self._start_gateway()
+            self._start_metrics()
             await self.server.start()
             return
         store = self._store = CachedStore(self.backend.store)
@@ -169,6 +183,7 @@ class Suite:
             self._start_router(partition)
         if "gateway" in self.roles:
             self._start_gateway()
+        self._start_metrics()
         await self.server.start()
         log.info(
             "suite_started",
@@ -192,6 +207,7 @@ class Suite:
                 per_function=self.settings.max_queued_events_per_function,
                 total=self.settings.max_queued_events,
             ),
+            metrics=self.metrics,
         )
         self.server.services.append(
             Service(
@@ -253,6 +269,8 @@ class Suite:
         assert self._sandboxes is not None
         settings = self.settings
         pool = self._sandboxes
+        if self.metrics is not None:
+            pool = self.metrics.sandboxes(pool)
         assert self._code_root is not None
         code = CodeCache(store, self._code_root)
         self.server.services.append(
@@ -278,6 +296,7 @@ class Suite:
             ),
             self.backend.slots,
             self._executor_doorbell,
+            self.metrics,
         )
         self.server.workers.append(self.worker)
 
@@ -308,6 +327,7 @@ class Suite:
                 lease_seconds=settings.lease_margin,
             ),
             self._router_doorbell,
+            self.metrics,
         )
         # First in the list: workers stop in reverse, so the Router drains after the executor.
         self.server.workers.insert(0, self.delivery)
@@ -323,6 +343,20 @@ class Suite:
         self.gateway = Gateway(self.settings.http_listen, client, self._verifier, ssl_context)
         # Last in the list: workers stop in reverse, so HTTP stops taking requests first.
         self.server.workers.append(self.gateway)
+
+    def _start_metrics(self) -> None:
+        """``/metrics``: first of the workers, so it is last to stop and a draining process is
+        still seen. The backend's shared figures come from the processes with the Invoker."""
+        assert self.server is not None
+        if self.metrics is None:
+            return
+        from eventinvoke.server.metrics import MetricsServer
+
+        figures = None
+        if self.backend is not None and "invoker" in self.roles:
+            figures = self.metrics.backend_figures(self.backend.queue, self.backend.outbox)
+        self.metrics_server = MetricsServer(self.settings.metrics_listen, self.metrics, figures)
+        self.server.workers.insert(0, self.metrics_server)
 
     def _load_destinations(self, partition: Partition) -> Destinations:
         """The adapters, loaded once per process (hook calls, no I/O): the Invoker asks them
@@ -347,7 +381,11 @@ class Suite:
         assert self._functions is not None
         direct = LocalFunctionRoutes(self._load_destinations(partition), self._functions)
         return Handoff(
-            backend, self._router_doorbell, direct, on_enqueued=self._executor_doorbell.set
+            backend,
+            self._router_doorbell,
+            direct,
+            on_enqueued=self._executor_doorbell.set,
+            metrics=self.metrics,
         )
 
     def _function_changed(self, name: str) -> None:

@@ -249,6 +249,9 @@ class Outbox(Protocol):
     async def pending(self) -> int:
         """Deliveries not yet made (not counting failed ones)."""
 
+    async def failed_count(self) -> int:
+        """Records in the failed-delivery store."""
+
 
 class ConcurrencySlots(Protocol):
     """Reserved concurrency, counted across every executor sharing the backend.

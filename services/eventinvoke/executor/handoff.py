@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from eventinvoke.backends.base import Backend
 from eventinvoke.core.model import ExecutionRecord, QueuedEvent, deliveries_for
+
+if TYPE_CHECKING:
+    from eventinvoke.server.metrics import Metrics
 
 
 class DirectRoutes(Protocol):
@@ -36,6 +39,7 @@ class Handoff:
     router_doorbell: asyncio.Event
     direct: DirectRoutes | None = None
     on_enqueued: Callable[[], None] = lambda: None
+    metrics: Metrics | None = None
 
     async def settle(
         self,
@@ -60,4 +64,7 @@ class Handoff:
             self.router_doorbell.set()
         if settled and events:
             self.on_enqueued()
+            if self.metrics is not None:
+                for event in events:
+                    self.metrics.received(event.function_name)
         return settled

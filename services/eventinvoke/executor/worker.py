@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -44,6 +44,9 @@ from eventinvoke.executor.records import (
 )
 from eventinvoke.executor.sandbox import Invocation, Sandboxes, Throttled
 
+if TYPE_CHECKING:
+    from eventinvoke.server.metrics import Metrics
+
 log = structlog.get_logger("eventinvoke.executor")
 
 # AWS: exponential backoff from 1 s, capped at 5 min (docs/aws-behaviour.md §3.3).
@@ -72,6 +75,7 @@ class AsyncWorker:
         settings: WorkerSettings,
         slots: ConcurrencySlots,
         doorbell: asyncio.Event | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.queue = queue
         self.slots = slots
@@ -82,8 +86,7 @@ class AsyncWorker:
         self.policy = policy
         self.settings = settings
         self.owner = f"executor-{uuid.uuid4()}"
-        # AWS's metric names: invocations stopped by recursive loop detection.
-        self.metrics: Counter[str] = Counter()
+        self.metrics = metrics
         # Settles that left their slot, by event id. Their events stay leased until the settle
         # commits; one leased again meanwhile (its lease ran out) is not run a second time.
         self._settling: dict[int, asyncio.Task[None]] = {}
@@ -170,7 +173,6 @@ class AsyncWorker:
         config = await self.store.get_event_invoke_config(event.function_name, event.qualifier)
         if await self._loop_stopped(event):
             # Not run: straight to OnFailure and the DLQ, as AWS does (docs/aws-behaviour.md §7).
-            self.metrics["RecursiveInvocationsDropped"] += 1
             await self._settle(event, function, config, RECURSIVE_INVOCATION, event.attempts, None)
             return
         if self.policy.expired(event.enqueued_at, self.queue.now(), config):
@@ -211,6 +213,8 @@ class AsyncWorker:
             invoked_arn = (
                 function.arn if event.qualifier == LATEST else f"{function.arn}:{event.qualifier}"
             )
+            if self.metrics is not None:
+                self.metrics.dequeued(function.name, self.queue.now() - event.enqueued_at)
             outcome = await self.pool.run(
                 function, code_dir, Invocation(event.request_id, event.payload, invoked_arn)
             )
@@ -282,6 +286,8 @@ class AsyncWorker:
         2 s, 4 s ... up to 5 min (docs/aws-behaviour.md §3.3), or expire when the next try would
         be too late."""
         assert event.event_id is not None
+        if self.metrics is not None:
+            self.metrics.throttled(function.name)
         now = self.queue.now()
         decision = self.policy.after_throttle(
             throttles=event.throttles, enqueued_at=event.enqueued_at, now=now, config=config
@@ -347,6 +353,8 @@ class AsyncWorker:
         except Exception as error:
             await self._system_error(event, error)
             return
+        if settled and self.metrics is not None:
+            self.metrics.settled(event.function_name, record.condition)
         log.info(
             "event_settled" if settled else "event_lease_lost",
             condition=record.condition,

@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
 
@@ -18,12 +18,16 @@ from eventinvoke.core.errors import (
     InvalidRequestContentException,
     LambdaError,
     RequestEntityTooLargeException,
+    TooManyRequestsException,
     ValidationException,
     rate_exceeded,
 )
 from eventinvoke.core.model import Invocation, Lineage, QueuedEvent
 from eventinvoke.invoker.admission import Admission
 from eventinvoke.invoker.functions import Functions
+
+if TYPE_CHECKING:
+    from eventinvoke.server.metrics import Metrics
 
 EVENT = "Event"
 REQUEST_RESPONSE = "RequestResponse"
@@ -70,12 +74,14 @@ class Invocations:
         executor: SyncExecutor,
         on_enqueued: Callable[[], None] = lambda: None,
         admission: Admission | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.functions = functions
         self.queue = queue
         self.executor = executor
         self.on_enqueued = on_enqueued  # wakes an in-process executor at once
         self.admission = admission or Admission(queue)  # no bounds unless given
+        self.metrics = metrics
 
     async def invoke(
         self,
@@ -98,26 +104,33 @@ class Invocations:
         request_id = request_id or new_request_id()
         if invocation_type == DRY_RUN:
             return InvokeResult(status_code=204, request_id=request_id)
-        if invocation_type == EVENT:
-            await self.admission.admit(function.name)
-            await self.queue.enqueue(_queued(request_id, function.name, ref, payload, lineage))
-            self.on_enqueued()
-            return InvokeResult(status_code=202, request_id=request_id)
-        if function.reserved_concurrent_executions == 0:
-            # Never runs: 429 at once. Event invokes are accepted above and the executor
-            # sends them straight to OnFailure / the DLQ (docs/aws-behaviour.md §1.4, §3.5).
-            raise rate_exceeded(RESERVED_CONCURRENCY_EXCEEDED)
-        result = await self.executor.execute(
-            function.name,
-            function.version,  # resolved once, here
-            Invocation(
-                request_id,
-                payload,
-                self.functions.partition.function_arn(function.name, ref.qualifier),
-                client_context,
-                tail_log,
-            ),
-        )
+        try:
+            if invocation_type == EVENT:
+                await self.admission.admit(function.name)
+                await self.queue.enqueue(_queued(request_id, function.name, ref, payload, lineage))
+                self.on_enqueued()
+                if self.metrics is not None:
+                    self.metrics.received(function.name)
+                return InvokeResult(status_code=202, request_id=request_id)
+            if function.reserved_concurrent_executions == 0:
+                # Never runs: 429 at once. Event invokes are accepted above and the executor
+                # sends them straight to OnFailure / the DLQ (docs/aws-behaviour.md §1.4, §3.5).
+                raise rate_exceeded(RESERVED_CONCURRENCY_EXCEEDED)
+            result = await self.executor.execute(
+                function.name,
+                function.version,  # resolved once, here
+                Invocation(
+                    request_id,
+                    payload,
+                    self.functions.partition.function_arn(function.name, ref.qualifier),
+                    client_context,
+                    tail_log,
+                ),
+            )
+        except TooManyRequestsException:  # here, from an admission bound, or the executor's
+            if self.metrics is not None:
+                self.metrics.throttled(function.name)
+            raise
         return InvokeResult(
             status_code=200,
             request_id=request_id,
@@ -145,8 +158,14 @@ class Invocations:
                     invocation.payload,
                     invocation.qualifier,
                 )
-                await self.admission.admit(event.function_name)
             except LambdaError as error:
+                outcomes.append(error)
+                continue
+            try:
+                await self.admission.admit(event.function_name)
+            except TooManyRequestsException as error:
+                if self.metrics is not None:
+                    self.metrics.throttled(event.function_name)
                 outcomes.append(error)
                 continue
             events.append(event)
@@ -154,6 +173,9 @@ class Invocations:
         if events:
             await self.queue.enqueue(*events)
             self.on_enqueued()
+            if self.metrics is not None:
+                for event in events:
+                    self.metrics.received(event.function_name)
         return outcomes
 
 

@@ -7,8 +7,8 @@ import asyncio
 import random
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -17,6 +17,9 @@ from eventinvoke.core.leasing import LeaseLoop
 from eventinvoke.core.model import DEAD_LETTER, NO_DESTINATION, Delivery
 from eventinvoke.router.plugin import PermanentDeliveryError, RetryableDeliveryError
 from eventinvoke.router.registry import Destinations
+
+if TYPE_CHECKING:
+    from eventinvoke.server.metrics import Metrics
 
 log = structlog.get_logger("eventinvoke.router")
 
@@ -40,13 +43,13 @@ class DeliveryWorker:
         destinations: Destinations,
         settings: DeliverySettings,
         doorbell: asyncio.Event | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.outbox = outbox
         self.destinations = destinations
         self.settings = settings
         self.owner = f"router-{uuid.uuid4()}"
-        # AWS's metric names: record deliveries and dead-letter deliveries that failed for good.
-        self.metrics: Counter[str] = Counter()
+        self.metrics = metrics
         self.loop: LeaseLoop[Delivery] = LeaseLoop(
             "router-delivery",
             lease=lambda limit: self.outbox.lease(self.owner, limit, settings.lease_seconds),
@@ -122,11 +125,15 @@ class DeliveryWorker:
         return random.uniform(0, ceiling) * self.settings.time_scale
 
     async def _give_up(self, delivery: Delivery, attempts: int, reason: str) -> None:
-        metric = (
-            "DeadLetterErrors" if delivery.kind == DEAD_LETTER else "DestinationDeliveryFailures"
-        )
-        self.metrics[metric] += 1
         if await self.outbox.fail(delivery.delivery_id, delivery.lease_epoch, attempts, reason):
+            if self.metrics is not None:
+                self.metrics.delivery_failed(delivery.record.function_arn, delivery.kind)
+            # AWS's name for what failed: a record's delivery, or a dead letter.
+            metric = (
+                "DeadLetterErrors"
+                if delivery.kind == DEAD_LETTER
+                else "DestinationDeliveryFailures"
+            )
             log.error("delivery_failed", metric=metric, attempts=attempts, reason=reason)
         else:
             log.warning("delivery_lease_lost", attempts=attempts, reason=reason)

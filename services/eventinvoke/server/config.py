@@ -54,6 +54,7 @@ _ADDRESS = r"(?:[^\s:,]*:\d{1,5}|\[[0-9a-fA-F:.]+\]:\d{1,5})"  # host:port, [v6]
 # A peer: host:port, a DNS name whose addresses are its replicas, or a list of replicas.
 _PEER = rf"(|{_ADDRESS}|dns:///?{_ADDRESS}|ipv4:{_ADDRESS}(,{_ADDRESS})*)"
 _BACKEND = r"(|postgres(ql)?://\S+)"
+_OPTIONAL_ADDRESS = rf"(|{_ADDRESS})"
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,13 @@ class Settings:
         "127.0.0.1:9001",
         "the Lambda REST API gateway's HTTP address (`up`, `serve gateway`)",
         pattern=_ADDRESS,
+    )
+    metrics_listen: str = setting(
+        "",
+        "serve Prometheus metrics at `http://host:port/metrics` (docs/deploy.md lists them): "
+        "plain HTTP with no authentication, for the scraper alone to reach; empty: no metrics, "
+        "at no cost",
+        pattern=_OPTIONAL_ADDRESS,
     )
     max_connection_age: float = setting(
         300.0,
@@ -495,6 +503,7 @@ def _check(spec: dataclasses.Field[Any], value: Any, source: str) -> None:
 
 _PATTERN_HELP = {
     _ADDRESS: "is not an address of the form host:port",
+    _OPTIONAL_ADDRESS: "is not an address of the form host:port",
     _PEER: "is not an address of the form host:port, dns:///host:port or ipv4:host:port,...",
     r"\d{12}": "is not a 12-digit account id",
     _BACKEND: "is not a PostgreSQL URL (postgresql://user:password@host:port/database)",
@@ -542,9 +551,14 @@ def reference_table() -> str:
 
 def rewrite_readme(path: Path) -> bool:
     """Put the current table between the README's markers; True when the file changed."""
+    return rewrite_table(path, TABLE_START, TABLE_END, reference_table())
+
+
+def rewrite_table(path: Path, start_marker: str, end_marker: str, table: str) -> bool:
+    """Put ``table`` between the two markers of a Markdown file; True when the file changed."""
     text = path.read_text()
-    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
-    updated = f"{text[:start]}\n{reference_table()}\n{text[end:]}"
+    start, end = text.index(start_marker) + len(start_marker), text.index(end_marker)
+    updated = f"{text[:start]}\n{table}\n{text[end:]}"
     if updated != text:
         path.write_text(updated)
     return updated != text

@@ -129,6 +129,11 @@ class PostgresOutbox:
             lambda c: c.fetchval("SELECT count(*) FROM deliveries")
         )
 
+    async def failed_count(self) -> int:
+        return await self._database.run(  # type: ignore[no-any-return]
+            lambda c: c.fetchval("SELECT count(*) FROM failed_deliveries")
+        )
+
 
 _add = inserting(INSERT_DELIVERIES, delivery_columns)
 

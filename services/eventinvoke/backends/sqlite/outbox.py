@@ -143,6 +143,13 @@ class SqliteOutbox:
 
         return await self._database.read(count)
 
+    async def failed_count(self) -> int:
+        def count(connection: sqlite3.Connection) -> int:
+            query = "SELECT COUNT(*) FROM failed_deliveries"
+            return int(connection.execute(query).fetchone()[0])
+
+        return await self._database.read(count)
+
 
 def insert_deliveries(connection: sqlite3.Connection, deliveries: list[Delivery]) -> None:
     now = time.time()
