@@ -170,6 +170,25 @@ CREATE TABLE recursion_configs (
     recursive_loop text NOT NULL
 );
 """,
+    # GetInvocation: each event's attempts so far (a JSON array); settled invocations, one row
+    # per settle, forgotten oldest first (lowest seq) past the retention or the count kept; and
+    # failed deliveries looked up by id.
+    5: """
+ALTER TABLE events ADD COLUMN attempt_log text;
+CREATE TABLE invocations (
+    seq bigserial PRIMARY KEY,
+    request_id text NOT NULL,
+    function_name text NOT NULL,
+    qualifier text NOT NULL,
+    condition text NOT NULL,
+    enqueued_at double precision NOT NULL,
+    attempts text NOT NULL,
+    handovers text NOT NULL,
+    settled_at double precision NOT NULL
+);
+CREATE INDEX invocations_request ON invocations (request_id);
+CREATE INDEX IF NOT EXISTS failed_deliveries_delivery ON failed_deliveries (delivery_id);
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
