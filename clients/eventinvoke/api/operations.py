@@ -186,6 +186,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("Execute", "Executor/Execute", SERVICE, aws=False, cli=False, client=False),
     Operation("Route", "Router/Route", SERVICE, aws=False, cli=False, client=False),
     Operation("ListFailedDeliveries", "Router/ListFailedDeliveries", SERVICE, aws=False, args=()),
+    Operation("GetInvocation", "Invoker/GetInvocation", INVOKE, aws=False, args=("RequestId",)),
 )
 
 BY_NAME = {operation.name: operation for operation in OPERATIONS}
