@@ -3,6 +3,7 @@
 //   const { InvokerClient } = require("./index.js");
 //   const client = new InvokerClient("127.0.0.1:50051");
 //   const response = await client.invoke({ function_name: "f", invocation_type: "INVOCATION_TYPE_EVENT" });
+//   const what = await client.getInvocation({ request_id: response.request_id }); // status, attempts
 //
 // Every RPC of eventinvoke.v1.Invoker is a method (lowerCamelCase) that takes and returns plain
 // objects with the proto's field names; bytes are Buffers, enums their names. A failed call
