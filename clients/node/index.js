@@ -6,6 +6,7 @@
 //   const router = new RouterClient("127.0.0.1:50051"); // the failed-delivery store
 //   const { failed_deliveries } = await router.listFailedDeliveries({ function_name: "f" });
 //   await router.redriveFailedDeliveries({ delivery_id: failed_deliveries[0].delivery_id });
+//   const what = await client.getInvocation({ request_id: response.request_id }); // status, attempts
 //
 // Every RPC of eventinvoke.v1.Invoker (eventinvoke.v1.Router) is a method (lowerCamelCase) that
 // takes and returns plain objects with the proto's field names; bytes are Buffers, enums their

@@ -1,4 +1,4 @@
-"""Data directories written by earlier releases (schema versions 1 to 3) open and are migrated."""
+"""Data directories written by earlier releases (schema versions 1 to 4) open and are migrated."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from eventinvoke.backends.sqlite import DATABASE_FILE, SqliteBackend
 from eventinvoke.backends.sqlite.schema import SCHEMA_VERSION
-from eventinvoke.core.model import Alias, LastAttempt
+from eventinvoke.core.model import Alias, LastAttempt, SettledInvocation
 
 # Version 4's tables, as that release created them (frozen: today's schema moves on).
 V4_TABLES = """
@@ -199,7 +199,7 @@ async def test_version_1_data_dir_opens_and_migrates(tmp_path: Path) -> None:
     finally:
         await backend.close()
     connection = sqlite3.connect(data_dir / DATABASE_FILE)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     connection.close()
     # Opening again (already current) changes nothing.
     backend = await SqliteBackend.open(data_dir)
@@ -333,9 +333,13 @@ async def test_version_4_data_dir_gets_lease_epochs_and_slots(tmp_path: Path) ->
     backend = await SqliteBackend.open(data_dir)
     try:
         [event] = await backend.queue.lease("owner", 10, 30)
-        assert (event.request_id, event.lease_epoch) == ("rid", 1)
+        assert (event.request_id, event.lease_epoch, event.history) == ("rid", 1, ())
         assert await backend.slots.acquire("fn", 1, "holder", 30)
         assert not await backend.slots.acquire("fn", 1, "another", 30)
-        assert await backend.queue.ack(event.event_id or 0, event.lease_epoch)
+        # Version 7: the event settles into the invocation log GetInvocation reads.
+        settled = SettledInvocation("rid", "fn", "$LATEST", "Success", event.enqueued_at)
+        assert await backend.settle(event.event_id or 0, event.lease_epoch, [], (), settled)
+        found = await backend.invocations.get("rid")
+        assert found is not None and found[0].condition == "Success"
     finally:
         await backend.close()

@@ -193,6 +193,69 @@ def test_node_client_raises_aws_errors(suite_in_thread: str, tmp_path: Path) -> 
             client.get_function_event_invoke_config("refused")
 
 
+# Asks GetInvocation for argv[3] at argv[2] with the client of index.js (argv[1]) until it
+# settles; prints the answer (Timestamps as ISO strings), or the error's name and message.
+GET_INVOCATION = """
+const { InvokerClient } = require(process.argv[1]);
+const [address, requestId] = process.argv.slice(2);
+const client = new InvokerClient(address);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const iso = (key, value) =>
+  value && value.seconds !== undefined ? new Date(value.seconds * 1000).toISOString() : value;
+(async () => {
+  for (;;) {
+    const answer = await client.getInvocation({ request_id: requestId });
+    if (answer.status === "SUCCEEDED" || answer.status === "FAILED") {
+      console.log(JSON.stringify(answer, iso));
+      return;
+    }
+    await sleep(50);
+  }
+})()
+  .catch((error) => {
+    console.error(`${error.code} ${error.httpStatus}: ${error.message}`);
+    process.exitCode = 1;
+  })
+  .finally(() => client.close());
+"""
+
+
+def test_node_client_asks_what_became_of_an_invocation(
+    suite_in_thread: str, tmp_path: Path
+) -> None:
+    _node_packages()
+    index = str(NODE_CLIENT / "index.js")
+    with Client(suite_in_thread) as client:
+        client.create_function(
+            function_name="echo",
+            runtime="python3.11",
+            handler="index.handler",
+            zip_file=zip_dir(FUNCTIONS / "echo"),
+        )
+        invoked = client.invoke(function_name="echo", invocation_type="Event", payload=b"{}")
+    request_id = invoked["ResponseMetadata"]["RequestId"]
+
+    found = _run_node("-e", GET_INVOCATION, index, suite_in_thread, request_id, env=_env(tmp_path))
+    unknown = _run_node("-e", GET_INVOCATION, index, suite_in_thread, "nope", env=_env(tmp_path))
+
+    assert found.returncode == 0, found.stderr
+    answer = json.loads(found.stdout)
+    assert (answer["request_id"], answer["status"], answer["condition"]) == (
+        request_id,
+        "SUCCEEDED",
+        "Success",
+    )
+    assert answer["function_arn"] == f"{ARN}:echo:$LATEST"
+    [attempt] = answer["attempts"]
+    assert attempt["outcome"] == "SUCCEEDED" and attempt["start_time"] <= attempt["end_time"]
+    assert "deliveries" not in answer  # none: an empty list is left out (defaults: false)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == (
+        "ResourceNotFoundException 404: Invocation not found: nope. Event invocations are found "
+        "while queued and for 86400 s after they settle."
+    )
+
+
 # --- a suite with credentials configured ------------------------------------------------------
 
 

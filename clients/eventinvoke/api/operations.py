@@ -200,6 +200,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "RedriveFailedDeliveries", "Router/RedriveFailedDeliveries", ADMIN, aws=False, args=()
     ),
     Operation("PurgeFailedDeliveries", "Router/PurgeFailedDeliveries", ADMIN, aws=False, args=()),
+    Operation("GetInvocation", "Invoker/GetInvocation", INVOKE, aws=False, args=("RequestId",)),
 )
 
 BY_NAME = {operation.name: operation for operation in OPERATIONS}

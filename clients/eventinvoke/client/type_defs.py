@@ -23,6 +23,49 @@ class InvocationResponse(TypedDict):
     ResponseMetadata: ResponseMetadata
 
 
+class InvocationAttempt(TypedDict):
+    # "SUCCEEDED" or "FAILED".
+    Outcome: str
+    StartTime: NotRequired[str]
+    EndTime: NotRequired[str]
+    # When it failed: "Unhandled" or "Handled", the error's errorType and errorMessage's start.
+    FunctionError: NotRequired[str]
+    ErrorType: NotRequired[str]
+    ErrorMessage: NotRequired[str]
+
+
+class InvocationDeliveryDestination(TypedDict):
+    Target: str
+    # "OnSuccess", "OnFailure" or "DeadLetter".
+    Kind: str
+
+
+class InvocationDelivery(TypedDict):
+    Destination: InvocationDeliveryDestination
+    # "PENDING", "DELIVERED" or "FAILED".
+    Status: str
+    # The outbox's (or the failed-delivery store's) id; absent for a record queued at once as
+    # an event of a function of this suite, whose RequestId is given instead.
+    DeliveryId: NotRequired[str]
+    RequestId: NotRequired[str]
+    Attempts: NotRequired[int]
+    Reason: NotRequired[str]
+
+
+class GetInvocationResponse(TypedDict):
+    RequestId: str
+    FunctionArn: str
+    # "QUEUED", "RUNNING", "RETRY_SCHEDULED", "SUCCEEDED" or "FAILED".
+    Status: str
+    # Once settled: the record's condition (Success, RetriesExhausted, EventAgeExceeded ...).
+    Condition: NotRequired[str]
+    EnqueueTime: NotRequired[str]
+    NextAttemptTime: NotRequired[str]
+    EndTime: NotRequired[str]
+    Attempts: list[InvocationAttempt]
+    Deliveries: list[InvocationDelivery]
+
+
 class Environment(TypedDict, total=False):
     Variables: dict[str, str]
 

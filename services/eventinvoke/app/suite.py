@@ -38,6 +38,7 @@ from eventinvoke.gateway import Gateway
 from eventinvoke.invoker.admission import Admission
 from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
 from eventinvoke.invoker.functions import Functions
+from eventinvoke.invoker.history import HistorySweeper, InvocationHistory
 from eventinvoke.invoker.invocations import Invocations
 from eventinvoke.invoker.servicer import InvokerServicer
 from eventinvoke.router.delivery import DeliverySettings, DeliveryWorker
@@ -217,8 +218,21 @@ class Suite:
                     # Destinations an adapter claims pass configuration-time validation.
                     EventInvokeConfigs(store, partition, self._load_destinations(partition)),
                     self._invocations,
+                    InvocationHistory(
+                        self.backend.queue,
+                        self.backend.invocations,
+                        self.settings.invocation_retention,
+                    ),
                 ),
                 invoker_service_pb2_grpc.add_InvokerServicer_to_server,
+            )
+        )
+        # Every Invoker sweeps the log it reads (replicas' sweeps overlap harmlessly).
+        self.server.workers.append(
+            HistorySweeper(
+                self.backend.invocations,
+                self.settings.invocation_retention,
+                self.settings.max_retained_invocations,
             )
         )
 

@@ -13,13 +13,16 @@ from eventinvoke.core.model import (
     EVERY_FAILURE,
     LATEST,
     Alias,
+    Attempt,
     Delivery,
+    DeliveryState,
     EventInvokeConfig,
     FailedDelivery,
     FailureFilter,
     FunctionConfig,
     LastAttempt,
     QueuedEvent,
+    SettledInvocation,
     is_version_number,
 )
 
@@ -186,16 +189,22 @@ class EventQueue(Protocol):
         visible_at: float,
         throttles: int = 0,
         last_attempt: LastAttempt | None = None,
+        history: Sequence[Attempt] | None = None,
     ) -> bool:
         """Release the lease, record the attempts made, make the event visible again at
         ``visible_at`` (by ``now()``'s clock). False when the lease was lost.
 
         ``throttles`` counts throttled tries since the last execution (0 after an execution),
         so the throttle backoff can double from 1 s (docs/aws-behaviour.md §3.3). ``last_attempt``,
-        when given, replaces the stored response of the latest execution; None keeps it."""
+        when given, replaces the stored response of the latest execution, and ``history`` the
+        executions made so far (the event's ``history`` when leased next); None keeps them."""
 
     async def ack(self, event_id: int, epoch: int) -> bool:
         """The event is settled: remove it. False when the lease was lost."""
+
+    async def find(self, request_id: str) -> QueuedEvent | None:
+        """The queued event of a request id (None when not queued), with ``lease_expires`` set
+        while a lease holds it (also one that has expired) and ``visible_at`` its next try."""
 
     async def depth(self) -> int: ...
 
@@ -274,6 +283,21 @@ class ConcurrencySlots(Protocol):
         a throttle backoff becomes visible at once: the slot is its to take."""
 
 
+class InvocationLog(Protocol):
+    """Settled invocations, remembered for GetInvocation: one row each, stored by
+    ``Backend.settle`` with the ack, kept until ``sweep`` forgets it."""
+
+    async def get(self, request_id: str) -> tuple[SettledInvocation, list[DeliveryState]] | None:
+        """The invocation settled under this request id (the latest, if several were), and how
+        each of its handovers stands now, read at one moment: PENDING while the delivery is in
+        the outbox, FAILED while it is in the failed-delivery store, else DELIVERED. None when
+        none is remembered."""
+
+    async def sweep(self, retention: float, keep: int, limit: int) -> int:
+        """Forget invocations settled more than ``retention`` seconds ago, and all but the
+        ``keep`` settled last; at most ``limit`` in one call. Returns how many were forgotten."""
+
+
 class Backend(Protocol):
     """One backend: its parts, opened and closed together."""
 
@@ -289,15 +313,20 @@ class Backend(Protocol):
     @property
     def slots(self) -> ConcurrencySlots: ...
 
+    @property
+    def invocations(self) -> InvocationLog: ...
+
     async def settle(
         self,
         event_id: int,
         epoch: int,
         deliveries: list[Delivery],
         events: Sequence[QueuedEvent] = (),
+        invocation: SettledInvocation | None = None,
     ) -> bool:
-        """Hand an event's deliveries to the outbox, queue ``events``, and ack the event,
-        atomically, under the event's lease: False, changing nothing, when the lease was lost.
+        """Hand an event's deliveries to the outbox, queue ``events``, remember ``invocation``
+        (stamped with the backend's clock) and ack the event, atomically, under the event's
+        lease: False, changing nothing, when the lease was lost.
 
         Used by every executor whose Router shares this backend: no window in which a crash
         could deliver a record twice. ``events`` are records bound for functions of this suite,

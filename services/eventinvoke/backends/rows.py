@@ -9,22 +9,31 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
+
 from eventinvoke.core.model import (
+    DELIVERED,
+    FAILED,
     LATEST,
+    PENDING,
     Alias,
+    Attempt,
     Delivery,
+    DeliveryState,
     EventInvokeConfig,
     ExecutionRecord,
     FailedDelivery,
     FailureFilter,
     FunctionConfig,
+    Handover,
     LastAttempt,
     Lineage,
     QueuedEvent,
+    SettledInvocation,
 )
 
 FUNCTION_COLUMNS = (
@@ -47,8 +56,15 @@ DELIVERY_COLUMNS = f"delivery_id, target, kind, attempts, {RECORD_COLUMNS}"
 # A queued event's columns, as ``event_from`` reads them (a lease adds lease_epoch).
 EVENT_COLUMNS = (
     "event_id, request_id, function_name, qualifier, payload, enqueued_at, attempts, visible_at, "
-    "throttles, last_response, last_function_error, last_executed_version, chain_id, chain_depth"
+    "throttles, last_response, last_function_error, last_executed_version, chain_id, chain_depth, "
+    "attempt_log"
 )
+# A settled invocation's columns (``invocations``) as ``settled_values`` gives them, and with
+# ``settled_at`` (which the backend's clock stamps) as ``settled_from`` reads them.
+INVOCATION_COLUMNS = (
+    "request_id, function_name, qualifier, condition, enqueued_at, attempts, handovers"
+)
+SETTLED_COLUMNS = f"{INVOCATION_COLUMNS}, settled_at"
 # What makes two versions the same (PublishVersion returns the latest version instead of
 # publishing an identical one). The description is the version's own, given on publishing.
 PUBLISHED_FIELDS = (
@@ -241,6 +257,87 @@ def event_from(row: Row, lease_expires: float | None) -> QueuedEvent:
             executed_version=last_version,
         ),
         lineage=lineage_from(row),
+        history=attempts_from(row["attempt_log"]),
         lease_expires=lease_expires,
         lease_epoch=row["lease_epoch"],
     )
+
+
+# Attempts and handovers are kept as JSON arrays of their fields (a few per invocation, read
+# only by GetInvocation): no table of their own to write on every settle.
+
+
+def attempts_json(attempts: Iterable[Attempt]) -> str:
+    return orjson.dumps([_fields(attempt) for attempt in attempts]).decode()
+
+
+def attempts_from(text: str | None) -> tuple[Attempt, ...]:
+    return tuple(Attempt(**fields) for fields in orjson.loads(text)) if text else ()
+
+
+def handovers_json(handovers: Iterable[Handover]) -> str:
+    return orjson.dumps([_fields(handover) for handover in handovers]).decode()
+
+
+def _fields(value: Attempt | Handover) -> dict[str, Any]:
+    """A dataclass's fields, without those at their default (most of them, most of the time)."""
+    return {
+        f.name: getattr(value, f.name)
+        for f in dataclasses.fields(value)
+        if f.default is dataclasses.MISSING or getattr(value, f.name) != f.default
+    }
+
+
+def settled_values(invocation: SettledInvocation) -> tuple[Any, ...]:
+    """The row of a settled invocation, in the order of ``INVOCATION_COLUMNS``."""
+    return (
+        invocation.request_id,
+        invocation.function_name,
+        invocation.qualifier,
+        invocation.condition,
+        invocation.enqueued_at,
+        attempts_json(invocation.attempts),
+        handovers_json(invocation.handovers),
+    )
+
+
+def settled_from(row: Row) -> SettledInvocation:
+    return SettledInvocation(
+        request_id=row["request_id"],
+        function_name=row["function_name"],
+        qualifier=row["qualifier"],
+        condition=row["condition"],
+        enqueued_at=row["enqueued_at"],
+        attempts=attempts_from(row["attempts"]),
+        handovers=tuple(Handover(**fields) for fields in orjson.loads(row["handovers"])),
+        settled_at=row["settled_at"],
+    )
+
+
+# Where a settled invocation's deliveries are now, in one statement (so one moment: a delivery
+# moving between the outbox and the failed store is seen in one of them, never in neither).
+# ``{ids}`` matches a delivery id among theirs (``IN (?, ?)``, ``= ANY ($1)``), twice.
+DELIVERY_STATES = (
+    "SELECT delivery_id, attempts, NULL AS reason FROM deliveries WHERE delivery_id {ids} "
+    "UNION ALL SELECT delivery_id, attempts, reason FROM failed_deliveries "
+    "WHERE delivery_id {ids}"
+)
+
+
+def delivery_states(invocation: SettledInvocation, rows: Sequence[Row]) -> list[DeliveryState]:
+    """Each handover's state, from the rows DELIVERY_STATES found: in the outbox, PENDING; in
+    the failed-delivery store, FAILED; in neither, DELIVERED (as is an event queued)."""
+    found: dict[str, Row] = {}
+    for row in rows:
+        if row["reason"] is None or row["delivery_id"] not in found:  # the outbox's first
+            found[row["delivery_id"]] = row
+    states = []
+    for handover in invocation.handovers:
+        where = found.get(handover.delivery_id) if handover.delivery_id else None
+        if where is None:
+            states.append(DeliveryState(handover, DELIVERED))
+        elif where["reason"] is None:
+            states.append(DeliveryState(handover, PENDING, where["attempts"]))
+        else:
+            states.append(DeliveryState(handover, FAILED, where["attempts"], where["reason"]))
+    return states

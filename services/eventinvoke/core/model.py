@@ -19,6 +19,9 @@ ZERO_RESERVED_CONCURRENCY = "ZeroReservedConcurrency"
 # through was deleted while the event was queued. The record goes to the function's
 # unqualified OnFailure destination and its $LATEST dead-letter queue.
 QUALIFIER_NOT_FOUND = "QualifierNotFound"
+# This project's too: the function itself was deleted while the event was queued. No record is
+# made (there is nowhere left to send it); GetInvocation shows the condition.
+FUNCTION_DELETED = "FunctionDeleted"
 # Recursive loop detection stopped the invocation (docs/aws-behaviour.md §7). AWS documents no
 # condition for it: this is the name of the error its synchronous path answers with.
 RECURSIVE_INVOCATION = "RecursiveInvocationException"
@@ -152,6 +155,18 @@ class LastAttempt:
     executed_version: str
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One execution of a queued event, as GetInvocation shows it: when it ran (the backend's
+    clock) and, when it failed, the function's error."""
+
+    started_at: float
+    ended_at: float
+    function_error: str | None = None  # "Unhandled" or "Handled"; None: it succeeded
+    error_type: str = ""
+    error_message: str = ""  # the start of it, as a log line carries it
+
+
 @dataclass
 class QueuedEvent:
     """An accepted asynchronous invocation, as the queue holds it."""
@@ -168,6 +183,7 @@ class QueuedEvent:
     last_attempt: LastAttempt | None = None
     # None: the first invocation of its chain (a client's invoke).
     lineage: Lineage | None = None
+    history: tuple[Attempt, ...] = ()  # the executions so far, kept for GetInvocation
     # Lease state, not the event's: when the lease it was leased with ends (epoch seconds, the
     # queue's clock), and that lease's epoch, the fencing token every later write carries.
     lease_expires: float | None = field(default=None, compare=False)
@@ -333,3 +349,49 @@ class FailureFilter:
 
 
 EVERY_FAILURE = FailureFilter()
+
+# What GetInvocation answers an invocation's status is, and each of its deliveries'.
+QUEUED = "QUEUED"
+RUNNING = "RUNNING"
+RETRY_SCHEDULED = "RETRY_SCHEDULED"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+PENDING = "PENDING"
+DELIVERED = "DELIVERED"
+
+
+@dataclass(frozen=True)
+class Handover:
+    """Where a settled invocation's record went: a delivery in the Router's outbox, or an
+    event queued for a function of this suite (which is delivered as soon as it is queued)."""
+
+    target: str
+    kind: str  # ON_SUCCESS, ON_FAILURE or DEAD_LETTER
+    delivery_id: str = ""  # the outbox delivery's id; "" for a queued event
+    request_id: str = ""  # the queued event's request id; "" for a delivery
+
+
+@dataclass(frozen=True)
+class SettledInvocation:
+    """An invocation once settled: what GetInvocation remembers of it, for a while, after its
+    event has left the queue."""
+
+    request_id: str
+    function_name: str
+    qualifier: str
+    condition: str
+    enqueued_at: float
+    attempts: tuple[Attempt, ...] = ()
+    handovers: tuple[Handover, ...] = ()
+    settled_at: float = 0.0  # the backend's clock, stamped when it is stored
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """How a handover stands now: PENDING while in the outbox, FAILED once in the
+    failed-delivery store, else DELIVERED."""
+
+    handover: Handover
+    state: str
+    attempts: int = 0  # delivery attempts made (for a pending or failed one)
+    reason: str = ""  # why it failed

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import ExecutionRecord, QueuedEvent, deliveries_for
+from eventinvoke.core.model import (
+    Attempt,
+    ExecutionRecord,
+    Handover,
+    QueuedEvent,
+    SettledInvocation,
+    deliveries_for,
+)
 
 if TYPE_CHECKING:
     from eventinvoke.server.metrics import Metrics
@@ -43,28 +50,66 @@ class Handoff:
 
     async def settle(
         self,
-        event_id: int,
+        event: QueuedEvent,
         epoch: int,
         record: ExecutionRecord,
         destinations: list[tuple[str, str]],
+        attempts: tuple[Attempt, ...],
     ) -> bool:
         """Return once the record is with the Router (or queued as the event of a function of
-        this suite) and the event is acked; False, with nothing handed over, when the event's
-        lease (of ``epoch``) was lost to a newer one."""
-        events: list[QueuedEvent] = []
+        this suite), the invocation is remembered for GetInvocation with its ``attempts``, and
+        the event is acked; False, with nothing handed over, when the event's lease (of
+        ``epoch``) was lost to a newer one."""
+        assert event.event_id is not None
+        queued: dict[tuple[str, str], QueuedEvent] = {}
         routed: list[tuple[str, str]] = []
         for target, kind in destinations:
-            event = await self.direct.event_for(target, kind, record) if self.direct else None
-            if event is None:
+            follow_up = await self.direct.event_for(target, kind, record) if self.direct else None
+            if follow_up is None:
                 routed.append((target, kind))
             else:
-                events.append(event)
-        settled = await self.backend.settle(event_id, epoch, deliveries_for(record, routed), events)
+                queued[(target, kind)] = follow_up
+        deliveries = deliveries_for(record, routed)
+        ids = {(d.target, d.kind): d.delivery_id for d in deliveries}
+        handovers = tuple(
+            Handover(target, kind, request_id=queued[(target, kind)].request_id)
+            if (target, kind) in queued
+            else Handover(target, kind, delivery_id=ids[(target, kind)])
+            for target, kind in destinations
+        )
+        invocation = remembered(event, record.condition, attempts, handovers)
+        settled = await self.backend.settle(
+            event.event_id, epoch, deliveries, list(queued.values()), invocation
+        )
         if settled and routed:
             self.router_doorbell.set()
-        if settled and events:
+        if settled and queued:
             self.on_enqueued()
             if self.metrics is not None:
-                for event in events:
-                    self.metrics.received(event.function_name)
+                for follow_up in queued.values():
+                    self.metrics.received(follow_up.function_name)
         return settled
+
+    async def drop(self, event: QueuedEvent, condition: str) -> bool:
+        """Ack an event that leaves no record, remembering why (``condition``)."""
+        assert event.event_id is not None
+        invocation = remembered(event, condition, event.history, ())
+        return await self.backend.settle(event.event_id, event.lease_epoch, [], (), invocation)
+
+
+def remembered(
+    event: QueuedEvent,
+    condition: str,
+    attempts: tuple[Attempt, ...],
+    handovers: tuple[Handover, ...],
+) -> SettledInvocation:
+    """What GetInvocation remembers of a settled event."""
+    return SettledInvocation(
+        request_id=event.request_id,
+        function_name=event.function_name,
+        qualifier=event.qualifier,
+        condition=condition,
+        enqueued_at=event.enqueued_at,
+        attempts=attempts,
+        handovers=handovers,
+    )

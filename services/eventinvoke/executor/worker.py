@@ -21,11 +21,13 @@ from eventinvoke.core.errors import RESERVED_CONCURRENCY_EXCEEDED
 from eventinvoke.core.leasing import LeaseLoop, Prefetch
 from eventinvoke.core.model import (
     EVENT_AGE_EXCEEDED,
+    FUNCTION_DELETED,
     LATEST,
     QUALIFIER_NOT_FOUND,
     RECURSIVE_INVOCATION,
     RECURSIVE_LOOP_ALLOW,
     ZERO_RESERVED_CONCURRENCY,
+    Attempt,
     EventInvokeConfig,
     ExecutionRecord,
     FunctionConfig,
@@ -213,11 +215,13 @@ class AsyncWorker:
             invoked_arn = (
                 function.arn if event.qualifier == LATEST else f"{function.arn}:{event.qualifier}"
             )
+            started = self.queue.now()
             if self.metrics is not None:
-                self.metrics.dequeued(function.name, self.queue.now() - event.enqueued_at)
+                self.metrics.dequeued(function.name, started - event.enqueued_at)
             outcome = await self.pool.run(
                 function, code_dir, Invocation(event.request_id, event.payload, invoked_arn)
             )
+            ended = self.queue.now()
         except Throttled as throttled:
             throttle = throttled
         finally:
@@ -241,18 +245,25 @@ class AsyncWorker:
             config=config,
         )
         response = answered(outcome, function)
+        error = error_fields(response.function_error, response.payload)
+        ran = Attempt(started, ended, response.function_error, **error)
         if isinstance(decision, Retry):
             kept = await self.queue.retry(
-                event.event_id, event.lease_epoch, attempts, decision.at, last_attempt=response
+                event.event_id,
+                event.lease_epoch,
+                attempts,
+                decision.at,
+                last_attempt=response,
+                history=(*event.history, ran),
             )
             log.info(
                 "event_retry_scheduled" if kept else "event_lease_lost",
                 attempts=attempts,
                 delay_s=round(decision.at - now, 3),
-                **error_fields(response.function_error, response.payload),
+                **error,
             )
             return
-        await self._settle(event, function, config, decision.condition, attempts, response)
+        await self._settle(event, function, config, decision.condition, attempts, response, ran)
 
     async def _loop_stopped(self, event: QueuedEvent) -> bool:
         """Whether the event is one invocation too many in its chain, for a function that
@@ -268,8 +279,7 @@ class AsyncWorker:
         queue. With the function itself gone there is nothing left to route to."""
         latest = await self.store.get_function(event.function_name, LATEST)
         if latest is None:
-            assert event.event_id is not None
-            await self.queue.ack(event.event_id, event.lease_epoch)
+            await self.handoff.drop(event, FUNCTION_DELETED)
             log.warning("event_dropped", reason="the function was deleted")
             return
         config = await self.store.get_event_invoke_config(event.function_name, LATEST)
@@ -316,15 +326,18 @@ class AsyncWorker:
         condition: str,
         attempts: int,
         response: LastAttempt | None,
+        ran: Attempt | None = None,
     ) -> None:
-        """Hand the record over and ack the event. Outside the event's slot: the next event
-        may start while this one's write commits, unless as many settles already wait (then
-        the slot waits too, so settles that lag hold back leasing)."""
+        """Hand the record over and ack the event (``ran``: the execution just made, if one
+        was). Outside the event's slot: the next event may start while this one's write
+        commits, unless as many settles already wait (then the slot waits too, so settles that
+        lag hold back leasing)."""
         record = build_record(event, function, condition, attempts, response)
         destinations = destinations_for(
             record, function, config, self.settings.keep_failures_without_destination
         )
-        handover = self._hand_over(event, record, destinations)
+        history = event.history if ran is None else (*event.history, ran)
+        handover = self._hand_over(event, record, destinations, history)
         if len(self._settling) >= self.settings.concurrency:
             await handover
             return
@@ -339,17 +352,20 @@ class AsyncWorker:
         self._settling_events.pop(event_id, None)
 
     async def _hand_over(
-        self, event: QueuedEvent, record: ExecutionRecord, destinations: list[tuple[str, str]]
+        self,
+        event: QueuedEvent,
+        record: ExecutionRecord,
+        destinations: list[tuple[str, str]],
+        history: tuple[Attempt, ...],
     ) -> None:
-        assert event.event_id is not None
         try:
             epoch = event.lease_epoch
-            settled = await self.handoff.settle(event.event_id, epoch, record, destinations)
+            settled = await self.handoff.settle(event, epoch, record, destinations, history)
             while not settled and event.lease_epoch != epoch:
                 # This executor leased it again while the settle was on its way: settle under
                 # the newer lease, which is its own.
                 epoch = event.lease_epoch
-                settled = await self.handoff.settle(event.event_id, epoch, record, destinations)
+                settled = await self.handoff.settle(event, epoch, record, destinations, history)
         except Exception as error:
             await self._system_error(event, error)
             return

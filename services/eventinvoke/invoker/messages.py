@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
 
 from eventinvoke.core.errors import LambdaError
-from eventinvoke.core.model import Alias, EventInvokeConfig, FunctionConfig
+from eventinvoke.core.model import FAILED, SUCCEEDED, Alias, EventInvokeConfig, FunctionConfig
 from eventinvoke.invoker.event_invoke_configs import ConfigChanges, DestinationChanges, Outcome
+from eventinvoke.invoker.history import InvocationReport
 from eventinvoke.invoker.invocations import InvokeResult
+from eventinvoke.router.messages import KINDS
 from eventinvoke.server.status import error_info, grpc_code
 from eventinvoke.v1 import function_pb2
 from eventinvoke.v1 import invoker_service_pb2 as invoker_pb2
+from eventinvoke.v1 import router_service_pb2 as router_pb2
 
 
 def function_to_pb(
@@ -117,3 +123,49 @@ def invoke_error_to_pb(error: LambdaError) -> invoker_pb2.InvokeError:
         reason=info.reason,
         metadata=info.metadata,
     )
+
+
+def invocation_to_pb(report: InvocationReport, arn: str) -> invoker_pb2.GetInvocationResponse:
+    """``arn``: the function's, qualified as it was invoked."""
+    message = invoker_pb2.GetInvocationResponse(
+        request_id=report.request_id,
+        function_arn=arn,
+        status=report.status,
+        condition=report.condition or "",
+        enqueue_time=_timestamp(report.enqueued_at),
+        attempts=[
+            invoker_pb2.InvocationAttempt(
+                outcome=SUCCEEDED if attempt.function_error is None else FAILED,
+                start_time=_timestamp(attempt.started_at),
+                end_time=_timestamp(attempt.ended_at),
+                function_error=attempt.function_error or "",
+                error_type=attempt.error_type,
+                error_message=attempt.error_message,
+            )
+            for attempt in report.attempts
+        ],
+        deliveries=[
+            invoker_pb2.InvocationDelivery(
+                destination=router_pb2.Destination(
+                    target=delivery.handover.target, kind=KINDS[delivery.handover.kind]
+                ),
+                status=delivery.state,
+                delivery_id=delivery.handover.delivery_id,
+                request_id=delivery.handover.request_id,
+                attempts=delivery.attempts,
+                reason=delivery.reason,
+            )
+            for delivery in report.deliveries
+        ],
+    )
+    if report.next_attempt_at is not None:
+        message.next_attempt_time.CopyFrom(_timestamp(report.next_attempt_at))
+    if report.settled_at is not None:
+        message.end_time.CopyFrom(_timestamp(report.settled_at))
+    return message
+
+
+def _timestamp(epoch_seconds: float) -> timestamp_pb2.Timestamp:
+    timestamp = timestamp_pb2.Timestamp()
+    timestamp.FromDatetime(datetime.fromtimestamp(epoch_seconds, UTC))
+    return timestamp

@@ -12,6 +12,7 @@ from eventinvoke.core.model import LINEAGE_METADATA, Lineage
 from eventinvoke.invoker.aliases import Aliases
 from eventinvoke.invoker.event_invoke_configs import EventInvokeConfigs
 from eventinvoke.invoker.functions import FunctionChanges, Functions
+from eventinvoke.invoker.history import InvocationHistory
 from eventinvoke.invoker.invocations import (
     DRY_RUN,
     EVENT,
@@ -24,6 +25,7 @@ from eventinvoke.invoker.messages import (
     config_changes_from_pb,
     config_to_pb,
     function_to_pb,
+    invocation_to_pb,
     invoke_error_to_pb,
     invoke_result_to_pb,
 )
@@ -42,11 +44,16 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 class InvokerServicer(pb_grpc.InvokerServicer):
     def __init__(
-        self, functions: Functions, configs: EventInvokeConfigs, invocations: Invocations
+        self,
+        functions: Functions,
+        configs: EventInvokeConfigs,
+        invocations: Invocations,
+        history: InvocationHistory,
     ) -> None:
         self.functions = functions
         self.configs = configs
         self.invocations = invocations
+        self.history = history
         self.aliases = Aliases(functions.store, functions.partition)
 
     async def Invoke(self, request: pb.InvokeRequest, context: Context) -> pb.InvokeResponse:
@@ -270,6 +277,13 @@ class InvokerServicer(pb_grpc.InvokerServicer):
     ) -> pb.GetFunctionRecursionConfigResponse:
         setting = await self.functions.get_recursion_config(request.function_name)
         return pb.GetFunctionRecursionConfigResponse(recursive_loop=setting)
+
+    async def GetInvocation(
+        self, request: pb.GetInvocationRequest, context: Context
+    ) -> pb.GetInvocationResponse:
+        report = await self.history.get(request.request_id)
+        arn = self.functions.partition.function_arn(report.function_name, report.qualifier)
+        return invocation_to_pb(report, arn)
 
     # --- versions and aliases ----------------------------------------------------------------
 

@@ -185,6 +185,18 @@ class Settings:
         "0: no bound",
         minimum=0,
     )
+    invocation_retention: float = setting(
+        86400.0,
+        "seconds GetInvocation (`eventinvoke get-invocation`) still finds an Event invocation "
+        "after it settled: its status, attempts and deliveries",
+        minimum=0.1,
+    )
+    max_retained_invocations: int = setting(
+        100000,
+        "settled invocations GetInvocation remembers at most, the oldest forgotten first, "
+        "within `invocation_retention` too (checked every 10 s)",
+        minimum=1,
+    )
     delivery_max_attempts: int = setting(
         8, "destination delivery attempts before the failed-delivery store", minimum=1
     )

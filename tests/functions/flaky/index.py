@@ -1,7 +1,8 @@
 """Behaves as the event says, and logs every attempt to $RUNS_FILE.
 
 {"mode": "fail"} raises; {"mode": "fail_once"} fails on its first attempt for a request id and
-succeeds after; {"mode": "sleep", "seconds": n} sleeps; {"mode": "exit"} kills the runtime.
+succeeds after; {"mode": "sleep"} succeeds; {"mode": "exit"} kills the runtime. With
+"seconds": n, every attempt first sleeps n seconds.
 """
 
 import json
@@ -20,12 +21,11 @@ def handler(event, context):
     with open(runs, "a") as f:
         f.write(json.dumps({"request_id": context.aws_request_id, "at": time.time()}) + "\n")
     mode = event.get("mode")
+    time.sleep(event.get("seconds", 0))
     if mode == "fail":
         raise ValueError("intentional failure")
     if mode == "fail_once" and previous == 0:
         raise ValueError("first attempt fails")
-    if mode == "sleep":
-        time.sleep(event["seconds"])
     if mode == "exit":
         os._exit(3)
     return {"ok": True, "attempt": previous + 1}

@@ -22,6 +22,11 @@ from eventinvoke.backends.postgres.database import (
     Listeners,
     redacted,
 )
+from eventinvoke.backends.postgres.invocations import (
+    SETTLED_TYPES,
+    PostgresInvocationLog,
+    settled_columns,
+)
 from eventinvoke.backends.postgres.outbox import DELIVERY_TYPES, PostgresOutbox, delivery_columns
 from eventinvoke.backends.postgres.queue import (
     EVENT_TYPES,
@@ -31,17 +36,18 @@ from eventinvoke.backends.postgres.queue import (
 )
 from eventinvoke.backends.postgres.slots import PostgresConcurrencySlots
 from eventinvoke.backends.postgres.store import PostgresFunctionStore
-from eventinvoke.backends.rows import DELIVERY_COLUMNS
-from eventinvoke.core.model import Delivery, QueuedEvent
+from eventinvoke.backends.rows import DELIVERY_COLUMNS, INVOCATION_COLUMNS, SETTLED_COLUMNS
+from eventinvoke.core.model import Delivery, QueuedEvent, SettledInvocation
 
 __all__ = ["PostgresBackend"]
 
 # Every settle of a batch in one statement. The events still leased with the epoch given are
 # deleted ($1 ids, $2 epochs), and only their deliveries ($3, $4: the lease each belongs to, then
-# the delivery arrays) and follow-up events (the lease of each, then the event arrays) inserted.
-# Keyed by (event, epoch), not by event alone: a stale settle batched with the current one must
-# not ride on the current one's delete.
+# the delivery arrays), follow-up events and settled invocations (likewise) inserted. Keyed by
+# (event, epoch), not by event alone: a stale settle batched with the current one must not ride
+# on the current one's delete.
 _FOLLOW_UPS = 5 + len(DELIVERY_TYPES)
+_SETTLED = _FOLLOW_UPS + 2 + len(EVENT_TYPES)
 SETTLE = f"""
 WITH gone AS (
     DELETE FROM events e USING unnest($1::bigint[], $2::bigint[]) AS t(id, epoch)
@@ -62,13 +68,22 @@ queued AS (
         AS t(source, source_epoch, r, f, q, p, a, c, d)
     WHERE (t.source, t.source_epoch) IN (SELECT event_id, lease_epoch FROM gone)
     ON CONFLICT (request_id) DO NOTHING
+),
+remembered AS (
+    INSERT INTO invocations ({SETTLED_COLUMNS})
+    SELECT {INVOCATION_COLUMNS}, ei_now()
+    FROM unnest(${_SETTLED}::bigint[], ${_SETTLED + 1}::bigint[],
+                {arrays(SETTLED_TYPES, _SETTLED + 2)})
+        AS i(source, source_epoch, {INVOCATION_COLUMNS})
+    WHERE (i.source, i.source_epoch) IN (SELECT event_id, lease_epoch FROM gone)
 )
 SELECT event_id, lease_epoch FROM gone
 """
 
 
 class PostgresBackend:
-    """The store, queue, outbox and slots over one ``Database`` (and its group commit)."""
+    """The store, queue, outbox, slots and invocation log over one ``Database`` (and its group
+    commit)."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -76,6 +91,7 @@ class PostgresBackend:
         self.queue = PostgresEventQueue(database)
         self.outbox = PostgresOutbox(database)
         self.slots = PostgresConcurrencySlots(database)
+        self.invocations = PostgresInvocationLog(database)
 
     @classmethod
     async def open(cls, url: str, wakeups: Wakeups | None = None) -> PostgresBackend:
@@ -96,9 +112,10 @@ class PostgresBackend:
         epoch: int,
         deliveries: list[Delivery],
         events: Sequence[QueuedEvent] = (),
+        invocation: SettledInvocation | None = None,
     ) -> bool:
         notify = (DELIVERIES,) * bool(deliveries) + (EVENTS,) * bool(events)
-        args = (event_id, epoch, deliveries, events)
+        args = (event_id, epoch, deliveries, events, invocation)
         return await self.database.write(_settle, args, notify=notify)  # type: ignore[no-any-return]
 
     def describe(self) -> str:
@@ -118,6 +135,7 @@ async def _settle(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) 
     taking = [calls[index] for index in sorted(first.values())]
     deliveries = [(call[0], call[1], d) for call in taking for d in call[2]]
     events = [(call[0], call[1], e) for call in taking for e in call[3]]
+    settled = [(call[0], call[1], call[4]) for call in taking if call[4] is not None]
     rows = await connection.fetch(
         SETTLE,
         *columns(taking, 2),
@@ -127,9 +145,12 @@ async def _settle(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) 
         [event_id for event_id, _, _ in events],
         [epoch for _, epoch, _ in events],
         *event_columns([e for _, _, e in events]),
+        [event_id for event_id, _, _ in settled],
+        [epoch for _, epoch, _ in settled],
+        *settled_columns([s for _, _, s in settled]),
     )
-    settled = {(row["event_id"], row["lease_epoch"]) for row in rows}
+    gone = {(row["event_id"], row["lease_epoch"]) for row in rows}
     return [
-        first[(call[0], call[1])] == index and (call[0], call[1]) in settled
+        first[(call[0], call[1])] == index and (call[0], call[1]) in gone
         for index, call in enumerate(calls)
     ]

@@ -12,8 +12,8 @@ import asyncpg
 from eventinvoke.backends.base import fair_order
 from eventinvoke.backends.postgres.batches import arrays, columns, fenced, inserting, matched
 from eventinvoke.backends.postgres.database import EVENTS, Database
-from eventinvoke.backends.rows import EVENT_COLUMNS, column_names, event_from
-from eventinvoke.core.model import LastAttempt, QueuedEvent
+from eventinvoke.backends.rows import EVENT_COLUMNS, attempts_json, column_names, event_from
+from eventinvoke.core.model import Attempt, LastAttempt, QueuedEvent
 
 LEASED_COLUMNS = f"{EVENT_COLUMNS}, lease_epoch, lease_expires"
 
@@ -109,12 +109,19 @@ class PostgresEventQueue:
         visible_at: float,
         throttles: int = 0,
         last_attempt: LastAttempt | None = None,
+        history: Sequence[Attempt] | None = None,
     ) -> bool:
-        args = (event_id, epoch, attempts, visible_at, throttles, last_attempt)
+        log = None if history is None else attempts_json(history)
+        args = (event_id, epoch, attempts, visible_at, throttles, last_attempt, log)
         return await self._database.write(_retry, args)  # type: ignore[no-any-return]
 
     async def ack(self, event_id: int, epoch: int) -> bool:
         return await self._database.write(_ack, (event_id, epoch))  # type: ignore[no-any-return]
+
+    async def find(self, request_id: str) -> QueuedEvent | None:
+        query = f"SELECT {LEASED_COLUMNS} FROM events WHERE request_id = $1"
+        row = await self._database.run(lambda c: c.fetchrow(query, request_id))
+        return None if row is None else event_from(row, row["lease_expires"])
 
     async def depth(self) -> int:
         return await self._database.run(  # type: ignore[no-any-return]
@@ -182,16 +189,18 @@ async def _retry(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) -
         "last_response = CASE WHEN t.kept THEN t.response ELSE e.last_response END, "
         "last_function_error = CASE WHEN t.kept THEN t.error ELSE e.last_function_error END, "
         "last_executed_version = CASE WHEN t.kept THEN t.version "
-        "ELSE e.last_executed_version END "
+        "ELSE e.last_executed_version END, "
+        "attempt_log = coalesce(t.log, e.attempt_log) "
         "FROM unnest($1::bigint[], $2::bigint[], $3::integer[], $4::float8[], $5::integer[], "
-        "$6::boolean[], $7::bytea[], $8::text[], $9::text[]) "
-        "AS t(id, epoch, attempts, at, throttles, kept, response, error, version) "
+        "$6::boolean[], $7::bytea[], $8::text[], $9::text[], $10::text[]) "
+        "AS t(id, epoch, attempts, at, throttles, kept, response, error, version, log) "
         "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch RETURNING e.event_id, e.lease_epoch",
         *columns(calls, 5),
         [a is not None for a in last],
         [a.payload if a else None for a in last],
         [a.function_error if a else None for a in last],
         [a.executed_version if a else None for a in last],
+        [call[6] for call in calls],
     )
     return matched(calls, rows, "event_id")
 

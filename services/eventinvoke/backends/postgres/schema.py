@@ -172,6 +172,23 @@ CREATE TABLE recursion_configs (
 """,
     # The failed-delivery store is read, redriven and purged by delivery id.
     5: "CREATE INDEX failed_deliveries_delivery ON failed_deliveries (delivery_id);",
+    # GetInvocation: each event's attempts so far (a JSON array); settled invocations, one row
+    # per settle, forgotten oldest first (lowest seq) past the retention or the count kept.
+    6: """
+ALTER TABLE events ADD COLUMN attempt_log text;
+CREATE TABLE invocations (
+    seq bigserial PRIMARY KEY,
+    request_id text NOT NULL,
+    function_name text NOT NULL,
+    qualifier text NOT NULL,
+    condition text NOT NULL,
+    enqueued_at double precision NOT NULL,
+    attempts text NOT NULL,
+    handovers text NOT NULL,
+    settled_at double precision NOT NULL
+);
+CREATE INDEX invocations_request ON invocations (request_id);
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

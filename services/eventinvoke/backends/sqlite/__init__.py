@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eventinvoke.backends.sqlite.database import Database
+from eventinvoke.backends.sqlite.invocations import SqliteInvocationLog, insert_invocation
 from eventinvoke.backends.sqlite.outbox import SqliteOutbox, insert_deliveries
 from eventinvoke.backends.sqlite.queue import SqliteEventQueue, delete_event, insert_events
 from eventinvoke.backends.sqlite.slots import SqliteConcurrencySlots
 from eventinvoke.backends.sqlite.store import SqliteFunctionStore
-from eventinvoke.core.model import Delivery, QueuedEvent
+from eventinvoke.core.model import Delivery, QueuedEvent, SettledInvocation
 
 __all__ = ["SqliteBackend"]
 
@@ -23,7 +24,8 @@ DATABASE_FILE = "eventinvoke.db"
 
 
 class SqliteBackend:
-    """The store, queue and outbox over one shared ``Database`` (and its group commit)."""
+    """The store, queue, outbox, slots and invocation log over one shared ``Database`` (and its
+    group commit)."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -31,6 +33,7 @@ class SqliteBackend:
         self.queue = SqliteEventQueue(database)
         self.outbox = SqliteOutbox(database)
         self.slots = SqliteConcurrencySlots(database)
+        self.invocations = SqliteInvocationLog(database)
 
     @classmethod
     async def open(cls, data_dir: Path) -> SqliteBackend:
@@ -44,9 +47,10 @@ class SqliteBackend:
         epoch: int,
         deliveries: list[Delivery],
         events: Sequence[QueuedEvent] = (),
+        invocation: SettledInvocation | None = None,
     ) -> bool:
-        """Remove the event under its lease, and store its deliveries and the events it queues,
-        in one transaction; nothing when the lease was lost."""
+        """Remove the event under its lease, and store its deliveries, the events it queues and
+        the invocation to remember, in one transaction; nothing when the lease was lost."""
 
         def settle(connection: sqlite3.Connection) -> bool:
             if not delete_event(connection, event_id, epoch):
@@ -55,6 +59,8 @@ class SqliteBackend:
                 insert_deliveries(connection, deliveries)
             if events:
                 insert_events(connection, events)
+            if invocation is not None:
+                insert_invocation(connection, invocation)
             return True
 
         # Bookkeeping: lost in a power failure, the event simply runs again, and queues its

@@ -7,9 +7,9 @@ import time
 from collections.abc import Iterable, Sequence
 
 from eventinvoke.backends.base import fair_order
-from eventinvoke.backends.rows import EVENT_COLUMNS, event_from, lineage_values
+from eventinvoke.backends.rows import EVENT_COLUMNS, attempts_json, event_from, lineage_values
 from eventinvoke.backends.sqlite.database import Database
-from eventinvoke.core.model import LastAttempt, QueuedEvent
+from eventinvoke.core.model import Attempt, LastAttempt, QueuedEvent
 
 
 class SqliteEventQueue:
@@ -85,6 +85,7 @@ class SqliteEventQueue:
         visible_at: float,
         throttles: int = 0,
         last_attempt: LastAttempt | None = None,
+        history: Sequence[Attempt] | None = None,
     ) -> bool:
         def retry(connection: sqlite3.Connection) -> bool:
             updated = connection.execute(
@@ -104,6 +105,11 @@ class SqliteEventQueue:
                         event_id,
                     ),
                 )
+            if updated and history is not None:
+                connection.execute(
+                    "UPDATE events SET attempt_log = ? WHERE event_id = ?",
+                    (attempts_json(history), event_id),
+                )
             return updated > 0
 
         return await self._database.write(retry, durable=False)
@@ -112,6 +118,17 @@ class SqliteEventQueue:
         return await self._database.write(
             lambda connection: delete_event(connection, event_id, epoch), durable=False
         )
+
+    async def find(self, request_id: str) -> QueuedEvent | None:
+        def find(connection: sqlite3.Connection) -> QueuedEvent | None:
+            row = connection.execute(
+                f"SELECT {EVENT_COLUMNS}, lease_epoch, lease_expires FROM events "
+                "WHERE request_id = ?",
+                (request_id,),
+            ).fetchone()
+            return None if row is None else event_from(row, row["lease_expires"])
+
+        return await self._database.read(find)
 
     async def depth(self) -> int:
         def depth(connection: sqlite3.Connection) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # A delivery's columns after its id, alike in deliveries and failed_deliveries: a delivery that
 # fails for good moves from one to the other with INSERT ... SELECT (sqlite/outbox.py).
@@ -105,7 +105,8 @@ CREATE TABLE IF NOT EXISTS events (
     last_executed_version TEXT,
     lease_epoch INTEGER NOT NULL DEFAULT 0,
     chain_id TEXT,
-    chain_depth INTEGER
+    chain_depth INTEGER,
+    attempt_log TEXT
 );
 CREATE INDEX IF NOT EXISTS events_enqueued ON events (enqueued_at);
 -- Leases walk the functions with events (a skip scan of this index), then each function's
@@ -151,6 +152,21 @@ CREATE TABLE IF NOT EXISTS failed_deliveries (
 );
 -- The failed-delivery store is read, redriven and purged by delivery id.
 CREATE INDEX IF NOT EXISTS failed_deliveries_delivery ON failed_deliveries (delivery_id);
+
+-- Settled invocations, for GetInvocation: one row per settle, forgotten oldest first (lowest
+-- seq) past the retention or the count kept. Attempts and handovers are JSON arrays.
+CREATE TABLE IF NOT EXISTS invocations (
+    seq INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    function_name TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    enqueued_at REAL NOT NULL,
+    attempts TEXT NOT NULL,
+    handovers TEXT NOT NULL,
+    settled_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS invocations_request ON invocations (request_id);
 """
 
 
@@ -189,6 +205,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # 7: the failed-delivery store's index by delivery id (created above).
     6: (),
+    # 8: GetInvocation: each event's attempts so far; the invocations table is new (created
+    # above).
+    7: ("ALTER TABLE events ADD COLUMN attempt_log TEXT",),
 }
 
 

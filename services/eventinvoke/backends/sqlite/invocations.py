@@ -1,0 +1,75 @@
+"""Settled invocations in SQLite, for GetInvocation: stored by the settle, read by request id,
+swept oldest first."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from eventinvoke.backends.rows import (
+    DELIVERY_STATES,
+    SETTLED_COLUMNS,
+    delivery_states,
+    settled_from,
+    settled_values,
+)
+from eventinvoke.backends.sqlite.database import Database
+from eventinvoke.core.model import DeliveryState, SettledInvocation
+
+
+class SqliteInvocationLog:
+    """The InvocationLog of the embedded backend."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def get(self, request_id: str) -> tuple[SettledInvocation, list[DeliveryState]] | None:
+        def get(
+            connection: sqlite3.Connection,
+        ) -> tuple[SettledInvocation, list[DeliveryState]] | None:
+            row = connection.execute(
+                f"SELECT {SETTLED_COLUMNS} FROM invocations WHERE request_id = ? "
+                "ORDER BY seq DESC LIMIT 1",
+                (request_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            invocation = settled_from(row)
+            ids = [h.delivery_id for h in invocation.handovers if h.delivery_id]
+            rows = []
+            if ids:
+                marks = f"IN ({', '.join('?' for _ in ids)})"
+                rows = connection.execute(DELIVERY_STATES.format(ids=marks), ids + ids).fetchall()
+            return invocation, delivery_states(invocation, rows)
+
+        return await self._database.read(get)
+
+    async def sweep(self, retention: float, keep: int, limit: int) -> int:
+        def sweep(connection: sqlite3.Connection) -> int:
+            bound = forget_below(connection, time.time() - retention, keep)
+            return connection.execute(
+                "DELETE FROM invocations WHERE seq IN "
+                "(SELECT seq FROM invocations WHERE seq < ? ORDER BY seq LIMIT ?)",
+                (bound, limit),
+            ).rowcount
+
+        # Bookkeeping: a sweep lost in a power failure is made again.
+        return await self._database.write(sweep, durable=False)
+
+
+def forget_below(connection: sqlite3.Connection, cutoff: float, keep: int) -> int:
+    """The lowest seq kept: that of the first invocation settled at ``cutoff`` or later, and
+    above all but the ``keep`` last. Settles are stored in about the order of their time, so
+    the walk from the oldest stops at the first one kept (past the rows it forgets)."""
+    (last,) = connection.execute("SELECT coalesce(max(seq), 0) FROM invocations").fetchone()
+    young = connection.execute(
+        "SELECT seq FROM invocations WHERE settled_at >= ? ORDER BY seq LIMIT 1", (cutoff,)
+    ).fetchone()
+    return max(last + 1 if young is None else young[0], last - keep + 1)
+
+
+def insert_invocation(connection: sqlite3.Connection, invocation: SettledInvocation) -> None:
+    connection.execute(
+        f"INSERT INTO invocations ({SETTLED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (*settled_values(invocation), time.time()),
+    )
