@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import psutil
 import pytest
 from conftest import FUNCTIONS, wait_for, zip_dir
 from processes import EVENTINVOKE, free_port, gone
+from prometheus_client.parser import text_string_to_metric_families
 
 from eventinvoke.client import AsyncClient
 
@@ -89,7 +91,8 @@ def _start_cluster(
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [EVENTINVOKE, "cluster", "--backend", backend, "--executors", "2", "--routers", "1",
-         "--first-port", str(first), "--http-listen", http, "--", "--time-scale", "0.01"],
+         "--first-port", str(first), "--http-listen", http,
+         "--metrics-listen", f"127.0.0.1:{first + 40}", "--", "--time-scale", "0.01"],
         cwd=cwd, env=_environment(), stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
 
@@ -97,7 +100,7 @@ def _start_cluster(
 async def test_the_cluster_command_runs_every_service_as_its_own_process(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    first = _free_block(31)
+    first = _free_block(46)  # gRPC from first to first + 30, metrics from first + 40
     http = f"127.0.0.1:{free_port()}"
     collected = tmp_path / "collected.jsonl"
     collected.touch()
@@ -149,6 +152,31 @@ async def test_the_cluster_command_runs_every_service_as_its_own_process(
         records = [json.loads(line)["event"] for line in collected.read_text().splitlines()]
         assert sorted(r["requestContext"]["requestId"] for r in records) == sorted(ids)
 
+        # Each member serves its own metrics, at the address the summary gives it.
+        scraped = {}
+        for line in text.splitlines():
+            if " pid " in line and " metrics " in line:
+                name, url = line.split()[0], line.split(" metrics ")[1].strip()
+                async with aiohttp.ClientSession() as session, session.get(url) as response:
+                    body = await response.text()
+                scraped[name] = {f.name: f for f in text_string_to_metric_families(body)}
+        assert sorted(scraped) == names
+        for name, families in scraped.items():
+            [info] = families["eventinvoke_info"].samples
+            assert info.labels["roles"] == name.split("-")[0], name
+
+        def total(role: str, family: str) -> float:
+            return sum(
+                s.value
+                for member, families in scraped.items()
+                if member.startswith(role) and family in families
+                for s in families[family].samples
+                if s.labels.get("function_name") == "fn" and s.name.endswith("_total")
+            )
+
+        assert total("invoker", "eventinvoke_async_events_received") == 10
+        assert total("executor", "eventinvoke_invocations") == 10
+
         cluster.send_signal(signal.SIGINT)
         assert cluster.wait(30) == 0
         assert all(gone(member) for member in members)
@@ -159,3 +187,24 @@ async def test_the_cluster_command_runs_every_service_as_its_own_process(
             if member.pid != cluster.pid and "serve" in " ".join(member.cmdline()):
                 member.kill()
         log.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--", "--metrics-listen", "127.0.0.1:9100"], "give --metrics-listen before --"),
+        (["--metrics-listen", "9100"], "'9100' is not host:port"),
+    ],
+    ids=["one-address-for-all", "no-host"],
+)
+def test_a_metrics_address_the_members_cannot_share_is_refused(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    run = subprocess.run(
+        [EVENTINVOKE, "cluster", "--backend", "postgresql://nobody@127.0.0.1:1/none", *args],
+        cwd=tmp_path, env=_environment(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+    assert run.returncode == 252  # the AWS CLI's parameter error, as every command gives
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,7 +18,7 @@ DEFAULT_BACKEND = "postgresql://postgres@127.0.0.1:5432/eventinvoke"
 STARTUP_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Member:
     """One process of the cluster."""
 
@@ -26,6 +26,7 @@ class Member:
     role: str
     listen: str
     args: tuple[str, ...]
+    metrics_listen: str = ""  # its own /metrics address, when the cluster serves metrics
 
 
 def plan(
@@ -35,9 +36,11 @@ def plan(
     http_listen: str,
     counts: dict[str, int],
     extra: tuple[str, ...] = (),
+    metrics_listen: str = "",
 ) -> list[Member]:
     """The processes: each role on its own block of ports (50051.., 50061.., ...), peers
-    addressed as lists of replicas that gRPC calls round robin."""
+    addressed as lists of replicas that gRPC calls round robin. With ``metrics_listen``, each
+    member serves its metrics on a port of its own, counting up from that address's."""
     listens: dict[str, list[str]] = {}
     for block, role in enumerate(("invoker", "executor", "router")):
         listens[role] = [f"{host}:{first_port + 10 * block + n}" for n in range(counts[role])]
@@ -61,7 +64,17 @@ def plan(
             (*base, "--invoker-endpoint", peers["invoker"], "--http-listen", http_listen),
         )
     )
-    return members
+    if not metrics_listen:
+        return members
+    metrics_host, metrics_port = metrics_listen.rsplit(":", 1)
+    return [
+        dataclasses.replace(
+            member,
+            args=(*member.args, "--metrics-listen", f"{metrics_host}:{int(metrics_port) + n}"),
+            metrics_listen=f"{metrics_host}:{int(metrics_port) + n}",
+        )
+        for n, member in enumerate(members)
+    ]
 
 
 async def create_database(url: str) -> bool:
@@ -170,7 +183,8 @@ def _summary(
         where = member.listen
         if member.role == "gateway":
             where = f"http://{http_listen} (gRPC {member.listen})"
-        lines.append(f"  {member.name:<11} {where:<42} pid {processes[member.name].pid}")
+        metrics = f"  metrics http://{member.metrics_listen}/metrics" * bool(member.metrics_listen)
+        lines.append(f"  {member.name:<11} {where:<42} pid {processes[member.name].pid}{metrics}")
     invokers = ",".join(m.listen for m in members if m.role == "invoker")
     executors = ",".join(m.listen for m in members if m.role == "executor")
     routers = ",".join(m.listen for m in members if m.role == "router")
@@ -183,6 +197,13 @@ def _summary(
         "Ctrl-C stops them all.",
     ]
     return "\n".join(lines)
+
+
+def _metrics_address(context: click.Context, parameter: click.Parameter, value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if value and not (host and port.isdigit() and 0 < int(port) <= 65000):
+        raise click.BadParameter(f"{value!r} is not host:port (a port from 1 to 65000)")
+    return value
 
 
 def register(group: click.Group) -> None:
@@ -205,6 +226,13 @@ def register(group: click.Group) -> None:
         help="Invokers from here, executors from +10, routers from +20, the gateway at +30.",
     )
     @click.option("--http-listen", default="127.0.0.1:9001", show_default=True)
+    @click.option(
+        "--metrics-listen",
+        default="",
+        callback=_metrics_address,
+        help="Serve each member's Prometheus metrics, from this host:port counting up, one "
+        "port per member in the order listed at start.",
+    )
     @click.argument("serve_args", nargs=-1, type=click.UNPROCESSED)
     def cluster(
         backend: str,
@@ -214,13 +242,17 @@ def register(group: click.Group) -> None:
         host: str,
         first_port: int,
         http_listen: str,
+        metrics_listen: str,
         serve_args: tuple[str, ...],
     ) -> None:
         """Run a local cluster: invokers, executors, routers and a gateway as separate
         processes on one PostgreSQL database. Arguments after -- go to every process
         (e.g. -- --time-scale 0.01)."""
+        if any(arg.split("=", 1)[0] == "--metrics-listen" for arg in serve_args):
+            # One address for every member would let only the first of them bind it.
+            raise click.UsageError("give --metrics-listen before --: each member gets its own")
         counts = {"invoker": invokers, "executor": executors, "router": routers}
-        members = plan(backend, host, first_port, http_listen, counts, serve_args)
+        members = plan(backend, host, first_port, http_listen, counts, serve_args, metrics_listen)
         try:
             created = asyncio.run(create_database(backend))
         except Exception as error:  # unreachable, refused: one line, as `serve` says it
