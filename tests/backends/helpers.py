@@ -120,6 +120,7 @@ TABLE_ORDER = {
     "aliases": "function_name, name",
     "event_invoke_configs": "function_name, qualifier",
     "code": "code_sha256",
+    "purged_deliveries": "delivery_id",
 }
 
 

@@ -17,9 +17,11 @@ from eventinvoke.core.model import (
     ON_FAILURE,
     ON_SUCCESS,
     PENDING,
+    PURGED,
     SUCCESS,
     Attempt,
     DeliveryState,
+    FailureFilter,
     Handover,
     QueuedEvent,
     SettledInvocation,
@@ -148,6 +150,15 @@ async def test_each_delivery_is_pending_failed_or_delivered_where_it_is_now(
     assert await backend.outbox.fail("delivery-refused", leases["delivery-refused"], 3, "410 Gone")
 
     assert await states() == [(DELIVERED, 0, ""), (FAILED, 3, "410 Gone")]
+
+    # Purged from the store, it is not delivered: it says so, until the sweep forgets it.
+    assert await backend.outbox.purge_failed(FailureFilter(delivery_id="delivery-refused")) == 1
+    assert await states() == [(DELIVERED, 0, ""), (PURGED, 0, "")]
+    assert await backend.invocations.sweep(3600, 100, 100) == 0
+    assert await states() == [(DELIVERED, 0, ""), (PURGED, 0, "")]
+    await asyncio.sleep(0.3)
+    await backend.invocations.sweep(0.2, 100, 100)
+    assert await rows(backend, "purged_deliveries") == []
 
 
 async def test_the_latest_settle_of_a_request_id_is_the_one_shown(backend: Backend) -> None:

@@ -196,10 +196,12 @@ async def test_version_1_data_dir_opens_and_migrates(tmp_path: Path) -> None:
         await backend.queue.retry(event.event_id, event.lease_epoch, 1, 0, throttles=3)
         [event] = await backend.queue.lease("me", 10, 30)
         assert event.throttles == 3
+        # Version 9: the sweep also forgets purged deliveries, from a table a v1 file lacked.
+        assert await backend.invocations.sweep(0, 0, 10) == 0
     finally:
         await backend.close()
     connection = sqlite3.connect(data_dir / DATABASE_FILE)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
     connection.close()
     # Opening again (already current) changes nothing.
     backend = await SqliteBackend.open(data_dir)

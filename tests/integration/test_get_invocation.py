@@ -230,7 +230,7 @@ async def test_an_event_whose_retries_ran_out_and_whose_record_was_refused(
     tmp_path: Path, shared: dict[str, Any]
 ) -> None:
     """FAILED with RetriesExhausted and each attempt's error; its OnFailure webhook refused the
-    record (410): FAILED, with the reason the failed-delivery store keeps."""
+    record (410): FAILED, with the reason the failed-delivery store keeps; PURGED once purged."""
     receiver = Receiver(refuse=True)
     async with receiver.serving() as url, front(tmp_path, shared, **WEBHOOKS) as running:
         await running.flaky("flaky")
@@ -250,6 +250,8 @@ async def test_an_event_whose_retries_ran_out_and_whose_record_was_refused(
                 lambda a: a["Status"] == "FAILED" and a["Deliveries"][0]["Status"] == "FAILED",
             )
             [stored] = (await running.client.list_failed_deliveries())["FailedDeliveries"]
+            await running.client.purge_failed_deliveries(delivery_id=stored["DeliveryId"])
+            purged = await answer()
 
     assert failed["Condition"] == "RetriesExhausted"
     assert [(a["Outcome"], a["ErrorType"], a["ErrorMessage"]) for a in failed["Attempts"]] == [
@@ -264,6 +266,14 @@ async def test_an_event_whose_retries_ran_out_and_whose_record_was_refused(
         "Reason": stored["Reason"],
     }
     assert "410" in delivery["Reason"]
+    # Purged from the store, the delivery was not made, and GetInvocation says so.
+    assert purged["Deliveries"] == [
+        {
+            "Destination": {"Target": url, "Kind": "OnFailure"},
+            "Status": "PURGED",
+            "DeliveryId": stored["DeliveryId"],
+        }
+    ]
 
 
 async def test_an_unknown_request_id_is_not_found(tmp_path: Path, shared: dict[str, Any]) -> None:

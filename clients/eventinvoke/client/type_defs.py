@@ -42,7 +42,7 @@ class InvocationDeliveryDestination(TypedDict):
 
 class InvocationDelivery(TypedDict):
     Destination: InvocationDeliveryDestination
-    # "PENDING", "DELIVERED" or "FAILED".
+    # "PENDING", "DELIVERED", "FAILED" or "PURGED".
     Status: str
     # The outbox's (or the failed-delivery store's) id; absent for a record queued at once as
     # an event of a function of this suite, whose RequestId is given instead.

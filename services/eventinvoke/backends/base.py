@@ -253,7 +253,9 @@ class Outbox(Protocol):
         for good; failed again, it is back in the store, for a later redrive."""
 
     async def purge_failed(self, which: FailureFilter) -> int:
-        """Delete the failed deliveries ``which`` names; return how many."""
+        """Delete the failed deliveries ``which`` names; return how many. Their ids are
+        remembered (until ``InvocationLog.sweep`` forgets them with the invocations), so that
+        GetInvocation tells a purged delivery from a delivered one."""
 
     async def pending(self) -> int:
         """Deliveries not yet made (not counting failed ones)."""
@@ -290,12 +292,13 @@ class InvocationLog(Protocol):
     async def get(self, request_id: str) -> tuple[SettledInvocation, list[DeliveryState]] | None:
         """The invocation settled under this request id (the latest, if several were), and how
         each of its handovers stands now, read at one moment: PENDING while the delivery is in
-        the outbox, FAILED while it is in the failed-delivery store, else DELIVERED. None when
-        none is remembered."""
+        the outbox, FAILED while it is in the failed-delivery store, PURGED once purged from
+        there, else DELIVERED. None when none is remembered."""
 
     async def sweep(self, retention: float, keep: int, limit: int) -> int:
         """Forget invocations settled more than ``retention`` seconds ago, and all but the
-        ``keep`` settled last; at most ``limit`` in one call. Returns how many were forgotten."""
+        ``keep`` settled last; at most ``limit`` in one call. Returns how many were forgotten.
+        Purged deliveries older than ``retention`` are forgotten too (not counted)."""
 
 
 class Backend(Protocol):

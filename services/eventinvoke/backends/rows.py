@@ -20,6 +20,7 @@ from eventinvoke.core.model import (
     FAILED,
     LATEST,
     PENDING,
+    PURGED,
     Alias,
     Attempt,
     Delivery,
@@ -316,28 +317,32 @@ def settled_from(row: Row) -> SettledInvocation:
 
 # Where a settled invocation's deliveries are now, in one statement (so one moment: a delivery
 # moving between the outbox and the failed store is seen in one of them, never in neither).
-# ``{ids}`` matches a delivery id among theirs (``IN (?, ?)``, ``= ANY ($1)``), twice.
+# ``{ids}`` matches a delivery id among theirs (``IN (?, ?)``, ``= ANY ($1)``), three times.
+# A delivery is in the outbox (place 0), the failed-delivery store (1), purged from there (2),
+# or gone from all three: delivered.
 DELIVERY_STATES = (
-    "SELECT delivery_id, attempts, NULL AS reason FROM deliveries WHERE delivery_id {ids} "
-    "UNION ALL SELECT delivery_id, attempts, reason FROM failed_deliveries "
-    "WHERE delivery_id {ids}"
+    "SELECT delivery_id, attempts, '' AS reason, 0 AS place FROM deliveries "
+    "WHERE delivery_id {ids} "
+    "UNION ALL SELECT delivery_id, attempts, reason, 1 FROM failed_deliveries "
+    "WHERE delivery_id {ids} "
+    "UNION ALL SELECT delivery_id, 0, '', 2 FROM purged_deliveries WHERE delivery_id {ids}"
 )
+_STATE_OF_PLACE = (PENDING, FAILED, PURGED)
 
 
 def delivery_states(invocation: SettledInvocation, rows: Sequence[Row]) -> list[DeliveryState]:
     """Each handover's state, from the rows DELIVERY_STATES found: in the outbox, PENDING; in
-    the failed-delivery store, FAILED; in neither, DELIVERED (as is an event queued)."""
+    the failed-delivery store, FAILED; purged from it, PURGED; in none, DELIVERED (as is an
+    event queued)."""
     found: dict[str, Row] = {}
-    for row in rows:
-        if row["reason"] is None or row["delivery_id"] not in found:  # the outbox's first
-            found[row["delivery_id"]] = row
+    for row in sorted(rows, key=lambda row: -row["place"]):  # the outbox's wins, then the store's
+        found[row["delivery_id"]] = row
     states = []
     for handover in invocation.handovers:
         where = found.get(handover.delivery_id) if handover.delivery_id else None
         if where is None:
             states.append(DeliveryState(handover, DELIVERED))
-        elif where["reason"] is None:
-            states.append(DeliveryState(handover, PENDING, where["attempts"]))
         else:
-            states.append(DeliveryState(handover, FAILED, where["attempts"], where["reason"]))
+            state = _STATE_OF_PLACE[where["place"]]
+            states.append(DeliveryState(handover, state, where["attempts"], where["reason"]))
     return states

@@ -358,6 +358,7 @@ SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"
 PENDING = "PENDING"
 DELIVERED = "DELIVERED"
+PURGED = "PURGED"
 
 
 @dataclass(frozen=True)
@@ -389,7 +390,7 @@ class SettledInvocation:
 @dataclass(frozen=True)
 class DeliveryState:
     """How a handover stands now: PENDING while in the outbox, FAILED once in the
-    failed-delivery store, else DELIVERED."""
+    failed-delivery store, PURGED once purged from there, else DELIVERED."""
 
     handover: Handover
     state: str

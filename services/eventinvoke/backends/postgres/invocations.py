@@ -24,8 +24,10 @@ SETTLED_TYPES = ("text", "text", "text", "text", "float8", "text", "text")
 # The lowest seq kept: that of the first invocation settled at the cutoff ($1) or later, and
 # above all but the $2 last. Settles are stored in about the order of their time, so the walk
 # from the oldest stops at the first one kept (past the rows it forgets). At most $3 go.
+# Purged deliveries are forgotten past the retention too.
 SWEEP = """
-WITH last AS (SELECT coalesce(max(seq), 0) AS seq FROM invocations),
+WITH purged AS (DELETE FROM purged_deliveries WHERE purged_at < ei_now() - $1),
+last AS (SELECT coalesce(max(seq), 0) AS seq FROM invocations),
 bound AS (
     SELECT greatest(
         coalesce((SELECT seq FROM invocations WHERE settled_at >= ei_now() - $1

@@ -119,10 +119,17 @@ class PostgresOutbox:
 
     async def purge_failed(self, which: FailureFilter) -> int:
         where, values = _where(which)
-        status = await self._database.run(
-            lambda c: c.execute(f"DELETE FROM failed_deliveries WHERE {where}", *values)
+        purged = await self._database.run(
+            lambda c: c.fetchval(
+                f"WITH gone AS (DELETE FROM failed_deliveries WHERE {where} "
+                "RETURNING delivery_id), "
+                "kept AS (INSERT INTO purged_deliveries (delivery_id, purged_at) "
+                "SELECT DISTINCT delivery_id, ei_now() FROM gone ON CONFLICT DO NOTHING) "
+                "SELECT count(*) FROM gone",
+                *values,
+            )
         )
-        return int(status.split()[-1])  # "DELETE <count>"
+        return int(purged)
 
     async def pending(self) -> int:
         return await self._database.run(  # type: ignore[no-any-return]

@@ -189,6 +189,14 @@ CREATE TABLE invocations (
 );
 CREATE INDEX invocations_request ON invocations (request_id);
 """,
+    # Failed deliveries purged from the store, so that GetInvocation tells them from those
+    # delivered; forgotten with the invocations, past their retention.
+    7: """
+CREATE TABLE purged_deliveries (
+    delivery_id text PRIMARY KEY,
+    purged_at double precision NOT NULL
+);
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

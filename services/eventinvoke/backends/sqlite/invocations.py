@@ -39,14 +39,16 @@ class SqliteInvocationLog:
             rows = []
             if ids:
                 marks = f"IN ({', '.join('?' for _ in ids)})"
-                rows = connection.execute(DELIVERY_STATES.format(ids=marks), ids + ids).fetchall()
+                rows = connection.execute(DELIVERY_STATES.format(ids=marks), ids * 3).fetchall()
             return invocation, delivery_states(invocation, rows)
 
         return await self._database.read(get)
 
     async def sweep(self, retention: float, keep: int, limit: int) -> int:
         def sweep(connection: sqlite3.Connection) -> int:
-            bound = forget_below(connection, time.time() - retention, keep)
+            cutoff = time.time() - retention
+            connection.execute("DELETE FROM purged_deliveries WHERE purged_at < ?", (cutoff,))
+            bound = forget_below(connection, cutoff, keep)
             return connection.execute(
                 "DELETE FROM invocations WHERE seq IN "
                 "(SELECT seq FROM invocations WHERE seq < ? ORDER BY seq LIMIT ?)",

@@ -131,9 +131,14 @@ class SqliteOutbox:
         where, values = _where(which)
 
         def purge(connection: sqlite3.Connection) -> int:
-            return connection.execute(
-                f"DELETE FROM failed_deliveries WHERE {where}", values
-            ).rowcount
+            ids = connection.execute(
+                f"DELETE FROM failed_deliveries WHERE {where} RETURNING delivery_id", values
+            ).fetchall()
+            connection.executemany(
+                "INSERT OR IGNORE INTO purged_deliveries (delivery_id, purged_at) VALUES (?, ?)",
+                [(delivery_id, time.time()) for (delivery_id,) in ids],
+            )
+            return len(ids)
 
         return await self._database.write(purge)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # A delivery's columns after its id, alike in deliveries and failed_deliveries: a delivery that
 # fails for good moves from one to the other with INSERT ... SELECT (sqlite/outbox.py).
@@ -167,6 +167,13 @@ CREATE TABLE IF NOT EXISTS invocations (
     settled_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS invocations_request ON invocations (request_id);
+
+-- Failed deliveries purged from the store, so that GetInvocation tells them from those
+-- delivered, and forgotten with the invocations past their retention.
+CREATE TABLE IF NOT EXISTS purged_deliveries (
+    delivery_id TEXT PRIMARY KEY,
+    purged_at REAL NOT NULL
+);
 """
 
 
@@ -208,6 +215,8 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 8: GetInvocation: each event's attempts so far; the invocations table is new (created
     # above).
     7: ("ALTER TABLE events ADD COLUMN attempt_log TEXT",),
+    # 9: purged failed deliveries remembered for GetInvocation (the table is new, above).
+    8: (),
 }
 
 
