@@ -12,7 +12,7 @@ from grpc_status import rpc_status
 from eventinvoke.client import _operations
 from eventinvoke.client._client import BaseClient
 from eventinvoke.client._methods_sync import Methods
-from eventinvoke.client._transport import CHANNEL_OPTIONS, Service, target, tls_for
+from eventinvoke.client._transport import CHANNEL_OPTIONS, target, tls_for
 from eventinvoke.client.signing import Signer
 
 
@@ -49,25 +49,6 @@ class Client(Methods, BaseClient[grpc.Channel]):
     ) -> None:
         self.close()
 
-    def _call(
-        self,
-        operation: str,
-        method: Any,
-        request: Any,
-        service: Service = "invoker",
-        metadata: Sequence[tuple[str, str]] = (),
-    ) -> Any:
-        try:
-            return method(request, timeout=self.timeout, metadata=tuple(metadata) or None)
-        except grpc.RpcError as exc:
-            # The raised error is also the finished grpc.Call, which is what from_call reads.
-            call: Any = exc
-            try:
-                status = rpc_status.from_call(call)
-            except ValueError:  # details that contradict the status: ignore them
-                status = None
-            raise self._error(call.code(), call.details(), status, operation, service) from exc
-
     def call(
         self, name: str, params: Mapping[str, Any], metadata: Sequence[tuple[str, str]] = ()
     ) -> Any:
@@ -76,4 +57,14 @@ class Client(Methods, BaseClient[grpc.Channel]):
         metadata for the call."""
         request = _operations.request(name, params)
         service, method = self._method(name)
-        return _operations.answer(name, self._call(name, method, request, service, metadata))
+        try:
+            answer = method(request, timeout=self.timeout, metadata=tuple(metadata) or None)
+        except grpc.RpcError as exc:
+            # The raised error is also the finished grpc.Call, which is what from_call reads.
+            call: Any = exc
+            try:
+                status = rpc_status.from_call(call)
+            except ValueError:  # details that contradict the status: ignore them
+                status = None
+            raise self._error(call.code(), call.details(), status, name, service) from exc
+        return _operations.answer(name, answer)

@@ -20,14 +20,8 @@ from eventinvoke.router.registry import Destinations
 log = structlog.get_logger("eventinvoke.executor")
 
 
-class LocalInvoker:
-    """The Invoker of this process, with the client's face (``RouterContext.invoker`` in ``up``).
-
-    Adapters see the same responses and typed errors as from ``eventinvoke.client.AsyncClient``.
-    """
-
-    def __init__(self, invocations: Invocations) -> None:
-        self.invocations = invocations
+class _Invoker:
+    """A ``FunctionInvoker`` (router/plugin.py): the payload as bytes, then ``_invoke``."""
 
     async def invoke(
         self,
@@ -36,11 +30,31 @@ class LocalInvoker:
         invocation_type: str = "RequestResponse",
         *,
         lineage: Lineage | None = None,
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         data = payload.encode() if isinstance(payload, str) else payload
+        return await self._invoke(function_name, data, invocation_type, lineage)
+
+    async def _invoke(
+        self, function_name: str, payload: bytes, invocation_type: str, lineage: Lineage | None
+    ) -> Mapping[str, Any]:
+        raise NotImplementedError
+
+
+class LocalInvoker(_Invoker):
+    """The Invoker of this process, with the client's face (``RouterContext.invoker`` in ``up``).
+
+    Adapters see the same responses and typed errors as from ``eventinvoke.client.AsyncClient``.
+    """
+
+    def __init__(self, invocations: Invocations) -> None:
+        self.invocations = invocations
+
+    async def _invoke(
+        self, function_name: str, payload: bytes, invocation_type: str, lineage: Lineage | None
+    ) -> dict[str, Any]:
         try:
             result = await self.invocations.invoke(
-                function_name, data, invocation_type=invocation_type, lineage=lineage
+                function_name, payload, invocation_type=invocation_type, lineage=lineage
             )
         except LambdaError as error:
             raise errors.service_error(
@@ -61,7 +75,7 @@ class LocalInvoker:
         pass
 
 
-class PeerInvoker:
+class PeerInvoker(_Invoker):
     """The Invoker of another process, through a client made when first used."""
 
     def __init__(
@@ -72,13 +86,8 @@ class PeerInvoker:
         self._tls = tls
         self._client: AsyncClient | None = None
 
-    async def invoke(
-        self,
-        function_name: str,
-        payload: bytes | str = b"",
-        invocation_type: str = "RequestResponse",
-        *,
-        lineage: Lineage | None = None,
+    async def _invoke(
+        self, function_name: str, payload: bytes, invocation_type: str, lineage: Lineage | None
     ) -> Mapping[str, Any]:
         if self._client is None:
             self._client = AsyncClient(self._address(), credentials=self._keys, tls=self._tls)

@@ -39,25 +39,11 @@ SETTINGS: dict[str, Any] = {
 
 
 def _worker(queue: str) -> list[str]:
-    return [
-        "celery",
-        "-A",
-        "eventinvoke.bench.celery_app",
-        "worker",
-        "--concurrency",
-        str(PROCESSES),
-        "--pool",
-        "prefork",
-        "--prefetch-multiplier",
-        str(PREFETCH_MULTIPLIER),
-        "-Q",
-        queue,
-        "-n",
-        f"{queue}@%h",
-        "--loglevel",
-        "WARNING",
-        *SETTINGS["flags"],
-    ]
+    command = (
+        f"celery -A eventinvoke.bench.celery_app worker --concurrency {PROCESSES} --pool prefork "
+        f"--prefetch-multiplier {PREFETCH_MULTIPLIER} --loglevel WARNING"
+    )
+    return [*command.split(), "-Q", queue, "-n", f"{queue}@%h", *SETTINGS["flags"]]
 
 
 def _connect(concurrency: int) -> Callable[[str], tuple[peers.Send, Callable[[], None]]]:

@@ -41,16 +41,8 @@ SETTINGS: dict[str, Any] = {
 
 
 def _worker(queue: str) -> list[str]:
-    return [
-        "dramatiq",
-        "eventinvoke.bench.dramatiq_app:broker",
-        "--processes",
-        str(PROCESSES),
-        "--threads",
-        str(THREADS),
-        "--queues",
-        queue,
-    ]
+    command = f"dramatiq eventinvoke.bench.dramatiq_app:broker --processes {PROCESSES} "
+    return [*command.split(), "--threads", str(THREADS), "--queues", queue]
 
 
 def _connect(queue: str) -> tuple[peers.Send, Callable[[], None]]:

@@ -386,6 +386,11 @@ class SettledInvocation:
     handovers: tuple[Handover, ...] = ()
     settled_at: float = 0.0  # the backend's clock, stamped when it is stored
 
+    @property
+    def delivery_ids(self) -> list[str]:
+        """The ids of its deliveries through the outbox (not of the events it queued)."""
+        return [handover.delivery_id for handover in self.handovers if handover.delivery_id]
+
 
 @dataclass(frozen=True)
 class DeliveryState:

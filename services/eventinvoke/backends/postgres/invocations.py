@@ -66,11 +66,9 @@ class PostgresInvocationLog:
             if row is None:
                 return None
             invocation = settled_from(row)
-            ids = [h.delivery_id for h in invocation.handovers if h.delivery_id]
-            rows = []
-            if ids:
-                statement = DELIVERY_STATES.format(ids="= ANY ($1::text[])")
-                rows = await connection.fetch(statement, ids)
+            ids = invocation.delivery_ids
+            statement = DELIVERY_STATES.format(ids="= ANY ($1::text[])")
+            rows = await connection.fetch(statement, ids) if ids else []
             return invocation, delivery_states(invocation, rows)
 
         return await self._database.run(get)

@@ -15,8 +15,25 @@ import asyncpg
 # Any constant unique to this schema: the key of the advisory lock migrations run under.
 MIGRATION_LOCK = 0x6576_656E_7469_6E76  # "eventinv"
 
+# A delivery's columns after its id, alike in deliveries and failed_deliveries: a delivery that
+# fails for good moves from one to the other with INSERT ... SELECT (postgres/outbox.py).
+_DELIVERY = """\
+    target text NOT NULL,
+    kind text NOT NULL,
+    attempts integer NOT NULL,
+    request_id text NOT NULL,
+    function_arn text NOT NULL,
+    condition text NOT NULL,
+    approximate_invoke_count integer NOT NULL,
+    request_payload bytea NOT NULL,
+    timestamp text NOT NULL,
+    executed_version text,
+    function_error text,
+    response_payload bytea,
+    status_code integer NOT NULL,"""
+
 MIGRATIONS: dict[int, str] = {
-    1: """
+    1: f"""
 CREATE FUNCTION ei_now() RETURNS double precision
     LANGUAGE sql STABLE AS 'SELECT extract(epoch FROM now())::double precision';
 
@@ -97,19 +114,7 @@ CREATE INDEX events_enqueued ON events (enqueued_at);
 CREATE TABLE deliveries (
     seq bigserial PRIMARY KEY,
     delivery_id text NOT NULL UNIQUE,
-    target text NOT NULL,
-    kind text NOT NULL,
-    attempts integer NOT NULL,
-    request_id text NOT NULL,
-    function_arn text NOT NULL,
-    condition text NOT NULL,
-    approximate_invoke_count integer NOT NULL,
-    request_payload bytea NOT NULL,
-    timestamp text NOT NULL,
-    executed_version text,
-    function_error text,
-    response_payload bytea,
-    status_code integer NOT NULL,
+{_DELIVERY}
     available_at double precision NOT NULL,
     lease_owner text,
     lease_expires double precision,
@@ -120,19 +125,7 @@ CREATE INDEX deliveries_available ON deliveries (available_at, seq);
 CREATE TABLE failed_deliveries (
     failed_id bigserial PRIMARY KEY,
     delivery_id text NOT NULL,
-    target text NOT NULL,
-    kind text NOT NULL,
-    attempts integer NOT NULL,
-    request_id text NOT NULL,
-    function_arn text NOT NULL,
-    condition text NOT NULL,
-    approximate_invoke_count integer NOT NULL,
-    request_payload bytea NOT NULL,
-    timestamp text NOT NULL,
-    executed_version text,
-    function_error text,
-    response_payload bytea,
-    status_code integer NOT NULL,
+{_DELIVERY}
     reason text NOT NULL,
     failed_at double precision NOT NULL
 );

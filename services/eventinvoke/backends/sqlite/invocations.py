@@ -35,11 +35,9 @@ class SqliteInvocationLog:
             if row is None:
                 return None
             invocation = settled_from(row)
-            ids = [h.delivery_id for h in invocation.handovers if h.delivery_id]
-            rows = []
-            if ids:
-                marks = f"IN ({', '.join('?' for _ in ids)})"
-                rows = connection.execute(DELIVERY_STATES.format(ids=marks), ids * 3).fetchall()
+            ids = invocation.delivery_ids
+            statement = DELIVERY_STATES.format(ids=f"IN ({', '.join('?' for _ in ids)})")
+            rows = connection.execute(statement, ids * 3).fetchall() if ids else []
             return invocation, delivery_states(invocation, rows)
 
         return await self._database.read(get)
