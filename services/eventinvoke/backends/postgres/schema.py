@@ -189,6 +189,12 @@ CREATE TABLE invocations (
 );
 CREATE INDEX invocations_request ON invocations (request_id);
 """,
+    # Traces: the trace context of events and records (NULL: none), a W3C traceparent.
+    7: """
+ALTER TABLE events ADD COLUMN traceparent text;
+ALTER TABLE deliveries ADD COLUMN traceparent text;
+ALTER TABLE failed_deliveries ADD COLUMN traceparent text;
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
