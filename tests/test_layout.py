@@ -50,6 +50,8 @@ def test_plugin_api_is_pinned() -> None:
             "RetryableDeliveryError",
             "RouterContext",
             "hookimpl",
+            "traceparent",
+            "xray_header",
         ]
     )
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from eventinvoke.backends.sqlite import DATABASE_FILE, SqliteBackend
 from eventinvoke.backends.sqlite.schema import SCHEMA_VERSION
-from eventinvoke.core.model import Alias, LastAttempt, SettledInvocation
+from eventinvoke.core.model import Alias, LastAttempt, QueuedEvent, SettledInvocation
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 # Version 4's tables, as that release created them (frozen: today's schema moves on).
 V4_TABLES = """
@@ -201,7 +203,7 @@ async def test_version_1_data_dir_opens_and_migrates(tmp_path: Path) -> None:
     finally:
         await backend.close()
     connection = sqlite3.connect(data_dir / DATABASE_FILE)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
     connection.close()
     # Opening again (already current) changes nothing.
     backend = await SqliteBackend.open(data_dir)
@@ -336,6 +338,12 @@ async def test_version_4_data_dir_gets_lease_epochs_and_slots(tmp_path: Path) ->
     try:
         [event] = await backend.queue.lease("owner", 10, 30)
         assert (event.request_id, event.lease_epoch, event.history) == ("rid", 1, ())
+        assert event.traceparent == ""  # version 10: queued before traces, it carries none
+        traced = QueuedEvent("rid2", "fn", "$LATEST", b"{}", 1.0, traceparent=TRACEPARENT)
+        await backend.queue.enqueue(traced)
+        [again] = await backend.queue.lease("owner", 10, 30)
+        assert again.traceparent == TRACEPARENT
+        await backend.queue.release([(again.event_id or 0, again.lease_epoch)])
         assert await backend.slots.acquire("fn", 1, "holder", 30)
         assert not await backend.slots.acquire("fn", 1, "another", 30)
         # Version 7: the event settles into the invocation log GetInvocation reads.

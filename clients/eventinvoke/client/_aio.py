@@ -14,6 +14,7 @@ from eventinvoke.client import _operations
 from eventinvoke.client._batching import EventBatcher
 from eventinvoke.client._client import BaseClient
 from eventinvoke.client._methods_aio import AsyncMethods
+from eventinvoke.client._tracing import trace_metadata
 from eventinvoke.client._transport import (
     CHANNEL_OPTIONS,
     Service,
@@ -92,8 +93,10 @@ class AsyncClient(AsyncMethods, BaseClient[grpc.aio.Channel]):
     ) -> Any:
         """Run operation ``name`` (``"CreateFunction"``) with AWS-shaped ``params``, as boto3's
         ``_make_api_call`` does; the named methods all come here. ``metadata``: more gRPC
-        metadata for the call (an Event invoke with some is sent alone, not batched)."""
+        metadata for the call (an Event invoke with some is sent alone, not batched). The
+        caller's trace context is sent along when it traces (``_tracing``)."""
         request = _operations.request(name, params)
+        metadata = (*metadata, *trace_metadata())
         if (
             isinstance(request, invoker_pb2.InvokeRequest)
             and request.invocation_type == EVENT

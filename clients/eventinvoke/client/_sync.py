@@ -12,6 +12,7 @@ from grpc_status import rpc_status
 from eventinvoke.client import _operations
 from eventinvoke.client._client import BaseClient
 from eventinvoke.client._methods_sync import Methods
+from eventinvoke.client._tracing import trace_metadata
 from eventinvoke.client._transport import CHANNEL_OPTIONS, target, tls_for
 from eventinvoke.client.signing import Signer
 
@@ -54,9 +55,11 @@ class Client(Methods, BaseClient[grpc.Channel]):
     ) -> Any:
         """Run operation ``name`` (``"CreateFunction"``) with AWS-shaped ``params``, as boto3's
         ``_make_api_call`` does; the named methods all come here. ``metadata``: more gRPC
-        metadata for the call."""
+        metadata for the call. The caller's trace context is sent along when it traces
+        (``_tracing``)."""
         request = _operations.request(name, params)
         service, method = self._method(name)
+        metadata = (*metadata, *trace_metadata())
         try:
             answer = method(request, timeout=self.timeout, metadata=tuple(metadata) or None)
         except grpc.RpcError as exc:

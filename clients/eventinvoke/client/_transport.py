@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -119,11 +119,16 @@ class Tls:
 
 
 def aio_channel(
-    address: str, options: list[tuple[str, Any]], tls: Tls | None, keys: Keys | None
+    address: str,
+    options: list[tuple[str, Any]],
+    tls: Tls | None,
+    keys: Keys | None,
+    outer: Sequence[grpc.aio.ClientInterceptor] = (),
 ) -> grpc.aio.Channel:
     """A ``grpc.aio`` channel to ``address``: over TLS when ``tls`` is given, its calls signed
-    with ``keys`` when given. The clients' channels and the suite's own to its peers."""
-    interceptors = [AsyncSigner(keys)] if keys is not None else None
+    with ``keys`` when given, through the ``outer`` interceptors first (the suite's tracing).
+    The clients' channels and the suite's own to its peers."""
+    interceptors = [*outer, *([AsyncSigner(keys)] if keys is not None else [])] or None
     if tls is not None:
         return grpc.aio.secure_channel(
             address, tls.credentials(), options, interceptors=interceptors

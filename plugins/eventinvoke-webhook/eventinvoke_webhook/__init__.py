@@ -8,6 +8,9 @@ Every connection goes through the Router's ``OutboundGuard`` (``context.outbound
 resolves only to loopback, private, link-local or metadata addresses fails the delivery for good,
 unless the server's ``destination_allow_networks`` admits them. Redirects are not followed (a
 3xx fails the delivery): a receiver that moved is reconfigured, not chased.
+
+With tracing on (``OTEL_EXPORTER_OTLP_ENDPOINT``), each POST carries the delivery's trace context
+in a W3C ``traceparent`` header.
 """
 
 from __future__ import annotations
@@ -33,12 +36,14 @@ from eventinvoke.router.plugin import (
     RetryableDeliveryError,
     RouterContext,
     hookimpl,
+    traceparent,
 )
 
 NAME = "webhook"
 SCHEMES = ("http://", "https://")
 SIGNATURE_HEADER = "X-Eventinvoke-Signature"
 DELIVERY_HEADER = "X-Eventinvoke-Delivery-Id"
+TRACEPARENT_HEADER = "traceparent"  # W3C Trace Context, with tracing on
 DEFAULT_TIMEOUT = 10.0
 EXCERPT = 200  # characters of a refusing response's body kept in the failure reason
 
@@ -62,6 +67,9 @@ class WebhookDestination:
             raise PermanentDeliveryError("a webhook receives records, not dead-letter events")
         body = delivery.record.to_json().encode()
         headers = {"Content-Type": "application/json", DELIVERY_HEADER: delivery.delivery_id}
+        trace = traceparent()  # the delivery's span: the receiver's spans join the trace
+        if trace:
+            headers[TRACEPARENT_HEADER] = trace
         secret = self._secret()
         if secret is not None:
             headers[SIGNATURE_HEADER] = "sha256=" + sign(secret, body)

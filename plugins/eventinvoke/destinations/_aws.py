@@ -280,6 +280,9 @@ class Message:
 
     body: str
     attributes: dict[str, dict[str, str]]
+    # SQS's AWSTraceHeader system attribute (X-Ray's form), "" for none. Not counted against
+    # the size limits: SQS does not count system attributes.
+    trace_header: str = ""
 
     @property
     def size(self) -> int:

@@ -149,6 +149,7 @@ class LocalFunctionRoutes:
                 request_id=follow_up_id(record, target, kind),
                 # The next invocation of the record's chain (recursive loop detection).
                 lineage=record.next_lineage,
+                traceparent=record.traceparent,  # its attempts continue the record's trace
             )
         except LambdaError:
             return None  # the adapter will meet the same error and report it

@@ -46,6 +46,7 @@ from eventinvoke.router.failures import FailedDeliveries
 from eventinvoke.router.plugin import FunctionInvoker, OutboundGuard, RouterContext
 from eventinvoke.router.registry import Destinations
 from eventinvoke.router.servicer import RouterServicer
+from eventinvoke.server import tracing
 from eventinvoke.server.config import Settings, variable
 from eventinvoke.server.serve import (
     PEER_CHANNEL_OPTIONS,
@@ -132,6 +133,7 @@ class Suite:
         check_free(settings.listen)
         if "gateway" in self.roles:
             check_free(settings.http_listen, "HTTP")
+        tracing.configured()  # an OTLP protocol we cannot export with, said now
         if settings.metrics_listen:
             check_free(settings.metrics_listen, "metrics")
             # Imported only when on: off, prometheus-client is not even loaded.
@@ -150,6 +152,8 @@ class Suite:
             # Before gRPC makes its threads, whose fork handlers would print a warning at the
             # fork (a host started again later, after one died, may still print it).
             self._sandboxes = await self._start_sandboxes()
+        # After the sandbox host's start: the exporter's threads must not see its fork.
+        tracing.setup(self.roles)
         self._tls = ServerTls.load(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
         credentials = settings.auth.credentials
         self._verifier = Verifier(credentials) if credentials else None
@@ -425,7 +429,7 @@ class Suite:
         if target not in self._channels:
             keys = self._own_keys() or None
             self._channels[target] = aio_channel(
-                target, PEER_CHANNEL_OPTIONS, self._peer_tls(), keys
+                target, PEER_CHANNEL_OPTIONS, self._peer_tls(), keys, tracing.client_interceptors()
             )
         return self._channels[target]
 
@@ -461,6 +465,8 @@ class Suite:
             await channel.close()
         if self.backend is not None:
             await self.backend.close()
+        if tracing.ENABLED:  # the last spans, before the process ends
+            await asyncio.to_thread(tracing.force_flush)
 
     async def run_until_signalled(self) -> None:
         try:  # a start that fails half-way (a port in use) still stops what did start

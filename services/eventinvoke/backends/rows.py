@@ -48,17 +48,19 @@ CONFIG_COLUMNS = (
     "maximum_event_age_in_seconds, on_success, on_failure"
 )
 # An execution record's columns; a delivery's (in deliveries and failed_deliveries alike).
-# chain_id and chain_depth hold a lineage (both NULL for none), in events too.
+# chain_id and chain_depth hold a lineage (both NULL for none), in events too; so does
+# traceparent, a trace context (NULL for none).
 RECORD_COLUMNS = (
     "request_id, function_arn, condition, approximate_invoke_count, request_payload, timestamp, "
-    "executed_version, function_error, response_payload, status_code, chain_id, chain_depth"
+    "executed_version, function_error, response_payload, status_code, chain_id, chain_depth, "
+    "traceparent"
 )
 DELIVERY_COLUMNS = f"delivery_id, target, kind, attempts, {RECORD_COLUMNS}"
 # A queued event's columns, as ``event_from`` reads them (a lease adds lease_epoch).
 EVENT_COLUMNS = (
     "event_id, request_id, function_name, qualifier, payload, enqueued_at, attempts, visible_at, "
     "throttles, last_response, last_function_error, last_executed_version, chain_id, chain_depth, "
-    "attempt_log"
+    "attempt_log, traceparent"
 )
 # A settled invocation's columns (``invocations``) as ``settled_values`` gives them, and with
 # ``settled_at`` (which the backend's clock stamps) as ``settled_from`` reads them.
@@ -155,6 +157,7 @@ def delivery_values(delivery: Delivery) -> tuple[Any, ...]:
         record.response_payload,
         record.status_code,
         *lineage_values(record.lineage),
+        record.traceparent or None,
     )
 
 
@@ -183,6 +186,7 @@ def delivery_from(row: Row, epoch: int = 0) -> Delivery:
         response_payload=None if response_payload is None else bytes(response_payload),
         status_code=row["status_code"],
         lineage=lineage_from(row),
+        traceparent=row["traceparent"] or "",
     )
     return Delivery(
         delivery_id=row["delivery_id"],
@@ -259,6 +263,7 @@ def event_from(row: Row, lease_expires: float | None) -> QueuedEvent:
         ),
         lineage=lineage_from(row),
         history=attempts_from(row["attempt_log"]),
+        traceparent=row["traceparent"] or "",
         lease_expires=lease_expires,
         lease_epoch=row["lease_epoch"],
     )

@@ -142,6 +142,9 @@ class Invocation:
     invoked_function_arn: str
     client_context: str = ""  # base64 JSON
     tail_log: bool = False
+    # Lambda-Runtime-Trace-Id (the function's _X_AMZN_TRACE_ID), in X-Ray's form; "" with
+    # tracing off (server/tracing.py).
+    trace_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,9 @@ class QueuedEvent:
     # None: the first invocation of its chain (a client's invoke).
     lineage: Lineage | None = None
     history: tuple[Attempt, ...] = ()  # the executions so far, kept for GetInvocation
+    # The W3C traceparent its attempts and record continue (server/tracing.py): the trace
+    # crosses the queue, retries and restarts with the event. "": none (tracing was off).
+    traceparent: str = ""
     # Lease state, not the event's: when the lease it was leased with ends (epoch seconds, the
     # queue's clock), and that lease's epoch, the fencing token every later write carries.
     lease_expires: float | None = field(default=None, compare=False)
@@ -212,6 +218,9 @@ class ExecutionRecord:
     # The lineage of the invocation recorded (not shown to destinations): a function
     # destination's event continues it. None for a record from outside the suite.
     lineage: Lineage | None = None
+    # The record's span, as a W3C traceparent (not shown to destinations either): its
+    # deliveries, and a function destination's event, continue the trace. "": none.
+    traceparent: str = ""
 
     @property
     def next_lineage(self) -> Lineage | None:

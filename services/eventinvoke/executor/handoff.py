@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from eventinvoke.backends.base import Backend
@@ -22,6 +22,7 @@ from eventinvoke.core.model import (
     SettledInvocation,
     deliveries_for,
 )
+from eventinvoke.server import tracing
 
 if TYPE_CHECKING:
     from eventinvoke.server.metrics import Metrics
@@ -60,6 +61,32 @@ class Handoff:
         this suite), the invocation is remembered for GetInvocation with its ``attempts``, and
         the event is acked; False, with nothing handed over, when the event's lease (of
         ``epoch``) was lost to a newer one."""
+        # The record's span, in the event's trace: its deliveries, and a function destination's
+        # event, continue from it (the record carries it).
+        with (
+            tracing.span(
+                "record",
+                event.traceparent,
+                **tracing.invocation(event.request_id, event.function_name),
+                **{"eventinvoke.condition": record.condition},
+            )
+            if tracing.ENABLED
+            else tracing.OFF
+        ) as span:
+            if span is not None:
+                record = replace(record, traceparent=tracing.traceparent())
+                if record.failed:
+                    tracing.failed(span, record.condition)
+            return await self._settle(event, epoch, record, destinations, attempts)
+
+    async def _settle(
+        self,
+        event: QueuedEvent,
+        epoch: int,
+        record: ExecutionRecord,
+        destinations: list[tuple[str, str]],
+        attempts: tuple[Attempt, ...],
+    ) -> bool:
         assert event.event_id is not None
         queued: dict[tuple[str, str], QueuedEvent] = {}
         routed: list[tuple[str, str]] = []

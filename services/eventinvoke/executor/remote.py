@@ -25,11 +25,12 @@ class RemoteExecutor:
     async def execute(
         self, function_name: str, qualifier: str, invocation: Invocation
     ) -> SyncResult:
-        # ExecuteRequest's fields beside the function's are named after Invocation's.
+        # ExecuteRequest's fields beside the function's are named after Invocation's, but for
+        # the trace, which travels in the call's metadata (server/tracing.py).
+        fields = dataclasses.asdict(invocation)
+        del fields["trace_id"]
         call = self.stub.Execute(
-            pb.ExecuteRequest(
-                function_name=function_name, qualifier=qualifier, **dataclasses.asdict(invocation)
-            )
+            pb.ExecuteRequest(function_name=function_name, qualifier=qualifier, **fields)
         )
         try:
             response = await call

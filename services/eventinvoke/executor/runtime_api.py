@@ -56,6 +56,7 @@ class Event:
     invoked_function_arn: str
     timeout: float  # seconds; the deadline is counted from when the runtime takes the event
     client_context: str = ""  # JSON text (already decoded from base64), or ""
+    trace_id: str = ""  # Lambda-Runtime-Trace-Id (X-Ray's form), or ""
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,7 @@ class RuntimeApi:
             (b"Lambda-Runtime-Aws-Request-Id", event.request_id),
             (b"Lambda-Runtime-Invoked-Function-Arn", event.invoked_function_arn),
             (b"Lambda-Runtime-Client-Context", event.client_context),
+            (b"Lambda-Runtime-Trace-Id", event.trace_id),
         ):
             if value:  # empty headers are left out
                 parts.append(b"%s: %s\r\n" % (name, _header_value(value)))

@@ -234,6 +234,7 @@ class Sandbox:
                 invoked_function_arn=invocation.invoked_function_arn,
                 timeout=float(function.timeout),
                 client_context=_decode_client_context(invocation.client_context),
+                trace_id=invocation.trace_id,
             )
         )
         submitted = loop.time()

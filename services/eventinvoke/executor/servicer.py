@@ -18,6 +18,7 @@ from eventinvoke.core.errors import (
 from eventinvoke.executor import logs
 from eventinvoke.executor.code import CodeCache
 from eventinvoke.executor.sandbox import Invocation, Sandboxes, Throttled
+from eventinvoke.server import tracing
 from eventinvoke.v1 import executor_service_pb2 as pb
 from eventinvoke.v1 import executor_service_pb2_grpc as pb_grpc
 
@@ -50,18 +51,22 @@ class ExecutorServicer(pb_grpc.ExecutorServicer):
         ):
             raise rate_exceeded(RESERVED_CONCURRENCY_EXCEEDED, retry_after=1)
         try:
-            outcome = await self.pool.run(
-                function,
-                code_dir,
-                Invocation(
-                    request_id=request.request_id,
-                    payload=request.payload,
-                    invoked_function_arn=request.invoked_function_arn,
-                    client_context=request.client_context,
-                    tail_log=request.tail_log,
-                ),
-                wait=False,  # no concurrency free: 429 now, as AWS (docs/aws-behaviour.md §1.4)
-            )
+            # In the caller's trace (the call's own span), as an Event invocation's runs are.
+            with tracing.span("run", **tracing.invocation(request.request_id, function.name)):
+                outcome = await self.pool.run(
+                    function,
+                    code_dir,
+                    Invocation(
+                        request_id=request.request_id,
+                        payload=request.payload,
+                        invoked_function_arn=request.invoked_function_arn,
+                        client_context=request.client_context,
+                        tail_log=request.tail_log,
+                        trace_id=tracing.xray_header(tracing.traceparent()),
+                    ),
+                    # No concurrency free: 429 now, as AWS (docs/aws-behaviour.md §1.4).
+                    wait=False,
+                )
         except Throttled as throttled:
             raise rate_exceeded(throttled.reason, retry_after=1) from None
         finally:

@@ -45,6 +45,7 @@ from eventinvoke.executor.records import (
     error_fields,
 )
 from eventinvoke.executor.sandbox import Invocation, Sandboxes, Throttled
+from eventinvoke.server import tracing
 
 if TYPE_CHECKING:
     from eventinvoke.server.metrics import Metrics
@@ -54,6 +55,7 @@ log = structlog.get_logger("eventinvoke.executor")
 # AWS: exponential backoff from 1 s, capped at 5 min (docs/aws-behaviour.md §3.3).
 SYSTEM_BACKOFF_CAP = 300.0
 DEFAULT_TIMEOUT = 3.0  # AWS's default function timeout
+ATTEMPT = "eventinvoke.attempt"  # an attempt span's number (1 for the first execution)
 
 
 @dataclass(frozen=True)
@@ -204,32 +206,55 @@ class AsyncWorker:
         first = first_renewal(self._base_lease, lease, event.lease_expires, self.queue.now())
         renewal = _LeaseRenewal(self.queue, event, lease, first, self.slots, holder)
         throttle: Throttled | None = None
-        try:
-            code_dir = await self.code.ensure(function)
-            if holder is not None and self.queue.now() - asked > lease / 3:
-                # This executor stalled since it asked for the slot (a GC pause, SIGSTOP, a
-                # starved loop): the slot may have lapsed and gone to another executor, and
-                # renewing it would not say. Run only with two thirds of its lease left, as an
-                # event leased ahead starts; else back to the queue, as a throttle.
-                raise Throttled(RESERVED_CONCURRENCY_EXCEEDED)
-            invoked_arn = (
-                function.arn if event.qualifier == LATEST else f"{function.arn}:{event.qualifier}"
+        # Each attempt a span of the event's trace, parented by its enqueue (stored with it).
+        # Made only with tracing on: off, the hot path pays a flag check (so for every span).
+        with (
+            tracing.span(
+                "attempt",
+                event.traceparent,
+                "consumer",
+                **tracing.invocation(event.request_id, function.name),
+                **{ATTEMPT: event.attempts + 1},
             )
-            started = self.queue.now()
-            if self.metrics is not None:
-                self.metrics.dequeued(function.name, started - event.enqueued_at)
-            outcome = await self.pool.run(
-                function, code_dir, Invocation(event.request_id, event.payload, invoked_arn)
-            )
-            ended = self.queue.now()
-        except Throttled as throttled:
-            throttle = throttled
-        finally:
-            await renewal.stop()
-            if holder is not None:
-                # A slot freed by a run is handed to a throttled event of the function; one
-                # given back because this process had no room is not (it would bounce).
-                await self.slots.release(function.name, holder, wake=throttle is None)
+            if tracing.ENABLED
+            else tracing.OFF
+        ) as attempt:
+            try:
+                code_dir = await self.code.ensure(function)
+                if holder is not None and self.queue.now() - asked > lease / 3:
+                    # This executor stalled since it asked for the slot (a GC pause, SIGSTOP, a
+                    # starved loop): the slot may have lapsed and gone to another executor, and
+                    # renewing it would not say. Run only with two thirds of its lease left, as
+                    # an event leased ahead starts; else back to the queue, as a throttle.
+                    raise Throttled(RESERVED_CONCURRENCY_EXCEEDED)
+                invoked_arn = (
+                    function.arn
+                    if event.qualifier == LATEST
+                    else f"{function.arn}:{event.qualifier}"
+                )
+                started = self.queue.now()
+                if self.metrics is not None:
+                    self.metrics.dequeued(function.name, started - event.enqueued_at)
+                with tracing.span("run") if tracing.ENABLED else tracing.OFF:
+                    # The function's _X_AMZN_TRACE_ID names its sandbox run's span.
+                    trace_id = tracing.xray_header(tracing.traceparent())
+                    outcome = await self.pool.run(
+                        function,
+                        code_dir,
+                        Invocation(event.request_id, event.payload, invoked_arn, trace_id=trace_id),
+                    )
+                ended = self.queue.now()
+            except Throttled as throttled:
+                throttle = throttled
+                tracing.failed(attempt, throttle.reason)
+            finally:
+                await renewal.stop()
+                if holder is not None:
+                    # A slot freed by a run is handed to a throttled event of the function; one
+                    # given back because this process had no room is not (it would bounce).
+                    await self.slots.release(function.name, holder, wake=throttle is None)
+            if throttle is None and outcome.function_error is not None:
+                tracing.failed(attempt, outcome.function_error)
         if throttle is not None:
             await self._throttled(event, function, config, throttle.reason)
             return

@@ -25,6 +25,7 @@ from eventinvoke.core.errors import (
 from eventinvoke.core.model import Invocation, Lineage, QueuedEvent
 from eventinvoke.invoker.admission import Admission
 from eventinvoke.invoker.functions import Functions
+from eventinvoke.server import tracing
 
 if TYPE_CHECKING:
     from eventinvoke.server.metrics import Metrics
@@ -107,7 +108,18 @@ class Invocations:
         try:
             if invocation_type == EVENT:
                 await self.admission.admit(function.name)
-                await self.queue.enqueue(_queued(request_id, function.name, ref, payload, lineage))
+                with (
+                    tracing.span(
+                        "enqueue", None, "producer", **tracing.invocation(request_id, function.name)
+                    )
+                    if tracing.ENABLED
+                    else tracing.OFF
+                ):
+                    # The event carries the enqueue's span: its attempts and record continue it.
+                    event = _queued(
+                        request_id, function.name, ref, payload, lineage, tracing.traceparent()
+                    )
+                    await self.queue.enqueue(event)
                 self.on_enqueued()
                 if self.metrics is not None:
                     self.metrics.received(function.name)
@@ -171,7 +183,11 @@ class Invocations:
             events.append(event)
             outcomes.append(InvokeResult(status_code=202, request_id=event.request_id))
         if events:
-            await self.queue.enqueue(*events)
+            with tracing.span("enqueue", None, "producer", **{"eventinvoke.events": len(events)}):
+                context = tracing.traceparent()
+                for event in events:
+                    event.traceparent = context
+                await self.queue.enqueue(*events)
             self.on_enqueued()
             if self.metrics is not None:
                 for event in events:
@@ -186,14 +202,17 @@ async def prepare_event(
     qualifier: str | None = None,
     request_id: str | None = None,
     lineage: Lineage | None = None,
+    traceparent: str = "",
 ) -> QueuedEvent:
     """The event an Event invoke of ``function_name`` would queue, checked as ``invoke``
     checks it (raising its errors): the Invoker's, and an executor's for records it queues as
-    events of the suite's functions (those carry the ``lineage`` of their chain)."""
+    events of the suite's functions (those carry the ``lineage`` of their chain, and the
+    record's ``traceparent``)."""
     ref = functions.partition.parse(function_name, qualifier, invoke=True)
     payload = _checked_payload(payload, EVENT)
     function = await functions.resolve(ref, invoke=True)
-    return _queued(request_id or new_request_id(), function.name, ref, payload, lineage)
+    request_id = request_id or new_request_id()
+    return _queued(request_id, function.name, ref, payload, lineage, traceparent)
 
 
 @dataclass(frozen=True)
@@ -212,6 +231,7 @@ def _queued(
     ref: FunctionRef,
     payload: bytes,
     lineage: Lineage | None = None,
+    traceparent: str = "",
 ) -> QueuedEvent:
     # A queued event keeps the qualifier as invoked: an alias is resolved again when the event
     # runs (docs/aws-behaviour.md §3.1), and its own event invoke config applies (§2.2).
@@ -224,6 +244,7 @@ def _queued(
         enqueued_at=now,
         visible_at=now,
         lineage=lineage,
+        traceparent=traceparent,
     )
 
 

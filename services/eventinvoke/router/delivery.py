@@ -17,6 +17,7 @@ from eventinvoke.core.leasing import LeaseLoop
 from eventinvoke.core.model import DEAD_LETTER, NO_DESTINATION, Delivery
 from eventinvoke.router.plugin import PermanentDeliveryError, RetryableDeliveryError
 from eventinvoke.router.registry import Destinations
+from eventinvoke.server import tracing
 
 if TYPE_CHECKING:
     from eventinvoke.server.metrics import Metrics
@@ -87,36 +88,60 @@ class DeliveryWorker:
                 delivery, attempts, f"No destination adapter claims {delivery.target}"
             )
             return
-        try:
-            await adapter.deliver(delivery)
-        except PermanentDeliveryError as error:
-            await self._give_up(delivery, attempts, f"{adapter.name}: {error}")
-        except Exception as error:
-            reason = f"{adapter.name}: {type(error).__name__}: {error}"
-            wish = error if isinstance(error, RetryableDeliveryError) else RetryableDeliveryError()
-            # An adapter may ask to keep trying past the attempts (an internal target that is
-            # briefly away), until a moment it names.
-            until = wish.until
-            if attempts >= self.settings.max_attempts and (until is None or until < time.time()):
-                await self._give_up(delivery, attempts, reason)
-                return
-            delay = self._backoff(attempts)
-            if wish.retry_after is not None:
-                delay = max(delay, wish.retry_after)  # the target's wish: not time-scaled
-            kept = await self.outbox.retry(
-                delivery.delivery_id, delivery.lease_epoch, attempts, delay
+        # Each try a span of the record's trace, current while the adapter delivers: adapters
+        # send it on where the target's protocol has a place for it (router/plugin.py).
+        with (
+            tracing.span(
+                "deliver",
+                delivery.record.traceparent,
+                "producer",
+                **{
+                    "faas.invocation_id": delivery.record.request_id,
+                    "eventinvoke.destination": delivery.target,
+                    "eventinvoke.destination_kind": delivery.kind,
+                    "eventinvoke.adapter": adapter.name,
+                    "eventinvoke.attempt": attempts,
+                },
             )
-            log.warning(
-                "delivery_retry_scheduled" if kept else "delivery_lease_lost",
-                attempts=attempts,
-                delay_s=round(delay, 3),
-                reason=reason,
-            )
-        else:
-            if await self.outbox.delivered(delivery.delivery_id, delivery.lease_epoch):
-                log.debug("record_delivered", adapter=adapter.name, attempts=attempts)
-            else:  # another Router took it over meanwhile, and delivers it too
-                log.warning("delivery_lease_lost", adapter=adapter.name, attempts=attempts)
+            if tracing.ENABLED
+            else tracing.OFF
+        ) as span:
+            try:
+                await adapter.deliver(delivery)
+            except PermanentDeliveryError as error:
+                tracing.failed(span, str(error))
+                await self._give_up(delivery, attempts, f"{adapter.name}: {error}")
+            except Exception as error:
+                reason = f"{adapter.name}: {type(error).__name__}: {error}"
+                tracing.failed(span, reason)
+                wish = (
+                    error if isinstance(error, RetryableDeliveryError) else RetryableDeliveryError()
+                )
+                # An adapter may ask to keep trying past the attempts (an internal target that is
+                # briefly away), until a moment it names.
+                until = wish.until
+                if attempts >= self.settings.max_attempts and (
+                    until is None or until < time.time()
+                ):
+                    await self._give_up(delivery, attempts, reason)
+                    return
+                delay = self._backoff(attempts)
+                if wish.retry_after is not None:
+                    delay = max(delay, wish.retry_after)  # the target's wish: not time-scaled
+                kept = await self.outbox.retry(
+                    delivery.delivery_id, delivery.lease_epoch, attempts, delay
+                )
+                log.warning(
+                    "delivery_retry_scheduled" if kept else "delivery_lease_lost",
+                    attempts=attempts,
+                    delay_s=round(delay, 3),
+                    reason=reason,
+                )
+            else:
+                if await self.outbox.delivered(delivery.delivery_id, delivery.lease_epoch):
+                    log.debug("record_delivered", adapter=adapter.name, attempts=attempts)
+                else:  # another Router took it over meanwhile, and delivers it too
+                    log.warning("delivery_lease_lost", adapter=adapter.name, attempts=attempts)
 
     def _backoff(self, attempts: int) -> float:
         """Full jitter, capped (the AWS architecture blog's recommendation)."""

@@ -32,7 +32,11 @@ adapter claims is accepted when a function's destinations are configured, even i
 AWS ARN. Hooks are synchronous and cheap; all I/O belongs in ``deliver``; connections to
 addresses users give go through ``context.outbound`` (an ``OutboundGuard``, against SSRF). The
 entry point's name is the plugin's name: ``EVENTINVOKE_DISABLED_DESTINATIONS=webhook`` disables
-it. See docs/plugins.md; ``eventinvoke.testing`` has pytest fixtures for adapter tests.
+it. With tracing on, each delivery runs in a span of its invocation's trace: ``traceparent()``
+gives it as a W3C ``traceparent`` value ("" with tracing off) to send on where the target's
+protocol has a place for one (a ``traceparent`` HTTP header), ``xray_header(traceparent())`` in
+AWS X-Ray's form. See docs/plugins.md; ``eventinvoke.testing`` has pytest fixtures for adapter
+tests.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from eventinvoke.core.model import (
 )
 from eventinvoke.router.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from eventinvoke.router.outbound import AddressRefusedError, OutboundGuard
+from eventinvoke.server.tracing import traceparent, xray_header
 
 NAME = "eventinvoke"
 ENTRY_POINT_GROUP = "eventinvoke.destinations"
@@ -157,4 +162,6 @@ __all__ = [
     "RetryableDeliveryError",
     "RouterContext",
     "hookimpl",
+    "traceparent",
+    "xray_header",
 ]

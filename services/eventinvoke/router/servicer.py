@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import grpc
 
@@ -10,6 +11,7 @@ from eventinvoke.backends.base import Outbox
 from eventinvoke.core.model import FailureFilter, deliveries_for
 from eventinvoke.router.failures import FailedDeliveries
 from eventinvoke.router.messages import KIND_NAMES, failed_to_pb, record_from_pb
+from eventinvoke.server import tracing
 from eventinvoke.v1 import router_service_pb2 as pb
 from eventinvoke.v1 import router_service_pb2_grpc as pb_grpc
 
@@ -30,11 +32,13 @@ class RouterServicer(pb_grpc.RouterServicer):
     async def Route(
         self, request: pb.RouteRequest, context: grpc.aio.ServicerContext
     ) -> pb.RouteResponse:
+        # The call's span (tracing on): the deliveries continue the caller's trace.
+        trace = tracing.traceparent()
         deliveries = [
             delivery
             for routing in request.routings
             for delivery in deliveries_for(
-                record_from_pb(routing.record),
+                replace(record_from_pb(routing.record), traceparent=trace),
                 [(d.target, KIND_NAMES[d.kind]) for d in routing.destinations],
             )
         ]

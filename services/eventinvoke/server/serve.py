@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 from eventinvoke.client import Tls
 from eventinvoke.core.auth import Verifier
+from eventinvoke.server import tracing
 from eventinvoke.server.interceptors import ServerInterceptor
 
 log = structlog.get_logger("eventinvoke.server")
@@ -206,7 +207,8 @@ class Server:
         self.workers = list(workers)
         self.health = health.aio.HealthServicer()
         self.grpc = grpc.aio.server(
-            interceptors=[ServerInterceptor(verifier)],
+            # A call's span first (tracing on), so that it covers the checks too.
+            interceptors=[*tracing.server_interceptors(), ServerInterceptor(verifier)],
             options=[
                 *CHANNEL_OPTIONS,
                 NO_SHARED_PORT,

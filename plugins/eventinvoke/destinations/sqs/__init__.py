@@ -6,6 +6,8 @@
 * Dead-letter (``DeadLetterConfig.TargetArn`` is a queue): ``MessageBody`` = the original event,
   byte for byte, with the ``RequestID`` (String), ``ErrorCode`` (Number) and ``ErrorMessage``
   (String, first 1 KB) attributes.
+* With tracing on, either carries the delivery's trace as the ``AWSTraceHeader`` system
+  attribute, in X-Ray's form, as AWS services that send to SQS do.
 
 Deliveries for one queue that are waiting at the same time go out as one ``SendMessageBatch``
 (≤ 10 entries, ≤ 256 KiB together); each delivery still succeeds or fails on its own entry.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eventinvoke.destinations._aws import (
@@ -40,6 +42,8 @@ from eventinvoke.router.plugin import (
     PermanentDeliveryError,
     RouterContext,
     hookimpl,
+    traceparent,
+    xray_header,
 )
 
 MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
@@ -81,6 +85,9 @@ class SqsDestination:
             message = dead_letter_message(delivery.target, delivery.record)
         else:
             message = Message(body=delivery.record.to_json(), attributes={})
+        trace_header = xray_header(traceparent())  # the delivery's span
+        if trace_header:
+            message = replace(message, trace_header=trace_header)
         try:
             url = await self._queue_url(arn)
         except Exception as error:
@@ -162,6 +169,10 @@ def _fields(message: Message) -> dict[str, Any]:
     fields: dict[str, Any] = {"MessageBody": message.body}
     if message.attributes:
         fields["MessageAttributes"] = message.attributes
+    if message.trace_header:
+        fields["MessageSystemAttributes"] = {
+            "AWSTraceHeader": {"DataType": "String", "StringValue": message.trace_header}
+        }
     return fields
 
 

@@ -29,6 +29,7 @@ from eventinvoke.backends.postgres.invocations import (
 )
 from eventinvoke.backends.postgres.outbox import DELIVERY_TYPES, PostgresOutbox, delivery_columns
 from eventinvoke.backends.postgres.queue import (
+    EVENT_ALIASES,
     EVENT_TYPES,
     EVENT_VALUES,
     PostgresEventQueue,
@@ -65,7 +66,7 @@ queued AS (
     {EVENT_VALUES}
     FROM unnest(${_FOLLOW_UPS}::bigint[], ${_FOLLOW_UPS + 1}::bigint[],
                 {arrays(EVENT_TYPES, _FOLLOW_UPS + 2)})
-        AS t(source, source_epoch, r, f, q, p, a, c, d)
+        AS t(source, source_epoch, {EVENT_ALIASES})
     WHERE (t.source, t.source_epoch) IN (SELECT event_id, lease_epoch FROM gone)
     ON CONFLICT (request_id) DO NOTHING
 ),

@@ -25,7 +25,7 @@ from eventinvoke.core.model import EVERY_FAILURE, Delivery, FailedDelivery, Fail
 # The array types a list of deliveries becomes, in the order of DELIVERY_COLUMNS.
 DELIVERY_TYPES = (
     "text", "text", "text", "integer", "text", "text", "text", "integer", "bytea", "text",
-    "text", "text", "bytea", "integer", "text", "integer",
+    "text", "text", "bytea", "integer", "text", "integer", "text",
 )  # fmt: skip
 
 

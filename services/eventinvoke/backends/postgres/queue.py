@@ -52,13 +52,15 @@ RETURNING {", ".join(f"e.{c}" for c in column_names(LEASED_COLUMNS))}, ei_now() 
 
 # The array types a list of events becomes (``event_columns``), and what they insert: each
 # event stamped with the server's clock; a request id already queued is a repeat, left out.
-EVENT_TYPES = ("text", "text", "text", "bytea", "integer", "text", "integer")
+EVENT_TYPES = ("text", "text", "text", "bytea", "integer", "text", "integer", "text")
+EVENT_ALIASES = "r, f, q, p, a, c, d, tp"  # the columns of unnest(EVENT_TYPES) EVENT_VALUES reads
 EVENT_VALUES = (
     "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, attempts, "
-    "visible_at, chain_id, chain_depth) SELECT r, f, q, p, ei_now(), a, ei_now(), c, d "
+    "visible_at, chain_id, chain_depth, traceparent) "
+    "SELECT r, f, q, p, ei_now(), a, ei_now(), c, d, tp "
 )
 INSERT_EVENTS = (
-    f"{EVENT_VALUES} FROM unnest({arrays(EVENT_TYPES)}) AS t(r, f, q, p, a, c, d) "
+    f"{EVENT_VALUES} FROM unnest({arrays(EVENT_TYPES)}) AS t({EVENT_ALIASES}) "
     "ON CONFLICT (request_id) DO NOTHING"
 )
 
@@ -73,6 +75,7 @@ def event_columns(events: Sequence[QueuedEvent]) -> tuple[list[Any], ...]:
         [e.attempts for e in events],
         [e.lineage.chain_id if e.lineage else None for e in events],
         [e.lineage.depth if e.lineage else None for e in events],
+        [e.traceparent or None for e in events],
     )
 
 

@@ -190,6 +190,12 @@ CREATE TABLE purged_deliveries (
     purged_at double precision NOT NULL
 );
 """,
+    # Traces: the trace context of events and records (NULL: none), a W3C traceparent.
+    8: """
+ALTER TABLE events ADD COLUMN traceparent text;
+ALTER TABLE deliveries ADD COLUMN traceparent text;
+ALTER TABLE failed_deliveries ADD COLUMN traceparent text;
+""",
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -181,8 +181,8 @@ def insert_events(connection: sqlite3.Connection, events: Iterable[QueuedEvent])
     now = time.time()
     connection.executemany(
         "INSERT INTO events (request_id, function_name, qualifier, payload, "
-        "enqueued_at, attempts, visible_at, available_at, chain_id, chain_depth) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+        "enqueued_at, attempts, visible_at, available_at, chain_id, chain_depth, traceparent) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
         [
             (
                 event.request_id,
@@ -194,6 +194,7 @@ def insert_events(connection: sqlite3.Connection, events: Iterable[QueuedEvent])
                 now,
                 now,
                 *lineage_values(event.lineage),
+                event.traceparent or None,
             )
             for event in events
         ],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # A delivery's columns after its id, alike in deliveries and failed_deliveries: a delivery that
 # fails for good moves from one to the other with INSERT ... SELECT (sqlite/outbox.py).
@@ -29,7 +29,8 @@ _DELIVERY = """\
     response_payload BLOB,
     status_code INTEGER NOT NULL,
     chain_id TEXT,
-    chain_depth INTEGER,"""
+    chain_depth INTEGER,
+    traceparent TEXT,"""
 
 _TABLES = f"""
 CREATE TABLE IF NOT EXISTS functions (
@@ -106,7 +107,8 @@ CREATE TABLE IF NOT EXISTS events (
     lease_epoch INTEGER NOT NULL DEFAULT 0,
     chain_id TEXT,
     chain_depth INTEGER,
-    attempt_log TEXT
+    attempt_log TEXT,
+    traceparent TEXT
 );
 CREATE INDEX IF NOT EXISTS events_enqueued ON events (enqueued_at);
 -- Leases walk the functions with events (a skip scan of this index), then each function's
@@ -217,6 +219,12 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     7: ("ALTER TABLE events ADD COLUMN attempt_log TEXT",),
     # 9: purged failed deliveries remembered for GetInvocation (the table is new, above).
     8: (),
+    # 10: traces: the trace context of events and records (NULL: none).
+    9: (
+        "ALTER TABLE events ADD COLUMN traceparent TEXT",
+        "ALTER TABLE deliveries ADD COLUMN traceparent TEXT",
+        "ALTER TABLE failed_deliveries ADD COLUMN traceparent TEXT",
+    ),
 }
 
 

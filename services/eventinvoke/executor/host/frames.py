@@ -31,7 +31,8 @@ HEADER = struct.Struct("!I")
 # Executor -> host.
 CONFIG = "config"  # (CONFIG, ref, FunctionConfig, code_dir): the function a ref stands for
 FORGET = "forget"  # (FORGET, ref): no later RUN names it
-RUN = "run"  # (RUN, call, ref, request_id, payload, arn, client_context, tail_log, wait)
+# (RUN, call, ref, request_id, payload, arn, client_context, tail_log, trace_id, wait)
+RUN = "run"
 FLUSH = "flush"  # (FLUSH, call): write the log indexes' buffered marks
 CANCEL = "cancel"  # (CANCEL, call): its caller is gone; abandon the invocation, no answer
 PING = "ping"  # (PING, call): answered with PONG at once, to show the host's loop turns

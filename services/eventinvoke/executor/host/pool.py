@@ -126,6 +126,7 @@ class HostedPool:
                 invocation.invoked_function_arn,
                 invocation.client_context,
                 invocation.tail_log,
+                invocation.trace_id,
                 wait,
             )
         )

@@ -82,12 +82,12 @@ class Host:
         self.link.send((frames.FLUSHED, call))
 
     async def _run(self, function: FunctionConfig, code_dir: Path, message: frames.Message) -> None:
-        _, call, _, request_id, payload, arn, client_context, tail_log, wait = message
+        _, call, _, request_id, payload, arn, client_context, tail_log, trace_id, wait = message
         try:
             outcome = await self.pool.run(
                 function,
                 code_dir,
-                Invocation(request_id, payload, arn, client_context, tail_log),
+                Invocation(request_id, payload, arn, client_context, tail_log, trace_id),
                 wait=wait,
             )
         except Throttled as throttled:
