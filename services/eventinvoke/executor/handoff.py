@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from eventinvoke.backends.base import Backend
 from eventinvoke.core.model import (
     Attempt,
+    Delivery,
     ExecutionRecord,
     Handover,
     QueuedEvent,
@@ -77,17 +78,27 @@ class Handoff:
                 record = replace(record, traceparent=tracing.traceparent())
                 if record.failed:
                     tracing.failed(span, record.condition)
-            return await self._settle(event, epoch, record, destinations, attempts)
+            assert event.event_id is not None
+            deliveries, queued, handovers = await self._route(record, destinations)
+            invocation = remembered(event, record.condition, attempts, handovers)
+            settled = await self.backend.settle(
+                event.event_id, epoch, deliveries, queued, invocation
+            )
+        if settled and deliveries:
+            self.router_doorbell.set()
+        if settled and queued:
+            self.on_enqueued()
+            if self.metrics is not None:
+                for follow_up in queued:
+                    self.metrics.received(follow_up.function_name)
+        return settled
 
-    async def _settle(
-        self,
-        event: QueuedEvent,
-        epoch: int,
-        record: ExecutionRecord,
-        destinations: list[tuple[str, str]],
-        attempts: tuple[Attempt, ...],
-    ) -> bool:
-        assert event.event_id is not None
+    async def _route(
+        self, record: ExecutionRecord, destinations: list[tuple[str, str]]
+    ) -> tuple[list[Delivery], list[QueuedEvent], tuple[Handover, ...]]:
+        """Where the record goes: the Router's deliveries, the events queued at once for
+        functions of this suite, and the handovers GetInvocation shows, in ``destinations``'
+        order."""
         queued: dict[tuple[str, str], QueuedEvent] = {}
         routed: list[tuple[str, str]] = []
         for target, kind in destinations:
@@ -104,18 +115,7 @@ class Handoff:
             else Handover(target, kind, delivery_id=ids[(target, kind)])
             for target, kind in destinations
         )
-        invocation = remembered(event, record.condition, attempts, handovers)
-        settled = await self.backend.settle(
-            event.event_id, epoch, deliveries, list(queued.values()), invocation
-        )
-        if settled and routed:
-            self.router_doorbell.set()
-        if settled and queued:
-            self.on_enqueued()
-            if self.metrics is not None:
-                for follow_up in queued.values():
-                    self.metrics.received(follow_up.function_name)
-        return settled
+        return deliveries, list(queued.values()), handovers
 
     async def drop(self, event: QueuedEvent, condition: str) -> bool:
         """Ack an event that leaves no record, remembering why (``condition``)."""
