@@ -178,7 +178,7 @@ async def test_the_cluster_command_runs_every_service_as_its_own_process(
         assert total("executor", "eventinvoke_invocations") == 10
 
         cluster.send_signal(signal.SIGINT)
-        assert cluster.wait(30) == 0
+        assert cluster.wait(90) == 0  # generous: members drain in parallel, also on a busy machine
         assert all(gone(member) for member in members)
     finally:
         if cluster.poll() is None:
