@@ -27,7 +27,14 @@ from typing import Any, Protocol
 from eventinvoke.core.errors import ACCOUNT_CONCURRENCY_EXCEEDED, RESERVED_CONCURRENCY_EXCEEDED
 from eventinvoke.core.model import UNHANDLED, FunctionConfig, Invocation
 from eventinvoke.executor import logs
-from eventinvoke.executor.isolation import Child, Confinement, Place, start_process
+from eventinvoke.executor.forkserver import FORK, Starter
+from eventinvoke.executor.isolation import (
+    Child,
+    Confinement,
+    Place,
+    base_environment,
+    reap_orphans,
+)
 from eventinvoke.executor.launchers import (
     Launcher,
     SetupError,
@@ -40,7 +47,6 @@ from eventinvoke.executor.runtime_api import Event, RuntimeApi
 # How long a new sandbox may take to reach its first /next (AWS's init phase limit).
 INIT_TIMEOUT = 10.0
 TAIL_BYTES = 4096
-DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 KEY_CACHE_SIZE = 1024  # reuse keys remembered (one per function configuration)
 
 
@@ -64,6 +70,7 @@ class SandboxSettings:
     # from the same range of gids); None: sandboxes run as the server's user (isolation.py).
     uids: tuple[int, int] | None = None
     python: str = sys.executable  # the interpreter of python3.x functions
+    start: str = FORK  # how Python sandboxes start: forked from a template, or exec'd
 
 
 def _failed_setup(error: SetupError, request_id: str) -> Outcome:
@@ -131,6 +138,7 @@ class Sandbox:
         launcher: Launcher,
         settings: SandboxSettings,
         confinement: Confinement,
+        starter: Starter,
     ) -> None:
         self.function = function
         self.key = reuse_key(function, code_dir)
@@ -138,6 +146,7 @@ class Sandbox:
         self.launcher = launcher
         self.settings = settings
         self.confinement = confinement
+        self.starter = starter
         self.place: Place | None = None  # its user and /tmp, from start() to stop()
         self.api = RuntimeApi()
         now = datetime.now(UTC)
@@ -168,11 +177,8 @@ class Sandbox:
 
     def environment(self) -> dict[str, str]:
         function = self.function
-        # Built from nothing: Lambda's variables and the function's own. Of the server's, only
-        # the search paths its interpreters need (no credentials, no EVENTINVOKE_*).
-        env = {"LANG": "en_US.UTF-8", "TZ": ":UTC", "PATH": os.environ.get("PATH", DEFAULT_PATH)}
-        if "LD_LIBRARY_PATH" in os.environ:
-            env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
+        # Built from nothing: Lambda's variables and the function's own.
+        env = base_environment()
         if self.place is not None:  # Lambda's /tmp: the sandbox's own writable directory
             env["TMPDIR"] = env["HOME"] = str(self.place.tmp)
         env.update(self.launcher.environment)
@@ -209,8 +215,8 @@ class Sandbox:
         self._started_at = asyncio.get_running_loop().time()
         # The process writes straight into the log file (no pipe to drain, nothing buffered
         # on our side).
-        self.process = start_process(
-            self.launcher.argv, place, self.code_dir, self.environment(), self._log_fd
+        self.process = await self.starter.start(
+            self.launcher, place, self.code_dir, self.environment(), self._log_fd
         )
         self._exited = asyncio.create_task(self.process.wait())
 
@@ -431,6 +437,7 @@ class SandboxPool:
         self._admitted: dict[str, int] = {}  # function name -> invocations running or waiting
         self._keys: dict[str, tuple[FunctionConfig, Path, ReuseKey]] = {}  # see _reuse_key
         self._confinement = Confinement(settings.uids)
+        self._starter = Starter(settings.start, self._confinement.tmp_root)
 
     @property
     def sandboxes(self) -> list[Sandbox]:
@@ -523,6 +530,7 @@ class SandboxPool:
                 await self._reaper
         sandboxes, self._sandboxes = self._sandboxes, []
         await asyncio.gather(*(sandbox.stop() for sandbox in sandboxes), *self._stopping)
+        await self._starter.close()
         self._confinement.close()
         async with self._changed:
             self._changed.notify_all()
@@ -546,7 +554,9 @@ class SandboxPool:
                 elif len(self._sandboxes) >= settings.max_total:
                     victims = self._sandboxes
                 else:
-                    sandbox = Sandbox(function, code_dir, launcher, settings, self._confinement)
+                    sandbox = Sandbox(
+                        function, code_dir, launcher, settings, self._confinement, self._starter
+                    )
                     sandbox.busy = True
                     self._sandboxes.append(sandbox)
                     self._trim_logs(function.name)
@@ -594,6 +604,7 @@ class SandboxPool:
         limit = self._settings.idle_seconds
         while True:
             await asyncio.sleep(min(max(limit / 4, 0.05), 30.0))
+            reap_orphans()
             now = time.monotonic()
             expired = [s for s in self._sandboxes if not s.busy and now - s.last_used > limit]
             if expired:
