@@ -268,6 +268,7 @@ class Suite:
             idle_seconds=settings.sandbox_idle_seconds,
             uids=uids,
             python=python,
+            start=settings.sandbox_start,
         )
         if not settings.sandbox_host:
             pool: Sandboxes = SandboxPool(sandbox_settings)

@@ -56,6 +56,12 @@ def startup_environment(env: dict[str, str]) -> dict[str, str]:
     }
 
 
+def template_environment(home: Path) -> dict[str, str]:
+    # HOME only steers site's user directory at start-up: an empty directory, as each
+    # sandbox's own HOME is when it starts.
+    return {**base_environment(), "HOME": str(home)}
+
+
 class TemplateError(OSError):
     """The template could not fork: the sandbox is exec'd instead."""
 
@@ -65,10 +71,7 @@ class Template:
 
     def __init__(self, argv: list[str], home: Path) -> None:
         self.argv = argv
-        # HOME only steers site's user directory at start-up: an empty directory, as each
-        # sandbox's own HOME is when it starts.
-        self.environment = {**base_environment(), "HOME": str(home)}
-        self.startup = startup_environment(self.environment)
+        self.environment = template_environment(home)
         self.pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._socket: socket.socket | None = None
@@ -192,6 +195,7 @@ class Starter:
             raise ValueError(f"sandbox_start {mode!r}: give {FORK} or {EXEC}")
         self._mode = mode
         self._home = home
+        self._startup = startup_environment(template_environment(home))
         self._templates: dict[tuple[str, ...], Template] = {}  # by argv
         self._failed_at: dict[tuple[str, ...], float] = {}
         self._starting: dict[tuple[str, ...], asyncio.Lock] = {}
@@ -203,9 +207,9 @@ class Starter:
     async def start(
         self, launcher: Launcher, place: Place, cwd: Path, env: dict[str, str], log_fd: int
     ) -> Child:
-        if self._mode == FORK and launcher.forkable:
+        if self._mode == FORK and launcher.forkable and startup_environment(env) == self._startup:
             template = await self._template(launcher.argv)
-            if template is not None and startup_environment(env) == template.startup:
+            if template is not None:
                 try:
                     return await template.spawn(place, cwd, env, log_fd)
                 except TemplateError as e:  # this one is exec'd; the next gets a new template

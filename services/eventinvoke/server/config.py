@@ -163,6 +163,12 @@ class Settings:
         "loop does their Runtime API and log I/O on another core; false keeps them in the "
         "executor's process",
     )
+    sandbox_start: Literal["fork", "exec"] = setting(
+        "fork",
+        "how Python sandboxes start: `fork`, from a template process of their interpreter that "
+        "has the runtime imported (faster, and they share its pages), or `exec`, a new "
+        "interpreter each (SECURITY.md); other runtimes are always exec'd",
+    )
     sandbox_uids: str = setting(
         "60600-61099",
         "the uids sandboxes run as when the server is root, `first-last`: each live sandbox "

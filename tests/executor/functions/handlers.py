@@ -103,3 +103,15 @@ def self_view(event, context):
         "umask": umask,
         "ids": [os.getresuid(), os.getresgid(), os.getgroups()],
     }
+
+
+def reader(event, context):
+    """Each path's first bytes' length, or the error reading it gave."""
+    found = {}
+    for path in event["paths"]:
+        try:
+            with open(path, "rb") as f:
+                found[path] = len(f.read(64))
+        except OSError as e:
+            found[path] = type(e).__name__
+    return found
