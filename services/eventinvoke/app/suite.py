@@ -269,6 +269,7 @@ class Suite:
             uids=uids,
             python=python,
             start=settings.sandbox_start,
+            queue_after=settings.sandbox_queue_after,
         )
         if not settings.sandbox_host:
             pool: Sandboxes = SandboxPool(sandbox_settings)

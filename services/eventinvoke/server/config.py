@@ -156,6 +156,14 @@ class Settings:
     max_sandboxes: int = setting(
         32, "warm sandboxes in all; also the account's concurrency limit", minimum=1
     )
+    sandbox_queue_after: int = setting(
+        0,
+        "an async invocation whose function's warm sandboxes are all busy waits for one of "
+        "them, rather than starting another, once the function has this many and its "
+        "invocations are short (the queue would clear before a new sandbox started); slow "
+        "functions still get up to `max_sandboxes_per_function`; 0: the number of CPUs",
+        minimum=0,
+    )
     sandbox_idle_seconds: float = setting(300.0, "idle sandboxes are stopped after this", minimum=0)
     sandbox_host: bool = setting(
         True,
