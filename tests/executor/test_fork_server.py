@@ -196,3 +196,25 @@ async def test_cold_starts(
         figures[mode] = (time.perf_counter() - started) / 5 * 1000
     with capsys.disabled():
         print(f"\ncold start + one invocation, ms: {figures}")
+
+
+@pytest.mark.parametrize("pools", [None], indirect=True)
+async def test_what_a_forked_sandbox_has_imported_beyond_an_exec_d_one(
+    pools: dict[str, SandboxPool],
+) -> None:
+    """The template's own imports (SECURITY.md says so): nothing of eventinvoke's."""
+    found = {}
+    for mode, pool in pools.items():
+        outcome = await asyncio.wait_for(
+            pool.run(function("handlers.modules"), FUNCTIONS, invocation()), 20
+        )
+        found[mode] = set(json.loads(outcome.payload))
+    assert found[FORK] - found[EXEC] <= {
+        "_ctypes",
+        "_struct",
+        "ctypes",
+        "ctypes._endian",
+        "gc",
+        "struct",
+    }
+    assert found[EXEC] <= found[FORK]

@@ -115,3 +115,9 @@ def reader(event, context):
         except OSError as e:
             found[path] = type(e).__name__
     return found
+
+
+def modules(event, context):
+    import sys
+
+    return sorted(sys.modules)
