@@ -84,8 +84,6 @@ class Template:
     async def start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            # The sandboxes, forked through a middle process that exits, are adopted.
-            isolation.set_subreaper(True)
             self._process = _start_template(
                 self.argv, {**self.environment, FORK_SERVER: str(theirs.fileno())}, theirs.fileno()
             )
@@ -119,8 +117,7 @@ class Template:
         async with self._lock:
             if self._socket is None:
                 raise TemplateError("the fork server is closed")
-            isolation.forking += 1  # its sandbox is adopted before it is known: keep it
-            try:
+            with isolation.adopting():
                 try:
                     socket.send_fds(self._socket, [json.dumps(request).encode()], [log_fd])
                     reply = json.loads(await asyncio.wait_for(self._receive(), REPLY_TIMEOUT))
@@ -138,8 +135,6 @@ class Template:
                     number, message = reply["error"]
                     raise OSError(number, message)
                 return Child(pid, lambda: _reap(pid))
-            finally:
-                isolation.forking -= 1
 
     async def _receive(self) -> bytes:
         assert self._socket is not None

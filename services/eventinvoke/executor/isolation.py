@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,13 +284,29 @@ class Child:
 
 # The processes this one started and reaps itself; any other child is an orphan it adopted.
 _ours: set[int] = set()
-forking = 0  # sandboxes being forked: adopted before their pid is known, so no reaping now
+_forking = 0  # sandboxes being forked: adopted before their pid is known, so no reaping now
 _PR_SET_CHILD_SUBREAPER = 36
 
 
-def set_subreaper(on: bool) -> None:
-    """Adopt the orphans of this process's descendants (the sandboxes a template forks
-    through a middle process that exits), or not; they are reaped by ``reap_orphans``."""
+@contextlib.contextmanager
+def adopting() -> Iterator[None]:
+    """While a template forks a sandbox through a middle process that exits, be a child
+    subreaper, so that the sandbox is adopted: its parent is then this process, as an exec'd
+    one's is. Only then: the orphans of a sandbox's own processes still go where they did.
+    (Strays adopted meanwhile are reaped by ``reap_orphans``.)"""
+    global _forking
+    if not _forking:
+        _set_subreaper(True)
+    _forking += 1
+    try:
+        yield
+    finally:
+        _forking -= 1
+        if not _forking:
+            _set_subreaper(False)
+
+
+def _set_subreaper(on: bool) -> None:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -310,8 +326,10 @@ def forgo(pid: int) -> None:
 
 def reap_orphans() -> None:
     """Reap the exited children that are not this process's own: processes a function left
-    behind, adopted when their parent died. Those still running wait for a later call."""
-    if forking:
+    behind, adopted when their parent died. Those still running wait for a later call. (The
+    process that holds a sandbox pool, the sandbox host or an embedded server, starts no other
+    children that it waits for.)"""
+    if _forking:
         return
     for child in child_pids(os.getpid()):
         if child in _ours:
