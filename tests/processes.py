@@ -14,6 +14,8 @@ import grpc
 import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from eventinvoke.executor.forkserver import FORK_SERVER
+
 EVENTINVOKE = str(Path(sys.executable).with_name("eventinvoke"))
 
 
@@ -102,6 +104,19 @@ def wait_serving(address: str, timeout: float, process: SuiteProcess | None = No
             if time.monotonic() > deadline:
                 raise AssertionError(f"{address} not serving after {timeout}s")
             time.sleep(0.1)
+
+
+def sandboxes(host: psutil.Process) -> list[psutil.Process]:
+    """A sandbox host's sandboxes: its children but the fork servers (the templates the Python
+    ones are forked from)."""
+    found = []
+    for child in host.children():
+        try:
+            if FORK_SERVER not in child.environ():
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
 
 
 def gone(process: psutil.Process) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 import pytest
 from conftest import wait_for
-from processes import gone
+from processes import gone, sandboxes
 
 from eventinvoke.core.model import FunctionConfig
 from eventinvoke.executor.host import HostedPool, SandboxHostError, frames
@@ -114,7 +114,7 @@ async def test_a_host_that_dies_fails_its_invocations_and_is_replaced(pool: Host
     running = asyncio.create_task(run(pool, function("handlers.sleep"), invocation({"seconds": 2})))
     first_host = pool.pid
     assert first_host is not None
-    [sandbox] = await wait_for(lambda: psutil.Process(first_host).children(), timeout=10)
+    [sandbox] = await wait_for(lambda: sandboxes(psutil.Process(first_host)), timeout=10)
     os.kill(first_host, signal.SIGKILL)
 
     with pytest.raises(SandboxHostError, match="the sandbox host exited"):
@@ -139,7 +139,7 @@ async def test_a_host_that_stops_answering_is_killed_and_replaced(tmp_path: Path
             run(pool, function("handlers.sleep", timeout=60), invocation({"seconds": 60}))
         )
         stuck = psutil.Process(pool.pid or 0)
-        [sandbox] = await wait_for(stuck.children, timeout=10)
+        [sandbox] = await wait_for(lambda: sandboxes(stuck), timeout=10)
         stuck.suspend()
 
         with pytest.raises(SandboxHostError, match="stopped responding for 0.6 s and was killed"):
@@ -201,7 +201,7 @@ async def test_a_cancelled_invocation_is_abandoned_in_the_host(pool: HostedPool)
     fn = function("handlers.sleep", reserved_concurrent_executions=1, timeout=60)
     running = asyncio.create_task(run(pool, fn, invocation({"seconds": 50})))
     host = pool.pid
-    [sandbox] = await wait_for(lambda: psutil.Process(host or 0).children(), timeout=10)
+    [sandbox] = await wait_for(lambda: sandboxes(psutil.Process(host or 0)), timeout=10)
     await asyncio.sleep(0.3)  # the sandbox has taken the event
 
     running.cancel()

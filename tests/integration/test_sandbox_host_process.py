@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 from conftest import FUNCTIONS, read_lines, wait_for, zip_dir
-from processes import SuiteProcess, free_port, gone
+from processes import SuiteProcess, free_port, gone, sandboxes
 
 from eventinvoke.client import AsyncClient
 
@@ -47,7 +47,7 @@ async def test_kill_9_of_up_stops_its_sandbox_host_and_running_sandbox(tmp_path:
         assert suite.process is not None
         [host] = psutil.Process(suite.process.pid).children()
         assert SANDBOX_HOST in host.cmdline()
-        [sandbox] = host.children()
+        [sandbox] = sandboxes(host)
 
         suite.kill()
 

@@ -36,6 +36,7 @@ _SAMPLES: dict[str, tuple[str, Any]] = {
     "max_queued_events_per_function": ("1000", 1000),
     "max_queued_events": ("100000", 100000),
     "log_format": ("console", "console"),
+    "sandbox_start": ("exec", "exec"),
     "log_level": ("warning", "warning"),
     "destinations": (
         '{"sqs": {"endpoint_url": "http://q"}}',

@@ -272,6 +272,8 @@ class Suite:
             idle_seconds=settings.sandbox_idle_seconds,
             uids=uids,
             python=python,
+            start=settings.sandbox_start,
+            queue_after=settings.sandbox_queue_after,
         )
         if not settings.sandbox_host:
             pool: Sandboxes = SandboxPool(sandbox_settings)

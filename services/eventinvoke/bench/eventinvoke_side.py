@@ -39,6 +39,7 @@ from eventinvoke.bench.harness import (
     tree,
 )
 from eventinvoke.client import AsyncClient
+from eventinvoke.executor.forkserver import FORK_SERVER
 
 FUNCTIONS_DIR = Path(functions.__file__).resolve().parent
 COLLECTOR_ARN = "arn:aws:lambda:us-east-1:000000000000:function:collector"
@@ -239,7 +240,12 @@ def _sandboxes(pid: int) -> list[int]:
     try:
         for child in psutil.Process(pid).children():
             if SANDBOX_HOST in child.cmdline():
-                found.extend(grandchild.pid for grandchild in child.children())
+                # Not the fork server, whose pages the sandboxes share: counted with the servers.
+                found.extend(
+                    grandchild.pid
+                    for grandchild in child.children()
+                    if FORK_SERVER not in grandchild.environ()
+                )
             else:  # sandboxes in the suite's own process (EVENTINVOKE_SANDBOX_HOST=false)
                 found.append(child.pid)
     except psutil.NoSuchProcess:

@@ -34,10 +34,13 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
+
+from eventinvoke.executor.memory import child_pids
 
 log = structlog.get_logger("eventinvoke.executor")
 
@@ -200,6 +203,7 @@ class Confinement:
             else:  # kept leased (never reused) until the executor stops
                 log.error("sandbox_user_not_cleared", uid=place.uid)
             self._close_code(place.code_dir)
+        reap_orphans()
         shutil.rmtree(place.tmp, ignore_errors=True)
 
     def close(self) -> None:
@@ -251,27 +255,93 @@ class Confinement:
 
 
 class Child:
-    """A runtime process, started by ``subprocess`` rather than asyncio's, whose loop may be
-    uvloop's: it takes none of the options that make another user's process (user, group,
-    extra_groups, umask). Its exit is seen through a pidfd on the loop, with no child watcher.
+    """A runtime process this one is the parent of, started by ``subprocess`` rather than
+    asyncio's, whose loop may be uvloop's: it takes none of the options that make another
+    user's process (user, group, extra_groups, umask). Or forked by a template (forkserver.py)
+    and adopted. Its exit is seen through a pidfd on the loop, with no child watcher.
     """
 
-    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
-        self._popen = popen
-        self.pid = popen.pid
+    def __init__(self, pid: int, reap: Callable[[], int]) -> None:
+        self.pid = pid
+        self._reap_status = reap
         loop = asyncio.get_running_loop()
         self._exited: asyncio.Future[int] = loop.create_future()
-        self._pidfd = os.pidfd_open(popen.pid)
+        self._pidfd = os.pidfd_open(pid)
         loop.add_reader(self._pidfd, self._reap)
+        _ours.add(pid)
 
     def _reap(self) -> None:
         asyncio.get_running_loop().remove_reader(self._pidfd)
         os.close(self._pidfd)
-        self._exited.set_result(self._popen.wait())  # it has exited: this only reaps it
+        status = self._reap_status()  # it has exited: this only reaps it
+        _ours.discard(self.pid)
+        self._exited.set_result(status)
 
     async def wait(self) -> int:
         """The exit status; minus the signal's number when one killed it."""
         return await asyncio.shield(self._exited)
+
+
+# The processes this one started and reaps itself; any other child is an orphan it adopted.
+_ours: set[int] = set()
+_forking = 0  # sandboxes being forked: adopted before their pid is known, so no reaping now
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+@contextlib.contextmanager
+def adopting() -> Iterator[None]:
+    """While a template forks a sandbox through a middle process that exits, be a child
+    subreaper, so that the sandbox is adopted: its parent is then this process, as an exec'd
+    one's is. Only then: the orphans of a sandbox's own processes still go where they did.
+    (Strays adopted meanwhile are reaped by ``reap_orphans``.)"""
+    global _forking
+    if not _forking:
+        _set_subreaper(True)
+    _forking += 1
+    try:
+        yield
+    finally:
+        _forking -= 1
+        if not _forking:
+            _set_subreaper(False)
+
+
+def _set_subreaper(on: bool) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def adopt(pid: int) -> None:
+    """Note a child this process will reap itself, before it can exit unreaped."""
+    _ours.add(pid)
+
+
+def forgo(pid: int) -> None:
+    """Once it is reaped."""
+    _ours.discard(pid)
+
+
+def reap_orphans() -> None:
+    """Reap the exited children that are not this process's own: processes a function left
+    behind, adopted when their parent died. Those still running wait for a later call. (The
+    process that holds a sandbox pool, the sandbox host or an embedded server, starts no other
+    children that it waits for.)"""
+    if _forking:
+        return
+    for child in child_pids(os.getpid()):
+        if child in _ours:
+            continue
+        try:
+            with open(f"/proc/{child}/stat", "rb") as stat_file:
+                state = stat_file.read().rpartition(b")")[2].split()[0]
+        except OSError:
+            continue
+        if state in (b"Z", b"X"):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child, os.WNOHANG)
 
 
 def start_process(
@@ -281,21 +351,29 @@ def start_process(
     by itself alone), writing into ``log_fd``, leading its own session (a kill of its process
     group reaches its children too)."""
     isolated = place.uid is not None
-    return Child(
-        subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_fd,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            user=place.uid,
-            group=place.gid,
-            extra_groups=[] if isolated else None,
-            umask=0o077 if isolated else -1,
-        )
+    popen = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log_fd,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        user=place.uid,
+        group=place.gid,
+        extra_groups=[] if isolated else None,
+        umask=0o077 if isolated else -1,
     )
+    return Child(popen.pid, popen.wait)
+
+
+def base_environment() -> dict[str, str]:
+    """What a sandbox's environment starts from: of the server's variables, only the search
+    paths its interpreters need (no credentials, no EVENTINVOKE_*)."""
+    env = {"LANG": "en_US.UTF-8", "TZ": ":UTC", "PATH": os.environ.get("PATH", DEFAULT_PATH)}
+    if "LD_LIBRARY_PATH" in os.environ:
+        env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
+    return env
 
 
 # -- the interpreter sandboxes run -------------------------------------------------------

@@ -35,6 +35,7 @@ class Launcher:
     execution_env: bool  # AWS sets AWS_EXECUTION_ENV for managed runtimes, not `provided*`
     # The runtime's unreserved defaults (NODE_PATH); the function's own variables win.
     environment: dict[str, str] = field(default_factory=dict)
+    forkable: bool = False  # may be forked from a template of the same argv (forkserver.py)
 
 
 PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
@@ -43,7 +44,9 @@ PYTHON_BOOTSTRAP = RUNTIMES_DIR / "python" / "bootstrap.py"
 @functools.cache
 def _python_launcher(python: str) -> Launcher:
     # Every python3.x runs on this interpreter; -u so prints reach the log as they happen.
-    return Launcher([python, "-u", str(PYTHON_BOOTSTRAP)], RUNTIMES_DIR / "python", True)
+    return Launcher(
+        [python, "-u", str(PYTHON_BOOTSTRAP)], RUNTIMES_DIR / "python", True, forkable=True
+    )
 
 
 def _python(function: FunctionConfig, code_dir: Path, python: str) -> Launcher:

@@ -27,7 +27,14 @@ from typing import Any, Protocol
 from eventinvoke.core.errors import ACCOUNT_CONCURRENCY_EXCEEDED, RESERVED_CONCURRENCY_EXCEEDED
 from eventinvoke.core.model import UNHANDLED, FunctionConfig, Invocation
 from eventinvoke.executor import logs
-from eventinvoke.executor.isolation import Child, Confinement, Place, start_process
+from eventinvoke.executor.forkserver import FORK, Starter
+from eventinvoke.executor.isolation import (
+    Child,
+    Confinement,
+    Place,
+    base_environment,
+    reap_orphans,
+)
 from eventinvoke.executor.launchers import (
     Launcher,
     SetupError,
@@ -35,12 +42,12 @@ from eventinvoke.executor.launchers import (
     launcher_for,
 )
 from eventinvoke.executor.memory import PEAK_READ_INTERVAL, WATCH_INTERVAL, peak_rss_kb, tree_rss_kb
+from eventinvoke.executor.pacing import Pacer
 from eventinvoke.executor.runtime_api import Event, RuntimeApi
 
 # How long a new sandbox may take to reach its first /next (AWS's init phase limit).
 INIT_TIMEOUT = 10.0
 TAIL_BYTES = 4096
-DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 KEY_CACHE_SIZE = 1024  # reuse keys remembered (one per function configuration)
 
 
@@ -64,6 +71,8 @@ class SandboxSettings:
     # from the same range of gids); None: sandboxes run as the server's user (isolation.py).
     uids: tuple[int, int] | None = None
     python: str = sys.executable  # the interpreter of python3.x functions
+    start: str = FORK  # how Python sandboxes start: forked from a template, or exec'd
+    queue_after: int = 0  # sandboxes a function has before its async backlog queues (pacing.py)
 
 
 def _failed_setup(error: SetupError, request_id: str) -> Outcome:
@@ -131,6 +140,7 @@ class Sandbox:
         launcher: Launcher,
         settings: SandboxSettings,
         confinement: Confinement,
+        starter: Starter,
     ) -> None:
         self.function = function
         self.key = reuse_key(function, code_dir)
@@ -138,6 +148,7 @@ class Sandbox:
         self.launcher = launcher
         self.settings = settings
         self.confinement = confinement
+        self.starter = starter
         self.place: Place | None = None  # its user and /tmp, from start() to stop()
         self.api = RuntimeApi()
         now = datetime.now(UTC)
@@ -154,6 +165,7 @@ class Sandbox:
         self._memory_timer: asyncio.TimerHandle | None = None
         self._started_at = 0.0
         self._initialised = False
+        self.init_ms: float | None = None  # its start, to its first event taken
         self._max_memory_mb = 0
         self._memory_read_at = -PEAK_READ_INTERVAL
         self._out_of_memory = False  # killed by the memory watch
@@ -168,11 +180,8 @@ class Sandbox:
 
     def environment(self) -> dict[str, str]:
         function = self.function
-        # Built from nothing: Lambda's variables and the function's own. Of the server's, only
-        # the search paths its interpreters need (no credentials, no EVENTINVOKE_*).
-        env = {"LANG": "en_US.UTF-8", "TZ": ":UTC", "PATH": os.environ.get("PATH", DEFAULT_PATH)}
-        if "LD_LIBRARY_PATH" in os.environ:
-            env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
+        # Built from nothing: Lambda's variables and the function's own.
+        env = base_environment()
         if self.place is not None:  # Lambda's /tmp: the sandbox's own writable directory
             env["TMPDIR"] = env["HOME"] = str(self.place.tmp)
         env.update(self.launcher.environment)
@@ -209,8 +218,8 @@ class Sandbox:
         self._started_at = asyncio.get_running_loop().time()
         # The process writes straight into the log file (no pipe to drain, nothing buffered
         # on our side).
-        self.process = start_process(
-            self.launcher.argv, place, self.code_dir, self.environment(), self._log_fd
+        self.process = await self.starter.start(
+            self.launcher, place, self.code_dir, self.environment(), self._log_fd
         )
         self._exited = asyncio.create_task(self.process.wait())
 
@@ -247,7 +256,7 @@ class Sandbox:
         if handle.taken.done() and not handle.taken.cancelled():
             began = handle.taken.result()
             if not self._initialised:
-                init_ms = (began - self._started_at) * 1000
+                init_ms = self.init_ms = (began - self._started_at) * 1000
             self._initialised = True
             self._note_memory()  # now too, in case the process is gone by the end
             # Phase 2: the function runs, within its timeout counted from the take.
@@ -432,6 +441,8 @@ class SandboxPool:
         self._admitted: dict[str, int] = {}  # function name -> invocations running or waiting
         self._keys: dict[str, tuple[FunctionConfig, Path, ReuseKey]] = {}  # see _reuse_key
         self._confinement = Confinement(settings.uids)
+        self._starter = Starter(settings.start, self._confinement.tmp_root)
+        self._pacer: Pacer[Sandbox] = Pacer(settings.queue_after)
 
     @property
     def sandboxes(self) -> list[Sandbox]:
@@ -466,7 +477,7 @@ class SandboxPool:
             self._reaper = asyncio.create_task(self._reap_idle())
         self._admit(function, wait)
         try:
-            return await self._run(function, code_dir, launcher, invocation)
+            return await self._run(function, code_dir, launcher, invocation, wait)
         finally:
             self._admitted[function.name] -= 1
             if not self._admitted[function.name]:
@@ -483,13 +494,20 @@ class SandboxPool:
         self._admitted[function.name] = running + 1
 
     async def _run(
-        self, function: FunctionConfig, code_dir: Path, launcher: Launcher, invocation: Invocation
+        self,
+        function: FunctionConfig,
+        code_dir: Path,
+        launcher: Launcher,
+        invocation: Invocation,
+        wait: bool,
     ) -> Outcome:
         key = self._reuse_key(function, code_dir)
         self._latest_key[(function.name, function.version)] = key
-        sandbox = await self._acquire(function, code_dir, launcher, key)
+        sandbox = await self._acquire(function, code_dir, launcher, key, pace=wait)
+        acquired = time.monotonic()
         try:
-            if sandbox.process is None:
+            cold = sandbox.process is None
+            if cold:
                 try:
                     await sandbox.start()
                 except OSError as e:
@@ -497,7 +515,12 @@ class SandboxPool:
                     reason = f"fork/exec {launcher.argv[0]}: {e.strerror or e}".lower()
                     error = SetupError("Runtime.InvalidEntrypoint", reason)
                     return _failed_setup(error, invocation.request_id)
-            return await sandbox.invoke(invocation)
+            outcome = await sandbox.invoke(invocation)
+            # How long it held the sandbox, the Runtime API's turns included: what one queued
+            # behind it waits.
+            held_ms = (time.monotonic() - acquired) * 1000 - (sandbox.init_ms or 0) * cold
+            self._pacer.note(function.name, held_ms, sandbox.init_ms if cold else None)
+            return outcome
         except BaseException:
             sandbox.reusable = False
             raise
@@ -524,47 +547,105 @@ class SandboxPool:
                 await self._reaper
         sandboxes, self._sandboxes = self._sandboxes, []
         await asyncio.gather(*(sandbox.stop() for sandbox in sandboxes), *self._stopping)
+        await self._starter.close()
         self._confinement.close()
+        self._pacer.wake()
         async with self._changed:
             self._changed.notify_all()
 
     async def _acquire(
-        self, function: FunctionConfig, code_dir: Path, launcher: Launcher, key: ReuseKey
+        self,
+        function: FunctionConfig,
+        code_dir: Path,
+        launcher: Launcher,
+        key: ReuseKey,
+        pace: bool,
     ) -> Sandbox:
-        settings = self._settings
-        async with self._changed:
-            while True:
-                if self._closed:
-                    raise RuntimeError("the sandbox pool is closed")
-                for sandbox in reversed(self._sandboxes):  # most recently used first
-                    if sandbox.key == key and not sandbox.busy and sandbox.alive:
-                        sandbox.busy = True
-                        return sandbox
-                self._retire_stale_and_dead()  # before counting who holds the slots
-                same = [s for s in self._sandboxes if s.function.name == function.name]
-                if len(same) >= settings.max_per_function:
-                    victims = same
-                elif len(self._sandboxes) >= settings.max_total:
-                    victims = self._sandboxes
-                else:
-                    sandbox = Sandbox(function, code_dir, launcher, settings, self._confinement)
-                    sandbox.busy = True
-                    self._sandboxes.append(sandbox)
-                    self._trim_logs(function.name)
-                    return sandbox
-                idle = [s for s in victims if not s.busy]
-                if idle:  # make room by stopping the one idle longest
-                    self._discard(min(idle, key=lambda s: s.last_used))
-                    continue
-                await self._changed.wait()
+        while True:
+            async with self._changed:
+                found = await self._find(function, code_dir, launcher, key, pace)
+            if isinstance(found, Sandbox):
+                return found
+            try:  # queued behind the busy sandboxes of its key (pacing.py)
+                busy = sum(1 for s in self._sandboxes if s.key == key)
+                patience = self._pacer.patience(function.name, key, busy)
+                sandbox = await asyncio.wait_for(found, patience)
+            except TimeoutError:
+                pace = False  # waited as long as a start takes: start one (within the limits)
+                continue
+            except asyncio.CancelledError:
+                handed = found.result() if found.done() and not found.cancelled() else None
+                if handed is not None and self._release_now(handed):  # handed as it was cancelled
+                    notify = asyncio.create_task(self._release(None))
+                    self._stopping.add(notify)
+                    notify.add_done_callback(self._stopping.discard)
+                raise
+            if sandbox is not None:
+                return sandbox
 
-    async def _release(self, sandbox: Sandbox) -> None:
-        sandbox.busy = False
+    async def _find(
+        self,
+        function: FunctionConfig,
+        code_dir: Path,
+        launcher: Launcher,
+        key: ReuseKey,
+        pace: bool,
+    ) -> Sandbox | asyncio.Future[Sandbox | None]:
+        """A sandbox for the invocation, or a place in its key's queue."""
+        settings = self._settings
+        while True:
+            if self._closed:
+                raise RuntimeError("the sandbox pool is closed")
+            for sandbox in reversed(self._sandboxes):  # most recently used first
+                if sandbox.key == key and not sandbox.busy and sandbox.alive:
+                    sandbox.busy = True
+                    return sandbox
+            self._retire_stale_and_dead()  # before counting who holds the slots
+            if pace:
+                busy = sum(1 for s in self._sandboxes if s.key == key)
+                if self._pacer.should_wait(function.name, key, busy):
+                    return self._pacer.queue(key)
+            same = [s for s in self._sandboxes if s.function.name == function.name]
+            if len(same) >= settings.max_per_function:
+                victims = same
+            elif len(self._sandboxes) >= settings.max_total:
+                victims = self._sandboxes
+            else:
+                sandbox = Sandbox(
+                    function, code_dir, launcher, settings, self._confinement, self._starter
+                )
+                sandbox.busy = True
+                self._sandboxes.append(sandbox)
+                self._trim_logs(function.name)
+                return sandbox
+            idle = [s for s in victims if not s.busy]
+            if idle:  # make room by stopping the one idle longest
+                self._discard(min(idle, key=lambda s: s.last_used))
+                continue
+            await self._changed.wait()
+
+    async def _release(self, sandbox: Sandbox | None) -> None:
+        """Release the sandbox; with None, only tell those waiting for room to look again."""
+        if sandbox is None or self._release_now(sandbox):
+            async with self._changed:
+                self._changed.notify_all()
+
+    def _release_now(self, sandbox: Sandbox) -> bool:
+        """Hand the sandbox to an invocation queued for it, or free it; True when it is free
+        (or gone), which those waiting for room hear of."""
         current = self._latest_key.get((sandbox.function.name, sandbox.function.version))
         if not sandbox.reusable or not sandbox.alive or sandbox.key != current or self._closed:
+            sandbox.busy = False
             self._discard(sandbox)
-        async with self._changed:
-            self._changed.notify_all()
+            self._pacer.wake(sandbox.key)  # one queued may now start a sandbox of its own
+            return True
+        if self._pacer.queued(sandbox.key):
+            busy = sum(1 for s in self._sandboxes if s.key == sandbox.key)
+            self._pacer.recheck(sandbox.function.name, sandbox.key, busy)
+        if self._pacer.hand_over(sandbox.key, sandbox):
+            return False  # still busy, with the next invocation
+        sandbox.busy = False
+        return True
 
     def _retire_stale_and_dead(self) -> None:
         for sandbox in list(self._sandboxes):
@@ -595,6 +676,7 @@ class SandboxPool:
         limit = self._settings.idle_seconds
         while True:
             await asyncio.sleep(min(max(limit / 4, 0.05), 30.0))
+            reap_orphans()
             now = time.monotonic()
             expired = [s for s in self._sandboxes if not s.busy and now - s.last_used > limit]
             if expired:

@@ -156,12 +156,26 @@ class Settings:
     max_sandboxes: int = setting(
         32, "warm sandboxes in all; also the account's concurrency limit", minimum=1
     )
+    sandbox_queue_after: int = setting(
+        0,
+        "an async invocation whose function's warm sandboxes are all busy waits for one of "
+        "them, rather than starting another, once the function has this many and its "
+        "invocations are short (the queue would clear before a new sandbox started); slow "
+        "functions still get up to `max_sandboxes_per_function`; 0: the number of CPUs",
+        minimum=0,
+    )
     sandbox_idle_seconds: float = setting(300.0, "idle sandboxes are stopped after this", minimum=0)
     sandbox_host: bool = setting(
         True,
         "run sandboxes from a child process of the executor (the sandbox host), whose event "
         "loop does their Runtime API and log I/O on another core; false keeps them in the "
         "executor's process",
+    )
+    sandbox_start: Literal["fork", "exec"] = setting(
+        "fork",
+        "how Python sandboxes start: `fork`, from a template process of their interpreter that "
+        "has the runtime imported (faster, and they share its pages), or `exec`, a new "
+        "interpreter each (SECURITY.md); other runtimes are always exec'd",
     )
     sandbox_uids: str = setting(
         "60600-61099",

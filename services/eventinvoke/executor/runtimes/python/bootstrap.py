@@ -18,6 +18,11 @@ import traceback
 from typing import Any
 
 API_PREFIX = "/2018-06-01/runtime"
+# Set only in a template process (see serve_forks): its control socket's descriptor.
+FORK_SERVER = "_EVENTINVOKE_FORK_SERVER"
+_PR_SET_DUMPABLE = 4
+_PR_SET_MM = 35
+_PR_SET_MM_MAP = 14
 
 
 class Fault(Exception):
@@ -289,6 +294,8 @@ def invoke(client: RuntimeClient, handler: Any, headers: dict[str, str], body: b
 
 
 def main() -> None:
+    if FORK_SERVER in os.environ:  # a template: only its sandboxes return from here
+        serve_forks(int(os.environ[FORK_SERVER]))
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     # The function's code comes first on sys.path, and this script's own directory not at all,
     # so a user module may share a name with anything here.
@@ -314,6 +321,180 @@ def main() -> None:
     while True:
         headers, body = client.next()
         invoke(client, handler, headers, body)
+
+
+# -- the fork server ---------------------------------------------------------------------
+#
+# A template is this script started as a sandbox would be (same interpreter, argv and
+# startup environment) by the sandbox host, before any function's code or variables exist.
+# It forks one sandbox per request; the sandbox sets up what a fresh process would have had
+# and returns into main(). The host checks (executor/forkserver.py) that nothing the
+# interpreter reads at startup differs before it asks for a fork rather than an exec.
+
+
+def serve_forks(fd: int) -> None:
+    """Serve the host's requests on socket ``fd`` until it goes; returns in a sandbox only."""
+    # Imported by the template alone: prctl, for what a change of user and fork alter.
+    import ctypes
+    import gc
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    control = socket.socket(fileno=fd)
+    # What the interpreter's start-up added to the variables it was started with (the
+    # coerced LC_CTYPE of PEP 538): a sandbox's os.environ gets the same.
+    with open("/proc/self/environ", "rb") as environ_file:
+        started = dict(
+            item.decode().partition("=")[::2] for item in environ_file.read().split(b"\0") if item
+        )
+    added = {name: value for name, value in os.environ.items() if name not in started}
+    # Objects made so far are never collected: the collector then writes none of the pages
+    # sandboxes share with this process.
+    gc.freeze()
+    control.sendall(b"ready %d" % os.getpid())
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 20, 1)
+        except OSError:
+            message, fds = b"", []
+        if not message:
+            os._exit(0)  # the host is gone
+        request = json.loads(message)
+        reply = _fork_sandbox(request, added, fds[0], control, libc)
+        if reply is None:
+            return  # the sandbox
+        os.close(fds[0])
+        control.sendall(json.dumps(reply).encode())
+
+
+def _fork_sandbox(
+    request: dict[str, Any],
+    added: dict[str, str],
+    log_fd: int,
+    control: socket.socket,
+    libc: Any,
+) -> dict[str, Any] | None:
+    """Fork a sandbox through a short-lived middle process, so that its parent is the host
+    (a child subreaper), as an exec'd sandbox's is; its pid or setup error, None in it."""
+    read_end, write_end = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        pid = -1
+        try:
+            os.close(read_end)
+            pid = os.fork()
+            if pid:
+                os.write(write_end, b"%d\n" % pid)
+        finally:
+            if pid != 0:
+                os._exit(0)
+        try:
+            _become_sandbox(request, added, log_fd, control, write_end, libc)
+        except BaseException as e:
+            try:
+                os.write(write_end, json.dumps([getattr(e, "errno", 0) or 0, str(e)]).encode())
+            finally:
+                os._exit(127)
+        return None
+    os.close(write_end)
+    os.waitpid(middle, 0)
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.close(read_end)
+    pid_line, _, error = b"".join(chunks).partition(b"\n")
+    if not pid_line:
+        return {"error": [0, "the fork server could not fork"]}
+    return {"pid": int(pid_line), "error": json.loads(error) if error else None}
+
+
+def _become_sandbox(
+    request: dict[str, Any],
+    added: dict[str, str],
+    log_fd: int,
+    control: socket.socket,
+    status_fd: int,
+    libc: Any,
+) -> None:
+    """What subprocess.Popen does for an exec'd sandbox (isolation.start_process), in the same
+    order, and what exec would have reset; ``status_fd`` is closed once all of it is done."""
+    control.close()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    # Nothing else stays open (close_fds), the status pipe aside until the end.
+    os.closerange(3, status_fd)
+    os.closerange(status_fd + 1, os.sysconf("SC_OPEN_MAX"))
+    os.chdir(request["cwd"])
+    if request["umask"] >= 0:
+        os.umask(request["umask"])
+    os.setsid()
+    if request["uid"] is not None:
+        os.setgroups([])
+        os.setresgid(request["gid"], request["gid"], request["gid"])
+        os.setresuid(request["uid"], request["uid"], request["uid"])
+        # A change of user made the process undumpable, which exec would have undone: its
+        # /proc/self would be root's and unreadable to it.
+        if libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0) != 0:
+            raise OSError(libc_errno(), "prctl(PR_SET_DUMPABLE)")
+    environment: dict[str, str] = request["env"]
+    os.environ.clear()
+    os.environ.update(environment)
+    os.environ.update({name: value for name, value in added.items() if name not in environment})
+    _set_proc_environ(environment, libc)
+    import site  # imported at startup already; its user paths follow HOME
+
+    site.USER_BASE = site.USER_SITE = None
+    if site.ENABLE_USER_SITE:
+        site.getusersitepackages()
+    os.close(status_fd)
+
+
+_ENVIRON_BLOCK: Any = None  # the sandbox's /proc/self/environ; kept for the process's life
+
+
+def _set_proc_environ(environment: dict[str, str], libc: Any) -> None:
+    """Point /proc/self/environ at the sandbox's variables, as exec would have
+    (prctl PR_SET_MM_MAP, which needs no privilege when the executable stays the same)."""
+    global _ENVIRON_BLOCK
+    import ctypes
+    import struct
+
+    block = b"".join(f"{name}={value}".encode() + b"\0" for name, value in environment.items())
+    _ENVIRON_BLOCK = ctypes.create_string_buffer(block, len(block) or 1)
+    start = ctypes.addressof(_ENVIRON_BLOCK)
+    with open("/proc/self/stat", "rb") as stat_file:
+        fields = stat_file.read().rpartition(b")")[2].split()
+
+    def field(number: int) -> int:  # proc(5)'s numbering, which starts at 1 with the pid
+        return int(fields[number - 3])
+
+    libc.sbrk.restype = ctypes.c_void_p
+    layout = struct.pack(
+        "=12QIi",
+        field(26),  # start_code
+        field(27),  # end_code
+        field(45),  # start_data
+        field(46),  # end_data
+        field(47),  # start_brk
+        libc.sbrk(0),  # brk
+        field(28),  # start_stack
+        field(48),  # arg_start
+        field(49),  # arg_end
+        start,  # env_start
+        start + len(block),  # env_end
+        0,  # auxv: unchanged
+        0,
+        -1,  # exe_fd: unchanged
+    )
+    if libc.prctl(_PR_SET_MM, _PR_SET_MM_MAP, layout, len(layout), 0) != 0:
+        raise OSError(libc_errno(), "prctl(PR_SET_MM_MAP)")
+
+
+def libc_errno() -> int:
+    import ctypes
+
+    return ctypes.get_errno()
 
 
 if __name__ == "__main__":
