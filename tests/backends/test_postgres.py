@@ -13,7 +13,7 @@ import pytest
 asyncpg = pytest.importorskip("asyncpg", reason="asyncpg is not installed")
 
 from backends.helpers import delivery, event, function  # noqa: E402
-from postgres import database_url  # noqa: E402
+from postgres import database_url, drop_database  # noqa: E402
 
 from eventinvoke.backends import Wakeups  # noqa: E402
 from eventinvoke.backends.base import BackendUnavailable  # noqa: E402
@@ -335,3 +335,22 @@ async def test_a_lease_planned_on_an_empty_queue_reads_indexes_when_the_queue_is
     finally:
         await connection.close()
         await backend.close()
+
+
+async def test_writes_after_the_database_was_dropped_fail_and_the_writers_keep_answering(
+    postgres_server: str, postgres_url: str
+) -> None:
+    """A connection the server refuses for a reason of its own (here: no such database) fails
+    the writes waiting with the server's error; it does not stop the writers, so later writes
+    fail the same way instead of waiting forever."""
+    backend = await PostgresBackend.open(postgres_url)
+    try:
+        await drop_database(postgres_server, postgres_url)
+        for expected in ((BackendUnavailable, asyncpg.exceptions.PostgresError),) * 2 + (
+            asyncpg.exceptions.InvalidCatalogNameError,
+        ):
+            for call in (backend.queue.enqueue(event(1)), backend.queue.lease("owner", 10, 30)):
+                with pytest.raises(expected):
+                    await asyncio.wait_for(call, 30)
+    finally:
+        await asyncio.wait_for(backend.close(), 30)

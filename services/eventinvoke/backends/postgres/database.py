@@ -347,12 +347,15 @@ class _Writer:
         for number, (batch, group) in enumerate(groups.items()):
             try:
                 await self._statement(batch, group)
-            except UNAVAILABLE as error:
-                if self._connection is not None:
-                    self._connection.terminate()
-                    self._connection = None
-                # The server is away: the writes not yet run would only wait to hear it again.
-                failure = unavailable(self.url, error)
+            except Exception as error:
+                # The server is away, or refused the connection (its database was dropped): the
+                # writes not yet run would only hear the same.
+                failure: Exception = error
+                if isinstance(error, UNAVAILABLE):
+                    if self._connection is not None:
+                        self._connection.terminate()
+                        self._connection = None
+                    failure = unavailable(self.url, error)
                 for rest in list(groups.values())[number:]:
                     for write in rest:
                         _fail(write, failure)
