@@ -13,11 +13,13 @@ import pytest
 asyncpg = pytest.importorskip("asyncpg", reason="asyncpg is not installed")
 
 from backends.helpers import delivery, event, function  # noqa: E402
-from postgres import database_url  # noqa: E402
+from postgres import database_url, drop_database  # noqa: E402
 
 from eventinvoke.backends import Wakeups  # noqa: E402
 from eventinvoke.backends.base import BackendUnavailable  # noqa: E402
 from eventinvoke.backends.postgres import PostgresBackend  # noqa: E402
+from eventinvoke.backends.postgres.database import WRITER_SETTINGS  # noqa: E402
+from eventinvoke.backends.postgres.queue import LEASE  # noqa: E402
 from eventinvoke.backends.postgres.schema import SCHEMA_VERSION  # noqa: E402
 
 PASSWORD = "s3cret-pw"
@@ -274,6 +276,22 @@ async def test_other_replicas_writes_ring_the_wakeups(postgres_url: str) -> None
         await writing.outbox.add([delivery(1)])
         await asyncio.wait_for(wakeups.deliveries.wait(), 10)
 
+        # A settle's deliveries and follow-up events ring the others from its statement.
+        wakeups.events.clear()
+        wakeups.deliveries.clear()
+        [leased] = await writing.queue.lease("owner", 10, 30)
+        assert await writing.settle(
+            leased.event_id or 0, leased.lease_epoch, [delivery(2)], [event(2)]
+        )
+        await asyncio.wait_for(wakeups.deliveries.wait(), 10)
+        await asyncio.wait_for(wakeups.events.wait(), 10)
+
+        # A release makes events due again: the others hear of it.
+        wakeups.events.clear()
+        [leased] = await writing.queue.lease("owner", 10, 30)
+        await writing.queue.release([(leased.event_id or 0, leased.lease_epoch)])
+        await asyncio.wait_for(wakeups.events.wait(), 10)
+
         await writing.store.create_function(function("changed-fn"))
         assert await asyncio.wait_for(changed.get(), 10) == "changed-fn"
     finally:
@@ -291,3 +309,48 @@ async def test_describe_names_the_database_without_its_password(postgres_url: st
 
     assert password not in described
     assert "***" in described and described.endswith(urlsplit(postgres_url).path)
+
+
+async def test_a_lease_planned_on_an_empty_queue_reads_indexes_when_the_queue_is_deep(
+    postgres_url: str,
+) -> None:
+    """The writers plan each statement once, typically on a table still empty: the lease's
+    plan must still read the index in order up to its limit and find the rows it leases by
+    key, not read every queued event (its cost would grow with the queue's depth)."""
+    backend = await PostgresBackend.open(postgres_url)
+    connection = await asyncpg.connect(postgres_url, server_settings=WRITER_SETTINGS)
+    try:
+        await connection.execute(f"PREPARE lease (integer, text, float8) AS {LEASE}")
+        await connection.execute("EXECUTE lease (8, 'owner', 30)")  # planned now, on nothing
+        for start in range(0, 2000, 500):
+            await backend.queue.enqueue(
+                *(event(n, f"fn-{n % 2}") for n in range(start, start + 500))
+            )
+        plan = "\n".join(
+            row[0]
+            for row in await connection.fetch("EXPLAIN ANALYZE EXECUTE lease (8, 'owner', 30)")
+        )
+        assert "rows=8 loops=1" in plan.splitlines()[0], plan
+        assert "Seq Scan on events" not in plan and "Bitmap" not in plan, plan
+    finally:
+        await connection.close()
+        await backend.close()
+
+
+async def test_writes_after_the_database_was_dropped_fail_and_the_writers_keep_answering(
+    postgres_server: str, postgres_url: str
+) -> None:
+    """A connection the server refuses for a reason of its own (here: no such database) fails
+    the writes waiting with the server's error; it does not stop the writers, so later writes
+    fail the same way instead of waiting forever."""
+    backend = await PostgresBackend.open(postgres_url)
+    try:
+        await drop_database(postgres_server, postgres_url)
+        for expected in ((BackendUnavailable, asyncpg.exceptions.PostgresError),) * 2 + (
+            asyncpg.exceptions.InvalidCatalogNameError,
+        ):
+            for call in (backend.queue.enqueue(event(1)), backend.queue.lease("owner", 10, 30)):
+                with pytest.raises(expected):
+                    await asyncio.wait_for(call, 30)
+    finally:
+        await asyncio.wait_for(backend.close(), 30)

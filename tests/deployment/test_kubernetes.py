@@ -38,7 +38,7 @@ from deployment.harness import (
     workloads,
 )
 
-from eventinvoke.backends.postgres.database import POOL_SIZE
+from eventinvoke.backends.postgres.database import CONNECTIONS
 from eventinvoke.executor.host.pool import STOP_GRACE
 from eventinvoke.invoker.functions import MAX_TIMEOUT
 from eventinvoke.server import config
@@ -537,15 +537,14 @@ def test_keda_reads_the_database_url_from_the_executors_secret() -> None:
 
 
 def test_kedas_most_executors_fit_postgresqls_default_connections() -> None:
-    """Each process holds its pool, the group-commit writer's connection and the listener's;
+    """Each process holds its pool, the group-commit writers' connections and the listener's;
     at most max_connections (100 by default) for the cluster at its largest."""
     objects = render("cluster-keda")
     [scaled] = find(objects, "ScaledObject")
-    per_process = POOL_SIZE + 2
     fixed = sum(
         w["spec"]["replicas"] for w in workloads(objects) if component(w) in ("invoker", "router")
     )
-    assert (fixed + scaled["spec"]["maxReplicaCount"]) * per_process <= 100
+    assert (fixed + scaled["spec"]["maxReplicaCount"]) * CONNECTIONS <= 100
 
 
 # --- the docs say what the manifests do -------------------------------------------------------

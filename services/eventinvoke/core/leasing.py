@@ -30,6 +30,11 @@ class Prefetch(Generic[T]):
     items that waited longer, and those still waiting at stop(), go back through ``release``
     for any owner to take at once. Items that went back mean the slots are slow: the loop then
     leases nothing ahead until a slot frees, so it does not take them straight back.
+
+    While every slot is busy or has an item waiting for it, the loop leases ahead only once at
+    least half of ``count`` is missing: one lease for several finished items instead of one
+    each (every lease is a statement and a commit; measured on PostgreSQL, 0.5 ms for two
+    events, 0.8 for sixteen), and the items still waiting keep the slots fed meanwhile.
     """
 
     count: int
@@ -149,14 +154,16 @@ class LeaseLoop(Generic[T]):
 
     async def _run(self) -> None:
         ahead = self.prefetch.count if self.prefetch else 0
+        least = max(ahead // 2, 1)  # leased at once while no slot goes without an item
         while not self._stopping:
             await self._release_stale()
             self._start_waiting()
             want = self.concurrency - len(self.inflight) - len(self.waiting)
+            starving = want > 0  # a slot with no item to start
             if self._ahead:
                 want += ahead
             free = min(self.batch, want)
-            if free <= 0:
+            if free <= 0 or (free < least and not starving):
                 # O(1) per finished item (asyncio.wait on every task in flight was O(n)); one
                 # more turn of the loop lets items finishing together share the next lease.
                 # Items waiting are looked at again within half their hold.

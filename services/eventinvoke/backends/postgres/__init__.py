@@ -1,7 +1,7 @@
 """The cluster backend: one PostgreSQL database shared by every replica of every service.
 
 Events, deliveries, functions and concurrency slots live in the database; every process runs
-its hot writes through one batching writer (group commit, ``database.py``), leases with
+its hot writes through batching writers (group commit, ``database.py``), leases with
 ``FOR UPDATE SKIP LOCKED``, fences every write after a lease with the lease's epoch, reads all
 times from the server's clock, and hears the others' writes through LISTEN/NOTIFY.
 """
@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from eventinvoke.backends import Wakeups
-from eventinvoke.backends.postgres.batches import arrays, columns
+from eventinvoke.backends.postgres.batches import arrays, columns, notifying
 from eventinvoke.backends.postgres.database import (
     DELIVERIES,
     EVENTS,
@@ -46,7 +46,8 @@ __all__ = ["PostgresBackend"]
 # deleted ($1 ids, $2 epochs), and only their deliveries ($3, $4: the lease each belongs to, then
 # the delivery arrays), follow-up events and settled invocations (likewise) inserted. Keyed by
 # (event, epoch), not by event alone: a stale settle batched with the current one must not ride
-# on the current one's delete.
+# on the current one's delete. Rows with an event id answer the settles; the others are the
+# notifications, sent when deliveries or events went in.
 _FOLLOW_UPS = 5 + len(DELIVERY_TYPES)
 _SETTLED = _FOLLOW_UPS + 2 + len(EVENT_TYPES)
 SETTLE = f"""
@@ -61,6 +62,7 @@ routed AS (
     FROM unnest($3::bigint[], $4::bigint[], {arrays(DELIVERY_TYPES, 5)})
         AS d(source, source_epoch, {DELIVERY_COLUMNS})
     WHERE (d.source, d.source_epoch) IN (SELECT event_id, lease_epoch FROM gone)
+    RETURNING 1
 ),
 queued AS (
     {EVENT_VALUES}
@@ -69,6 +71,7 @@ queued AS (
         AS t(source, source_epoch, {EVENT_ALIASES})
     WHERE (t.source, t.source_epoch) IN (SELECT event_id, lease_epoch FROM gone)
     ON CONFLICT (request_id) DO NOTHING
+    RETURNING 1
 ),
 remembered AS (
     INSERT INTO invocations ({SETTLED_COLUMNS})
@@ -79,6 +82,8 @@ remembered AS (
     WHERE (i.source, i.source_epoch) IN (SELECT event_id, lease_epoch FROM gone)
 )
 SELECT event_id, lease_epoch FROM gone
+UNION ALL SELECT NULL, NULL FROM ({notifying(DELIVERIES, "routed")}) AS n
+UNION ALL SELECT NULL, NULL FROM ({notifying(EVENTS, "queued")}) AS n
 """
 
 
@@ -115,9 +120,8 @@ class PostgresBackend:
         events: Sequence[QueuedEvent] = (),
         invocation: SettledInvocation | None = None,
     ) -> bool:
-        notify = (DELIVERIES,) * bool(deliveries) + (EVENTS,) * bool(events)
         args = (event_id, epoch, deliveries, events, invocation)
-        return await self.database.write(_settle, args, notify=notify)  # type: ignore[no-any-return]
+        return await self.database.write(_settle, args)  # type: ignore[no-any-return]
 
     def describe(self) -> str:
         return redacted(self.database.url)

@@ -1,6 +1,6 @@
 """What the batch functions of the queue and the outbox share (``Database.write`` runs them):
-calls turned into the typed arrays of one ``unnest`` statement, and which calls a statement's
-returned rows answer."""
+calls turned into the typed arrays of one ``unnest`` statement, notifications sent from it, and
+which calls a statement's returned rows answer."""
 
 from __future__ import annotations
 
@@ -24,16 +24,25 @@ def columns(calls: Sequence[Sequence[Any]], count: int) -> list[list[Any]]:
     return [[call[i] for call in calls] for i in range(count)]
 
 
-def inserting(statement: str, to_arrays: Callable[[Sequence[T]], Sequence[list[Any]]]) -> Batch:
-    """A batch function that inserts the rows of every call (each a sequence of rows) with one
-    ``statement``, which takes the arrays ``to_arrays`` makes of them."""
+def notifying(channel: str, changed: str) -> str:
+    """A query that NOTIFYs ``channel`` (one of ours: a constant) if the CTE ``changed`` has
+    rows: sent with the statement's commit, and not at all when it changed nothing."""
+    return f"SELECT pg_notify('{channel}', '') WHERE EXISTS (SELECT FROM {changed})"
 
-    async def insert(connection: asyncpg.Connection, calls: list[Sequence[T]]) -> list[None]:
+
+def inserting(
+    insert: str, to_arrays: Callable[[Sequence[T]], Sequence[list[Any]]], notify: str
+) -> Batch:
+    """A batch function that inserts the rows of every call (each a sequence of rows) with one
+    ``insert``, which takes the arrays ``to_arrays`` makes of them, and tells ``notify``."""
+    statement = f"WITH inserted AS ({insert} RETURNING 1) {notifying(notify, 'inserted')}"
+
+    async def write(connection: asyncpg.Connection, calls: list[Sequence[T]]) -> list[None]:
         rows = [row for call in calls for row in call]
         await connection.execute(statement, *to_arrays(rows))
         return [None] * len(calls)
 
-    return insert
+    return write
 
 
 def fenced(statement: str, count: int, key: str, *, once: bool = False) -> Batch:

@@ -1,19 +1,25 @@
-"""A connection pool, a writer with group commit, and one listening connection, for one
+"""A connection pool, two writers with group commit, and one listening connection, for one
 PostgreSQL database.
 
 Group commit is what makes a database queue fast: measured on a 2-core machine, lease+settle
 batched ran 10-16k events/s, one transaction each only 1.1-1.8k. So every hot write (enqueue,
 lease, extend, retry, ack, settle, the outbox's) goes through ``write``: a writer coroutine
 takes every write waiting, runs each kind of write as ONE statement over arrays (``unnest``),
-commits them all with one COMMIT, and only then answers the callers. While a commit is under
-way, new writes pile up and share the next one.
+and answers its callers once that statement committed. While a statement is under way, new
+writes pile up and share the next one.
+
+Each statement commits on its own (no BEGIN/COMMIT: one round trip), so a batch function whose
+writes must be atomic puts them in one statement (data-modifying CTEs), and sends its own
+notifications from it (``batches.notifying``), to go out with its commit.
 
 As in the SQLite writer, a write is *durable* (an accepted event, a record accepted over gRPC)
-or *bookkeeping* (leases, acks, settles, delivery marks): a batch of bookkeeping alone commits
-with ``synchronous_commit = off``, whose loss in a server crash only makes work run again.
+or *bookkeeping* (leases, acks, settles, delivery marks). Each kind has its writer and
+connection: the durable one commits with the server's ``synchronous_commit`` (on by default:
+flushed before the caller hears of it), the bookkeeping one with it off, whose loss in a server
+crash only makes work run again, and which never waits behind a flush.
 
 A batch that fails as a whole for a reason of its own (a constraint one write broke) is run
-again one write per transaction, so each caller hears only its own error. A lost connection
+again one write per statement, so each caller hears only its own error. A lost connection
 or an unreachable server is ``BackendUnavailable``: the caller may retry.
 
 Other processes' writes are heard through ``LISTEN`` on one dedicated connection; the callers'
@@ -59,7 +65,15 @@ SESSION_SETTINGS = {
     "idle_in_transaction_session_timeout": "2s",
     "plan_cache_mode": "force_generic_plan",
 }
-POOL_SIZE = 8  # reads and configuration writes; the writer and the listener have their own
+# The writers' too: their statements each touch a few rows, found by key or read in an index's
+# order up to a limit, never a table's worth. A plan made once, often on a table still empty,
+# chose otherwise: a lease that read and sorted all of a function's queued events (a bitmap
+# scan), or a scan of the whole table to update the rows it leased, so every statement cost as
+# much as the queue was deep (measured: a lease of 8 took 1.2 ms of server time with 3,600
+# queued, 0.35 ms on indexes). Without these paths the planner takes the indexes.
+WRITER_SETTINGS = SESSION_SETTINGS | {"enable_seqscan": "off", "enable_bitmapscan": "off"}
+POOL_SIZE = 7  # reads and configuration writes
+CONNECTIONS = POOL_SIZE + 3  # what a process holds: with the two writers' and the listener's
 RECONNECT_DELAY = (0.1, 5.0)  # the listener's backoff, first and longest
 
 # Failures of the connection or the server, not of a statement: the caller may retry.
@@ -84,8 +98,6 @@ Batch = Callable[[asyncpg.Connection, list[Any]], Awaitable[list[Any]]]
 class _Write:
     batch: Batch
     args: Any
-    durable: bool
-    notify: tuple[str, ...]  # channels to NOTIFY if it commits
     future: asyncio.Future[Any]
 
 
@@ -122,19 +134,19 @@ def unavailable(url: str, error: BaseException) -> BackendUnavailable:
 
 
 class Database:
-    """The pool for reads and configuration writes, the batching writer for hot writes, and the
+    """The pool for reads and configuration writes, the batching writers for hot writes, and the
     clock: ``now()`` is this host's time corrected to the server's."""
 
     def __init__(self, url: str, pool: asyncpg.Pool, listeners: Listeners) -> None:
         self.url = url
         self.pool = pool
         self.listeners = listeners
-        self.commits = 0  # batches committed; with group commit, far fewer than writes
         self._offset = 0.0  # server clock minus this host's, from the last reading
-        self._pending: list[_Write] = []
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
-        self._connection: asyncpg.Connection | None = None  # the writer's own
+        # By durability: the server's own synchronous_commit for durable writes.
+        self._writers = {
+            True: _Writer(url, WRITER_SETTINGS),
+            False: _Writer(url, WRITER_SETTINGS | {"synchronous_commit": "off"}),
+        }
         self._listener: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -166,7 +178,8 @@ class Database:
                 raise unavailable(url, error) from None
             await pool.close()
             raise
-        database._writer = asyncio.create_task(database._write_loop(), name="postgres-writer")
+        for durable, writer in database._writers.items():
+            writer.start("postgres-writer-" + ("durable" if durable else "bookkeeping"))
         database._listener = asyncio.create_task(database._listen(), name="postgres-listener")
         return database
 
@@ -202,110 +215,19 @@ class Database:
         """NOTIFY inside the caller's transaction: sent only if it commits."""
         await connection.execute("SELECT pg_notify($1, $2)", channel, payload)
 
-    # --- the batching writer ------------------------------------------------------------------
+    # --- the batching writers ----------------------------------------------------------------
 
-    async def write(
-        self,
-        batch: Batch,
-        args: Any,
-        *,
-        durable: bool = False,
-        notify: tuple[str, ...] = (),
-    ) -> Any:
-        """Queue one write for the next batch; return its result once the batch committed.
-        ``notify`` names the channels to NOTIFY (without payload) if it commits."""
+    async def write(self, batch: Batch, args: Any, *, durable: bool = False) -> Any:
+        """Queue one write for the next batch of its writer; return its result once its
+        statement committed."""
         if self._closed:
             raise BackendUnavailable("the PostgreSQL backend is closed")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Write(batch, args, durable, notify, future))
-        self._wake.set()
-        return await future
+        return await self._writers[durable].write(batch, args)
 
-    async def _write_loop(self) -> None:
-        try:
-            while True:
-                if not self._pending:
-                    if self._closed:
-                        return
-                    await self._wake.wait()
-                    self._wake.clear()
-                    continue
-                batch, self._pending = self._pending, []
-                await self._commit(batch)
-        finally:
-            if self._connection is not None:
-                with contextlib.suppress(Exception):
-                    await self._connection.close(timeout=1)
-
-    async def _writer_connection(self) -> asyncpg.Connection:
-        """The writer's own connection, outside the pool so that reads never wait behind a
-        batch; opened again after a failure."""
-        if self._connection is None or self._connection.is_closed():
-            self._connection = await asyncpg.connect(
-                self.url, timeout=CONNECT_TIMEOUT, server_settings=SESSION_SETTINGS
-            )
-        return self._connection
-
-    async def _commit(self, writes: list[_Write]) -> None:
-        try:
-            connection = await self._writer_connection()
-            try:
-                results = await self._transaction(connection, writes)
-            except UNAVAILABLE:
-                raise
-            except Exception:
-                if len(writes) == 1:
-                    raise
-                # One write broke the batch: each alone, so each hears only its own error.
-                for write in writes:
-                    try:
-                        _settle(write, (await self._transaction(connection, [write]))[0])
-                    except UNAVAILABLE:
-                        raise
-                    except Exception as error:
-                        _fail(write, error)
-                return
-        except UNAVAILABLE as error:
-            if self._connection is not None:
-                self._connection.terminate()
-                self._connection = None
-            failure = unavailable(self.url, error)
-            for write in writes:
-                _fail(write, failure)
-            return
-        except Exception as error:
-            for write in writes:
-                _fail(write, error)
-            return
-        for write, result in zip(writes, results, strict=True):
-            _settle(write, result)
-
-    async def _transaction(self, connection: asyncpg.Connection, writes: list[_Write]) -> list[Any]:
-        """One transaction for the batch, in as few round trips as it can: BEGIN with its
-        setting, one statement per kind of write, then the notifications with the COMMIT."""
-        groups: dict[Batch, list[int]] = {}
-        for index, write in enumerate(writes):
-            groups.setdefault(write.batch, []).append(index)
-        results: list[Any] = [None] * len(writes)
-        durable = any(write.durable for write in writes)
-        channels = sorted({channel for write in writes for channel in write.notify})
-        await connection.execute(
-            "BEGIN" if durable else "BEGIN; SET LOCAL synchronous_commit = off"
-        )
-        try:
-            for batch, indexes in groups.items():
-                answers = await batch(connection, [writes[i].args for i in indexes])
-                for index, answer in zip(indexes, answers, strict=True):
-                    results[index] = answer
-            # Channel names are ours (constants): NOTIFY takes no parameters.
-            await connection.execute("".join(f"NOTIFY {c}; " for c in channels) + "COMMIT")
-        except BaseException:
-            if not connection.is_closed():
-                with contextlib.suppress(Exception):
-                    await connection.execute("ROLLBACK")
-            raise
-        self.commits += 1
-        return results
+    @property
+    def commits(self) -> int:
+        """Statements committed by the writers; with group commit, far fewer than writes."""
+        return sum(writer.commits for writer in self._writers.values())
 
     # --- hearing other processes -------------------------------------------------------------
 
@@ -346,14 +268,7 @@ class Database:
         if self._closed:
             return
         self._closed = True
-        self._wake.set()
-        if self._writer is not None:
-            # The writes queued commit, unless the server stopped answering: a stop must end.
-            try:
-                await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_SECONDS)
-            except TimeoutError:
-                log.warning("writer_stopped_with_writes_pending")
-                self._writer.cancel()
+        await asyncio.gather(*(writer.close() for writer in self._writers.values()))
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -363,6 +278,107 @@ class Database:
         except TimeoutError:
             log.warning("pool_terminated")  # a connection still in use past the deadline
             self.pool.terminate()
+
+
+class _Writer:
+    """One connection and the writes waiting for it. Each turn takes every write waiting and
+    runs each kind as one statement, which commits on its own; its callers hear at once."""
+
+    def __init__(self, url: str, settings: dict[str, str]) -> None:
+        self.url = url
+        self.settings = settings
+        self.commits = 0
+        self._pending: list[_Write] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._connection: asyncpg.Connection | None = None
+        self._closed = False
+
+    def start(self, name: str) -> None:
+        self._task = asyncio.create_task(self._loop(), name=name)
+
+    async def write(self, batch: Batch, args: Any) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Write(batch, args, future))
+        self._wake.set()
+        return await future
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        if self._task is None:
+            return
+        # The writes queued commit, unless the server stopped answering: a stop must end.
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("writer_stopped_with_writes_pending")
+            self._task.cancel()
+
+    async def _loop(self) -> None:
+        try:
+            while True:
+                if not self._pending:
+                    if self._closed:
+                        return
+                    await self._wake.wait()
+                    self._wake.clear()
+                    continue
+                writes, self._pending = self._pending, []
+                await self._run(writes)
+        finally:
+            if self._connection is not None:
+                with contextlib.suppress(Exception):
+                    await self._connection.close(timeout=1)
+
+    async def _connect(self) -> asyncpg.Connection:
+        """The writer's own connection, outside the pool so that reads never wait behind a
+        batch; opened again after a failure."""
+        if self._connection is None or self._connection.is_closed():
+            self._connection = await asyncpg.connect(
+                self.url, timeout=CONNECT_TIMEOUT, server_settings=self.settings
+            )
+        return self._connection
+
+    async def _run(self, writes: list[_Write]) -> None:
+        groups: dict[Batch, list[_Write]] = {}
+        for write in writes:
+            groups.setdefault(write.batch, []).append(write)
+        for number, (batch, group) in enumerate(groups.items()):
+            try:
+                await self._statement(batch, group)
+            except Exception as error:
+                # The server is away, or refused the connection (its database was dropped): the
+                # writes not yet run would only hear the same.
+                failure: Exception = error
+                if isinstance(error, UNAVAILABLE):
+                    if self._connection is not None:
+                        self._connection.terminate()
+                        self._connection = None
+                    failure = unavailable(self.url, error)
+                for rest in list(groups.values())[number:]:
+                    for write in rest:
+                        _fail(write, failure)
+                return
+
+    async def _statement(self, batch: Batch, group: list[_Write]) -> None:
+        """The group's statement; if it fails for a reason of its own, each write alone."""
+        connection = await self._connect()
+        try:
+            results = await batch(connection, [write.args for write in group])
+        except UNAVAILABLE:
+            raise
+        except Exception as error:
+            if len(group) == 1:
+                _fail(group[0], error)
+                return
+            # One write broke the statement: each alone, so each hears only its own error.
+            for write in group:
+                await self._statement(batch, [write])
+            return
+        self.commits += 1
+        for write, result in zip(group, results, strict=True):
+            _settle(write, result)
 
 
 def _settle(write: _Write, result: Any) -> None:

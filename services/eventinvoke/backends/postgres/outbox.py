@@ -50,7 +50,7 @@ class PostgresOutbox:
         self._database = database
 
     async def add(self, deliveries: list[Delivery]) -> None:
-        await self._database.write(_add, deliveries, durable=True, notify=(DELIVERIES,))
+        await self._database.write(_add, deliveries, durable=True)
 
     async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[Delivery]:
         return await self._database.write(_lease, (owner, limit, lease_seconds))  # type: ignore[no-any-return]
@@ -142,7 +142,7 @@ class PostgresOutbox:
         )
 
 
-_add = inserting(INSERT_DELIVERIES, delivery_columns)
+_add = inserting(INSERT_DELIVERIES, delivery_columns, DELIVERIES)
 
 
 async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, float]]) -> list[Any]:

@@ -10,7 +10,14 @@ from typing import Any
 import asyncpg
 
 from eventinvoke.backends.base import fair_order
-from eventinvoke.backends.postgres.batches import arrays, columns, fenced, inserting, matched
+from eventinvoke.backends.postgres.batches import (
+    arrays,
+    columns,
+    fenced,
+    inserting,
+    matched,
+    notifying,
+)
 from eventinvoke.backends.postgres.database import EVENTS, Database
 from eventinvoke.backends.rows import EVENT_COLUMNS, attempts_json, column_names, event_from
 from eventinvoke.core.model import Attempt, LastAttempt, QueuedEvent
@@ -89,7 +96,7 @@ class PostgresEventQueue:
         return self._database.now()
 
     async def enqueue(self, *events: QueuedEvent) -> None:
-        await self._database.write(_enqueue, events, durable=True, notify=(EVENTS,))
+        await self._database.write(_enqueue, events, durable=True)
 
     async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[QueuedEvent]:
         events, server_now = await self._database.write(_lease, (owner, limit, lease_seconds))
@@ -102,7 +109,7 @@ class PostgresEventQueue:
 
     async def release(self, leases: Sequence[tuple[int, int]]) -> None:
         if leases:
-            await self._database.write(_release, list(leases), notify=(EVENTS,))
+            await self._database.write(_release, list(leases))
 
     async def retry(
         self,
@@ -147,7 +154,7 @@ class PostgresEventQueue:
 # --- batch functions: every write of one kind in one statement ---------------------------------
 
 
-_enqueue = inserting(INSERT_EVENTS, event_columns)
+_enqueue = inserting(INSERT_EVENTS, event_columns, EVENTS)
 
 
 async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, float]]) -> list[Any]:
@@ -176,9 +183,10 @@ async def _release(
 ) -> list[None]:
     leases = [lease for call in calls for lease in call]
     await connection.execute(
-        "UPDATE events e SET lease_owner = NULL, lease_expires = NULL "
+        "WITH released AS (UPDATE events e SET lease_owner = NULL, lease_expires = NULL "
         "FROM unnest($1::bigint[], $2::bigint[]) AS t(id, epoch) "
-        "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch",
+        "WHERE e.event_id = t.id AND e.lease_epoch = t.epoch RETURNING 1) "
+        + notifying(EVENTS, "released"),
         *columns(leases, 2),
     )
     return [None] * len(calls)

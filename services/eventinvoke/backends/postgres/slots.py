@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 
+from eventinvoke.backends.postgres.batches import notifying
 from eventinvoke.backends.postgres.database import EVENTS, Database
 
 _TAKE = """
@@ -19,8 +20,9 @@ FROM free WHERE s.function_name = $1 AND s.slot = free.slot
 RETURNING s.slot
 """
 
-# Free the holder's slot and, asked to, make the function's next throttled event visible now.
-_RELEASE = """
+# Free the holder's slot and, asked to, make the function's next throttled event visible now,
+# and tell every executor: another one may be the one to run it.
+_RELEASE = f"""
 WITH freed AS (
     UPDATE concurrency_slots SET holder = NULL, expires_at = NULL
     WHERE holder = $1 RETURNING function_name
@@ -34,7 +36,7 @@ woken AS (
         ORDER BY visible_at LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING event_id
 )
-SELECT count(*) FROM woken
+{notifying(EVENTS, "woken")}
 """
 
 
@@ -54,10 +56,7 @@ class PostgresConcurrencySlots:
         await self._database.write(_renew, (holder, lease_seconds))
 
     async def release(self, function_name: str, holder: str, *, wake: bool = True) -> None:
-        woken = await self._database.write(_release, (holder, function_name, wake))
-        if woken:
-            # Another executor may be the one to run it: tell them all.
-            await self._database.run(lambda c: c.execute("SELECT pg_notify($1, '')", EVENTS))
+        await self._database.write(_release, (holder, function_name, wake))
 
 
 async def _acquire(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) -> list[bool]:
@@ -89,5 +88,9 @@ async def _renew(connection: asyncpg.Connection, calls: list[tuple[str, float]])
     return [None] * len(calls)
 
 
-async def _release(connection: asyncpg.Connection, calls: list[tuple[str, str, bool]]) -> list[int]:
-    return [await connection.fetchval(_RELEASE, *call) for call in calls]
+async def _release(
+    connection: asyncpg.Connection, calls: list[tuple[str, str, bool]]
+) -> list[None]:
+    for call in calls:
+        await connection.execute(_RELEASE, *call)
+    return [None] * len(calls)
