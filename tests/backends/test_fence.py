@@ -12,15 +12,15 @@ import pytest
 from backends.helpers import delivery, event, id_of, rows, snapshot
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import Delivery, LastAttempt, QueuedEvent
+from eventinvoke.core.model import Delivery, LastAttempt, QueuedEvent, Requeue
 
 # The writes an owner makes after its lease, each with the epoch it was leased with.
 QUEUE_WRITES: dict[str, Callable[[Backend, int, int], Awaitable[Any]]] = {
     "extend": lambda b, id_, epoch: b.queue.extend(id_, epoch, 300),
     "release": lambda b, id_, epoch: b.queue.release([(id_, epoch)]),
-    "retry": lambda b, id_, epoch: b.queue.retry(id_, epoch, 5, b.queue.now() - 1, 2),
+    "retry": lambda b, id_, epoch: b.queue.retry(id_, epoch, Requeue(5, b.queue.now() - 1, 2)),
     "retry with a response": lambda b, id_, epoch: b.queue.retry(
-        id_, epoch, 5, b.queue.now() + 60, 0, LastAttempt(b"stale", "Unhandled", "9")
+        id_, epoch, Requeue(5, b.queue.now() + 60, 0, LastAttempt(b"stale", "Unhandled", "9"))
     ),
     "ack": lambda b, id_, epoch: b.queue.ack(id_, epoch),
     "settle": lambda b, id_, epoch: b.settle(

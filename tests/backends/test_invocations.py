@@ -24,6 +24,7 @@ from eventinvoke.core.model import (
     FailureFilter,
     Handover,
     QueuedEvent,
+    Requeue,
     SettledInvocation,
 )
 
@@ -68,7 +69,7 @@ async def test_find_shows_a_queued_events_lease_next_try_and_attempts(backend: B
 
     later = backend.queue.now() + 60
     assert await backend.queue.retry(
-        id_of(leased), leased.lease_epoch, 1, later, history=[FAILED_ONCE]
+        id_of(leased), leased.lease_epoch, Requeue(1, later, history=[FAILED_ONCE])
     )
     scheduled = await backend.queue.find("request-1")
     assert scheduled is not None and scheduled.lease_expires is None
@@ -79,12 +80,14 @@ async def test_find_shows_a_queued_events_lease_next_try_and_attempts(backend: B
 async def test_a_retry_without_history_keeps_the_attempts_recorded(backend: Backend) -> None:
     await backend.queue.enqueue(event(1))
     (leased,) = await backend.queue.lease("owner", 1, 30)
-    await backend.queue.retry(id_of(leased), leased.lease_epoch, 1, 0, history=[FAILED_ONCE])
+    await backend.queue.retry(
+        id_of(leased), leased.lease_epoch, Requeue(1, 0, history=[FAILED_ONCE])
+    )
     (leased,) = await backend.queue.lease("owner", 1, 30)
     assert leased.history == (FAILED_ONCE,)
 
     # A throttle or a system error: no execution, the attempts stay as they were.
-    await backend.queue.retry(id_of(leased), leased.lease_epoch, 1, 0, throttles=1)
+    await backend.queue.retry(id_of(leased), leased.lease_epoch, Requeue(1, 0, throttles=1))
     (leased,) = await backend.queue.lease("owner", 1, 30)
 
     assert (leased.history, leased.throttles) == ((FAILED_ONCE,), 1)

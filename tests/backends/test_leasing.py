@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from backends.helpers import Storage, event, id_of
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import QueuedEvent
+from eventinvoke.core.model import QueuedEvent, Requeue
 
 OpenAnother = Callable[[], Awaitable[Backend]]
 
@@ -62,7 +62,7 @@ async def test_within_a_function_the_oldest_due_event_goes_first(backend: Backen
     due["request-12"] = -7
     for leased in await backend.queue.lease("scheduler", 10, 30):
         at = now + due[leased.request_id]
-        assert await backend.queue.retry(id_of(leased), leased.lease_epoch, 1, at)
+        assert await backend.queue.retry(id_of(leased), leased.lease_epoch, Requeue(1, at))
 
     first = await backend.queue.lease("owner", 2, 30)
     rest = await backend.queue.lease("owner", 10, 30)

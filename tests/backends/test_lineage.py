@@ -10,7 +10,7 @@ from dataclasses import replace
 from backends.helpers import RECORD, delivery, event, function, id_of
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import Lineage
+from eventinvoke.core.model import Lineage, Requeue
 
 CHAIN = Lineage("request-0", 5)
 
@@ -24,7 +24,7 @@ async def test_an_events_lineage_survives_retries_and_a_reopened_backend(
     assert leased["request-2"].lineage is None  # a chain's first: its own
     assert leased["request-2"].chain == Lineage("request-2", 1)
     retried = leased["request-1"]
-    assert await backend.queue.retry(id_of(retried), retried.lease_epoch, 1, 0)
+    assert await backend.queue.retry(id_of(retried), retried.lease_epoch, Requeue(1, 0))
 
     another = await open_another()
     again = {e.request_id: e for e in await another.queue.lease("other", 10, 30)}

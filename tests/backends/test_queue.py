@@ -10,7 +10,7 @@ import pytest
 from backends.helpers import CLOCK_SLACK, event, id_of, integrity_error, rows
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import LastAttempt, QueuedEvent
+from eventinvoke.core.model import LastAttempt, QueuedEvent, Requeue
 
 
 async def reschedule(backend: Backend, visible_at: dict[str, float]) -> None:
@@ -18,7 +18,9 @@ async def reschedule(backend: Backend, visible_at: dict[str, float]) -> None:
     comes to be visible at another time than its enqueue."""
     for leased in await backend.queue.lease("scheduler", 1000, 30):
         at = visible_at[leased.request_id]
-        assert await backend.queue.retry(id_of(leased), leased.lease_epoch, leased.attempts, at)
+        assert await backend.queue.retry(
+            id_of(leased), leased.lease_epoch, Requeue(leased.attempts, at)
+        )
 
 
 async def test_event_round_trips_every_field(backend: Backend) -> None:
@@ -191,7 +193,9 @@ async def test_extend_renews_the_lease_from_now(backend: Backend) -> None:
 async def test_extend_does_not_hide_a_retried_or_acked_event(backend: Backend) -> None:
     await backend.queue.enqueue(event(1), event(2))
     first, second = await backend.queue.lease("owner", 10, 30)
-    assert await backend.queue.retry(id_of(first), first.lease_epoch, 1, backend.queue.now())
+    assert await backend.queue.retry(
+        id_of(first), first.lease_epoch, Requeue(1, backend.queue.now())
+    )
     assert await backend.queue.ack(id_of(second), second.lease_epoch)
 
     assert not await backend.queue.extend(id_of(first), first.lease_epoch, 30)
@@ -206,9 +210,9 @@ async def test_retry_records_the_attempt_and_delays_visibility(backend: Backend)
     now = backend.queue.now()
     response = LastAttempt(b'{"errorMessage": "boom"}', "Unhandled", "3")
 
-    assert await backend.queue.retry(id_of(later), later.lease_epoch, 1, now + 60)
+    assert await backend.queue.retry(id_of(later), later.lease_epoch, Requeue(1, now + 60))
     assert await backend.queue.retry(
-        id_of(sooner), sooner.lease_epoch, 2, now - 1, throttles=3, last_attempt=response
+        id_of(sooner), sooner.lease_epoch, Requeue(2, now - 1, throttles=3, last_attempt=response)
     )
 
     (again,) = await backend.queue.lease("owner", 10, 30)  # the other is not due for a minute
@@ -231,7 +235,9 @@ async def test_retry_without_a_response_keeps_the_stored_one(backend: Backend) -
         (leased,) = await backend.queue.lease("owner", 10, 30)
         at = backend.queue.now() - 1
         assert await backend.queue.retry(
-            id_of(leased), leased.lease_epoch, leased.attempts + 1, at, last_attempt=last_attempt
+            id_of(leased),
+            leased.lease_epoch,
+            Requeue(leased.attempts + 1, at, last_attempt=last_attempt),
         )
         return leased
 

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from backends.helpers import CLOCK_SLACK, event, function, id_of, rows
 
 from eventinvoke.backends.base import Backend
+from eventinvoke.core.model import Requeue
 
 OpenAnother = Callable[[], Awaitable[Backend]]
 
@@ -114,7 +115,7 @@ async def throttled_queue(backend: Backend) -> dict[str, int]:
     for leased in await backend.queue.lease("scheduler", 10, 30):
         delay, throttles = later[leased.request_id]
         assert await backend.queue.retry(
-            id_of(leased), leased.lease_epoch, 0, now + delay, throttles
+            id_of(leased), leased.lease_epoch, Requeue(0, now + delay, throttles)
         )
         ids[leased.request_id] = id_of(leased)
     # A throttled event that is leased right now is its owner's, not the wake's.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from eventinvoke.backends.sqlite import DATABASE_FILE, SqliteBackend
 from eventinvoke.backends.sqlite.schema import SCHEMA_VERSION
-from eventinvoke.core.model import Alias, LastAttempt, QueuedEvent, SettledInvocation
+from eventinvoke.core.model import Alias, LastAttempt, QueuedEvent, Requeue, SettledInvocation
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -195,7 +195,7 @@ async def test_version_1_data_dir_opens_and_migrates(tmp_path: Path) -> None:
         [event] = await backend.queue.lease("me", 10, 30)
         assert (event.request_id, event.attempts, event.throttles) == ("rid", 1, 0)
         assert event.event_id is not None
-        await backend.queue.retry(event.event_id, event.lease_epoch, 1, 0, throttles=3)
+        await backend.queue.retry(event.event_id, event.lease_epoch, Requeue(1, 0, throttles=3))
         [event] = await backend.queue.lease("me", 10, 30)
         assert event.throttles == 3
         # Version 9: the sweep also forgets purged deliveries, from a table a v1 file lacked.
@@ -307,9 +307,7 @@ async def test_version_3_data_dir_opens_and_keeps_its_queued_events(tmp_path: Pa
         await backend.queue.retry(
             event.event_id,
             event.lease_epoch,
-            2,
-            0,
-            last_attempt=LastAttempt(b'{"e":1}', "Unhandled", "$LATEST"),
+            Requeue(2, 0, last_attempt=LastAttempt(b'{"e":1}', "Unhandled", "$LATEST")),
         )
         [again] = await backend.queue.lease("owner", 10, 30)
         assert again.last_attempt == LastAttempt(b'{"e":1}', "Unhandled", "$LATEST")

@@ -10,7 +10,7 @@ from dataclasses import replace
 from backends.helpers import RECORD, delivery, event, id_of
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import EVERY_FAILURE
+from eventinvoke.core.model import EVERY_FAILURE, Requeue
 
 ENQUEUED = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 RECORDED = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
@@ -24,7 +24,7 @@ async def test_an_events_trace_context_survives_retries_and_a_reopened_backend(
     assert leased["request-1"].traceparent == ENQUEUED
     assert leased["request-2"].traceparent == ""  # queued with tracing off
     retried = leased["request-1"]
-    assert await backend.queue.retry(id_of(retried), retried.lease_epoch, 1, 0)
+    assert await backend.queue.retry(id_of(retried), retried.lease_epoch, Requeue(1, 0))
 
     another = await open_another()
     again = {e.request_id: e for e in await another.queue.lease("other", 10, 30)}

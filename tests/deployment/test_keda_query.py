@@ -11,7 +11,7 @@ import asyncpg
 from deployment.harness import find, render
 
 from eventinvoke.backends.postgres import PostgresBackend
-from eventinvoke.core.model import QueuedEvent
+from eventinvoke.core.model import QueuedEvent, Requeue
 
 
 def _query() -> str:
@@ -54,9 +54,11 @@ async def test_the_query_counts_due_events_leased_or_not_and_skips_retries(
         first, second = leased[0], leased[1]
         assert first.event_id is not None and second.event_id is not None
         # A failed attempt waits a minute for its retry: not work for now.
-        await queue.retry(first.event_id, first.lease_epoch, 1, queue.now() + 60)
+        await queue.retry(first.event_id, first.lease_epoch, Requeue(1, queue.now() + 60))
         # A throttled one backs off a second: not work for now either.
-        await queue.retry(second.event_id, second.lease_epoch, 0, queue.now() + 1, throttles=1)
+        await queue.retry(
+            second.event_id, second.lease_epoch, Requeue(0, queue.now() + 1, throttles=1)
+        )
         assert await _count(postgres_url, query) == 4
 
         await asyncio.sleep(1.2)  # the backoff ends: due again

@@ -13,15 +13,14 @@ from eventinvoke.core.model import (
     EVERY_FAILURE,
     LATEST,
     Alias,
-    Attempt,
     Delivery,
     DeliveryState,
     EventInvokeConfig,
     FailedDelivery,
     FailureFilter,
     FunctionConfig,
-    LastAttempt,
     QueuedEvent,
+    Requeue,
     SettledInvocation,
     is_version_number,
 )
@@ -181,23 +180,10 @@ class EventQueue(Protocol):
         """Give back leased events not run, as (event_id, epoch): each is visible again at once
         (at its own ``visible_at``), unchanged. Leases lost meanwhile are left alone."""
 
-    async def retry(
-        self,
-        event_id: int,
-        epoch: int,
-        attempts: int,
-        visible_at: float,
-        throttles: int = 0,
-        last_attempt: LastAttempt | None = None,
-        history: Sequence[Attempt] | None = None,
-    ) -> bool:
-        """Release the lease, record the attempts made, make the event visible again at
-        ``visible_at`` (by ``now()``'s clock). False when the lease was lost.
-
-        ``throttles`` counts throttled tries since the last execution (0 after an execution),
-        so the throttle backoff can double from 1 s (docs/aws-behaviour.md §3.3). ``last_attempt``,
-        when given, replaces the stored response of the latest execution, and ``history`` the
-        executions made so far (the event's ``history`` when leased next); None keeps them."""
+    async def retry(self, event_id: int, epoch: int, requeue: Requeue) -> bool:
+        """Release the lease, record what ``requeue`` says (the attempts made, the response
+        and history when given) and make the event visible again at ``requeue.visible_at``
+        (by ``now()``'s clock). False when the lease was lost."""
 
     async def ack(self, event_id: int, epoch: int) -> bool:
         """The event is settled: remove it. False when the lease was lost."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -168,6 +169,24 @@ class Attempt:
     function_error: str | None = None  # "Unhandled" or "Handled"; None: it succeeded
     error_type: str = ""
     error_message: str = ""  # the start of it, as a log line carries it
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """What a retry records of an event it makes visible again (``EventQueue.retry``).
+
+    ``attempts``: the executions made; ``visible_at``: when it runs next, by the backend's
+    clock. ``throttles`` counts throttled tries since the last execution (0 after an
+    execution), so the throttle backoff can double from 1 s (docs/aws-behaviour.md §3.3).
+    ``last_attempt``, when given, replaces the stored response of the latest execution, and
+    ``history`` the executions made so far (the event's ``history`` when leased next); None
+    keeps them."""
+
+    attempts: int
+    visible_at: float
+    throttles: int = 0
+    last_attempt: LastAttempt | None = None
+    history: Sequence[Attempt] | None = None
 
 
 @dataclass

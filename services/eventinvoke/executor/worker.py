@@ -33,6 +33,7 @@ from eventinvoke.core.model import (
     FunctionConfig,
     LastAttempt,
     QueuedEvent,
+    Requeue,
 )
 from eventinvoke.executor.code import CodeCache
 from eventinvoke.executor.handoff import Handoff
@@ -160,7 +161,9 @@ class AsyncWorker:
         delay = min(max(now - event.enqueued_at, scale), SYSTEM_BACKOFF_CAP * scale)
         assert event.event_id is not None
         try:
-            await self.queue.retry(event.event_id, event.lease_epoch, event.attempts, now + delay)
+            await self.queue.retry(
+                event.event_id, event.lease_epoch, Requeue(event.attempts, now + delay)
+            )
         except Exception:  # the backend is down too: the lease expires, the event runs again
             log.warning("event_retry_failed", exc_info=True)
 
@@ -276,10 +279,9 @@ class AsyncWorker:
             kept = await self.queue.retry(
                 event.event_id,
                 event.lease_epoch,
-                attempts,
-                decision.at,
-                last_attempt=response,
-                history=(*event.history, ran),
+                Requeue(
+                    attempts, decision.at, last_attempt=response, history=(*event.history, ran)
+                ),
             )
             log.info(
                 "event_retry_scheduled" if kept else "event_lease_lost",
@@ -331,9 +333,7 @@ class AsyncWorker:
             await self.queue.retry(
                 event.event_id,
                 event.lease_epoch,
-                event.attempts,
-                decision.at,
-                throttles=event.throttles + 1,
+                Requeue(event.attempts, decision.at, throttles=event.throttles + 1),
             )
             delay = round(decision.at - now, 3)
             log.info("event_throttled", reason=reason, throttles=event.throttles + 1, delay_s=delay)

@@ -20,7 +20,7 @@ from eventinvoke.backends.postgres.batches import (
 )
 from eventinvoke.backends.postgres.database import EVENTS, Database
 from eventinvoke.backends.rows import EVENT_COLUMNS, attempts_json, column_names, event_from
-from eventinvoke.core.model import Attempt, LastAttempt, QueuedEvent
+from eventinvoke.core.model import QueuedEvent, Requeue
 
 LEASED_COLUMNS = f"{EVENT_COLUMNS}, lease_epoch, lease_expires"
 
@@ -111,18 +111,10 @@ class PostgresEventQueue:
         if leases:
             await self._database.write(_release, list(leases))
 
-    async def retry(
-        self,
-        event_id: int,
-        epoch: int,
-        attempts: int,
-        visible_at: float,
-        throttles: int = 0,
-        last_attempt: LastAttempt | None = None,
-        history: Sequence[Attempt] | None = None,
-    ) -> bool:
-        log = None if history is None else attempts_json(history)
-        args = (event_id, epoch, attempts, visible_at, throttles, last_attempt, log)
+    async def retry(self, event_id: int, epoch: int, requeue: Requeue) -> bool:
+        log = None if requeue.history is None else attempts_json(requeue.history)
+        r = requeue
+        args = (event_id, epoch, r.attempts, r.visible_at, r.throttles, r.last_attempt, log)
         return await self._database.write(_retry, args)  # type: ignore[no-any-return]
 
     async def ack(self, event_id: int, epoch: int) -> bool:

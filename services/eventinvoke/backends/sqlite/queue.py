@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from eventinvoke.backends.base import fair_order
 from eventinvoke.backends.rows import EVENT_COLUMNS, attempts_json, event_from, lineage_values
 from eventinvoke.backends.sqlite.database import Database
-from eventinvoke.core.model import Attempt, LastAttempt, QueuedEvent
+from eventinvoke.core.model import QueuedEvent, Requeue
 
 
 class SqliteEventQueue:
@@ -77,16 +77,10 @@ class SqliteEventQueue:
 
         await self._database.write(release, durable=False)
 
-    async def retry(
-        self,
-        event_id: int,
-        epoch: int,
-        attempts: int,
-        visible_at: float,
-        throttles: int = 0,
-        last_attempt: LastAttempt | None = None,
-        history: Sequence[Attempt] | None = None,
-    ) -> bool:
+    async def retry(self, event_id: int, epoch: int, requeue: Requeue) -> bool:
+        attempts, visible_at, throttles = requeue.attempts, requeue.visible_at, requeue.throttles
+        last_attempt, history = requeue.last_attempt, requeue.history
+
         def retry(connection: sqlite3.Connection) -> bool:
             updated = connection.execute(
                 "UPDATE events SET attempts = ?, visible_at = ?, available_at = ?, "
