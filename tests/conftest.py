@@ -216,4 +216,17 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: fl
 
 # --- PostgreSQL: a real server and databases of the tests' own (tests/postgres.py) ---
 
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One moto_server process for the session's AWS endpoints (destinations.harness)."""
+    from destinations.harness import MotoServer  # it imports this module
+
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 from postgres import postgres_server, postgres_session_url, postgres_url  # noqa: E402, F401

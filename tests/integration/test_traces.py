@@ -122,15 +122,6 @@ def receiver() -> Iterator[OtlpReceiver]:
         receiving.server.stop(None)
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log").start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 async def webhook() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
     """A receiver of webhook deliveries: its URL and the headers of each POST."""
