@@ -4,6 +4,7 @@ errors a bad ``--backend`` gets at start."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -106,6 +107,7 @@ async def test_the_cluster_command_runs_every_service_as_its_own_process(
     collected.touch()
     log = open(tmp_path / "cluster.log", "wb")  # noqa: SIM115
     cluster = _start_cluster(postgres_url, first, http, tmp_path, log)
+    members: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 60
         text = ""
@@ -183,9 +185,12 @@ async def test_the_cluster_command_runs_every_service_as_its_own_process(
     finally:
         if cluster.poll() is None:
             cluster.kill()
-        for member in psutil.Process().children(recursive=True):
-            if member.pid != cluster.pid and "serve" in " ".join(member.cmdline()):
-                member.kill()
+        # Only the cluster's own members: the session's moto_server is a child of this process too.
+        for member in members:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for process in [*member.children(recursive=True), member]:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        process.kill()
         log.close()
 
 
