@@ -79,12 +79,14 @@ async def test_concurrent_enqueues_and_leases_never_lease_an_event_twice(
     enqueues = [
         (backend if n % 2 else other).queue.enqueue(event(n, f"fn-{n % 7}")) for n in range(300)
     ]
-    leases = [(backend if n % 2 else other).queue.lease(f"o{n}", 5, 60) for n in range(200)]
+    # Leases of an hour: a lease that expired (the machine paused for a minute under load) would
+    # rightly lease its event again, and read here as a double lease.
+    leases = [(backend if n % 2 else other).queue.lease(f"o{n}", 5, 3600) for n in range(200)]
 
     outcomes = await asyncio.gather(*enqueues, *leases)
 
     ids = [id_of(e) for batch in outcomes[300:] if batch for e in batch]
-    while batch := await backend.queue.lease("drain", 50, 60):
+    while batch := await backend.queue.lease("drain", 50, 3600):
         ids.extend(id_of(e) for e in batch)
     assert len(ids) == len(set(ids)) == 300
     assert await other.queue.depth() == 300
