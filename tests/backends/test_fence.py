@@ -12,7 +12,7 @@ import pytest
 from backends.helpers import delivery, event, id_of, rows, snapshot
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import Delivery, LastAttempt, QueuedEvent, Requeue
+from eventinvoke.core.model import Delivery, LastAttempt, QueuedEvent, Requeue, Settlement
 
 # The writes an owner makes after its lease, each with the epoch it was leased with.
 QUEUE_WRITES: dict[str, Callable[[Backend, int, int], Awaitable[Any]]] = {
@@ -24,7 +24,7 @@ QUEUE_WRITES: dict[str, Callable[[Backend, int, int], Awaitable[Any]]] = {
     ),
     "ack": lambda b, id_, epoch: b.queue.ack(id_, epoch),
     "settle": lambda b, id_, epoch: b.settle(
-        id_, epoch, [delivery("from-stale")], [event(99, "follow-up")]
+        id_, epoch, Settlement([delivery("from-stale")], [event(99, "follow-up")])
     ),
 }
 

@@ -26,6 +26,7 @@ from eventinvoke.core.model import (
     QueuedEvent,
     Requeue,
     SettledInvocation,
+    Settlement,
 )
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
@@ -51,7 +52,9 @@ async def settle_one(backend: Backend, number: int) -> SettledInvocation:
     await backend.queue.enqueue(event(number))
     (leased,) = await backend.queue.lease("owner", 1, 30)
     invocation = settled(leased)
-    assert await backend.settle(id_of(leased), leased.lease_epoch, [], (), invocation)
+    assert await backend.settle(
+        id_of(leased), leased.lease_epoch, Settlement(invocation=invocation)
+    )
     return invocation
 
 
@@ -102,7 +105,9 @@ async def test_a_settle_remembers_the_invocation_stamped_with_the_backends_clock
     invocation = settled(leased, direct)
     before = backend.queue.now()
 
-    assert await backend.settle(id_of(leased), leased.lease_epoch, [], (), invocation)
+    assert await backend.settle(
+        id_of(leased), leased.lease_epoch, Settlement(invocation=invocation)
+    )
 
     found = await backend.invocations.get("request-1")
     assert found is not None
@@ -120,7 +125,9 @@ async def test_a_settle_under_a_lost_lease_remembers_nothing(backend: Backend) -
     (stale,) = await backend.queue.lease("paused", 1, 0)
     (current,) = await backend.queue.lease("new", 1, 30)
 
-    assert not await backend.settle(id_of(stale), stale.lease_epoch, [], (), settled(stale))
+    assert not await backend.settle(
+        id_of(stale), stale.lease_epoch, Settlement(invocation=settled(stale))
+    )
 
     assert await backend.invocations.get("request-1") is None
     assert await rows(backend, "events") != []
@@ -135,7 +142,9 @@ async def test_each_delivery_is_pending_failed_or_delivered_where_it_is_now(
     sent, refused = delivery("sent"), delivery("refused", kind=ON_FAILURE)
     handovers = [Handover(d.target, d.kind, delivery_id=d.delivery_id) for d in (sent, refused)]
     await backend.settle(
-        id_of(leased), leased.lease_epoch, [sent, refused], (), settled(leased, *handovers)
+        id_of(leased),
+        leased.lease_epoch,
+        Settlement([sent, refused], invocation=settled(leased, *handovers)),
     )
 
     async def states() -> list[tuple[str, int, str]]:
@@ -171,7 +180,9 @@ async def test_the_latest_settle_of_a_request_id_is_the_one_shown(backend: Backe
     await backend.queue.enqueue(event(1))
     (leased,) = await backend.queue.lease("owner", 1, 30)
     await backend.settle(
-        id_of(leased), leased.lease_epoch, [], (), settled(leased, condition="RetriesExhausted")
+        id_of(leased),
+        leased.lease_epoch,
+        Settlement(invocation=settled(leased, condition="RetriesExhausted")),
     )
 
     found = await backend.invocations.get("request-1")

@@ -10,7 +10,7 @@ from dataclasses import replace
 from backends.helpers import RECORD, delivery, event, function, id_of
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import Lineage, Requeue
+from eventinvoke.core.model import Lineage, Requeue, Settlement
 
 CHAIN = Lineage("request-0", 5)
 
@@ -43,8 +43,7 @@ async def test_settle_queues_follow_ups_and_deliveries_with_their_lineage(
     assert await backend.settle(
         id_of(leased),
         leased.lease_epoch,
-        [delivery("a", record=record)],
-        [event(10, "next", lineage=CHAIN.next())],
+        Settlement([delivery("a", record=record)], [event(10, "next", lineage=CHAIN.next())]),
     )
 
     (follow_up,) = await backend.queue.lease("owner", 10, 30)

@@ -21,6 +21,7 @@ from eventinvoke.backends.postgres import PostgresBackend  # noqa: E402
 from eventinvoke.backends.postgres.database import WRITER_SETTINGS  # noqa: E402
 from eventinvoke.backends.postgres.queue import LEASE  # noqa: E402
 from eventinvoke.backends.postgres.schema import SCHEMA_VERSION  # noqa: E402
+from eventinvoke.core.model import Settlement  # noqa: E402
 
 PASSWORD = "s3cret-pw"
 
@@ -281,7 +282,7 @@ async def test_other_replicas_writes_ring_the_wakeups(postgres_url: str) -> None
         wakeups.deliveries.clear()
         [leased] = await writing.queue.lease("owner", 10, 30)
         assert await writing.settle(
-            leased.event_id or 0, leased.lease_epoch, [delivery(2)], [event(2)]
+            leased.event_id or 0, leased.lease_epoch, Settlement([delivery(2)], [event(2)])
         )
         await asyncio.wait_for(wakeups.deliveries.wait(), 10)
         await asyncio.wait_for(wakeups.events.wait(), 10)

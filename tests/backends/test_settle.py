@@ -9,7 +9,7 @@ import pytest
 from backends.helpers import delivery, event, id_of, integrity_error, rows, snapshot
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import ON_FAILURE
+from eventinvoke.core.model import ON_FAILURE, Settlement
 
 
 async def request_ids(backend: Backend) -> list[str]:
@@ -27,7 +27,9 @@ async def test_settle_removes_the_event_and_hands_over_what_it_produced(backend:
     before = backend.queue.now()
 
     settled = await backend.settle(
-        id_of(leased), leased.lease_epoch, deliveries, [event(10, "next"), event(11, "next")]
+        id_of(leased),
+        leased.lease_epoch,
+        Settlement(deliveries, [event(10, "next"), event(11, "next")]),
     )
 
     assert settled is True
@@ -45,7 +47,7 @@ async def test_settle_with_nothing_produced_is_an_ack(backend: Backend) -> None:
     await backend.queue.enqueue(event(1))
     (leased,) = await backend.queue.lease("owner", 1, 30)
 
-    assert await backend.settle(id_of(leased), leased.lease_epoch, [])
+    assert await backend.settle(id_of(leased), leased.lease_epoch, Settlement())
 
     assert await backend.queue.depth() == 0
     assert await backend.outbox.pending() == 0
@@ -58,13 +60,15 @@ async def test_a_stale_settle_hands_over_nothing(backend: Backend) -> None:
     before = await snapshot(backend)
 
     settled = await backend.settle(
-        id_of(stale), stale.lease_epoch, [delivery("stale")], [event(10, "next")]
+        id_of(stale), stale.lease_epoch, Settlement([delivery("stale")], [event(10, "next")])
     )
 
     assert settled is False
     assert await snapshot(backend) == before
     assert await backend.outbox.pending() == 0 and await backend.queue.depth() == 1
-    assert await backend.settle(id_of(current), current.lease_epoch, [delivery("current")])
+    assert await backend.settle(
+        id_of(current), current.lease_epoch, Settlement([delivery("current")])
+    )
     assert await delivery_ids(backend) == ["delivery-current"]
 
 
@@ -79,13 +83,12 @@ async def test_a_settle_that_fails_changes_nothing(backend: Backend) -> None:
         await backend.settle(
             id_of(leased),
             leased.lease_epoch,
-            [delivery("new"), delivery("taken")],
-            [event(10, "next")],
+            Settlement([delivery("new"), delivery("taken")], [event(10, "next")]),
         )
 
     assert await snapshot(backend) == before
     # The lease still holds: settling again without the clash works.
-    assert await backend.settle(id_of(leased), leased.lease_epoch, [delivery("new")])
+    assert await backend.settle(id_of(leased), leased.lease_epoch, Settlement([delivery("new")]))
 
 
 async def test_racing_settles_hand_over_only_the_current_owners_records(backend: Backend) -> None:
@@ -96,7 +99,9 @@ async def test_racing_settles_hand_over_only_the_current_owners_records(backend:
 
     def settle(owner: str, number: int, epoch: int, event_id: int) -> object:
         deliveries = [delivery(f"{owner}-{number}")]
-        return backend.settle(event_id, epoch, deliveries, [event(1000 + number, f"{owner}-next")])
+        return backend.settle(
+            event_id, epoch, Settlement(deliveries, [event(1000 + number, f"{owner}-next")])
+        )
 
     results = await asyncio.gather(
         *(settle("stale", n, e.lease_epoch, id_of(e)) for n, e in enumerate(stale)),
@@ -116,7 +121,9 @@ async def test_concurrent_settles_of_one_lease_take_effect_once(backend: Backend
 
     results = await asyncio.gather(
         *(
-            backend.settle(id_of(leased), leased.lease_epoch, [delivery(n)], [event(10 + n, "g")])
+            backend.settle(
+                id_of(leased), leased.lease_epoch, Settlement([delivery(n)], [event(10 + n, "g")])
+            )
             for n in range(3)
         )
     )
@@ -134,9 +141,13 @@ async def test_settling_twice_queues_a_follow_up_once(backend: Backend) -> None:
 
     # The same record routed twice (two events settling it, or one settled again after a crash
     # lost the first settle's answer) derives the same request id.
-    assert await backend.settle(id_of(first), first.lease_epoch, [], [follow_up])
-    assert await backend.settle(id_of(second), second.lease_epoch, [], [follow_up, follow_up])
-    assert not await backend.settle(id_of(first), first.lease_epoch, [], [event(11, "next")])
+    assert await backend.settle(id_of(first), first.lease_epoch, Settlement(events=[follow_up]))
+    assert await backend.settle(
+        id_of(second), second.lease_epoch, Settlement(events=[follow_up, follow_up])
+    )
+    assert not await backend.settle(
+        id_of(first), first.lease_epoch, Settlement(events=[event(11, "next")])
+    )
 
     assert await request_ids(backend) == ["request-10"]
 
@@ -146,7 +157,10 @@ async def test_concurrent_settles_queue_a_shared_follow_up_once(backend: Backend
     leased = await backend.queue.lease("owner", 20, 30)
 
     results = await asyncio.gather(
-        *(backend.settle(id_of(e), e.lease_epoch, [], [event(100, "next")]) for e in leased)
+        *(
+            backend.settle(id_of(e), e.lease_epoch, Settlement(events=[event(100, "next")]))
+            for e in leased
+        )
     )
 
     assert all(results)

@@ -10,7 +10,7 @@ import pytest
 
 from eventinvoke.backends.sqlite import SqliteBackend
 from eventinvoke.backends.sqlite.schema import SCHEMA_VERSION
-from eventinvoke.core.model import QueuedEvent
+from eventinvoke.core.model import QueuedEvent, Settlement
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ async def test_only_batches_with_a_durable_write_wait_for_the_disk(backend: Sqli
 
     [leased] = await backend.queue.lease("owner", 1, 30)  # bookkeeping: no fsync
     assert leased.event_id is not None
-    await backend.settle(leased.event_id, leased.lease_epoch, [])
+    await backend.settle(leased.event_id, leased.lease_epoch, Settlement())
     assert (database.commits - commits, database.synced_commits - synced) == (3, 1)
 
     # A batch mixing both kinds is synced as a whole.

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from eventinvoke.backends.sqlite import DATABASE_FILE, SqliteBackend
 from eventinvoke.backends.sqlite.schema import SCHEMA_VERSION
-from eventinvoke.core.model import Alias, LastAttempt, QueuedEvent, Requeue, SettledInvocation
+from eventinvoke.core.model import (
+    Alias,
+    LastAttempt,
+    QueuedEvent,
+    Requeue,
+    SettledInvocation,
+    Settlement,
+)
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -346,7 +353,9 @@ async def test_version_4_data_dir_gets_lease_epochs_and_slots(tmp_path: Path) ->
         assert not await backend.slots.acquire("fn", 1, "another", 30)
         # Version 7: the event settles into the invocation log GetInvocation reads.
         settled = SettledInvocation("rid", "fn", "$LATEST", "Success", event.enqueued_at)
-        assert await backend.settle(event.event_id or 0, event.lease_epoch, [], (), settled)
+        assert await backend.settle(
+            event.event_id or 0, event.lease_epoch, Settlement(invocation=settled)
+        )
         found = await backend.invocations.get("rid")
         assert found is not None and found[0].condition == "Success"
     finally:

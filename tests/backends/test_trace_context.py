@@ -10,7 +10,7 @@ from dataclasses import replace
 from backends.helpers import RECORD, delivery, event, id_of
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import EVERY_FAILURE, Requeue
+from eventinvoke.core.model import EVERY_FAILURE, Requeue, Settlement
 
 ENQUEUED = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 RECORDED = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"
@@ -43,8 +43,9 @@ async def test_settle_keeps_the_records_trace_context_in_deliveries_and_follow_u
     assert await backend.settle(
         id_of(leased),
         leased.lease_epoch,
-        [delivery("a", record=record), delivery("b")],
-        [event(10, "next", traceparent=RECORDED)],
+        Settlement(
+            [delivery("a", record=record), delivery("b")], [event(10, "next", traceparent=RECORDED)]
+        ),
     )
 
     (follow_up,) = await backend.queue.lease("owner", 10, 30)

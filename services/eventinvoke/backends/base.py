@@ -22,6 +22,7 @@ from eventinvoke.core.model import (
     QueuedEvent,
     Requeue,
     SettledInvocation,
+    Settlement,
     is_version_number,
 )
 
@@ -305,22 +306,13 @@ class Backend(Protocol):
     @property
     def invocations(self) -> InvocationLog: ...
 
-    async def settle(
-        self,
-        event_id: int,
-        epoch: int,
-        deliveries: list[Delivery],
-        events: Sequence[QueuedEvent] = (),
-        invocation: SettledInvocation | None = None,
-    ) -> bool:
-        """Hand an event's deliveries to the outbox, queue ``events``, remember ``invocation``
-        (stamped with the backend's clock) and ack the event, atomically, under the event's
-        lease: False, changing nothing, when the lease was lost.
+    async def settle(self, event_id: int, epoch: int, settlement: Settlement) -> bool:
+        """Store ``settlement`` and ack the event, atomically, under the event's lease: False,
+        changing nothing, when the lease was lost.
 
         Used by every executor whose Router shares this backend: no window in which a crash
-        could deliver a record twice. ``events`` are records bound for functions of this suite,
-        queued as those functions' events (``app.local.LocalFunctionRoutes``); their request ids
-        are derived from the record, so settling twice queues them once.
+        could deliver a record twice. The settlement's events are queued by
+        ``app.local.LocalFunctionRoutes``.
         """
 
     def describe(self) -> str:

@@ -421,6 +421,20 @@ class SettledInvocation:
 
 
 @dataclass(frozen=True)
+class Settlement:
+    """What settling an event stores with its ack, in one transaction (``Backend.settle``).
+
+    ``deliveries`` go to the outbox; ``events`` are records bound for functions of this suite,
+    queued as those functions' events, with request ids derived from the record so that
+    settling twice queues them once; ``invocation`` is what GetInvocation remembers (stamped
+    with the backend's clock when stored)."""
+
+    deliveries: Sequence[Delivery] = ()
+    events: Sequence[QueuedEvent] = ()
+    invocation: SettledInvocation | None = None
+
+
+@dataclass(frozen=True)
 class DeliveryState:
     """How a handover stands now: PENDING while in the outbox, FAILED once in the
     failed-delivery store, PURGED once purged from there, else DELIVERED."""

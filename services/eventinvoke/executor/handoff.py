@@ -21,6 +21,7 @@ from eventinvoke.core.model import (
     Handover,
     QueuedEvent,
     SettledInvocation,
+    Settlement,
     deliveries_for,
 )
 from eventinvoke.server import tracing
@@ -81,9 +82,8 @@ class Handoff:
             assert event.event_id is not None
             deliveries, queued, handovers = await self._route(record, destinations)
             invocation = remembered(event, record.condition, attempts, handovers)
-            settled = await self.backend.settle(
-                event.event_id, epoch, deliveries, queued, invocation
-            )
+            settlement = Settlement(deliveries, queued, invocation)
+            settled = await self.backend.settle(event.event_id, epoch, settlement)
         if settled and deliveries:
             self.router_doorbell.set()
         if settled and queued:
@@ -121,7 +121,8 @@ class Handoff:
         """Ack an event that leaves no record, remembering why (``condition``)."""
         assert event.event_id is not None
         invocation = remembered(event, condition, event.history, ())
-        return await self.backend.settle(event.event_id, event.lease_epoch, [], (), invocation)
+        settlement = Settlement(invocation=invocation)
+        return await self.backend.settle(event.event_id, event.lease_epoch, settlement)
 
 
 def remembered(

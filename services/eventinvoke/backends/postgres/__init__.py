@@ -8,7 +8,6 @@ times from the server's clock, and hears the others' writes through LISTEN/NOTIF
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -38,7 +37,7 @@ from eventinvoke.backends.postgres.queue import (
 from eventinvoke.backends.postgres.slots import PostgresConcurrencySlots
 from eventinvoke.backends.postgres.store import PostgresFunctionStore
 from eventinvoke.backends.rows import DELIVERY_COLUMNS, INVOCATION_COLUMNS, SETTLED_COLUMNS
-from eventinvoke.core.model import Delivery, QueuedEvent, SettledInvocation
+from eventinvoke.core.model import Settlement
 
 __all__ = ["PostgresBackend"]
 
@@ -112,15 +111,8 @@ class PostgresBackend:
             )
         return cls(await Database.open(url, listeners))
 
-    async def settle(
-        self,
-        event_id: int,
-        epoch: int,
-        deliveries: list[Delivery],
-        events: Sequence[QueuedEvent] = (),
-        invocation: SettledInvocation | None = None,
-    ) -> bool:
-        args = (event_id, epoch, deliveries, events, invocation)
+    async def settle(self, event_id: int, epoch: int, settlement: Settlement) -> bool:
+        args = (event_id, epoch, settlement)
         return await self.database.write(_settle, args)  # type: ignore[no-any-return]
 
     def describe(self) -> str:
@@ -138,9 +130,11 @@ async def _settle(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) 
     for index, call in enumerate(calls):
         first.setdefault((call[0], call[1]), index)
     taking = [calls[index] for index in sorted(first.values())]
-    deliveries = [(call[0], call[1], d) for call in taking for d in call[2]]
-    events = [(call[0], call[1], e) for call in taking for e in call[3]]
-    settled = [(call[0], call[1], call[4]) for call in taking if call[4] is not None]
+    deliveries = [(call[0], call[1], d) for call in taking for d in call[2].deliveries]
+    events = [(call[0], call[1], e) for call in taking for e in call[2].events]
+    settled = [
+        (call[0], call[1], call[2].invocation) for call in taking if call[2].invocation is not None
+    ]
     rows = await connection.fetch(
         SETTLE,
         *columns(taking, 2),

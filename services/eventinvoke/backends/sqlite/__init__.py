@@ -7,7 +7,6 @@ keep their writes serialized and their leases exclusive.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 
 from eventinvoke.backends.sqlite.database import Database
@@ -16,7 +15,7 @@ from eventinvoke.backends.sqlite.outbox import SqliteOutbox, insert_deliveries
 from eventinvoke.backends.sqlite.queue import SqliteEventQueue, delete_event, insert_events
 from eventinvoke.backends.sqlite.slots import SqliteConcurrencySlots
 from eventinvoke.backends.sqlite.store import SqliteFunctionStore
-from eventinvoke.core.model import Delivery, QueuedEvent, SettledInvocation
+from eventinvoke.core.model import Settlement
 
 __all__ = ["SqliteBackend"]
 
@@ -41,26 +40,19 @@ class SqliteBackend:
         data_dir.mkdir(parents=True, exist_ok=True)
         return cls(await Database.open(data_dir / DATABASE_FILE))
 
-    async def settle(
-        self,
-        event_id: int,
-        epoch: int,
-        deliveries: list[Delivery],
-        events: Sequence[QueuedEvent] = (),
-        invocation: SettledInvocation | None = None,
-    ) -> bool:
-        """Remove the event under its lease, and store its deliveries, the events it queues and
-        the invocation to remember, in one transaction; nothing when the lease was lost."""
+    async def settle(self, event_id: int, epoch: int, settlement: Settlement) -> bool:
+        """Remove the event under its lease and store the settlement, in one transaction;
+        nothing when the lease was lost."""
 
         def settle(connection: sqlite3.Connection) -> bool:
             if not delete_event(connection, event_id, epoch):
                 return False
-            if deliveries:
-                insert_deliveries(connection, deliveries)
-            if events:
-                insert_events(connection, events)
-            if invocation is not None:
-                insert_invocation(connection, invocation)
+            if settlement.deliveries:
+                insert_deliveries(connection, settlement.deliveries)
+            if settlement.events:
+                insert_events(connection, settlement.events)
+            if settlement.invocation is not None:
+                insert_invocation(connection, settlement.invocation)
             return True
 
         # Bookkeeping: lost in a power failure, the event simply runs again, and queues its

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -156,7 +157,7 @@ class SqliteOutbox:
         return await self._database.read(count)
 
 
-def insert_deliveries(connection: sqlite3.Connection, deliveries: list[Delivery]) -> None:
+def insert_deliveries(connection: sqlite3.Connection, deliveries: Sequence[Delivery]) -> None:
     now = time.time()
     connection.executemany(
         f"INSERT INTO deliveries ({DELIVERY_COLUMNS}, available_at) "
