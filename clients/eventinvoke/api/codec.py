@@ -132,68 +132,73 @@ def _is_map(field: FieldDescriptor) -> bool:
     return field.message_type is not None and field.message_type.GetOptions().map_entry
 
 
-def _present(message: Message, field: FieldDescriptor, always: bool) -> bool:
-    if _is_map(field):
-        return bool(getattr(message, field.name))
-    if field.is_repeated:
-        return True
-    if field.has_presence:
-        return always or message.HasField(field.name)
-    return always or bool(getattr(message, field.name))
-
-
 def to_dict(message: Message, shape: str, model: Model | None = None) -> dict[str, Any]:
     """The AWS-shaped dict of ``message`` as shape ``shape``."""
     model = model or lambda_model()
     result: dict[str, Any] = {}
     outputs, always_empty = _outputs(message.DESCRIPTOR, shape, model)
-    for slot, member_shape, always in outputs:
-        if not _present(message, slot.field, always):
+    for member, name, rest, has_field, truthy, convert in outputs:
+        if has_field and not message.HasField(name):
             continue
-        value = _value_out(message, slot.field, member_shape, model)
-        for key in reversed(slot.rest):  # a flattened member: nest it back
+        value = getattr(message, name)
+        if truthy and not value:
+            continue
+        if convert is not None:
+            value = convert(value)
+        for key in reversed(rest):  # a flattened member: nest it back
             value = {key: value}
-        result[slot.member] = value
+        result[member] = value
     for member in always_empty:  # and these even where the proto has no field for them
         if member not in result:
             result[member] = {}
     return result
 
 
+# How to_dict reads one slot: (member, field name, member path below it, present only when
+# HasField, present only when truthy, conversion of the field's value or None).
+_Output = tuple[str, str, tuple[str, ...], bool, bool, "Callable[[Any], Any] | None"]
+
+
 @cache
 def _outputs(
     descriptor: Descriptor, shape: str, model: Model
-) -> tuple[tuple[tuple[_Slot, str, bool], ...], tuple[str, ...]]:
-    """What ``to_dict`` walks for a message and shape, worked out once: (slot, member's shape,
-    always shown) per slot, and the members shown as ``{}`` even without a field."""
+) -> tuple[tuple[_Output, ...], tuple[str, ...]]:
+    """What ``to_dict`` walks for a message and shape, worked out once: how to read each slot,
+    and the members shown as ``{}`` even without a field."""
     members = model.shape(shape).get("members", {})
     always = model.shape(shape).get("x-always", ())
-    slots = tuple(
-        (slot, members[slot.member]["shape"], slot.member in always)
-        for slot in _slots(descriptor, shape)
-    )
-    return slots, tuple(member for member in always if member in members)
+    outputs = []
+    for slot in _slots(descriptor, shape):
+        field, shown = slot.field, slot.member in always
+        # Presence, as the module's docstring says: a map when not empty, a list always, an
+        # optional or message field when set, a plain scalar when not its zero value.
+        is_map, repeated = _is_map(field), field.is_repeated
+        has_field = not (shown or is_map or repeated) and field.has_presence
+        truthy = is_map or not (shown or repeated or field.has_presence)
+        convert = _reader(field, members[slot.member]["shape"], model)
+        outputs.append((slot.member, field.name, slot.rest, has_field, truthy, convert))
+    return tuple(outputs), tuple(member for member in always if member in members)
 
 
-def _value_out(message: Message, field: FieldDescriptor, shape: str, model: Model) -> Any:
-    value = getattr(message, field.name)
+def _reader(field: FieldDescriptor, shape: str, model: Model) -> Callable[[Any], Any] | None:
+    """How a field's value becomes the AWS member's (None: as it is)."""
     if _is_map(field):
-        return dict(sorted(value.items()))
+        return lambda value: dict(sorted(value.items()))
     if field.is_repeated:
-        item_shape = _inner(model, shape, "member")
         if field.message_type is not None:
-            return [to_dict(item, item_shape, model) for item in value]
-        return list(value)
+            item_shape = _inner(model, shape, "member")
+            return lambda value: [to_dict(item, item_shape, model) for item in value]
+        return list
     if field.message_type is not None:
         convert = model.shape(shape).get("x-convert")
         if convert is not None:
-            return CONVERTERS[convert](value)
+            return CONVERTERS[convert]
         if field.message_type.full_name == "google.protobuf.Timestamp":
-            return records.iso_milliseconds(value)
-        return to_dict(value, shape, model)
+            return records.iso_milliseconds
+        return lambda value: to_dict(value, shape, model)
     if field.enum_type is not None:
-        return enum_name(field, value)
-    return value
+        return lambda value: enum_name(field, value)
+    return None
 
 
 def _inner(model: Model, shape: str, part: str) -> str:
@@ -210,22 +215,59 @@ def from_dict(
 ) -> Message:
     """Fill ``message`` from AWS-shaped ``params`` of shape ``shape``: only what is given."""
     model = model or lambda_model()
-    members = model.shape(shape).get("members", {})
     if not isinstance(params, Mapping):
         raise _type_error(where.rstrip(".") or shape, params, dict)
-    slots = _slots_by_member(message.DESCRIPTOR, shape)
+    writers = _writers(message.DESCRIPTOR, shape, model)
     for key, value in params.items():
-        if key not in members:
+        write = writers.get(key)
+        if write is None:
+            members = model.shape(shape).get("members", {})
             raise ConversionError(
                 f'Unknown parameter in {where.rstrip(".") or "input"}: "{key}", must be one '
                 f"of: {', '.join(members)}"
             )
-        slot = slots.get(key)
+        write(message, value, f"{where}{key}")
+    return message
+
+
+# Writes one member's value into a message (the member's full name, for errors).
+_Writer = Callable[[Message, Any, str], None]
+
+
+@cache
+def _writers(descriptor: Descriptor, shape: str, model: Model) -> dict[str, _Writer]:
+    """How ``from_dict`` writes each member of a shape into a message, worked out once."""
+    members = model.shape(shape).get("members", {})
+    slots = _slots_by_member(descriptor, shape)
+    writers: dict[str, _Writer] = {}
+    for member, spec in members.items():
+        slot = slots.get(member)
         if slot is None:
-            raise ConversionError(f"Parameter {where}{key} is not supported by eventinvoke")
-        member_shape = members[key]["shape"]
-        name = f"{where}{key}"
-        for part in slot.rest:  # a flattened member: walk down to the leaf it carries
+            writers[member] = _unsupported
+        elif slot.rest:
+            writers[member] = _flattened(slot, spec["shape"], model)
+        elif (
+            _is_map(slot.field)
+            or slot.field.is_repeated
+            or slot.field.message_type
+            or model.shape(spec["shape"])["type"] == "structure"
+        ):
+            writers[member] = _composite(slot.field, spec["shape"], model)
+        else:
+            writers[member] = _scalar_writer(slot.field, spec["shape"], model)
+    return writers
+
+
+def _unsupported(message: Message, value: Any, name: str) -> None:
+    raise ConversionError(f"Parameter {name} is not supported by eventinvoke")
+
+
+def _flattened(slot: _Slot, shape: str, model: Model) -> _Writer:
+    """A member whose leaf the proto carries (``Code.ZipFile`` as ``zip_file``)."""
+
+    def write(message: Message, value: Any, name: str) -> None:
+        member_shape = shape
+        for part in slot.rest:  # walk down to the leaf the field carries
             nested = model.shape(member_shape).get("members", {})
             if not isinstance(value, Mapping):
                 raise _type_error(name, value, dict)
@@ -240,11 +282,25 @@ def from_dict(
                     f"{', '.join(nested)}"
                 )
             if part not in value:
-                break
+                return
             member_shape, value, name = nested[part]["shape"], value[part], f"{name}.{part}"
-        else:
-            _value_in(message, slot.field, value, member_shape, name, model)
-    return message
+        _value_in(message, slot.field, value, member_shape, name, model)
+
+    return write
+
+
+def _composite(field: FieldDescriptor, shape: str, model: Model) -> _Writer:
+    return lambda message, value, name: _value_in(message, field, value, shape, name, model)
+
+
+def _scalar_writer(field: FieldDescriptor, shape: str, model: Model) -> _Writer:
+    read = _scalar(field, shape, model)
+    field_name = field.name
+
+    def write(message: Message, value: Any, name: str) -> None:
+        setattr(message, field_name, read(value, name))
+
+    return write
 
 
 def _value_in(
@@ -268,7 +324,7 @@ def _value_in(
             if field.message_type is not None:
                 from_dict(item, target.add(), item_shape, f"{name}[{index}].", model)
             else:
-                target.append(_scalar(field, item, item_shape, f"{name}[{index}]", model))
+                target.append(_scalar(field, item_shape, model)(item, f"{name}[{index}]"))
         return
     if field.message_type is not None:
         child = getattr(message, field.name)
@@ -277,43 +333,77 @@ def _value_in(
         return
     if kind == "structure":
         raise _type_error(name, value, dict)
-    setattr(message, field.name, _scalar(field, value, shape, name, model))
+    setattr(message, field.name, _scalar(field, shape, model)(value, name))
 
 
-def _scalar(field: FieldDescriptor, value: Any, shape: str, name: str, model: Model) -> Any:
+@cache
+def _scalar(field: FieldDescriptor, shape: str, model: Model) -> Callable[[Any, str], Any]:
+    """How a scalar of a shape is checked and read (value, its name for errors): worked out
+    once per field and shape."""
     kind = model.shape(shape)["type"]
     if field.enum_type is not None:
-        if not isinstance(value, str):
-            raise _type_error(name, value, str)
-        number = enum_number(field, value)
-        if number is None:
-            raise ConversionError(
-                f"Invalid value for parameter {name}, value: {value}, valid values: "
-                f"{', '.join(model.shape(shape).get('enum', []))}"
-            )
-        return number
+        numbers = _enum_numbers(field.enum_type)
+        valid = ", ".join(model.shape(shape).get("enum", []))
+
+        def enum(value: Any, name: str) -> Any:
+            if not isinstance(value, str):
+                raise _type_error(name, value, str)
+            number = numbers.get(value)
+            if number is None:
+                raise ConversionError(
+                    f"Invalid value for parameter {name}, value: {value}, valid values: {valid}"
+                )
+            return number
+
+        return enum
     if kind == "blob":
-        if isinstance(value, str):
-            return value.encode()
-        if not isinstance(value, bytes | bytearray):
-            raise _type_error(name, value, bytes, bytearray, str)
-        return bytes(value)
+        return _blob
     if kind in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _type_error(name, value, int)
-        return value
+        return _integer
     if kind == "boolean":
-        if not isinstance(value, bool):
-            raise _type_error(name, value, bool)
-        return value
-    if kind == "timestamp" and isinstance(value, datetime):
+        return _boolean
+    if kind == "timestamp":
+        return _timestamp
+    if kind in ("double", "float"):
+        return _number
+    return _string
+
+
+def _blob(value: Any, name: str) -> bytes:
+    if isinstance(value, str):
+        return value.encode()
+    if not isinstance(value, bytes | bytearray):
+        raise _type_error(name, value, bytes, bytearray, str)
+    return bytes(value)
+
+
+def _integer(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _type_error(name, value, int)
+    return value
+
+
+def _boolean(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise _type_error(name, value, bool)
+    return value
+
+
+def _timestamp(value: Any, name: str) -> float:
+    if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ConversionError(f"Invalid timestamp for parameter {name}: give a time zone")
         return value.timestamp()
-    if kind in ("double", "float", "timestamp"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _type_error(name, value, float, int)
-        return float(value)
+    return _number(value, name)
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _type_error(name, value, float, int)
+    return float(value)
+
+
+def _string(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise _type_error(name, value, str)
     return value

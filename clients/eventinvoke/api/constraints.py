@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-from eventinvoke.api.model import Model, Shape, compiled, lambda_model
+from eventinvoke.api.model import Model, compiled, lambda_model
 
 # A hook for what the domain accepts beyond the model: called with (path, value) for a
 # pattern the value fails; True lets it pass (a destination a plugin claims, say).
@@ -69,7 +69,7 @@ def _structure(
     found: list[str],
     allow: Allowance | None,
 ) -> None:
-    for name, shape_name, camel_name, required in _members(model, structure):
+    for name, check, camel_name, required in _members(model, structure):
         value = params.get(name)
         if value is None:
             if required:
@@ -78,84 +78,117 @@ def _structure(
                     "Member must not be null"
                 )
             continue
-        _value(model, shape_name, value, f"{prefix}{camel_name}", found, allow)
+        check(value, f"{prefix}{camel_name}", found, allow)
+
+
+# Checks one value at a path, adding what it fails to ``found``.
+Check = Callable[[Any, str, list[str], Allowance | None], None]
 
 
 @cache
-def _members(model: Model, structure: str) -> tuple[tuple[str, str, str, bool], ...]:
-    """(name, shape, name as messages spell it, required) of each member, worked out once: every
-    request is checked against them."""
+def _members(model: Model, structure: str) -> tuple[tuple[str, Check, str, bool], ...]:
+    """(name, its check, name as messages spell it, required) of each member, worked out once:
+    every request is checked against them."""
     required = model.required(structure)
     return tuple(
-        (name, member["shape"], camel(name), name in required)
+        (name, _check(model, member["shape"]), camel(name), name in required)
         for name, member, _shape in model.members(structure)
     )
 
 
-def _value(
-    model: Model,
-    shape_name: str,
-    value: Any,
-    path: str,
-    found: list[str],
-    allow: Allowance | None,
-) -> None:
+@cache
+def _check(model: Model, shape_name: str) -> Check:
+    """The check of a value of one shape, its constraints read from the model once. Nested
+    shapes' checks are looked up when a value reaches them (a shape may contain itself)."""
     shape = model.shape(shape_name)
     kind = shape["type"]
+    low, high = shape.get("min"), shape.get("max")
 
-    def fail(constraint: str) -> None:
-        found.append(
-            f"Value '{_shown(value)}' at '{path}' failed to satisfy constraint: {constraint}"
-        )
+    def bounds(measure: int, what: str, value: Any, path: str, found: list[str]) -> None:
+        if low is not None and measure < low:
+            rule = f"Member must {what} greater than or equal to {low}"
+            found.append(_failure(value, path, rule))
+        if high is not None and measure > high:
+            found.append(_failure(value, path, f"Member must {what} less than or equal to {high}"))
 
     if kind == "string":
-        if "enum" in shape and value not in shape["enum"]:
-            fail(f"Member must satisfy enum value set: [{', '.join(shape['enum'])}]")
-            return
-        pattern = shape.get("pattern")
-        if (
-            pattern is not None
-            and not (value == "" and shape.get("x-empty-ok"))
-            and not compiled(pattern).fullmatch(value)
-            and not (allow is not None and allow(path, value))
-        ):
-            shown = shape.get("x-pattern-shown", pattern)
-            fail(f"Member must satisfy regular expression pattern: {shown}")
-        _bounds(shape, len(value), "have length", fail)
-    elif kind in ("integer", "long"):
-        _bounds(shape, value, "have value", fail)
-    elif kind == "structure" and isinstance(value, Mapping):
-        _structure(model, shape_name, value, f"{path}.", found, allow)
-    elif kind == "list" and isinstance(value, list):
-        _bounds(shape, len(value), "have length", fail)
-        for item in value:
-            _value(model, shape["member"]["shape"], item, f"{path}.member", found, allow)
-    elif kind == "map" and isinstance(value, Mapping):
-        _bounds(shape, len(value), "have length", fail)
-        # AWS names no single key or value: "Value at 'environment.variables' failed to satisfy
-        # constraint: Map keys must satisfy constraint: [Member must ...]".
-        for part, what, items in (
-            ("key", "Map keys", value),
-            ("value", "Map value", value.values()),
-        ):
-            inner: list[str] = []
-            for item in items:
-                _value(model, shape[part]["shape"], item, path, inner, allow)
-            if inner:
-                constraint = inner[0].split("failed to satisfy constraint: ", 1)[1]
-                found.append(
-                    f"Value at '{path}' failed to satisfy constraint: {what} must satisfy "
-                    f"constraint: [{constraint}]"
-                )
-    elif kind == "blob" and isinstance(value, bytes | bytearray):
-        _bounds(shape, len(value), "have length", fail)
+        enum = frozenset(shape.get("enum", ()))
+        enum_rule = f"Member must satisfy enum value set: [{', '.join(shape.get('enum', ()))}]"
+        pattern = compiled(shape["pattern"]).fullmatch if "pattern" in shape else None
+        pattern_rule = (
+            f"Member must satisfy regular expression pattern: "
+            f"{shape.get('x-pattern-shown', shape.get('pattern'))}"
+        )
+        empty_ok = bool(shape.get("x-empty-ok"))
+
+        def string(value: Any, path: str, found: list[str], allow: Allowance | None) -> None:
+            if enum and value not in enum:
+                found.append(_failure(value, path, enum_rule))
+                return
+            if (
+                pattern is not None
+                and not (value == "" and empty_ok)
+                and not pattern(value)
+                and not (allow is not None and allow(path, value))
+            ):
+                found.append(_failure(value, path, pattern_rule))
+            bounds(len(value), "have length", value, path, found)
+
+        return string
+    if kind in ("integer", "long"):
+        return lambda value, path, found, allow: bounds(value, "have value", value, path, found)
+    if kind == "structure":
+
+        def structure(value: Any, path: str, found: list[str], allow: Allowance | None) -> None:
+            if isinstance(value, Mapping):
+                _structure(model, shape_name, value, f"{path}.", found, allow)
+
+        return structure
+    if kind == "list":
+        item_shape = shape["member"]["shape"]
+
+        def items(value: Any, path: str, found: list[str], allow: Allowance | None) -> None:
+            if isinstance(value, list):
+                bounds(len(value), "have length", value, path, found)
+                check = _check(model, item_shape)
+                for item in value:
+                    check(item, f"{path}.member", found, allow)
+
+        return items
+    if kind == "map":
+        parts = (("key", "Map keys"), ("value", "Map value"))
+
+        def entries(value: Any, path: str, found: list[str], allow: Allowance | None) -> None:
+            if not isinstance(value, Mapping):
+                return
+            bounds(len(value), "have length", value, path, found)
+            # AWS names no single key or value: "Value at 'environment.variables' failed to
+            # satisfy constraint: Map keys must satisfy constraint: [Member must ...]".
+            for (part, what), members in zip(parts, (value, value.values()), strict=True):
+                check = _check(model, shape[part]["shape"])
+                inner: list[str] = []
+                for item in members:
+                    check(item, path, inner, allow)
+                if inner:
+                    constraint = inner[0].split("failed to satisfy constraint: ", 1)[1]
+                    found.append(
+                        f"Value at '{path}' failed to satisfy constraint: {what} must satisfy "
+                        f"constraint: [{constraint}]"
+                    )
+
+        return entries
+    if kind == "blob":
+
+        def blob(value: Any, path: str, found: list[str], allow: Allowance | None) -> None:
+            if isinstance(value, bytes | bytearray):
+                bounds(len(value), "have length", value, path, found)
+
+        return blob
+    return lambda value, path, found, allow: None
 
 
-def _bounds(shape: Shape, measure: int, what: str, fail: Callable[[str], None]) -> None:
-    if "min" in shape and measure < shape["min"]:
-        fail(f"Member must {what} greater than or equal to {shape['min']}")
-    if "max" in shape and measure > shape["max"]:
-        fail(f"Member must {what} less than or equal to {shape['max']}")
+def _failure(value: Any, path: str, constraint: str) -> str:
+    return f"Value '{_shown(value)}' at '{path}' failed to satisfy constraint: {constraint}"
 
 
 # A value is shown whole up to this many characters, then cut: a message carries the value, and
