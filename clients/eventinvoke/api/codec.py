@@ -73,11 +73,6 @@ def enum_name(field: FieldDescriptor, number: int) -> str:
     return _enum_names(field.enum_type).get(number, str(number))
 
 
-def enum_number(field: FieldDescriptor, name: str) -> int | None:
-    assert field.enum_type is not None
-    return _enum_numbers(field.enum_type).get(name)
-
-
 @cache
 def _enum_names(enum: EnumDescriptor) -> dict[int, str]:
     prefix = snake(enum.name).upper() + "_"
