@@ -51,7 +51,9 @@ async def backlog(pool: SandboxPool, fn: FunctionConfig, payloads: list[Any], wa
 
 
 async def test_a_backlog_of_short_invocations_queues_for_busy_sandboxes(pool) -> None:
-    fn = function("handlers.echo")
+    # Its sandboxes take 0.4 s to start: patience stays far above the backlog's wait even on a
+    # loaded machine, where a plain echo's 20 ms start made the count depend on the load.
+    fn = function("slow_start.echo")
     await backlog(pool, fn, [{"warm": 1}], wait=True)  # its durations and start are known
     outcomes = await backlog(pool, fn, [{"n": n} for n in range(200)], wait=True)
     assert [json.loads(o.payload)["event"]["n"] for o in outcomes] == list(range(200))
