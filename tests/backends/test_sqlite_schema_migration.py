@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from eventinvoke.backends.sqlite import DATABASE_FILE, SqliteBackend
-from eventinvoke.backends.sqlite.schema import SCHEMA_VERSION
+from eventinvoke.backends.sqlite.schema import SCHEMA_VERSION, create_schema
 from eventinvoke.core.model import (
     Alias,
     LastAttempt,
@@ -210,7 +211,7 @@ async def test_version_1_data_dir_opens_and_migrates(tmp_path: Path) -> None:
     finally:
         await backend.close()
     connection = sqlite3.connect(data_dir / DATABASE_FILE)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
     connection.close()
     # Opening again (already current) changes nothing.
     backend = await SqliteBackend.open(data_dir)
@@ -358,5 +359,62 @@ async def test_version_4_data_dir_gets_lease_epochs_and_slots(tmp_path: Path) ->
         )
         found = await backend.invocations.get("rid")
         assert found is not None and found[0].condition == "Success"
+    finally:
+        await backend.close()
+
+
+def _version_10_file(data_dir: Path) -> None:
+    """Today's tables, less what version 11 changed: the invocation log had one indexed table."""
+    data_dir.mkdir(parents=True)
+    connection = sqlite3.connect(data_dir / DATABASE_FILE)
+    create_schema(connection)
+    connection.execute("DROP TABLE recent_invocations")
+    connection.execute("DROP INDEX invocations_request_prefix")
+    connection.execute("CREATE INDEX invocations_request ON invocations (request_id)")
+    for seq in (1, 2, 3):
+        connection.execute(
+            "INSERT INTO invocations (seq, request_id, function_name, qualifier, condition, "
+            "enqueued_at, attempts, handovers, settled_at) "
+            f"VALUES ({seq}, 'old-{seq}', 'fn', '$LATEST', 'Success', 1, '[]', '[]', ?)",
+            (time.time(),),
+        )
+    connection.execute("PRAGMA user_version = 10")
+    connection.commit()
+    connection.close()
+
+
+async def test_version_10_invocation_log_keeps_its_rows_and_numbers_new_ones_above(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    _version_10_file(data_dir)
+
+    backend = await SqliteBackend.open(data_dir)
+    try:
+        found = await backend.invocations.get("old-2")
+        assert found is not None and found[0].condition == "Success"
+        await backend.queue.enqueue(QueuedEvent("new", "fn", "$LATEST", b"{}", 1.0))
+        [event] = await backend.queue.lease("owner", 10, 30)
+        settled = SettledInvocation("new", "fn", "$LATEST", "Success", event.enqueued_at)
+        assert await backend.settle(
+            event.event_id or 0, event.lease_epoch, Settlement(invocation=settled)
+        )
+        assert await backend.invocations.sweep(3600, 100, 100) == 0  # folds: seq 4 is free
+
+        def log(connection: sqlite3.Connection) -> list[tuple[object, ...]]:
+            indexes = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'invocations'"
+            return [
+                tuple(row)
+                for query in ("SELECT seq, request_id FROM invocations ORDER BY seq", indexes)
+                for row in connection.execute(query)
+            ]
+
+        assert await backend.database.read(log) == [
+            (1, "old-1"),
+            (2, "old-2"),
+            (3, "old-3"),
+            (4, "new"),
+            ("invocations_request_prefix",),
+        ]
     finally:
         await backend.close()
