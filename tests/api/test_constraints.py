@@ -90,3 +90,19 @@ def test_a_long_value_is_cut_in_the_message() -> None:
     for problem in found:
         assert problem.startswith("Value '" + "f!" * 512 + "...' at 'functionName'")
         assert len(problem) < 1300
+
+
+def test_a_value_that_passed_one_shape_is_still_checked_against_another() -> None:
+    # Each shape remembers the values that passed it, for the next request: Invoke's function
+    # name may be 170 characters long (an ARN), CreateFunction's only 64.
+    name = "a" * 100
+    for _ in range(2):
+        assert problems("Invoke", {"FunctionName": name}) == []
+        assert problems(
+            "CreateFunction",
+            {"FunctionName": name, "Code": {}, "Role": "arn:aws:iam::123456789012:role/r"},
+        ) == [
+            f"Value '{name}' at 'functionName' failed to satisfy constraint: "
+            "Member must have length less than or equal to 64"
+        ]
+        assert len(problems("Invoke", {"FunctionName": "f", "Qualifier": "no spaces"})) == 1
