@@ -402,7 +402,9 @@ async def test_version_10_invocation_log_keeps_its_rows_and_numbers_new_ones_abo
         assert await backend.invocations.sweep(3600, 100, 100) == 0  # folds: seq 4 is free
 
         def log(connection: sqlite3.Connection) -> list[tuple[object, ...]]:
-            indexes = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'invocations'"
+            indexes = (
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'invocations'"
+            )
             return [
                 tuple(row)
                 for query in ("SELECT seq, request_id FROM invocations ORDER BY seq", indexes)

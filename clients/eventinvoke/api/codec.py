@@ -210,7 +210,8 @@ def from_dict(
 ) -> Message:
     """Fill ``message`` from AWS-shaped ``params`` of shape ``shape``: only what is given."""
     model = model or lambda_model()
-    if not isinstance(params, Mapping):
+    # A dict, nearly always: its exact type is checked first (isinstance of an ABC is slower).
+    if type(params) is not dict and not isinstance(params, Mapping):
         raise _type_error(where.rstrip(".") or shape, params, dict)
     writers = _writers(message.DESCRIPTOR, shape, model)
     for key, value in params.items():
@@ -221,7 +222,7 @@ def from_dict(
                 f'Unknown parameter in {where.rstrip(".") or "input"}: "{key}", must be one '
                 f"of: {', '.join(members)}"
             )
-        write(message, value, f"{where}{key}")
+        write(message, value, f"{where}{key}" if where else key)
     return message
 
 
@@ -365,6 +366,8 @@ def _scalar(field: FieldDescriptor, shape: str, model: Model) -> Callable[[Any, 
 
 
 def _blob(value: Any, name: str) -> bytes:
+    if type(value) is bytes:  # the usual case, first
+        return value
     if isinstance(value, str):
         return value.encode()
     if not isinstance(value, bytes | bytearray):

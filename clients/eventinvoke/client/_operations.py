@@ -9,6 +9,7 @@ Building the request is where arguments are checked, so a bad argument raises
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from google.protobuf.message import Message
@@ -23,18 +24,25 @@ __all__ = ["Operation", "answer", "request"]
 
 def request(name: str, params: Mapping[str, Any]) -> Message:
     """The gRPC request of operation ``name`` from AWS-shaped ``params`` (None: not given)."""
-    entry = BY_NAME[name]
-    given = {key: value for key, value in params.items() if value is not None}
-    given.update(entry.fixed)
-    request_class, _ = codec.messages(name)
-    shape = lambda_model().operation(name).input
+    request_class, shape, fixed = _request_plan(name)
     message = request_class()
     if shape is None:
         return message
+    given = {key: value for key, value in params.items() if value is not None}
+    if fixed:
+        given.update(fixed)
     try:
         return codec.from_dict(given, message, shape)
     except codec.ConversionError as exc:
         raise ParamValidationError(str(exc)) from None
+
+
+@cache
+def _request_plan(name: str) -> tuple[type[Message], str | None, Mapping[str, Any]]:
+    """An operation's request message, input shape and fixed members, looked up once (every
+    call builds a request: Invoke's is the hot path)."""
+    request_class, _ = codec.messages(name)
+    return request_class, lambda_model().operation(name).input, BY_NAME[name].fixed
 
 
 def answer(name: str, response: Message) -> Any:
