@@ -173,17 +173,22 @@ async def test_each_delivery_is_pending_failed_or_delivered_where_it_is_now(
     assert await rows(backend, "purged_deliveries") == []
 
 
-async def test_the_latest_settle_of_a_request_id_is_the_one_shown(backend: Backend) -> None:
-    await settle_one(backend, 1)
-    # The same request id queued again once the first settled (a repeated delivery to a
-    # function of the suite): the newer settle is what happened last.
-    await backend.queue.enqueue(event(1))
+async def settle_again(backend: Backend, number: int, condition: str) -> None:
+    """The same request id queued again once it settled (a repeated delivery to a function of
+    the suite), and settled with ``condition``."""
+    await backend.queue.enqueue(event(number))
     (leased,) = await backend.queue.lease("owner", 1, 30)
     await backend.settle(
         id_of(leased),
         leased.lease_epoch,
-        Settlement(invocation=settled(leased, condition="RetriesExhausted")),
+        Settlement(invocation=settled(leased, condition=condition)),
     )
+
+
+async def test_the_latest_settle_of_a_request_id_is_the_one_shown(backend: Backend) -> None:
+    await settle_one(backend, 1)
+    # The newer settle is what happened last.
+    await settle_again(backend, 1, "RetriesExhausted")
 
     found = await backend.invocations.get("request-1")
 

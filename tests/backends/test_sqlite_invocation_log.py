@@ -7,12 +7,11 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from backends.helpers import event, id_of, rows
-from backends.test_invocations import settle_one, settled
+from backends.helpers import rows
+from backends.test_invocations import settle_again, settle_one
 
 from eventinvoke.backends.sqlite import SqliteBackend, invocations
 from eventinvoke.backends.sqlite.schema import create_schema
-from eventinvoke.core.model import Settlement
 
 
 @pytest.fixture(autouse=True)
@@ -43,13 +42,7 @@ async def test_a_newer_settle_in_the_recent_rows_hides_the_folded_one(
 ) -> None:
     for number in range(1, 5):  # request-1 is folded with the fourth
         await settle_one(sqlite_backend, number)
-    await sqlite_backend.queue.enqueue(event(1))
-    (leased,) = await sqlite_backend.queue.lease("owner", 1, 30)
-    await sqlite_backend.settle(
-        id_of(leased),
-        leased.lease_epoch,
-        Settlement(invocation=settled(leased, condition="RetriesExhausted")),
-    )
+    await settle_again(sqlite_backend, 1, "RetriesExhausted")
     assert await seqs(sqlite_backend, "recent_invocations") == [5]
 
     found = await sqlite_backend.invocations.get("request-1")
@@ -74,7 +67,8 @@ async def test_the_sweep_folds_first_and_forgets_across_both_tables(
 def test_a_read_searches_the_index_not_the_whole_table() -> None:
     connection = sqlite3.connect(":memory:")
     create_schema(connection)
-    plan = [row[3] for row in connection.execute("EXPLAIN QUERY PLAN " + invocations.GET, "abc")]
+    query = "EXPLAIN QUERY PLAN " + invocations.GET
+    plan = [row[3] for row in connection.execute(query, {"id": "abc"})]
 
     assert "SEARCH invocations USING INDEX invocations_request_prefix (<expr>=?)" in plan
     assert "SCAN invocations" not in plan

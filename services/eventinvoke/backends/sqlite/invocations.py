@@ -21,21 +21,21 @@ from eventinvoke.backends.rows import (
     settled_values,
 )
 from eventinvoke.backends.sqlite.database import Database
+from eventinvoke.backends.sqlite.schema import INVOCATION_KEY
 from eventinvoke.core.model import DeliveryState, SettledInvocation
 
 # Rows kept unindexed at most (besides those of the last 10 s: each sweep folds): a read scans
 # them, 0.15 ms for 4,096.
 FOLD_EVERY = 4096
 
-# A request id's latest settle, in either table (parameters: the id, its first 8 characters,
-# the id again). The unary plus keeps SQLite from substituting the id into the indexed
-# expression, which made the index unusable: it scanned the table.
+# A request id's latest settle, in either table. The unary plus keeps SQLite from substituting
+# the id into the indexed expression, which made the index unusable: it scanned the table.
 GET = f"""
 SELECT {SETTLED_COLUMNS} FROM (
-    SELECT seq, {SETTLED_COLUMNS} FROM recent_invocations WHERE request_id = ?
+    SELECT seq, {SETTLED_COLUMNS} FROM recent_invocations WHERE request_id = :id
     UNION ALL
     SELECT seq, {SETTLED_COLUMNS} FROM invocations
-    WHERE substr(request_id, 1, 8) = ? AND +request_id = ?
+    WHERE {INVOCATION_KEY} = {INVOCATION_KEY.replace("request_id", ":id")} AND +request_id = :id
 ) ORDER BY seq DESC LIMIT 1
 """
 
@@ -50,7 +50,7 @@ class SqliteInvocationLog:
         def get(
             connection: sqlite3.Connection,
         ) -> tuple[SettledInvocation, list[DeliveryState]] | None:
-            row = connection.execute(GET, (request_id, request_id[:8], request_id)).fetchone()
+            row = connection.execute(GET, {"id": request_id}).fetchone()
             if row is None:
                 return None
             invocation = settled_from(row)
@@ -101,6 +101,6 @@ def fold(connection: sqlite3.Connection) -> None:
     """Move the recent invocations into the indexed table, in the order of its index."""
     connection.execute(
         f"INSERT INTO invocations (seq, {SETTLED_COLUMNS}) SELECT seq, {SETTLED_COLUMNS} "
-        "FROM recent_invocations ORDER BY substr(request_id, 1, 8)"
+        f"FROM recent_invocations ORDER BY {INVOCATION_KEY}"
     )
     connection.execute("DELETE FROM recent_invocations")

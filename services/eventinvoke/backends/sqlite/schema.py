@@ -32,6 +32,22 @@ _DELIVERY = """\
     chain_depth INTEGER,
     traceparent TEXT,"""
 
+# A settled invocation's columns after its seq, alike in invocations and recent_invocations: a
+# fold moves rows from one to the other with INSERT ... SELECT (sqlite/invocations.py).
+_SETTLED = """\
+    request_id TEXT NOT NULL,
+    function_name TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    enqueued_at REAL NOT NULL,
+    attempts TEXT NOT NULL,
+    handovers TEXT NOT NULL,
+    settled_at REAL NOT NULL
+"""
+
+# The invocation log's index key, an expression: reads and folds name it exactly so.
+INVOCATION_KEY = "substr(request_id, 1, 8)"
+
 _TABLES = f"""
 CREATE TABLE IF NOT EXISTS functions (
     name TEXT NOT NULL,
@@ -162,30 +178,15 @@ CREATE INDEX IF NOT EXISTS failed_deliveries_delivery ON failed_deliveries (deli
 -- would each dirty a page of the index.
 CREATE TABLE IF NOT EXISTS invocations (
     seq INTEGER PRIMARY KEY,
-    request_id TEXT NOT NULL,
-    function_name TEXT NOT NULL,
-    qualifier TEXT NOT NULL,
-    condition TEXT NOT NULL,
-    enqueued_at REAL NOT NULL,
-    attempts TEXT NOT NULL,
-    handovers TEXT NOT NULL,
-    settled_at REAL NOT NULL
-);
--- The request id's first 8 characters: a key a third the size of the whole id, as selective.
-CREATE INDEX IF NOT EXISTS invocations_request_prefix ON invocations (substr(request_id, 1, 8));
+{_SETTLED});
+-- The request id's first 8 characters: a key under a quarter the size of the whole id, as
+-- selective.
+CREATE INDEX IF NOT EXISTS invocations_request_prefix ON invocations ({INVOCATION_KEY});
 
 -- AUTOINCREMENT: seq keeps growing past the rows folded away, above every seq of invocations.
 CREATE TABLE IF NOT EXISTS recent_invocations (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT NOT NULL,
-    function_name TEXT NOT NULL,
-    qualifier TEXT NOT NULL,
-    condition TEXT NOT NULL,
-    enqueued_at REAL NOT NULL,
-    attempts TEXT NOT NULL,
-    handovers TEXT NOT NULL,
-    settled_at REAL NOT NULL
-);
+{_SETTLED});
 
 -- Failed deliveries purged from the store, so that GetInvocation tells them from those
 -- delivered, and forgotten with the invocations past their retention.
