@@ -55,6 +55,7 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check services plugins clients tests
+	$(BIN)/ruff format --check services plugins clients tests
 	$(BIN)/mypy services/eventinvoke plugins/eventinvoke clients/eventinvoke
 
 fmt: install
