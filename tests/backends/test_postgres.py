@@ -21,7 +21,7 @@ from eventinvoke.backends.postgres import PostgresBackend  # noqa: E402
 from eventinvoke.backends.postgres.database import WRITER_SETTINGS  # noqa: E402
 from eventinvoke.backends.postgres.queue import LEASE  # noqa: E402
 from eventinvoke.backends.postgres.schema import SCHEMA_VERSION  # noqa: E402
-from eventinvoke.core.model import Settlement  # noqa: E402
+from eventinvoke.core.model import Requeue, Settlement  # noqa: E402
 
 PASSWORD = "s3cret-pw"
 
@@ -298,6 +298,49 @@ async def test_other_replicas_writes_ring_the_wakeups(postgres_url: str) -> None
     finally:
         await writing.close()
         await listening.close()
+
+
+async def test_a_process_does_not_hear_its_own_writes_but_does_hear_its_wakes(
+    postgres_url: str,
+) -> None:
+    """The code that wrote rings its own doorbells; hearing the NOTIFY again only made the
+    executor lease for nothing. A slot's release that wakes a throttled event is the backend's
+    own doing: it rings this process's doorbell itself."""
+    wakeups = Wakeups(asyncio.Event(), asyncio.Event(), lambda name: None)
+    backend = await PostgresBackend.open(postgres_url, wakeups)
+    other = await PostgresBackend.open(postgres_url)
+    try:
+        await asyncio.wait_for(wakeups.events.wait(), 10)  # listening rings once: wait for it
+        await asyncio.wait_for(wakeups.deliveries.wait(), 10)
+        wakeups.events.clear()
+        wakeups.deliveries.clear()
+
+        await backend.queue.enqueue(event(1))
+        [leased] = await backend.queue.lease("owner", 10, 30)
+        assert await backend.settle(
+            leased.event_id or 0, leased.lease_epoch, Settlement([delivery(1)], [event(2)])
+        )
+        await backend.outbox.add([delivery(2)])
+        # Notifications arrive in the order their transactions committed: once another
+        # process's is heard, this one's own would have been.
+        await other.outbox.add([delivery(3)])
+        await asyncio.wait_for(wakeups.deliveries.wait(), 10)
+        assert not wakeups.events.is_set()
+
+        # request-2 waits out a throttle; a freed slot wakes it, and this process hears so.
+        [follow_up] = await backend.queue.lease("owner", 10, 30)
+        now = backend.queue.now()
+        assert await backend.queue.retry(
+            follow_up.event_id or 0, follow_up.lease_epoch, Requeue(0, now + 60, 1)
+        )
+        assert await backend.slots.acquire("fn", 1, "holder", 30)
+        await backend.slots.release("fn", "holder", wake=True)
+        assert wakeups.events.is_set()
+        [woken] = await backend.queue.lease("owner", 10, 30)
+        assert woken.request_id == "request-2"
+    finally:
+        await other.close()
+        await backend.close()
 
 
 async def test_describe_names_the_database_without_its_password(postgres_url: str) -> None:

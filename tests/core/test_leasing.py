@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from conftest import wait_for
 
+from eventinvoke.core import leasing
 from eventinvoke.core.leasing import LeaseLoop, Prefetch
 
 
@@ -67,6 +68,41 @@ async def test_stop_waits_for_work_in_flight() -> None:
     await started.wait()
     await loop.stop()
     assert done == ["only"]
+
+
+async def test_a_short_lease_waits_for_the_doorbell_before_leasing_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lease that brought fewer items than asked found the queue drained: the loop leases
+    again when the doorbell rings (new work) or the idle poll comes round, not at once."""
+    monkeypatch.setattr(leasing, "IDLE_POLL_SECONDS", 30.0)  # only the doorbell, here
+    queue = [1, 2]
+    asked: list[int] = []
+    ran: list[int] = []
+    doorbell = asyncio.Event()
+
+    async def lease(limit: int) -> list[int]:
+        asked.append(limit)
+        taken = queue[:limit]
+        del queue[:limit]
+        return taken
+
+    async def work(item: int) -> None:
+        ran.append(item)
+
+    loop: LeaseLoop[int] = LeaseLoop(
+        "test", lease, work, key=lambda item: item, concurrency=8, doorbell=doorbell
+    )
+    await loop.start()
+    await wait_for(lambda: ran == [1, 2])
+    await asyncio.sleep(0.1)
+    assert len(asked) == 1  # 2 of 8: no second lease yet
+
+    queue.append(3)
+    doorbell.set()
+    await wait_for(lambda: ran == [1, 2, 3])
+    await loop.stop()
+    assert len(asked) == 2
 
 
 class Source:

@@ -202,7 +202,10 @@ class LeaseLoop(Generic[T]):
                     self.waiting.append((leased_at, item))
                     held[key] = item
                 taken += 1
-            if not taken:  # nothing new: wait for the doorbell or the next poll
+            # A lease that came back short found the queue drained: another now would come
+            # back empty (measured on PostgreSQL: half of all leases did, 0.5 ms each). Work
+            # that arrived since the doorbell was cleared has rung it again.
+            if len(items) < free or not taken:
                 try:
                     await asyncio.wait_for(self.doorbell.wait(), IDLE_POLL_SECONDS)
                 except TimeoutError:

@@ -247,8 +247,8 @@ class Database:
             delay = RECONNECT_DELAY[0]
             try:
                 connection.add_termination_listener(lambda _, lost=lost: lost.set())
-                await connection.add_listener(EVENTS, lambda *_: self.listeners.events())
-                await connection.add_listener(DELIVERIES, lambda *_: self.listeners.deliveries())
+                await connection.add_listener(EVENTS, self._others(self.listeners.events))
+                await connection.add_listener(DELIVERIES, self._others(self.listeners.deliveries))
                 await connection.add_listener(
                     FUNCTIONS, lambda _c, _p, _ch, name: self.listeners.functions(name)
                 )
@@ -262,6 +262,18 @@ class Database:
             finally:
                 with contextlib.suppress(Exception):
                     await connection.close(timeout=1)
+
+    def _others(self, ring: Callable[[], None]) -> Callable[..., None]:
+        """``ring`` for a notification another process sent, not one of this process's
+        writers: the code that wrote rang its own doorbells already (an enqueue the executor's,
+        a settle the Router's), and hearing its write again made the loop lease for nothing
+        (measured: a third of all leases came back empty)."""
+
+        def heard(_connection: Any, sender: int, _channel: str, _payload: str) -> None:
+            if sender not in {writer.server_pid for writer in self._writers.values()}:
+                ring()
+
+        return heard
 
     async def close(self) -> None:
         """Finish the writes already queued, stop listening, close every connection."""
@@ -293,6 +305,12 @@ class _Writer:
         self._task: asyncio.Task[None] | None = None
         self._connection: asyncpg.Connection | None = None
         self._closed = False
+
+    @property
+    def server_pid(self) -> int | None:
+        """The server process of the writer's connection (a NOTIFY names its sender so)."""
+        connection = self._connection
+        return None if connection is None or connection.is_closed() else connection.get_server_pid()
 
     def start(self, name: str) -> None:
         self._task = asyncio.create_task(self._loop(), name=name)

@@ -56,7 +56,9 @@ class PostgresConcurrencySlots:
         await self._database.write(_renew, (holder, lease_seconds))
 
     async def release(self, function_name: str, holder: str, *, wake: bool = True) -> None:
-        await self._database.write(_release, (holder, function_name, wake))
+        if await self._database.write(_release, (holder, function_name, wake)):
+            # The other processes hear the NOTIFY; this one does not hear its own.
+            self._database.listeners.events()
 
 
 async def _acquire(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) -> list[bool]:
@@ -90,7 +92,6 @@ async def _renew(connection: asyncpg.Connection, calls: list[tuple[str, float]])
 
 async def _release(
     connection: asyncpg.Connection, calls: list[tuple[str, str, bool]]
-) -> list[None]:
-    for call in calls:
-        await connection.execute(_RELEASE, *call)
-    return [None] * len(calls)
+) -> list[bool]:
+    # Whether each woke an event: the NOTIFY's row is there only then.
+    return [bool(await connection.fetch(_RELEASE, *call)) for call in calls]
