@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from eventinvoke.api import codec
+from eventinvoke.api.model import lambda_model
 from eventinvoke.api.records import execution_record_to_dict
 from eventinvoke.client import ParamValidationError
 from eventinvoke.client._operations import answer
@@ -341,3 +342,44 @@ def test_record_without_a_run_has_no_response_keys() -> None:
     result = execution_record_to_dict(record)
 
     assert "responseContext" not in result and "responsePayload" not in result
+
+
+@pytest.mark.parametrize(
+    ("operation", "shape", "params"),
+    [
+        ("Invoke", "InvocationRequest", {"FunctionName": "f", "InvocationType": "Event"}),
+        (
+            "Invoke",
+            "InvocationRequest",
+            {"FunctionName": "f", "Payload": b"{}", "LogType": "Tail", "Qualifier": "1"},
+        ),
+        (
+            "CreateFunction",
+            "CreateFunctionRequest",
+            {
+                "FunctionName": "f",
+                "Runtime": "python3.11",
+                "Role": "arn:aws:iam::000000000000:role/r",
+                "Handler": "f.handler",
+                "Code": {"ZipFile": b"zip"},
+                "Environment": {"Variables": {"A": "1"}},
+                "DeadLetterConfig": {"TargetArn": "arn:aws:sqs:us-east-1:000000000000:q"},
+                "Timeout": 3,
+            },
+        ),
+        (
+            "PutFunctionEventInvokeConfig",
+            "PutFunctionEventInvokeConfigRequest",
+            {"FunctionName": "f", "DestinationConfig": {"OnSuccess": {}}},
+        ),
+    ],
+)
+def test_a_member_read_alone_is_what_to_dict_holds(
+    operation: str, shape: str, params: dict[str, Any]
+) -> None:
+    """The server checks a request member by member (``codec.reader``), not through
+    ``to_dict``: both must read every member alike, absent ones as absent."""
+    message = sent(operation, params)
+    whole = codec.to_dict(message, shape)
+    for member in lambda_model().shape(shape)["members"]:
+        assert codec.reader(message.DESCRIPTOR, shape, member)(message) == whole.get(member)

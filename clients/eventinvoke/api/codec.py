@@ -149,6 +149,34 @@ def to_dict(message: Message, shape: str, model: Model | None = None) -> dict[st
     return result
 
 
+def reader(descriptor: Descriptor, shape: str, member: str) -> Callable[[Message], Any]:
+    """Reads one member of a message as shape ``shape``: as ``to_dict`` would hold it, None
+    where it would leave the member out. A check of each member needs no dict of them all."""
+    outputs, always_empty = _outputs(descriptor, shape, lambda_model())
+    found = [output for output in outputs if output[0] == member]
+    if not found:
+        return (lambda message: {}) if member in always_empty else (lambda message: None)
+    _, name, rest, has_field, truthy, convert = found[0]
+    if truthy and not (has_field or rest):  # a plain scalar, the usual member: the short way
+        if convert is None:
+            return lambda message: getattr(message, name) or None
+        return lambda message: convert(value) if (value := getattr(message, name)) else None
+
+    def read(message: Message) -> Any:
+        if has_field and not message.HasField(name):
+            return None
+        value = getattr(message, name)
+        if truthy and not value:
+            return None
+        if convert is not None:
+            value = convert(value)
+        for key in reversed(rest):  # a flattened member: nest it back
+            value = {key: value}
+        return value
+
+    return read
+
+
 # How to_dict reads one slot: (member, field name, member path below it, present only when
 # HasField, present only when truthy, conversion of the field's value or None).
 _Output = tuple[str, str, tuple[str, ...], bool, bool, "Callable[[Any], Any] | None"]
@@ -192,7 +220,8 @@ def _reader(field: FieldDescriptor, shape: str, model: Model) -> Callable[[Any],
             return records.iso_milliseconds
         return lambda value: to_dict(value, shape, model)
     if field.enum_type is not None:
-        return lambda value: enum_name(field, value)
+        names = _enum_names(field.enum_type)  # enum_name's, looked up once
+        return lambda value: names.get(value, str(value)) if value else ""
     return None
 
 

@@ -73,16 +73,24 @@ def _structure(
         value = params.get(name)
         if value is None:
             if required:
-                found.append(
-                    f"Value null at '{prefix}{camel_name}' failed to satisfy constraint: "
-                    "Member must not be null"
-                )
+                found.append(null(f"{prefix}{camel_name}"))
             continue
         check(value, f"{prefix}{camel_name}", found, allow)
 
 
 # Checks one value at a path, adding what it fails to ``found``.
 Check = Callable[[Any, str, list[str], Allowance | None], None]
+
+
+def null(path: str) -> str:
+    """What a required member that is absent fails."""
+    return f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
+
+
+def members(structure: str, model: Model | None = None) -> tuple[tuple[str, Check, str, bool], ...]:
+    """(name, its check, path as messages spell it, required) of each member of a request's
+    structure, in the order AWS checks them: for a request read other than as a dict."""
+    return _members(model or lambda_model(), structure)
 
 
 @cache
