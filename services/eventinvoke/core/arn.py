@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -71,6 +72,9 @@ class FunctionRef:
         return self.qualifier or LATEST
 
 
+# Every invocation parses its function's name, and names repeat: the last few thousand are
+# remembered (bounded, since a name is a caller's input; a value that fails is never kept).
+@functools.lru_cache(maxsize=4096)
 def parse_function_name(value: str, qualifier: str | None = None) -> FunctionRef:
     """Split a name, ``name:qualifier``, full or partial ARN.
 

@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import orjson
 
@@ -215,9 +215,9 @@ async def prepare_event(
     return _queued(request_id, function.name, ref, payload, lineage, traceparent)
 
 
-@dataclass(frozen=True)
-class EventInvocation:
-    """One invocation of ``Invocations.invoke_events``."""
+class EventInvocation(NamedTuple):
+    """One invocation of ``Invocations.invoke_events`` (a tuple: one is made per invocation,
+    and a frozen dataclass costs nearly twice as much to make)."""
 
     function_name: str
     payload: bytes
