@@ -47,15 +47,12 @@ def _request_plan(name: str) -> tuple[type[Message], str | None, Mapping[str, An
 
 def answer(name: str, response: Message) -> Any:
     """What boto3 returns for operation ``name``, from its gRPC response."""
-    entry = BY_NAME[name]
-    shape = lambda_model().operation(name).output
+    shape, unwrap, status_member, status = _answer_plan(name)
     if shape is None:
         return None
-    result = codec.to_dict(getattr(response, entry.unwrap) if entry.unwrap else response, shape)
-    if entry.status is not None:  # the HTTP status, where the output shape carries it
-        for member, spec in lambda_model().shape(shape)["members"].items():
-            if spec.get("location") == "statusCode":
-                result.setdefault(member, entry.status)
+    result = codec.to_dict(getattr(response, unwrap) if unwrap else response, shape)
+    if status_member is not None:  # the HTTP status, where the output shape carries it
+        result.setdefault(status_member, status)
     if name == "Invoke":
         # AWS answers a payload only when the function ran synchronously (200), even an empty
         # one; the request id travels in a header, which boto3 shows in ResponseMetadata.
@@ -63,6 +60,21 @@ def answer(name: str, response: Message) -> Any:
             result = _insert_before(result, "ExecutedVersion", "Payload", b"")
         result["ResponseMetadata"] = {"RequestId": response.request_id}  # type: ignore[attr-defined]
     return result
+
+
+@cache
+def _answer_plan(name: str) -> tuple[str | None, str | None, str | None, int | None]:
+    """An operation's output shape, the response field to unwrap, and the member carrying the
+    HTTP status with its value (where the shape has one), looked up once."""
+    entry = BY_NAME[name]
+    shape = lambda_model().operation(name).output
+    members = lambda_model().shape(shape)["members"] if shape is not None else {}
+    status_member = next(
+        (m for m, spec in members.items() if spec.get("location") == "statusCode"), None
+    )
+    if entry.status is None:
+        status_member = None
+    return shape, entry.unwrap, status_member, entry.status
 
 
 def _insert_before(mapping: dict[str, Any], before: str, key: str, value: Any) -> dict[str, Any]:
