@@ -236,14 +236,20 @@ def from_dict(
     shape: str,
     where: str = "",
     model: Model | None = None,
+    *,
+    omit_none: bool = False,
 ) -> Message:
-    """Fill ``message`` from AWS-shaped ``params`` of shape ``shape``: only what is given."""
+    """Fill ``message`` from AWS-shaped ``params`` of shape ``shape``: only what is given.
+    ``omit_none``: a member whose value is None was not given (a client method's keyword
+    argument left out), at the top level only."""
     model = model or lambda_model()
     # A dict, nearly always: its exact type is checked first (isinstance of an ABC is slower).
     if type(params) is not dict and not isinstance(params, Mapping):
         raise _type_error(where.rstrip(".") or shape, params, dict)
     writers = _writers(message.DESCRIPTOR, shape, model)
     for key, value in params.items():
+        if value is None and omit_none:
+            continue
         write = writers.get(key)
         if write is None:
             members = model.shape(shape).get("members", {})

@@ -28,11 +28,10 @@ def request(name: str, params: Mapping[str, Any]) -> Message:
     message = request_class()
     if shape is None:
         return message
-    given = {key: value for key, value in params.items() if value is not None}
     if fixed:
-        given.update(fixed)
+        params = {**params, **fixed}
     try:
-        return codec.from_dict(given, message, shape)
+        return codec.from_dict(params, message, shape, omit_none=True)
     except codec.ConversionError as exc:
         raise ParamValidationError(str(exc)) from None
 
