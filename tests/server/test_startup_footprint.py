@@ -59,3 +59,18 @@ def test_records_to_the_suites_own_functions_load_neither_the_aws_sdk_nor_opente
     record = json.loads(out.read_text().splitlines()[0])
     assert record["requestContext"]["condition"] == "Success"  # the record was delivered
     assert json.loads(finished.stdout.splitlines()[-1]) == []
+
+
+def test_the_command_servers_start_through_does_not_load_the_template_deployer() -> None:
+    """``eventinvoke up`` and ``serve`` start through the CLI, which also carries ``deploy``:
+    the template code and YAML (1.5 MB) load only when a template is deployed."""
+    script = (
+        "import json, sys, eventinvoke.cli; "
+        "print(json.dumps(sorted(m for m in sys.modules "
+        "if m.split('.')[0] == 'yaml' or m.startswith('eventinvoke.deploy'))))"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert json.loads(finished.stdout) == []

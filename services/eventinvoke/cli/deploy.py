@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,12 +17,19 @@ from eventinvoke.cli._common import (
     echo_response,
     pass_options,
 )
-from eventinvoke.deploy import DeployError, DeployResult, TemplateError, deploy, parse_overrides
+
+if TYPE_CHECKING:
+    from eventinvoke.deploy import DeployResult
+
+# eventinvoke.deploy (and YAML) is imported by the command alone: every server process starts
+# through this CLI, and needs neither (1.5 MB of memory each).
 
 
 def _overrides(
     ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 ) -> dict[str, str]:
+    from eventinvoke.deploy import parse_overrides
+
     try:
         return parse_overrides(value)
     except ValueError as exc:
@@ -52,6 +60,7 @@ def deploy_command(
     dry_run: bool,
 ) -> None:
     """Apply TEMPLATE's Lambda resources (CloudFormation or SAM); validated whole first."""
+    from eventinvoke.deploy import DeployError, TemplateError, deploy
 
     async def run() -> DeployResult:
         async with options.async_client() as client:
