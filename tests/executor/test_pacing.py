@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,25 @@ async def test_a_backlog_of_short_invocations_queues_for_busy_sandboxes(pool) ->
     assert [json.loads(o.payload)["event"]["n"] for o in outcomes] == list(range(200))
     # Well short of the 8 the function may have (each start costs more than a queue's wait).
     assert QUEUE_AFTER <= len(pool.sandboxes) < 8
+
+
+async def test_short_functions_share_the_cores_each_keeping_a_sandbox(pool) -> None:
+    """Past ``queue_after`` busy sandboxes another one adds work, not speed, whichever function
+    it would be for: two short functions' backlogs together get about as many sandboxes as one
+    function's would, and each still has its own."""
+    one, other = function("slow_start.echo"), replace(function("slow_start.echo"), name="other")
+    for fn in (one, other):  # durations and starts known
+        await backlog(pool, fn, [{"warm": 1}], wait=True)
+    outcomes = await asyncio.gather(
+        backlog(pool, one, [{"n": n} for n in range(100)], wait=True),
+        backlog(pool, other, [{"n": n} for n in range(100)], wait=True),
+    )
+    for runs in outcomes:
+        assert [json.loads(o.payload)["event"]["n"] for o in runs] == list(range(100))
+    names = [sandbox.function.name for sandbox in pool.sandboxes]
+    assert set(names) == {"fn", "other"}
+    # Per function, as before this rule, it would be QUEUE_AFTER each: 4.
+    assert len(names) <= QUEUE_AFTER + 1
 
 
 async def test_slow_invocations_each_get_a_sandbox(pool) -> None:

@@ -2,12 +2,14 @@
 sandboxes are all busy waits for one of them, rather than starting another, when another
 would only add work for the same cores (and hold memory while warm).
 
-It waits once the function has ``queue_after`` sandboxes (default: the machine's CPUs), while
-its invocations hold a sandbox for less time than a new one takes to start (both remembered
-per function as moving averages). A slow or waiting function (I/O, sleeps) still gets a
-sandbox per invocation, up to ``max_per_function``; one queued longer than twice its expected
-wait starts its own. Sync invocations never queue here (a caller is waiting on them), and
-reserved concurrency and the maximums keep their meaning: this only ever starts fewer.
+It waits once ``queue_after`` sandboxes (default: the machine's CPUs) are busy, of any function
+not known to be slow, while its own invocations hold a sandbox for less time than a new one
+takes to start (both remembered per function as moving averages): past the cores, another
+sandbox of any short function adds work, not speed. A function always gets one sandbox. A slow
+or waiting function (I/O, sleeps) still gets a sandbox per invocation, up to
+``max_per_function``; one queued longer than twice its expected wait starts its own. Sync
+invocations never queue here (a caller is waiting on them), and reserved concurrency and the
+maximums keep their meaning: this only ever starts fewer.
 
 A sandbox released while invocations of its key wait is handed to the longest waiting.
 """
@@ -40,15 +42,22 @@ class Pacer(Generic[S]):
         if cold_ms is not None:
             _average(self._cold_ms, name, cold_ms)
 
-    def should_wait(self, name: str, key: tuple[str, ...], busy: int) -> bool:
+    def should_wait(self, name: str, key: tuple[str, ...], busy: int, running: int) -> bool:
         """Whether an async invocation should queue for one of ``busy`` sandboxes of ``key``:
-        once there are ``queue_after`` of them, if its function's invocations end sooner than
-        a sandbox starts (a new one would add CPU work, not finish it sooner)."""
-        if busy < self.queue_after:
+        once ``running`` (the pool's busy sandboxes of functions not known to be slow, these
+        included) reaches ``queue_after``, if its function's invocations end sooner than a
+        sandbox starts (a new one would add CPU work, not finish it sooner). The cores are as
+        busy whichever function's sandboxes keep them so; every function keeps one of its own."""
+        if busy == 0 or running < self.queue_after:
             return False
+        return self.short(name) is not False
+
+    def short(self, name: str) -> bool | None:
+        """Whether the function's invocations end sooner than its sandbox starts (None: not
+        known yet, until its first invocation ends; then ``recheck`` frees its queue)."""
         duration, cold = self._duration_ms.get(name), self._cold_ms.get(name)
         if duration is None or cold is None:
-            return True  # until the first invocation ends: then ``recheck`` frees the queue
+            return None
         return duration < cold
 
     def patience(self, name: str, key: tuple[str, ...], busy: int) -> float:
@@ -63,10 +72,10 @@ class Pacer(Generic[S]):
     def queued(self, key: tuple[str, ...]) -> int:
         return len(self._waiting.get(key, ()))
 
-    def recheck(self, name: str, key: tuple[str, ...], busy: int) -> None:
-        """With the figures of an invocation that ended: if the queue is longer than is worth
-        waiting in, those in it look again (and start sandboxes of their own)."""
-        if self.queued(key) and not self.should_wait(name, key, busy):
+    def recheck(self, name: str, key: tuple[str, ...]) -> None:
+        """With the figures of an invocation that ended: if they show the function is not
+        short after all, those queued look again (and start sandboxes of their own)."""
+        if self.queued(key) and self.short(name) is False:
             self.wake(key, every=True)
 
     def queue(self, key: tuple[str, ...]) -> asyncio.Future[S | None]:

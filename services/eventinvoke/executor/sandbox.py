@@ -603,7 +603,7 @@ class SandboxPool:
             self._retire_stale_and_dead()  # before counting who holds the slots
             if pace:
                 busy = sum(1 for s in self._sandboxes if s.key == key)
-                if self._pacer.should_wait(function.name, key, busy):
+                if self._pacer.should_wait(function.name, key, busy, self._running()):
                     return self._pacer.queue(key)
             same = [s for s in self._sandboxes if s.function.name == function.name]
             if len(same) >= settings.max_per_function:
@@ -639,13 +639,17 @@ class SandboxPool:
             self._discard(sandbox)
             self._pacer.wake(sandbox.key)  # one queued may now start a sandbox of its own
             return True
-        if self._pacer.queued(sandbox.key):
-            busy = sum(1 for s in self._sandboxes if s.key == sandbox.key)
-            self._pacer.recheck(sandbox.function.name, sandbox.key, busy)
+        self._pacer.recheck(sandbox.function.name, sandbox.key)
         if self._pacer.hand_over(sandbox.key, sandbox):
             return False  # still busy, with the next invocation
         sandbox.busy = False
         return True
+
+    def _running(self) -> int:
+        """Busy sandboxes of functions not known to be slow: what keeps the cores busy."""
+        return sum(
+            1 for s in self._sandboxes if s.busy and self._pacer.short(s.function.name) is not False
+        )
 
     def _retire_stale_and_dead(self) -> None:
         for sandbox in list(self._sandboxes):

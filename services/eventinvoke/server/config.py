@@ -159,9 +159,10 @@ class Settings:
     sandbox_queue_after: int = setting(
         0,
         "an async invocation whose function's warm sandboxes are all busy waits for one of "
-        "them, rather than starting another, once the function has this many and its "
-        "invocations are short (the queue would clear before a new sandbox started); slow "
-        "functions still get up to `max_sandboxes_per_function`; 0: the number of CPUs",
+        "them, rather than starting another, once this many sandboxes of short functions are "
+        "busy and its own invocations are short (the queue would clear before a new sandbox "
+        "started); every function keeps one sandbox, and slow functions still get up to "
+        "`max_sandboxes_per_function`; 0: the number of CPUs",
         minimum=0,
     )
     sandbox_idle_seconds: float = setting(300.0, "idle sandboxes are stopped after this", minimum=0)
