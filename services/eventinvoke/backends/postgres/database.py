@@ -266,8 +266,8 @@ class Database:
     def _others(self, ring: Callable[[], None]) -> Callable[..., None]:
         """``ring`` for a notification another process sent, not one of this process's
         writers: the code that wrote rang its own doorbells already (an enqueue the executor's,
-        a settle the Router's), and hearing its write again made the loop lease for nothing
-        (measured: a third of all leases came back empty)."""
+        a settle the Router's), and hearing its write again only made a worker lease for
+        nothing."""
 
         def heard(_connection: Any, sender: int, _channel: str, _payload: str) -> None:
             if sender not in {writer.server_pid for writer in self._writers.values()}:
