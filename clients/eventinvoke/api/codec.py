@@ -162,6 +162,8 @@ def reader(descriptor: Descriptor, shape: str, member: str) -> Callable[[Message
             return lambda message: getattr(message, name) or None
         return lambda message: convert(value) if (value := getattr(message, name)) else None
 
+    # to_dict's steps for one slot. to_dict keeps them inline: built from readers like this
+    # one, a call per member, it took a fifth longer (0.78 -> 0.93 us for Invoke's answer).
     def read(message: Message) -> Any:
         if has_field and not message.HasField(name):
             return None

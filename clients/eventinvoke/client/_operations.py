@@ -67,12 +67,12 @@ def _answer_plan(name: str) -> tuple[str | None, str | None, str | None, int | N
     HTTP status with its value (where the shape has one), looked up once."""
     entry = BY_NAME[name]
     shape = lambda_model().operation(name).output
-    members = lambda_model().shape(shape)["members"] if shape is not None else {}
-    status_member = next(
-        (m for m, spec in members.items() if spec.get("location") == "statusCode"), None
-    )
-    if entry.status is None:
-        status_member = None
+    status_member = None
+    if shape is not None and entry.status is not None:
+        members = lambda_model().shape(shape)["members"]
+        status_member = next(
+            (m for m, spec in members.items() if spec.get("location") == "statusCode"), None
+        )
     return shape, entry.unwrap, status_member, entry.status
 
 
