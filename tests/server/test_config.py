@@ -237,7 +237,7 @@ def test_the_readme_example_files_load(tmp_path: Path) -> None:
         loaded.append(Settings.load(environ={}, config_file=toml))
     secured, settings = loaded  # in the order the README shows them
 
-    assert settings.executor_concurrency == 64
+    assert settings.executor_concurrency == 32
     assert settings.destinations == {"sqs": {"endpoint_url": "http://localhost:4566"}}
     assert [(c.access_key_id, c.role) for c in secured.auth.credentials] == [
         ("AKIDOPS", "admin"),

@@ -140,11 +140,10 @@ class Settings:
         pattern=_PEER,
     )
     executor_concurrency: int = setting(
-        32,
-        "asynchronous events run at once by one executor, like `max_sandboxes` so that slow "
-        "functions can fill every sandbox (their settles, a write each, follow outside this "
-        "limit); as many more wait leased beside them, at most a third of their lease, and go "
-        "back to the queue at stop",
+        16,
+        "asynchronous events run at once by one executor (their settles, a write each, follow "
+        "outside this limit); as many more wait leased beside them, at most a third of their "
+        "lease, and go back to the queue at stop",
         minimum=1,
     )
     lease_margin: float = setting(
