@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -124,7 +126,40 @@ async def test_only_batches_with_a_durable_write_wait_for_the_disk(backend: Sqli
     await backend.settle(leased.event_id, leased.lease_epoch, Settlement())
     assert (database.commits - commits, database.synced_commits - synced) == (3, 1)
 
-    # A batch mixing both kinds is synced as a whole.
+    # A batch mixing both kinds syncs its durable part alone.
     await asyncio.gather(backend.queue.enqueue(event(2)), backend.queue.lease("owner", 1, 30))
     assert database.synced_commits - synced == 2
     assert await backend.queue.depth() == 1
+
+
+async def test_a_mixed_batch_commits_its_durable_writes_first(backend: SqliteBackend) -> None:
+    """An accepted event's answer waits for its own fsync, not for the bookkeeping beside it."""
+    database = backend.database
+    holding, held, ran = threading.Event(), threading.Event(), []
+
+    def hold(connection: sqlite3.Connection) -> None:  # keeps the writer busy while both queue
+        holding.set()
+        held.wait(10)
+
+    def noting(name: str) -> Callable[[sqlite3.Connection], None]:
+        def run(connection: sqlite3.Connection) -> None:
+            ran.append(name)
+            connection.execute(
+                "INSERT INTO code (code_sha256, zip) VALUES (?, x'00')", (f"sha-{name}",)
+            )
+
+        return run
+
+    first = asyncio.create_task(database.write(hold, durable=False))
+    await asyncio.to_thread(holding.wait, 10)
+    bookkeeping = asyncio.create_task(database.write(noting("bookkeeping"), durable=False))
+    durable = asyncio.create_task(database.write(noting("durable")))
+    await asyncio.sleep(0.05)  # both queue behind the held write, to be taken as one batch
+    commits, synced = database.commits, database.synced_commits
+    held.set()
+    await asyncio.gather(first, bookkeeping, durable)
+
+    assert ran == ["durable", "bookkeeping"]
+    assert (database.commits - commits, database.synced_commits - synced) == (3, 1)
+    assert await backend.store.get_code("sha-durable") == b"\x00"
+    assert await backend.store.get_code("sha-bookkeeping") == b"\x00"
