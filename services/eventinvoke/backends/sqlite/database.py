@@ -13,9 +13,9 @@ at-least-once delivery allows. Durable writes commit with synchronous=FULL; book
 synchronous=NORMAL, which in WAL mode survives a killed process and skips the fsync. A batch
 holding both commits twice, its durable writes first: an accepted event's answer then waits
 for its own fsync alone, not for the settles and leases queued beside it (with a busy executor,
-one transaction for both cost a fifth of the accept rate). WAL frames are checksummed in a
-chain, so a commit lost to a power failure takes every later commit with it, and a FULL commit
-makes everything before it durable too.
+one transaction for both cost about a sixth of the accept rate in the bench). WAL frames are
+checksummed in a chain, so a commit lost to a power failure takes every later commit with it,
+and a FULL commit makes everything before it durable too.
 
 Reads go through a second connection on its own thread: in WAL mode they never wait for the
 writer, and they always see every write whose call has returned.
