@@ -324,6 +324,24 @@ async def test_tail_log_is_the_last_4096_bytes(pool) -> None:
     assert (await run(pool, function("handlers.chatty"), invocation())).log_tail == b""
 
 
+async def test_logging_has_the_lambda_format(pool) -> None:
+    for about in ("the first", "the second"):
+        inv = invocation({"about": about}, tail_log=True)
+        tail = (await run(pool, function("handlers.logs"), inv)).log_tail.decode()
+        assert re.search(
+            rf"\n\[WARNING\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{inv.request_id}"
+            rf"\twarned about {about}\n",
+            tail,
+        )
+        assert "below the root logger's level" not in tail
+
+
+async def test_the_runtime_imports_logging_only_for_a_function_that_does(pool) -> None:
+    # Each module the runtime imports is in every sandbox's memory.
+    outcome = await run(pool, function("handlers.runtime_modules"), invocation())
+    assert json.loads(outcome.payload) == []
+
+
 # -- custom runtimes (provided*) speak the Runtime API themselves ------------------------
 
 CUSTOM_BOOTSTRAP = """#!{python}

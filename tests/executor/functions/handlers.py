@@ -121,3 +121,17 @@ def modules(event, context):
     import sys
 
     return sorted(sys.modules)
+
+
+def logs(event, context):
+    import logging  # first imported here, after the runtime started: its format still applies
+
+    logging.getLogger("app").warning("warned about %s", event["about"])
+    logging.getLogger("app").info("below the root logger's level: not written")
+    return "ok"
+
+
+def runtime_modules(event, context):
+    import sys
+
+    return sorted(name for name in ("logging", "traceback", "typing") if name in sys.modules)
