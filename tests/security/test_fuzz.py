@@ -355,7 +355,9 @@ def test_a_record_renders_whatever_the_payloads(
         function_error=function_error,
         response_payload=response_payload,
     )
-    rendered = json.loads(record.to_json())
+    # Always JSON, whatever the payloads held (NaN and Infinity are not): UTF-8, no constants.
+    rendered = json.loads(record.to_json_bytes().decode(), parse_constant=_not_json)
+    assert record.to_json() == record.to_json_bytes().decode()
     assert rendered["requestContext"]["condition"] == condition
     assert isinstance(record.error_message, str)
     fields = error_fields(function_error, response_payload)
@@ -366,6 +368,10 @@ def test_a_record_renders_whatever_the_payloads(
     )
     as_dict = api_records.execution_record_to_dict(message)
     json.dumps(as_dict)
+
+
+def _not_json(token: str) -> None:
+    raise ValueError(f"{token} is not JSON")
 
 
 # --- a running server, and random bytes ------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -107,12 +108,18 @@ class PeerInvoker(_Invoker):
 
 # Follow-up request ids are derived from the record, so that a settle repeated after a crash
 # queues the same follow-up again, which the queue skips.
-_FOLLOW_UPS = uuid.UUID("5f3c1f53-52a4-4a8e-9d6b-0c5a3b1f2e7d")
+_FOLLOW_UPS = uuid.UUID("5f3c1f53-52a4-4a8e-9d6b-0c5a3b1f2e7d").bytes
 
 
 def follow_up_id(record: ExecutionRecord, target: str, kind: str) -> str:
-    """The request id of the event that delivers ``record`` to the function ``target``."""
-    return str(uuid.uuid5(_FOLLOW_UPS, f"{record.request_id}/{kind}/{target}"))
+    """The request id of the event that delivers ``record`` to the function ``target``: the
+    version 5 UUID of ``<request id>/<kind>/<target>``, built here at less than half the cost
+    of ``uuid.uuid5`` (one per record sent to a function)."""
+    name = f"{record.request_id}/{kind}/{target}".encode()
+    bits = int.from_bytes(hashlib.sha1(_FOLLOW_UPS + name).digest()[:16])
+    bits = bits & ~(0xF << 76) & ~(0x3 << 62) | (0x5 << 76) | (0x2 << 62)
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class LocalFunctionRoutes:
@@ -145,7 +152,7 @@ class LocalFunctionRoutes:
             return await prepare_event(
                 self.functions,
                 target,
-                record.to_json().encode(),
+                record.to_json_bytes(),
                 request_id=follow_up_id(record, target, kind),
                 # The next invocation of the record's chain (recursive loop detection).
                 lineage=record.next_lineage,

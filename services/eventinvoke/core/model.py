@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 LATEST = "$LATEST"
 
@@ -276,10 +279,29 @@ class ExecutionRecord:
         return record
 
     def to_json(self) -> str:
+        return self.to_json_bytes().decode()
+
+    def to_json_bytes(self) -> bytes:
+        """The record as JSON in UTF-8, the compact form of Python's json.
+
+        Written by orjson, at a sixteenth of json's cost (a float may be spelt differently:
+        ``1e-7`` for json's ``1e-07``). json writes what orjson refuses: integers past 64
+        bits, strings holding a lone surrogate (as its ``\\u`` escape), and nesting past 254
+        levels."""
+        record = self.to_dict()
         try:
-            return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+            return orjson.dumps(record)
+        except orjson.JSONEncodeError:
+            pass
+        try:
+            text = _compact(record)
         except RecursionError:  # a payload that parsed, nested too deeply to write back
-            return json.dumps(self.to_dict(parse=False), separators=(",", ":"), ensure_ascii=False)
+            record = self.to_dict(parse=False)
+            text = _compact(record)
+        try:
+            return text.encode()
+        except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot hold
+            return _compact(record, ascii=True).encode()
 
     @property
     def failed(self) -> bool:
@@ -306,13 +328,35 @@ def format_timestamp(moment: datetime) -> str:
 
 def loads_or_text(data: bytes) -> Any:
     """Parse JSON bytes; bytes that are not JSON, or nested deeper than Python's stack allows,
-    become a string (they are never dropped)."""
+    become a string (they are never dropped).
+
+    ``NaN``, ``Infinity`` and numbers past a float's range are not JSON, though Python's json
+    reads them (a Python function's answer may hold them): such a payload is carried as its
+    text, so a record always holds JSON."""
     if not data:
         return None
     try:
-        return json.loads(data)
+        return _STRICT.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
     except (ValueError, RecursionError):
         return data.decode("utf-8", "replace")
+
+
+def _compact(value: Any, ascii: bool = False) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=ascii)
+
+
+def _not_json(token: str) -> float:
+    raise ValueError(f"{token} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (math.inf, -math.inf):
+        raise ValueError(f"{text} is past a float's range")
+    return number
+
+
+_STRICT = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite)
 
 
 def _text(data: bytes) -> Any:
