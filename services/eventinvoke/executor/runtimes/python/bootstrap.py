@@ -58,6 +58,7 @@ class RuntimeClient:
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buffer = bytearray()  # bytes received and not yet parsed
         self._unsent = b""  # an answer waiting to leave with the next request
+        self._next_request = self._encode("GET", "/invocation/next")  # the same every time
 
     def _encode(
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
@@ -77,15 +78,16 @@ class RuntimeClient:
         return self._read_response()
 
     def _read_response(self) -> tuple[int, dict[str, str], bytes]:
-        while (end := self._buffer.find(b"\r\n\r\n")) < 0:
+        buffer = self._buffer
+        while (end := buffer.find(b"\r\n\r\n")) < 0:
             self._receive()
-        lines = self._buffer[:end].decode("latin-1").split("\r\n")
-        del self._buffer[: end + 4]
-        status = int(lines[0].split(" ", 2)[1])
+        status_line, *lines = buffer[:end].decode("latin-1").split("\r\n")
+        del buffer[: end + 4]
+        status = int(status_line[9:12])  # "HTTP/1.1 200 OK"
         headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+        for line in lines:
+            name, _, value = line.partition(":")  # no space before the colon (RFC 9112)
+            headers[name.lower()] = value.strip()
         length = int(headers.get("content-length", "0"))
         while len(self._buffer) < length:
             self._receive()
@@ -101,14 +103,16 @@ class RuntimeClient:
 
     def next(self) -> tuple[dict[str, str], bytes]:
         """The next event: its headers (names in lower case) and body."""
-        status, headers, body = self._request(self._encode("GET", "/invocation/next"))
+        status, headers, body = self._request(self._next_request)
         if status != 200:
             raise SystemExit(f"Runtime API /next returned {status}: {body!r}")
         return headers, body
 
     def post_response(self, request_id: str, body: bytes) -> None:
-        headers = {"Content-Type": "application/json"}
-        self._unsent = self._encode("POST", f"/invocation/{request_id}/response", body, headers)
+        self._unsent = (
+            f"POST {API_PREFIX}/invocation/{request_id}/response HTTP/1.1\r\nHost: {self._host}"
+            f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
 
     def post_error(self, request_id: str, error: dict[str, Any], error_type: str) -> None:
         headers = {
