@@ -336,6 +336,25 @@ async def test_logging_has_the_lambda_format(pool) -> None:
         assert "below the root logger's level" not in tail
 
 
+async def test_logging_is_the_standard_librarys_beside_a_module_of_that_name(
+    pool, tmp_path
+) -> None:
+    # As when the runtime imported logging before the function's code: the function's own
+    # logging.py is not what ``import logging`` finds.
+    (tmp_path / "logging.py").write_text("raise ImportError('the function's own logging.py')\n")
+    (tmp_path / "app.py").write_text(
+        "import logging\n\n"
+        "def handler(event, context):\n"
+        "    logging.getLogger().error('from the standard library')\n"
+        "    return logging.__file__\n"
+    )
+    inv = invocation(tail_log=True)
+    outcome = await run(pool, function("app.handler"), inv, tmp_path)
+    assert outcome.function_error is None, outcome.payload
+    assert not json.loads(outcome.payload).startswith(str(tmp_path))
+    assert f"\t{inv.request_id}\tfrom the standard library\n" in outcome.log_tail.decode()
+
+
 async def test_the_runtime_imports_logging_only_for_a_function_that_does(pool) -> None:
     # Each module the runtime imports is in every sandbox's memory.
     outcome = await run(pool, function("handlers.runtime_modules"), invocation())

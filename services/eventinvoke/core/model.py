@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -345,7 +345,7 @@ def _compact(value: Any, ascii: bool = False) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=ascii)
 
 
-def _not_json(token: str) -> float:
+def _not_json(token: str) -> NoReturn:
     raise ValueError(f"{token} is not JSON")
 
 
