@@ -80,7 +80,12 @@ def test_quick_bench_writes_every_figure_for_every_system(tmp_path: Path) -> Non
     _memory(ei, "servers")
     assert ei["sandboxes"] > 0
     assert ei["database_mb"] > 0 and ei["data_dir_mb"] >= ei["database_mb"]
+    for system in SYSTEMS:
+        # Every system used CPU for the events, and the machine's steal is a share.
+        assert doc[system]["cpu_ms_per_event"] > 0, system
+        assert 0 <= doc[system]["steal_percent"] <= 100, system
     for peer in ("celery", "dramatiq"):
+        assert doc[peer]["broker_cpu_ms_per_event"] > 0  # Redis did work for them
         assert doc[peer]["processes"] >= 2  # the worker and its children
         assert doc[peer]["settings"]
     assert doc["dramatiq"]["settings"]["threads"] >= 1
@@ -100,6 +105,7 @@ def test_quick_bench_writes_every_figure_for_every_system(tmp_path: Path) -> Non
     for row in ("| eventinvoke ", "| celery", "| dramatiq", "| eventinvoke on postgres"):
         assert row in text  # the table was printed
     assert "| eventinvoke ÷ best peer" in text
+    assert "CPU per event in the throughput phase" in text
     postgres = doc["eventinvoke_postgres"]
     assert postgres["processes"] == "up + 1 executor"
     assert postgres["postgres_server"].startswith("PostgreSQL ")

@@ -27,10 +27,11 @@ from eventinvoke.bench.harness import (
     MB,
     Collected,
     Memory,
-    MemorySampler,
+    PhaseCpu,
     Plan,
     Progress,
     SystemResult,
+    TreeSampler,
     cdf,
     free_port,
     log_tail,
@@ -140,13 +141,13 @@ def _run(
         )  # fmt: skip
         for n in range(extra_executors)
     ]
-    sampler = MemorySampler(process.pid, *(other.pid for other in others))
+    sampler = TreeSampler(process.pid, *(other.pid for other in others))
     try:
         _wait_serving(listen, process)
         time.sleep(IDLE_SETTLE_SECONDS)
         idle = memory(sampler.processes())
         with sampler:
-            result = asyncio.run(_drive(plan, listen, collected, process))
+            result = asyncio.run(_drive(plan, listen, collected, process, sampler))
             # Sandboxes stay warm after the run (idle timeout 300 s).
             sandboxes = [memory(tree(pid)) for p in [process, *others] for pid in _sandboxes(p.pid)]
             everything = memory(sampler.processes())
@@ -279,7 +280,11 @@ def _zip(module: str) -> bytes:
 
 
 async def _drive(
-    plan: Plan, listen: str, collected: Collected, process: subprocess.Popen[bytes]
+    plan: Plan,
+    listen: str,
+    collected: Collected,
+    process: subprocess.Popen[bytes],
+    sampler: TreeSampler,
 ) -> SystemResult:
     # The server runs open, as the peers do: calls are not signed, whatever AWS keys are about.
     clients = [AsyncClient(listen, timeout=RPC_TIMEOUT, credentials=False) for _ in range(CHANNELS)]
@@ -304,15 +309,18 @@ async def _drive(
         )
         driver = _Driver(clients, collected, process, plan.timeout)
         await driver.burst(plan.warmup, plan.warmup, "eventinvoke warm-up")
-        started, accepted_at, sent = await driver.burst(
-            plan.n, plan.concurrency, "eventinvoke throughput"
-        )
+        with PhaseCpu(sampler) as cpu:
+            started, accepted_at, sent = await driver.burst(
+                plan.n, plan.concurrency, "eventinvoke throughput"
+            )
         finished = max(collected.times[i] for i in sent)
         latencies, offered = await driver.paced(plan.latency_events, plan.rate)
     finally:
         for c in clients:
             await c.close()
-    return SystemResult.measured(plan, started, accepted_at, finished, latencies, offered)
+    result = SystemResult.measured(plan, started, accepted_at, finished, latencies, offered)
+    result.extra.update(cpu.to_json(plan.n))
+    return result
 
 
 class _Driver:

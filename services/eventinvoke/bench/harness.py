@@ -1,5 +1,6 @@
-"""Measurement shared by every side: the collector file, percentiles, the memory of a process
-tree (RSS, USS, PSS), process-group cleanup, and the result shape of one system's run."""
+"""Measurement shared by every side: the collector file, percentiles, the memory (RSS, USS, PSS)
+and CPU time of a process tree, process-group cleanup, and the result shape of one system's
+run."""
 
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ class SystemResult:
             **self.extra,
         }
 
-    def take_memory(self, sampler: MemorySampler) -> None:
+    def take_memory(self, sampler: TreeSampler) -> None:
         """The sampler's peaks and what its sampling cost."""
         self.peak_rss_mb = sampler.peak_rss_mb
         self.peak_uss_mb = sampler.peak_uss_mb
@@ -216,10 +217,11 @@ def memory(processes: Iterable[psutil.Process]) -> Memory:
     return total
 
 
-class MemorySampler:
+class TreeSampler:
     """Sums the RSS of process trees every 100 ms on a thread, and their USS/PSS every second
-    (and once more on exit); keeps the peaks and every process seen (so cleanup can reach
-    children outside the process group)."""
+    (and once more on exit); keeps the peaks, the CPU time of every process seen (an exited
+    one's as last read), and every process seen (so cleanup can reach children outside the
+    process group)."""
 
     def __init__(self, *pids: int, full_every: float = FULL_SAMPLE_SECONDS) -> None:
         self.pids = pids
@@ -230,13 +232,25 @@ class MemorySampler:
         self.seen: dict[int, psutil.Process] = {}
         self.full_samples = 0
         self.full_seconds = 0.0  # time spent in memory_full_info, for cost()
+        self._cpu: dict[int, float] = {}  # pid -> user + system seconds, as last read
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"memory-{pids[0]}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"sampler-{pids[0]}", daemon=True)
 
     def processes(self) -> list[psutil.Process]:
         found = [p for pid in self.pids for p in tree(pid)]
         self.seen.update((p.pid, p) for p in found)
         return found
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of every process of the trees seen so far."""
+        self._note_cpu(self.processes())
+        return sum(self._cpu.values())
+
+    def _note_cpu(self, processes: list[psutil.Process]) -> None:
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                self._cpu[process.pid] = times.user + times.system
 
     def _full(self, processes: list[psutil.Process]) -> None:
         started = time.perf_counter()
@@ -251,6 +265,7 @@ class MemorySampler:
         next_full = time.monotonic()
         while not self._stop.is_set():
             processes = self.processes()
+            self._note_cpu(processes)  # so a process that exits is counted to within 100 ms
             if time.monotonic() >= next_full:
                 self._full(processes)
                 next_full = time.monotonic() + self.full_every
@@ -268,7 +283,7 @@ class MemorySampler:
             "uss_pss_sample_ms": round(mean * 1000, 1),
         }
 
-    def __enter__(self) -> MemorySampler:
+    def __enter__(self) -> TreeSampler:
         self._thread.start()
         return self
 
@@ -276,6 +291,46 @@ class MemorySampler:
         self._stop.set()
         self._thread.join(5)
         self._full(self.processes())  # the end of the run: warm pools at their largest
+
+
+class PhaseCpu:
+    """The CPU time a system's processes (and its broker's, if it has one) used over one
+    phase, per event, and the share of the machine's time its hypervisor gave to others
+    (steal): a figure a noisy machine disturbs less than a rate, and how noisy it was."""
+
+    def __init__(self, system: TreeSampler, broker: TreeSampler | None = None) -> None:
+        self.system = system
+        self.broker = broker
+        self.used: dict[str, float] = {}
+
+    def __enter__(self) -> PhaseCpu:
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._read()
+        self.used = {key: end[key] - self._start[key] for key in end}
+
+    def _read(self) -> dict[str, float]:
+        machine = psutil.cpu_times()
+        return {
+            "system": self.system.cpu_seconds(),
+            "broker": self.broker.cpu_seconds() if self.broker else 0.0,
+            "steal": getattr(machine, "steal", 0.0),  # Linux only
+            "machine": sum(machine),
+        }
+
+    def to_json(self, events: int) -> dict[str, float]:
+        used = self.used
+        figures = {
+            "cpu_ms_per_event": round(used["system"] * 1000 / events, 3),
+            "steal_percent": round(100 * used["steal"] / used["machine"], 1)
+            if used["machine"]
+            else 0.0,
+        }
+        if self.broker is not None:
+            figures["broker_cpu_ms_per_event"] = round(used["broker"] * 1000 / events, 3)
+        return figures
 
 
 def stop_process(

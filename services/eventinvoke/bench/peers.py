@@ -24,10 +24,11 @@ import redis
 
 from eventinvoke.bench.harness import (
     Collected,
-    MemorySampler,
+    PhaseCpu,
     Plan,
     Progress,
     SystemResult,
+    TreeSampler,
     cdf,
     log_tail,
     memory,
@@ -94,10 +95,10 @@ def run(peer: Peer, plan: Plan, workdir: Path) -> SystemResult:
             env=env,
             start_new_session=True,
         )
-    sampler = MemorySampler(worker.pid)
+    sampler = TreeSampler(worker.pid)
     # The broker is a server process too; its RSS is reported beside, not in, peak_rss_mb
     # (it is this machine's shared Redis, not one the bench started).
-    broker_sampler = MemorySampler(int(broker.info("server")["process_id"]), full_every=1e9)
+    broker_sampler = TreeSampler(int(broker.info("server")["process_id"]), full_every=1e9)
     close: Callable[[], None] = lambda: None  # noqa: E731
     try:
         send, close = peer.connect(queue)
@@ -108,9 +109,10 @@ def run(peer: Peer, plan: Plan, workdir: Path) -> SystemResult:
             time.sleep(IDLE_SETTLE_SECONDS)
             # After the warm-up: every worker process is up and has run both jobs.
             idle = memory(sampler.processes())
-            started, accepted_at, sent = driver.burst(
-                plan.n, plan.concurrency, f"{peer.name} throughput"
-            )
+            with PhaseCpu(sampler, broker_sampler) as cpu:
+                started, accepted_at, sent = driver.burst(
+                    plan.n, plan.concurrency, f"{peer.name} throughput"
+                )
             finished = max(collected.times[i] for i in sent)
             latencies, offered = driver.paced(plan.latency_events, plan.rate, plan.concurrency)
             processes = len(sampler.processes())
@@ -120,6 +122,7 @@ def run(peer: Peer, plan: Plan, workdir: Path) -> SystemResult:
             idle.to_json("idle"),
             processes=processes,
             broker_rss_mb=round(broker_sampler.peak_rss_mb, 1),
+            **cpu.to_json(plan.n),
             latency_cdf_ms=cdf(latencies),
             settings=peer.settings,
         )

@@ -128,6 +128,13 @@ def notes(doc: dict[str, Any]) -> list[str]:
                 f"the warm-up {_mem(p, 'idle')}; its Redis broker RSS {p['broker_rss_mb']} MB "
                 f"(shared server, not in the table)."
             )
+    if any("cpu_ms_per_event" in doc.get(name, {}) for name in SYSTEMS):
+        out.append(
+            "CPU per event in the throughput phase, ms (the system's processes, + its Redis "
+            "broker's; PostgreSQL's not counted), and the machine's steal meanwhile: "
+            + ", ".join(_cpu(name, doc[name]) for name in ran if "cpu_ms_per_event" in doc[name])
+            + "."
+        )
     for name in SYSTEMS:
         if doc.get(name, {}).get("latency_near_saturation"):
             out.append(
@@ -137,6 +144,12 @@ def notes(doc: dict[str, Any]) -> list[str]:
     m = doc["machine"]
     out.append(f"{m['cores']} cores, {m['cpu']}, Python {m['python']}.")
     return out
+
+
+def _cpu(name: str, figures: dict[str, Any]) -> str:
+    broker = figures.get("broker_cpu_ms_per_event")
+    cpu = f"{figures['cpu_ms_per_event']:.2f}" + (f" + {broker:.2f}" if broker is not None else "")
+    return f"{label(name)} {cpu} (steal {figures['steal_percent']}%)"
 
 
 def _mem(figures: dict[str, Any], prefix: str) -> str:
