@@ -11,6 +11,7 @@ import pytest
 
 from eventinvoke.app.local import follow_up_id
 from eventinvoke.core.model import ExecutionRecord
+from eventinvoke.invoker.invocations import new_request_id, uuid_text
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:echo:$LATEST"
 
@@ -90,3 +91,13 @@ def test_a_follow_up_id_is_the_version_5_uuid_of_request_kind_and_target() -> No
         for kind in ("OnSuccess", "OnFailure"):
             expected = uuid.uuid5(namespace, f"{request_id}/{kind}/{target}")
             assert follow_up_id(rec, target, kind) == str(expected)
+
+
+def test_request_ids_are_the_uuid_text_of_their_bits() -> None:
+    # What follow-up ids and new request ids are both built with.
+    for bits in (0, 2**128 - 1, 0x0123456789ABCDEF0123456789ABCDEF):
+        for version in (4, 5):
+            assert uuid_text(bits, version) == str(uuid.UUID(int=bits, version=version))
+    ids = {new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert {uuid.UUID(i).version for i in ids} == {4}

@@ -14,7 +14,7 @@ from eventinvoke.core.errors import LambdaError
 from eventinvoke.core.model import LINEAGE_METADATA, ExecutionRecord, Lineage, QueuedEvent
 from eventinvoke.destinations.lambda_ import LambdaDestination
 from eventinvoke.invoker.functions import Functions
-from eventinvoke.invoker.invocations import Invocations, prepare_event
+from eventinvoke.invoker.invocations import Invocations, prepare_event, uuid_text
 from eventinvoke.router.plugin import DEAD_LETTER
 from eventinvoke.router.registry import Destinations
 
@@ -116,10 +116,7 @@ def follow_up_id(record: ExecutionRecord, target: str, kind: str) -> str:
     version 5 UUID of ``<request id>/<kind>/<target>``, built here at less than half the cost
     of ``uuid.uuid5`` (one per record sent to a function)."""
     name = f"{record.request_id}/{kind}/{target}".encode()
-    bits = int.from_bytes(hashlib.sha1(_FOLLOW_UPS + name).digest()[:16])
-    bits = bits & ~(0xF << 76) & ~(0x3 << 62) | (0x5 << 76) | (0x2 << 62)
-    text = f"{bits:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return uuid_text(int.from_bytes(hashlib.sha1(_FOLLOW_UPS + name).digest()[:16]), version=5)
 
 
 class LocalFunctionRoutes:

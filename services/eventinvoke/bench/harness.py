@@ -295,12 +295,13 @@ class TreeSampler:
 
 class PhaseCpu:
     """The CPU time a system's processes (and its broker's, if it has one) used over one
-    phase, per event, and the share of the machine's time its hypervisor gave to others
-    (steal): a figure a noisy machine disturbs less than a rate, and how noisy it was."""
+    phase, per event: what the work cost, however well the system kept the cores busy; and
+    the share of the machine's time its hypervisor gave to others meanwhile (steal)."""
 
     def __init__(self, system: TreeSampler, broker: TreeSampler | None = None) -> None:
         self.system = system
         self.broker = broker
+        self._start: dict[str, float] = {}
         self.used: dict[str, float] = {}
 
     def __enter__(self) -> PhaseCpu:

@@ -351,7 +351,7 @@ def _not_json(token: str) -> NoReturn:
 
 def _finite(text: str) -> float:
     number = float(text)
-    if number in (math.inf, -math.inf):
+    if math.isinf(number):
         raise ValueError(f"{text} is past a float's range")
     return number
 
