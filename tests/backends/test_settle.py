@@ -1,15 +1,24 @@
 """Backend.settle on every backend: the event's deliveries and follow-up events appear exactly
-when the event is gone, all together or not at all, and a follow-up is queued once."""
+when the event is gone, all together or not at all, and a follow-up is queued once (leased to
+the settling executor when it claims it)."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from backends.helpers import delivery, event, id_of, integrity_error, rows, snapshot
+from backends.helpers import (
+    CLOCK_SLACK,
+    delivery,
+    event,
+    id_of,
+    integrity_error,
+    rows,
+    snapshot,
+)
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import ON_FAILURE, Settlement
+from eventinvoke.core.model import ON_FAILURE, Claim, Settlement
 
 
 async def request_ids(backend: Backend) -> list[str]:
@@ -165,3 +174,93 @@ async def test_concurrent_settles_queue_a_shared_follow_up_once(backend: Backend
 
     assert all(results)
     assert await request_ids(backend) == ["request-100"]
+
+
+async def test_a_claimed_follow_up_is_queued_leased_to_the_settling_owner(
+    backend: Backend,
+) -> None:
+    await backend.queue.enqueue(event(1))
+    (leased,) = await backend.queue.lease("executor-a", 1, 30)
+    follow_ups = [event(10, "next"), event(11, "next")]
+    before = backend.queue.now()
+
+    settled = await backend.settle(
+        id_of(leased),
+        leased.lease_epoch,
+        Settlement(events=follow_ups, claim=Claim("executor-a", 30)),
+    )
+
+    assert settled is True
+    # Each comes back as a lease returns an event: its id, epoch 1 and expiry, stamped now.
+    for follow_up in follow_ups:
+        stored = await backend.queue.find(follow_up.request_id)
+        assert stored is not None
+        assert follow_up.event_id == stored.event_id is not None
+        assert follow_up.lease_epoch == stored.lease_epoch == 1
+        assert follow_up.lease_expires == pytest.approx(stored.lease_expires)
+        assert follow_up.lease_expires == pytest.approx(before + 30, abs=CLOCK_SLACK)
+        assert before - CLOCK_SLACK <= follow_up.enqueued_at == follow_up.visible_at
+    # No other owner can take them while the claim's lease holds.
+    assert await backend.queue.lease("executor-b", 10, 30) == []
+    # They are the claimant's to run and ack, under that lease.
+    assert await backend.queue.ack(id_of(follow_ups[0]), 1)
+    assert await request_ids(backend) == ["request-11"]
+
+
+async def test_a_claimed_follow_up_whose_owner_died_is_leased_again_when_its_lease_ends(
+    backend: Backend,
+) -> None:
+    await backend.queue.enqueue(event(1))
+    (leased,) = await backend.queue.lease("executor-a", 1, 30)
+    follow_up = event(10, "next")
+    settlement = Settlement(events=[follow_up], claim=Claim("executor-a", 0.2))
+    assert await backend.settle(id_of(leased), leased.lease_epoch, settlement)
+    assert await backend.queue.lease("executor-b", 10, 30) == []
+
+    await asyncio.sleep(0.3)  # the claimant never ran it
+    (again,) = await backend.queue.lease("executor-b", 10, 30)
+
+    assert (again.request_id, again.event_id, again.lease_epoch) == (
+        "request-10",
+        follow_up.event_id,
+        2,
+    )
+    # The first lease is fenced off: the dead owner's late ack changes nothing.
+    assert not await backend.queue.ack(id_of(follow_up), 1)
+    assert await backend.queue.ack(id_of(again), again.lease_epoch)
+
+
+async def test_a_claimed_follow_up_already_queued_is_not_the_claimants(backend: Backend) -> None:
+    await backend.queue.enqueue(event(1), event(2))
+    first, second = await backend.queue.lease("executor-a", 2, 30)
+    assert await backend.settle(
+        id_of(first), first.lease_epoch, Settlement(events=[event(10, "next")])
+    )
+    repeat = event(10, "next")
+
+    settled = await backend.settle(
+        id_of(second),
+        second.lease_epoch,
+        Settlement(events=[repeat], claim=Claim("executor-a", 30)),
+    )
+
+    assert settled is True
+    # Queued by the first settle for any executor: the repeat leases nothing.
+    assert repeat.event_id is None and repeat.lease_expires is None
+    (taken,) = await backend.queue.lease("executor-b", 10, 30)
+    assert taken.request_id == "request-10"
+
+
+async def test_a_stale_settle_claims_nothing(backend: Backend) -> None:
+    await backend.queue.enqueue(event(1))
+    (stale,) = await backend.queue.lease("paused", 1, 0)
+    await backend.queue.lease("new", 1, 30)
+    follow_up = event(10, "next")
+
+    settled = await backend.settle(
+        id_of(stale), stale.lease_epoch, Settlement(events=[follow_up], claim=Claim("paused", 30))
+    )
+
+    assert settled is False
+    assert follow_up.event_id is None
+    assert await request_ids(backend) == ["request-1"]

@@ -1,6 +1,7 @@
 """LeaseLoop: never more than its concurrency in flight, never an item twice at once, and stop()
 lets the items in flight finish. With prefetch: a freed slot starts a waiting item without a
-lease, and items that waited too long, or still wait at stop(), are released."""
+lease, items that waited too long, or still wait at stop(), are released, and items leased
+elsewhere can be offered to it."""
 
 from __future__ import annotations
 
@@ -207,6 +208,44 @@ async def test_stop_releases_the_items_waiting_before_the_ones_in_flight_finish(
     finish.set()
     await asyncio.wait_for(stopping, 5)
     assert ran == [1]
+
+
+async def test_an_offered_item_starts_in_a_free_slot_or_waits_ahead_of_the_next_lease() -> None:
+    """Items leased elsewhere to this loop's owner (a settle's follow-ups) run as if the loop had
+    leased them: at once in a free slot, else waiting beside the slots, before later leases."""
+    source = Source(pending=True)  # nothing to lease: only what is offered runs
+    ran: list[int] = []
+    finish = asyncio.Event()
+
+    async def work(item: int) -> None:
+        ran.append(item)
+        await finish.wait()
+
+    loop = prefetching(source, work)  # concurrency 1, two leased ahead
+    await loop.start()
+    await wait_for(lambda: source.leases == 1)
+    assert loop.room() == 3
+
+    await loop.offer([10])
+    await wait_for(lambda: ran == [10])
+    await loop.offer([11, 12])
+    assert loop.room() == 0 and ran == [10]  # the slot is busy: they wait
+    finish.set()
+    await wait_for(lambda: ran == [10, 11, 12])
+    assert source.leased == {}  # none of them was leased by the loop
+    source.more.set()
+    await loop.stop()
+
+
+async def test_items_offered_while_stopping_go_back_at_once() -> None:
+    source = Source()
+    loop = prefetching(source, lambda item: asyncio.sleep(0))
+    await loop.start()
+    await loop.stop()
+
+    assert loop.room() == 0
+    await loop.offer([7])
+    assert source.released == [7]
 
 
 def test_prefetch_needs_a_hold() -> None:

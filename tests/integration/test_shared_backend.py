@@ -1,6 +1,7 @@
 """What several executors sharing one backend must do, on SQLite and on PostgreSQL alike:
 lease fairly across functions, count reserved concurrency across processes, drain a held-back
-backlog as slots free, and fail an event whose alias vanished instead of dropping it.
+backlog as slots free, fail an event whose alias vanished instead of dropping it, and run the
+follow-up events of the records they settle themselves.
 
 Each test runs real suites in this process (real gRPC servers, real sandboxes) on a fresh
 SQLite file or a fresh PostgreSQL database.
@@ -20,7 +21,10 @@ import pytest
 from conftest import FUNCTIONS, Running, read_lines, records_in, test_settings, wait_for, zip_dir
 
 from eventinvoke.app import Suite
+from eventinvoke.backends.base import Backend
+from eventinvoke.backends.sqlite import SqliteBackend
 from eventinvoke.client import AsyncClient
+from eventinvoke.core.model import QueuedEvent
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -263,3 +267,60 @@ async def test_an_executor_that_stalls_past_its_slot_lease_does_not_run_on_the_s
     lines = read_lines(runs)
     assert _overlap([(line["started"], line["ended"]) for line in lines]) <= 1
     assert len({line["request_id"] for line in lines}) == 12
+
+
+async def _open_backend(tmp_path: Path, shared: dict[str, Any]) -> Backend:
+    """One more backend on the suites' data, as another executor's process opens it."""
+    if "backend" in shared:
+        from eventinvoke.backends.postgres import PostgresBackend
+
+        return await PostgresBackend.open(shared["backend"])
+    return await SqliteBackend.open(tmp_path / "data")
+
+
+async def test_a_follow_up_event_is_leased_to_the_executor_that_settled_its_source(
+    tmp_path: Path, shared: dict[str, Any]
+) -> None:
+    """Eager dispatch: a record bound for a function of the suite is queued already leased to
+    the executor settling it, so no other executor can take it, however eagerly it leases.
+    Here a rival leases every few milliseconds and keeps whatever it gets: it takes some of the
+    sources, never a follow-up, and every source the suite ran reaches the collector."""
+    rival = await _open_backend(tmp_path, shared)
+    taken: list[QueuedEvent] = []
+    stop = asyncio.Event()
+
+    async def lease_everything() -> None:
+        while not stop.is_set():
+            taken.extend(await rival.queue.lease("rival", 10, 300))
+            await asyncio.sleep(0.002)
+
+    async with (
+        suites(tmp_path, shared, ("invoker", "executor", "router")) as [suite],
+        AsyncClient(suite.address) as client,
+    ):
+        running = Running(suite, client, tmp_path)
+        collected = await running.collector("collector")
+        await running.deploy("source", "echo")
+        await client.put_function_event_invoke_config(
+            function_name="source",
+            destination_config={"OnSuccess": {"Destination": running.arn("collector")}},
+        )
+        rivalry = asyncio.create_task(lease_everything())
+        try:
+            for n in range(40):
+                payload = json.dumps({"n": n}).encode()
+                await client.invoke(
+                    function_name="source", invocation_type="Event", payload=payload
+                )
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.5)
+            ran = 40 - len(taken)
+            records = await records_in(collected, ran)
+        finally:
+            stop.set()
+            await rivalry
+            await rival.close()
+    assert {event.function_name for event in taken} <= {"source"}
+    assert 0 < ran == len(records)
+    kept = {event.request_id for event in taken}
+    assert not kept & {record["requestContext"]["requestId"] for record in records}

@@ -313,6 +313,11 @@ class Backend(Protocol):
         Used by every executor whose Router shares this backend: no window in which a crash
         could deliver a record twice. The settlement's events are queued by
         ``app.local.LocalFunctionRoutes``.
+
+        With a ``claim``, each of those events is queued leased to the claim's owner, with
+        epoch 1, and gets its ``event_id``, ``lease_epoch`` and ``lease_expires`` set, and its
+        ``enqueued_at`` and ``visible_at`` stamped, as a lease would return it. One skipped as
+        a repeat keeps ``event_id`` None: it is not the caller's to run.
         """
 
     def describe(self) -> str:

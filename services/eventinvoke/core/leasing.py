@@ -119,6 +119,29 @@ class LeaseLoop(Generic[T]):
         self.running[key] = item
         self.inflight[key] = asyncio.create_task(self._run_one(key, item))
 
+    def room(self) -> int:
+        """How many more items this loop would take now: free slots, and places beside them
+        for items leased ahead. 0 while stopping."""
+        if self._stopping:
+            return 0
+        ahead = self.prefetch.count if self.prefetch else 0
+        return self.concurrency + ahead - len(self.inflight) - len(self.waiting)
+
+    async def offer(self, items: list[T]) -> None:
+        """Run items leased to this loop's owner elsewhere (a settle that queued them leased
+        to it), as if this loop had leased them now: into free slots, else to wait beside them
+        (they go ahead of what the loop leases next). Items offered while stopping go back at
+        once, like those waiting."""
+        if self._stopping:
+            await self._release(items)
+            return
+        leased_at = time.monotonic()
+        for item in items:
+            if len(self.inflight) < self.concurrency and not self.waiting:
+                self._start(self._key(item), item)
+            else:
+                self.waiting.append((leased_at, item))
+
     def _start_waiting(self) -> None:
         """Fill free slots with prefetched items still inside their hold."""
         if not self.waiting:

@@ -465,17 +465,29 @@ class SettledInvocation:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """Events queued already leased to ``owner`` for ``lease_seconds``, as one of its leases
+    would have taken them: the settling executor runs its record's follow-up events itself,
+    with no lease statement and no trip through the queue (eager dispatch)."""
+
+    owner: str
+    lease_seconds: float
+
+
+@dataclass(frozen=True)
 class Settlement:
     """What settling an event stores with its ack, in one transaction (``Backend.settle``).
 
     ``deliveries`` go to the outbox; ``events`` are records bound for functions of this suite,
     queued as those functions' events, with request ids derived from the record so that
-    settling twice queues them once; ``invocation`` is what GetInvocation remembers (stamped
-    with the backend's clock when stored)."""
+    settling twice queues them once (and leased to the settling executor, with a ``claim``);
+    ``invocation`` is what GetInvocation remembers (stamped with the backend's clock when
+    stored)."""
 
     deliveries: Sequence[Delivery] = ()
     events: Sequence[QueuedEvent] = ()
     invocation: SettledInvocation | None = None
+    claim: Claim | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from eventinvoke.backends.base import Backend
 from eventinvoke.core.model import (
     Attempt,
+    Claim,
     Delivery,
     ExecutionRecord,
     Handover,
@@ -42,7 +43,8 @@ class Handoff:
     """Outbox insert and ack in one transaction of the shared backend.
 
     With ``direct`` routes, a record bound for a function of this suite is queued as that
-    function's event in the same transaction, and ``on_enqueued`` wakes the executor.
+    function's event in the same transaction: leased to the settling executor when it claims
+    it, else for any executor, which ``on_enqueued`` wakes.
     """
 
     backend: Backend
@@ -58,10 +60,12 @@ class Handoff:
         record: ExecutionRecord,
         destinations: list[tuple[str, str]],
         attempts: tuple[Attempt, ...],
-    ) -> bool:
+        claim: Claim | None = None,
+    ) -> list[QueuedEvent] | None:
         """Return once the record is with the Router (or queued as the event of a function of
         this suite), the invocation is remembered for GetInvocation with its ``attempts``, and
-        the event is acked; False, with nothing handed over, when the event's lease (of
+        the event is acked: with the events queued leased to ``claim``'s owner, for it to run
+        (``Backend.settle``). None, with nothing handed over, when the event's lease (of
         ``epoch``) was lost to a newer one."""
         # The record's span, in the event's trace: its deliveries, and a function destination's
         # event, continue from it (the record carries it).
@@ -82,16 +86,18 @@ class Handoff:
             assert event.event_id is not None
             deliveries, queued, handovers = await self._route(record, destinations)
             invocation = remembered(event, record.condition, attempts, handovers)
-            settlement = Settlement(deliveries, queued, invocation)
-            settled = await self.backend.settle(event.event_id, epoch, settlement)
-        if settled and deliveries:
+            settlement = Settlement(deliveries, queued, invocation, claim if queued else None)
+            if not await self.backend.settle(event.event_id, epoch, settlement):
+                return None
+        if deliveries:
             self.router_doorbell.set()
-        if settled and queued:
+        claimed = [follow_up for follow_up in queued if follow_up.event_id is not None]
+        if len(claimed) < len(queued):  # for any executor to lease
             self.on_enqueued()
-            if self.metrics is not None:
-                for follow_up in queued:
-                    self.metrics.received(follow_up.function_name)
-        return settled
+        if self.metrics is not None:
+            for follow_up in queued:
+                self.metrics.received(follow_up.function_name)
+        return claimed
 
     async def _route(
         self, record: ExecutionRecord, destinations: list[tuple[str, str]]

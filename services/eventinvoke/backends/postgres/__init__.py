@@ -28,16 +28,17 @@ from eventinvoke.backends.postgres.invocations import (
 )
 from eventinvoke.backends.postgres.outbox import DELIVERY_TYPES, PostgresOutbox, delivery_columns
 from eventinvoke.backends.postgres.queue import (
+    CLAIM_ALIASES,
+    CLAIMED_EVENT_VALUES,
     EVENT_ALIASES,
     EVENT_TYPES,
-    EVENT_VALUES,
     PostgresEventQueue,
     event_columns,
 )
 from eventinvoke.backends.postgres.slots import PostgresConcurrencySlots
 from eventinvoke.backends.postgres.store import PostgresFunctionStore
 from eventinvoke.backends.rows import DELIVERY_COLUMNS, INVOCATION_COLUMNS, SETTLED_COLUMNS
-from eventinvoke.core.model import Settlement
+from eventinvoke.core.model import Claim, Settlement
 
 __all__ = ["PostgresBackend"]
 
@@ -45,10 +46,13 @@ __all__ = ["PostgresBackend"]
 # deleted ($1 ids, $2 epochs), and only their deliveries ($3, $4: the lease each belongs to, then
 # the delivery arrays), follow-up events and settled invocations (likewise) inserted. Keyed by
 # (event, epoch), not by event alone: a stale settle batched with the current one must not ride
-# on the current one's delete. Rows with an event id answer the settles; the others are the
-# notifications, sent when deliveries or events went in.
+# on the current one's delete. A follow-up with a claim (its owner and lease seconds, else
+# NULLs) is queued leased, epoch 1. Rows with an event id and no request id answer the settles;
+# rows with a request id are the claimed follow-ups; the others are the notifications, sent
+# when deliveries, or events for any executor, went in.
 _FOLLOW_UPS = 5 + len(DELIVERY_TYPES)
-_SETTLED = _FOLLOW_UPS + 2 + len(EVENT_TYPES)
+_CLAIMS = _FOLLOW_UPS + 2 + len(EVENT_TYPES)
+_SETTLED = _CLAIMS + 2
 SETTLE = f"""
 WITH gone AS (
     DELETE FROM events e USING unnest($1::bigint[], $2::bigint[]) AS t(id, epoch)
@@ -64,14 +68,16 @@ routed AS (
     RETURNING 1
 ),
 queued AS (
-    {EVENT_VALUES}
+    {CLAIMED_EVENT_VALUES}
     FROM unnest(${_FOLLOW_UPS}::bigint[], ${_FOLLOW_UPS + 1}::bigint[],
-                {arrays(EVENT_TYPES, _FOLLOW_UPS + 2)})
-        AS t(source, source_epoch, {EVENT_ALIASES})
+                {arrays(EVENT_TYPES, _FOLLOW_UPS + 2)},
+                ${_CLAIMS}::text[], ${_CLAIMS + 1}::float8[])
+        AS t(source, source_epoch, {EVENT_ALIASES}, {CLAIM_ALIASES})
     WHERE (t.source, t.source_epoch) IN (SELECT event_id, lease_epoch FROM gone)
     ON CONFLICT (request_id) DO NOTHING
-    RETURNING 1
+    RETURNING event_id, request_id, lease_owner, lease_expires, enqueued_at
 ),
+unclaimed AS (SELECT FROM queued WHERE lease_owner IS NULL),
 remembered AS (
     INSERT INTO invocations ({SETTLED_COLUMNS})
     SELECT {INVOCATION_COLUMNS}, ei_now()
@@ -80,9 +86,12 @@ remembered AS (
         AS i(source, source_epoch, {INVOCATION_COLUMNS})
     WHERE (i.source, i.source_epoch) IN (SELECT event_id, lease_epoch FROM gone)
 )
-SELECT event_id, lease_epoch FROM gone
-UNION ALL SELECT NULL, NULL FROM ({notifying(DELIVERIES, "routed")}) AS n
-UNION ALL SELECT NULL, NULL FROM ({notifying(EVENTS, "queued")}) AS n
+SELECT event_id, lease_epoch, NULL AS request_id, NULL AS lease_expires, NULL AS enqueued_at
+FROM gone
+UNION ALL SELECT event_id, 1, request_id, lease_expires, enqueued_at
+FROM queued WHERE lease_owner IS NOT NULL
+UNION ALL SELECT NULL, NULL, NULL, NULL, NULL FROM ({notifying(DELIVERIES, "routed")}) AS n
+UNION ALL SELECT NULL, NULL, NULL, NULL, NULL FROM ({notifying(EVENTS, "unclaimed")}) AS n
 """
 
 
@@ -144,12 +153,27 @@ async def _settle(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) 
         [event_id for event_id, _, _ in events],
         [epoch for _, epoch, _ in events],
         *event_columns([e for _, _, e in events]),
+        [c.owner if c else None for call in taking for c in _claims(call[2])],
+        [c.lease_seconds if c else None for call in taking for c in _claims(call[2])],
         [event_id for event_id, _, _ in settled],
         [epoch for _, epoch, _ in settled],
         *settled_columns([s for _, _, s in settled]),
     )
-    gone = {(row["event_id"], row["lease_epoch"]) for row in rows}
+    gone = {(row["event_id"], row["lease_epoch"]) for row in rows if row["request_id"] is None}
+    claimed = {row["request_id"]: row for row in rows if row["request_id"] is not None}
+    for call in taking:
+        for event in call[2].events if claimed else ():
+            row = claimed.get(event.request_id)
+            if row is not None:  # leased as a lease would have (Backend.settle)
+                event.event_id, event.lease_epoch = row["event_id"], 1
+                event.lease_expires, event.enqueued_at = row["lease_expires"], row["enqueued_at"]
+                event.visible_at = event.enqueued_at
     return [
         first[(call[0], call[1])] == index and (call[0], call[1]) in gone
         for index, call in enumerate(calls)
     ]
+
+
+def _claims(settlement: Settlement) -> list[Claim | None]:
+    """The claim of each of the settlement's events, in order."""
+    return [settlement.claim] * len(settlement.events)

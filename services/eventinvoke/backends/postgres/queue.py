@@ -61,10 +61,18 @@ RETURNING {", ".join(f"e.{c}" for c in column_names(LEASED_COLUMNS))}, ei_now() 
 # event stamped with the server's clock; a request id already queued is a repeat, left out.
 EVENT_TYPES = ("text", "text", "text", "bytea", "integer", "text", "integer", "text")
 EVENT_ALIASES = "r, f, q, p, a, c, d, tp"  # the columns of unnest(EVENT_TYPES) EVENT_VALUES reads
-EVENT_VALUES = (
+_INSERT = (
     "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, attempts, "
-    "visible_at, chain_id, chain_depth, traceparent) "
-    "SELECT r, f, q, p, ei_now(), a, ei_now(), c, d, tp "
+    "visible_at, chain_id, chain_depth, traceparent"
+)
+_SELECT = "SELECT r, f, q, p, ei_now(), a, ei_now(), c, d, tp"
+EVENT_VALUES = f"{_INSERT}) {_SELECT} "
+# The same, each event leased to the owner its claim names, or not leased where that is NULL:
+# CLAIM_ALIASES are the owner and the lease's seconds (Backend.settle's claim).
+CLAIM_ALIASES = "lo, ls"
+CLAIMED_EVENT_VALUES = (
+    f"{_INSERT}, lease_owner, lease_expires, lease_epoch) "
+    f"{_SELECT}, lo, ei_now() + ls, CASE WHEN lo IS NULL THEN 0 ELSE 1 END "
 )
 INSERT_EVENTS = (
     f"{EVENT_VALUES} FROM unnest({arrays(EVENT_TYPES)}) AS t({EVENT_ALIASES}) "

@@ -50,7 +50,7 @@ class SqliteBackend:
             if settlement.deliveries:
                 insert_deliveries(connection, settlement.deliveries)
             if settlement.events:
-                insert_events(connection, settlement.events)
+                insert_events(connection, settlement.events, settlement.claim)
             if settlement.invocation is not None:
                 insert_invocation(connection, settlement.invocation)
             return True

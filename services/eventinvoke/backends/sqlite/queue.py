@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from eventinvoke.backends.base import fair_order
 from eventinvoke.backends.rows import EVENT_COLUMNS, attempts_json, event_from, lineage_values
 from eventinvoke.backends.sqlite.database import Database
-from eventinvoke.core.model import QueuedEvent, Requeue
+from eventinvoke.core.model import Claim, QueuedEvent, Requeue
 
 
 class SqliteEventQueue:
@@ -167,31 +167,58 @@ candidates AS (
 """
 
 
-def insert_events(connection: sqlite3.Connection, events: Iterable[QueuedEvent]) -> None:
-    """Queue events now; one whose request id is already queued is left out (a repeat).
+INSERT_EVENT = (
+    "INSERT INTO events (request_id, function_name, qualifier, payload, enqueued_at, attempts, "
+    "visible_at, available_at, chain_id, chain_depth, traceparent, lease_owner, lease_expires, "
+    "lease_epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (request_id) DO NOTHING"
+)
+
+
+def insert_events(
+    connection: sqlite3.Connection, events: Iterable[QueuedEvent], claim: Claim | None = None
+) -> None:
+    """Queue events now; one whose request id is already queued is left out (a repeat). With
+    a ``claim``, they are queued leased to its owner (``Backend.settle`` says how).
 
     ON CONFLICT names the one conflict to skip: ``INSERT OR IGNORE`` would also silently drop
     a row that breaks any other constraint (a NULL payload), storing the rest of the call."""
     now = time.time()
-    connection.executemany(
-        "INSERT INTO events (request_id, function_name, qualifier, payload, "
-        "enqueued_at, attempts, visible_at, available_at, chain_id, chain_depth, traceparent) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
-        [
-            (
-                event.request_id,
-                event.function_name,
-                event.qualifier,
-                event.payload,
-                now,
-                event.attempts,
-                now,
-                now,
-                *lineage_values(event.lineage),
-                event.traceparent or None,
-            )
-            for event in events
-        ],
+    if claim is None:
+        rows = [_event_row(event, now, now, None, None, 0) for event in events]
+        connection.executemany(INSERT_EVENT, rows)
+        return
+    expires = now + claim.lease_seconds
+    for event in events:
+        row = _event_row(event, now, expires, claim.owner, expires, 1)
+        queued = connection.execute(f"{INSERT_EVENT} RETURNING event_id", row).fetchone()
+        if queued is not None:
+            event.event_id, event.lease_epoch, event.lease_expires = queued[0], 1, expires
+            event.enqueued_at = event.visible_at = now
+
+
+def _event_row(
+    event: QueuedEvent,
+    now: float,
+    available_at: float,
+    owner: str | None,
+    expires: float | None,
+    epoch: int,
+) -> tuple[object, ...]:
+    return (
+        event.request_id,
+        event.function_name,
+        event.qualifier,
+        event.payload,
+        now,
+        event.attempts,
+        now,
+        available_at,
+        *lineage_values(event.lineage),
+        event.traceparent or None,
+        owner,
+        expires,
+        epoch,
     )
 
 
