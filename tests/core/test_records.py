@@ -62,6 +62,15 @@ def test_integers_past_64_bits_are_written_exactly() -> None:
     assert rendered["responsePayload"] == {"big": big}  # type: ignore[index]
 
 
+@pytest.mark.parametrize(
+    "number", [2**63 - 1, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, -(10**18), 10**30]
+)
+def test_integers_at_and_past_64_bits_keep_every_digit(number: int) -> None:
+    rendered = strict(record(b"[%d, 0.5]" % number).to_json_bytes())
+    assert rendered["responsePayload"] == [number, 0.5]  # type: ignore[index]
+    assert b"[%d]" % number in record(b"[%d]" % number).to_json_bytes()
+
+
 def test_a_lone_surrogate_is_written_as_its_escape() -> None:
     data = record(b'"\\ud800 \xc3\xa9"').to_json_bytes()
     assert b'"responsePayload":"\\ud800 \\u00e9"' in data

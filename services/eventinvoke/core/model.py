@@ -335,10 +335,22 @@ def loads_or_text(data: bytes) -> Any:
     text, so a record always holds JSON."""
     if not data:
         return None
+    if _NINETEEN_DIGITS not in data.translate(_DIGITS_TO_ZERO):
+        try:
+            return orjson.loads(data)  # strict and several times faster; refusals go to json
+        except orjson.JSONDecodeError:
+            pass
     try:
         return _STRICT.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
     except (ValueError, RecursionError):
         return data.decode("utf-8", "replace")
+
+
+# orjson reads an integer past 64 bits as a float (json keeps it exact): payloads with 19
+# digits in a row are left to json. (Found by a translate and a find: a regular expression took
+# longer than json's parse.)
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
 
 
 def _compact(value: Any, ascii: bool = False) -> str:
