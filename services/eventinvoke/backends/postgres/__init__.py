@@ -38,7 +38,7 @@ from eventinvoke.backends.postgres.queue import (
 from eventinvoke.backends.postgres.slots import PostgresConcurrencySlots
 from eventinvoke.backends.postgres.store import PostgresFunctionStore
 from eventinvoke.backends.rows import DELIVERY_COLUMNS, INVOCATION_COLUMNS, SETTLED_COLUMNS
-from eventinvoke.core.model import Claim, Settlement
+from eventinvoke.core.model import Settlement
 
 __all__ = ["PostgresBackend"]
 
@@ -141,6 +141,7 @@ async def _settle(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) 
     taking = [calls[index] for index in sorted(first.values())]
     deliveries = [(call[0], call[1], d) for call in taking for d in call[2].deliveries]
     events = [(call[0], call[1], e) for call in taking for e in call[2].events]
+    claims = [call[2].claim for call in taking for _ in call[2].events]  # one per event
     settled = [
         (call[0], call[1], call[2].invocation) for call in taking if call[2].invocation is not None
     ]
@@ -153,27 +154,21 @@ async def _settle(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) 
         [event_id for event_id, _, _ in events],
         [epoch for _, epoch, _ in events],
         *event_columns([e for _, _, e in events]),
-        [c.owner if c else None for call in taking for c in _claims(call[2])],
-        [c.lease_seconds if c else None for call in taking for c in _claims(call[2])],
+        [claim.owner if claim else None for claim in claims],
+        [claim.lease_seconds if claim else None for claim in claims],
         [event_id for event_id, _, _ in settled],
         [epoch for _, epoch, _ in settled],
         *settled_columns([s for _, _, s in settled]),
     )
     gone = {(row["event_id"], row["lease_epoch"]) for row in rows if row["request_id"] is None}
     claimed = {row["request_id"]: row for row in rows if row["request_id"] is not None}
-    for call in taking:
-        for event in call[2].events if claimed else ():
-            row = claimed.get(event.request_id)
-            if row is not None:  # leased as a lease would have (Backend.settle)
-                event.event_id, event.lease_epoch = row["event_id"], 1
-                event.lease_expires, event.enqueued_at = row["lease_expires"], row["enqueued_at"]
-                event.visible_at = event.enqueued_at
+    for _, _, event in events if claimed else ():
+        row = claimed.get(event.request_id)
+        if row is not None:  # leased as a lease would have (Backend.settle)
+            event.event_id, event.lease_epoch = row["event_id"], 1
+            event.lease_expires, event.enqueued_at = row["lease_expires"], row["enqueued_at"]
+            event.visible_at = event.enqueued_at
     return [
         first[(call[0], call[1])] == index and (call[0], call[1]) in gone
         for index, call in enumerate(calls)
     ]
-
-
-def _claims(settlement: Settlement) -> list[Claim | None]:
-    """The claim of each of the settlement's events, in order."""
-    return [settlement.claim] * len(settlement.events)
