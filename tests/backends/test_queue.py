@@ -10,7 +10,7 @@ import pytest
 from backends.helpers import CLOCK_SLACK, event, id_of, integrity_error, rows
 
 from eventinvoke.backends.base import Backend
-from eventinvoke.core.model import LastAttempt, QueuedEvent, Requeue
+from eventinvoke.core.model import Claim, LastAttempt, QueuedEvent, Requeue
 
 
 async def reschedule(backend: Backend, visible_at: dict[str, float]) -> None:
@@ -274,3 +274,39 @@ async def test_depth_and_oldest_age(backend: Backend) -> None:
     assert await backend.queue.depth() == 2
     age = await backend.queue.oldest_age()
     assert age is not None and 0.3 - CLOCK_SLACK <= age < 5
+
+
+async def test_events_enqueued_with_a_claim_are_leased_to_its_owner(backend: Backend) -> None:
+    await backend.queue.enqueue(event(1))  # already queued: not the claimant's
+    claimed = [event(1), event(2), event(3)]
+    before = backend.queue.now()
+
+    await backend.queue.enqueue(*claimed, claim=Claim("executor-a", 30))
+
+    assert claimed[0].event_id is None and claimed[0].lease_expires is None
+    for queued in claimed[1:]:
+        stored = await backend.queue.find(queued.request_id)
+        assert stored is not None and queued.event_id == stored.event_id is not None
+        assert queued.lease_epoch == stored.lease_epoch == 1
+        assert queued.lease_expires == pytest.approx(stored.lease_expires)
+        assert queued.lease_expires == pytest.approx(before + 30, abs=CLOCK_SLACK)
+        assert before - CLOCK_SLACK <= queued.enqueued_at == queued.visible_at
+    # Only the event queued without a claim is there for another owner.
+    assert [e.request_id for e in await backend.queue.lease("executor-b", 10, 30)] == ["request-1"]
+    assert await backend.queue.ack(id_of(claimed[1]), 1)
+    assert await backend.queue.depth() == 2
+
+
+async def test_concurrent_claimed_and_unclaimed_enqueues_each_keep_their_own(
+    backend: Backend,
+) -> None:
+    claimed = [event(n) for n in range(10)]
+    await asyncio.gather(
+        backend.queue.enqueue(*claimed[:5], claim=Claim("executor-a", 30)),
+        backend.queue.enqueue(*(event(n) for n in range(10, 15))),
+        backend.queue.enqueue(*claimed[5:], claim=Claim("executor-c", 30)),
+    )
+
+    assert all(e.event_id is not None and e.lease_epoch == 1 for e in claimed)
+    taken = await backend.queue.lease("executor-b", 20, 30)
+    assert sorted(e.request_id for e in taken) == [f"request-{n}" for n in range(10, 15)]

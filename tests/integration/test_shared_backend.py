@@ -1,7 +1,8 @@
 """What several executors sharing one backend must do, on SQLite and on PostgreSQL alike:
 lease fairly across functions, count reserved concurrency across processes, drain a held-back
 backlog as slots free, fail an event whose alias vanished instead of dropping it, and run the
-follow-up events of the records they settle themselves.
+events they claim themselves: the follow-ups of the records they settle, and, beside an
+Invoker, the events it accepts.
 
 Each test runs real suites in this process (real gRPC servers, real sandboxes) on a fresh
 SQLite file or a fresh PostgreSQL database.
@@ -278,49 +279,110 @@ async def _open_backend(tmp_path: Path, shared: dict[str, Any]) -> Backend:
     return await SqliteBackend.open(tmp_path / "data")
 
 
+class Rival:
+    """Another executor's process, as greedy as can be: it leases every few milliseconds and
+    keeps whatever it gets (for five minutes), never running it."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.taken: list[QueuedEvent] = []
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._lease_everything())
+
+    async def _lease_everything(self) -> None:
+        while not self._stop.is_set():
+            self.taken.extend(await self.backend.queue.lease("rival", 10, 300))
+            await asyncio.sleep(0.002)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+        await self.backend.close()
+
+
+async def _chained(running: Running, source: str, **env: str) -> Path:
+    """Deploy ``source`` (a test function) with its OnSuccess the collector's; return the
+    collector's file."""
+    collected = await running.collector("collector")
+    await running.deploy("source", source, **env)
+    await running.client.put_function_event_invoke_config(
+        function_name="source",
+        destination_config={"OnSuccess": {"Destination": running.arn("collector")}},
+    )
+    return collected
+
+
 async def test_a_follow_up_event_is_leased_to_the_executor_that_settled_its_source(
     tmp_path: Path, shared: dict[str, Any]
 ) -> None:
     """Eager dispatch: a record bound for a function of the suite is queued already leased to
     the executor settling it, so no other executor can take it, however eagerly it leases.
-    Here a rival leases every few milliseconds and keeps whatever it gets: it takes some of the
-    sources, never a follow-up, and every source the suite ran reaches the collector."""
-    rival = await _open_backend(tmp_path, shared)
-    taken: list[QueuedEvent] = []
-    stop = asyncio.Event()
-
-    async def lease_everything() -> None:
-        while not stop.is_set():
-            taken.extend(await rival.queue.lease("rival", 10, 300))
-            await asyncio.sleep(0.002)
-
+    The rival starts once the ten sources run (0.5 s each): it never gets a follow-up, and
+    every record reaches the collector."""
+    runs = tmp_path / "runs.jsonl"
+    runs.touch()
+    rival = Rival(await _open_backend(tmp_path, shared))
     async with (
         suites(tmp_path, shared, ("invoker", "executor", "router")) as [suite],
         AsyncClient(suite.address) as client,
     ):
         running = Running(suite, client, tmp_path)
-        collected = await running.collector("collector")
-        await running.deploy("source", "echo")
-        await client.put_function_event_invoke_config(
-            function_name="source",
-            destination_config={"OnSuccess": {"Destination": running.arn("collector")}},
-        )
-        rivalry = asyncio.create_task(lease_everything())
+        collected = await _chained(running, "sleeper", RUNS_FILE=str(runs), SLEEP_SECONDS="0.5")
+        sent = [
+            (await client.invoke(function_name="source", invocation_type="Event", payload=b"{}"))[
+                "ResponseMetadata"
+            ]["RequestId"]
+            for _ in range(10)
+        ]
+        queue = suite.backend.queue if suite.backend else None
+        assert queue is not None
+
+        async def all_leased() -> bool:
+            found = [await queue.find(request_id) for request_id in sent]
+            return all(e is not None and e.lease_expires is not None for e in found)
+
+        deadline = time.monotonic() + 10
+        while not await all_leased():
+            assert time.monotonic() < deadline, "the sources were not all leased"
+            await asyncio.sleep(0.02)
+        assert not read_lines(runs)  # still running: their records are yet to come
+        rival.start()
         try:
+            records = await records_in(collected, 10)
+        finally:
+            await rival.stop()
+    assert rival.taken == []
+    assert sorted(r["requestContext"]["requestId"] for r in records) == sorted(sent)
+
+
+async def test_an_accepted_event_is_leased_to_the_executor_of_the_invoker_that_took_it(
+    tmp_path: Path, shared: dict[str, Any]
+) -> None:
+    """Eager dispatch from the Invoker: in a process that runs an executor too, an accepted
+    event is queued leased to it while it has room, and runs at once. A rival leasing every few
+    milliseconds gets none of forty events sent one by one, nor their follow-ups."""
+    rival = Rival(await _open_backend(tmp_path, shared))
+    async with (
+        suites(tmp_path, shared, ("invoker", "executor", "router")) as [suite],
+        AsyncClient(suite.address) as client,
+    ):
+        collected = await _chained(Running(suite, client, tmp_path), "echo")
+        rival.start()
+        try:
+            sent = []
             for n in range(40):
                 payload = json.dumps({"n": n}).encode()
-                await client.invoke(
+                response = await client.invoke(
                     function_name="source", invocation_type="Event", payload=payload
                 )
+                sent.append(response["ResponseMetadata"]["RequestId"])
                 await asyncio.sleep(0.01)
-            await asyncio.sleep(0.5)
-            ran = 40 - len(taken)
-            records = await records_in(collected, ran)
+            records = await records_in(collected, 40)
         finally:
-            stop.set()
-            await rivalry
-            await rival.close()
-    assert {event.function_name for event in taken} <= {"source"}
-    assert 0 < ran == len(records)
-    kept = {event.request_id for event in taken}
-    assert not kept & {record["requestContext"]["requestId"] for record in records}
+            await rival.stop()
+    assert rival.taken == []
+    assert sorted(r["requestContext"]["requestId"] for r in records) == sorted(sent)

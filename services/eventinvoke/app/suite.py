@@ -318,6 +318,8 @@ class Suite:
             self._executor_doorbell,
             self.metrics,
         )
+        if self._invocations is not None:  # an Invoker in this process hands it what it accepts
+            self._invocations.local_executor = self.worker
         self.server.workers.append(self.worker)
 
     def _start_router(self, partition: Partition) -> None:

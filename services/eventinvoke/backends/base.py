@@ -13,6 +13,7 @@ from eventinvoke.core.model import (
     EVERY_FAILURE,
     LATEST,
     Alias,
+    Claim,
     Delivery,
     DeliveryState,
     EventInvokeConfig,
@@ -156,11 +157,13 @@ class EventQueue(Protocol):
     def now(self) -> float:
         """The backend's clock: epoch seconds, comparable with the events' times."""
 
-    async def enqueue(self, *events: QueuedEvent) -> None:
+    async def enqueue(self, *events: QueuedEvent, claim: Claim | None = None) -> None:
         """Store events durably, all or none, stamped ``enqueued_at = visible_at = now()``.
 
         An event whose ``request_id`` is already queued is skipped: queueing the same event
-        twice (a repeated settle or delivery) is a no-op.
+        twice (a repeated settle or delivery) is a no-op. With a ``claim``, the events are
+        queued leased to its owner, and each gets its lease, as ``Backend.settle`` does with a
+        settlement's.
         """
 
     async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[QueuedEvent]:

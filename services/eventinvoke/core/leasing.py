@@ -5,6 +5,7 @@ slot that frees starts its next item without waiting for a lease to commit."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
@@ -117,7 +118,10 @@ class LeaseLoop(Generic[T]):
 
     def _start(self, key: Hashable, item: T) -> None:
         self.running[key] = item
-        self.inflight[key] = asyncio.create_task(self._run_one(key, item))
+        # From an empty context: what the code that leased or offered it had bound (an RPC's
+        # log fields, another item's) is not this item's.
+        work = self._run_one(key, item)
+        self.inflight[key] = asyncio.create_task(work, context=contextvars.Context())
 
     def room(self) -> int:
         """How many more items this loop would take now: free slots, and places beside them

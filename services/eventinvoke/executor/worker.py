@@ -115,6 +115,15 @@ class AsyncWorker:
             adopt=adopt_lease,
         )
 
+    def claim(self, count: int) -> Claim | None:
+        """A claim on ``count`` events about to be queued (eager dispatch), when this executor
+        has room to run them all; once queued, they go to ``offer``."""
+        return Claim(self.owner, self._base_lease) if self.loop.room() >= count else None
+
+    async def offer(self, events: list[QueuedEvent]) -> None:
+        """Run events queued leased to this executor, as if it had just leased them."""
+        await self.loop.offer(events)
+
     async def _release(self, events: list[QueuedEvent]) -> None:
         # One leased again while its settle commits stays ours: the settle acks it.
         leases = [
@@ -387,7 +396,7 @@ class AsyncWorker:
         try:
             epoch = event.lease_epoch
             # Follow-up events come back leased to this executor while it has room for them.
-            claim = Claim(self.owner, self._base_lease) if self.loop.room() > 0 else None
+            claim = self.claim(1)
             settled = await self.handoff.settle(event, epoch, record, destinations, history, claim)
             while settled is None and event.lease_epoch != epoch:
                 # This executor leased it again while the settle was on its way: settle under
@@ -400,7 +409,7 @@ class AsyncWorker:
             await self._system_error(event, error)
             return
         if settled:
-            await self.loop.offer(settled)
+            await self.offer(settled)
         if settled is not None and self.metrics is not None:
             self.metrics.settled(event.function_name, record.condition)
         log.info(

@@ -22,7 +22,7 @@ from eventinvoke.core.errors import (
     ValidationException,
     rate_exceeded,
 )
-from eventinvoke.core.model import Invocation, Lineage, QueuedEvent
+from eventinvoke.core.model import Claim, Invocation, Lineage, QueuedEvent
 from eventinvoke.invoker.admission import Admission
 from eventinvoke.invoker.functions import Functions
 from eventinvoke.server import tracing
@@ -67,6 +67,17 @@ class InvokeResult:
     log_tail: bytes | None = None  # raw bytes; None unless Tail was asked for a sync run
 
 
+class LocalExecutor(Protocol):
+    """The executor of this process (``executor.worker.AsyncWorker``): accepted events it has
+    room for are queued leased to it, and it runs them at once (eager dispatch)."""
+
+    def claim(self, count: int) -> Claim | None:
+        """A claim on ``count`` events about to be queued, or None when there is no room."""
+
+    async def offer(self, events: list[QueuedEvent]) -> None:
+        """Run events queued under its claim."""
+
+
 class Invocations:
     def __init__(
         self,
@@ -76,6 +87,7 @@ class Invocations:
         on_enqueued: Callable[[], None] = lambda: None,
         admission: Admission | None = None,
         metrics: Metrics | None = None,
+        local_executor: LocalExecutor | None = None,
     ) -> None:
         self.functions = functions
         self.queue = queue
@@ -83,6 +95,7 @@ class Invocations:
         self.on_enqueued = on_enqueued  # wakes an in-process executor at once
         self.admission = admission or Admission(queue)  # no bounds unless given
         self.metrics = metrics
+        self.local_executor = local_executor
 
     async def invoke(
         self,
@@ -119,8 +132,9 @@ class Invocations:
                     event = _queued(
                         request_id, function.name, ref, payload, lineage, tracing.traceparent()
                     )
-                    await self.queue.enqueue(event)
-                self.on_enqueued()
+                    claim = self._claim(1)
+                    await self.queue.enqueue(event, claim=claim)
+                await self._hand_over([event])
                 if self.metrics is not None:
                     self.metrics.received(function.name)
                 return InvokeResult(status_code=202, request_id=request_id)
@@ -187,12 +201,25 @@ class Invocations:
                 context = tracing.traceparent()
                 for event in events:
                     event.traceparent = context
-                await self.queue.enqueue(*events)
-            self.on_enqueued()
+                claim = self._claim(len(events))
+                await self.queue.enqueue(*events, claim=claim)
+            await self._hand_over(events)
             if self.metrics is not None:
                 for event in events:
                     self.metrics.received(event.function_name)
         return outcomes
+
+    def _claim(self, count: int) -> Claim | None:
+        local = self.local_executor
+        return None if local is None else local.claim(count)
+
+    async def _hand_over(self, events: list[QueuedEvent]) -> None:
+        """Queued events to the executor that claimed them, or to any executor, woken."""
+        claimed = [event for event in events if event.event_id is not None]
+        if claimed and self.local_executor is not None:
+            await self.local_executor.offer(claimed)
+        if len(claimed) < len(events):
+            self.on_enqueued()
 
 
 async def prepare_event(

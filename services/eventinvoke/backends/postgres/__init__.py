@@ -34,6 +34,7 @@ from eventinvoke.backends.postgres.queue import (
     EVENT_TYPES,
     PostgresEventQueue,
     event_columns,
+    take_claimed,
 )
 from eventinvoke.backends.postgres.slots import PostgresConcurrencySlots
 from eventinvoke.backends.postgres.store import PostgresFunctionStore
@@ -161,13 +162,7 @@ async def _settle(connection: asyncpg.Connection, calls: list[tuple[Any, ...]]) 
         *settled_columns([s for _, _, s in settled]),
     )
     gone = {(row["event_id"], row["lease_epoch"]) for row in rows if row["request_id"] is None}
-    claimed = {row["request_id"]: row for row in rows if row["request_id"] is not None}
-    for _, _, event in events if claimed else ():
-        row = claimed.get(event.request_id)
-        if row is not None:  # leased as a lease would have (Backend.settle)
-            event.event_id, event.lease_epoch = row["event_id"], 1
-            event.lease_expires, event.enqueued_at = row["lease_expires"], row["enqueued_at"]
-            event.visible_at = event.enqueued_at
+    take_claimed([event for _, _, event in events], [r for r in rows if r["request_id"]])
     return [
         first[(call[0], call[1])] == index and (call[0], call[1]) in gone
         for index, call in enumerate(calls)

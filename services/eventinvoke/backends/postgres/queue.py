@@ -20,7 +20,7 @@ from eventinvoke.backends.postgres.batches import (
 )
 from eventinvoke.backends.postgres.database import EVENTS, Database
 from eventinvoke.backends.rows import EVENT_COLUMNS, attempts_json, column_names, event_from
-from eventinvoke.core.model import QueuedEvent, Requeue
+from eventinvoke.core.model import Claim, QueuedEvent, Requeue
 
 LEASED_COLUMNS = f"{EVENT_COLUMNS}, lease_epoch, lease_expires"
 
@@ -103,8 +103,11 @@ class PostgresEventQueue:
     def now(self) -> float:
         return self._database.now()
 
-    async def enqueue(self, *events: QueuedEvent) -> None:
-        await self._database.write(_enqueue, events, durable=True)
+    async def enqueue(self, *events: QueuedEvent, claim: Claim | None = None) -> None:
+        if claim is None:
+            await self._database.write(_enqueue, events, durable=True)
+        else:
+            await self._database.write(_enqueue_claimed, (events, claim), durable=True)
 
     async def lease(self, owner: str, limit: int, lease_seconds: float) -> list[QueuedEvent]:
         events, server_now = await self._database.write(_lease, (owner, limit, lease_seconds))
@@ -155,6 +158,43 @@ class PostgresEventQueue:
 
 
 _enqueue = inserting(INSERT_EVENTS, event_columns, EVENTS)
+
+# Events queued leased to their claims' owners: nobody else to tell.
+_ARRAYS = len(EVENT_TYPES)
+INSERT_CLAIMED = f"""
+{CLAIMED_EVENT_VALUES}
+FROM unnest({arrays(EVENT_TYPES)}, ${_ARRAYS + 1}::text[], ${_ARRAYS + 2}::float8[])
+    AS t({EVENT_ALIASES}, {CLAIM_ALIASES})
+ON CONFLICT (request_id) DO NOTHING
+RETURNING event_id, request_id, lease_expires, enqueued_at
+"""
+
+
+async def _enqueue_claimed(
+    connection: asyncpg.Connection, calls: list[tuple[Sequence[QueuedEvent], Claim]]
+) -> list[None]:
+    events = [event for queued, _ in calls for event in queued]
+    claims = [claim for queued, claim in calls for _ in queued]
+    rows = await connection.fetch(
+        INSERT_CLAIMED,
+        *event_columns(events),
+        [claim.owner for claim in claims],
+        [claim.lease_seconds for claim in claims],
+    )
+    take_claimed(events, rows)
+    return [None] * len(calls)
+
+
+def take_claimed(events: Sequence[QueuedEvent], rows: Sequence[asyncpg.Record]) -> None:
+    """Give each event its lease from the row its claimed insert returned (by request id), as
+    a lease would have (``Backend.settle``); one without a row was not queued by it."""
+    claimed = {row["request_id"]: row for row in rows}
+    for event in events if claimed else ():
+        row = claimed.get(event.request_id)
+        if row is not None:
+            event.event_id, event.lease_epoch = row["event_id"], 1
+            event.lease_expires, event.enqueued_at = row["lease_expires"], row["enqueued_at"]
+            event.visible_at = event.enqueued_at
 
 
 async def _lease(connection: asyncpg.Connection, calls: list[tuple[str, int, float]]) -> list[Any]:

@@ -22,12 +22,12 @@ class SqliteEventQueue:
     def now(self) -> float:
         return time.time()
 
-    async def enqueue(self, *events: QueuedEvent) -> None:
+    async def enqueue(self, *events: QueuedEvent, claim: Claim | None = None) -> None:
         """Store the events in one transaction; the queue assigns each its own ``event_id``
         (the one given is ignored)."""
 
         def enqueue(connection: sqlite3.Connection) -> None:
-            insert_events(connection, events)
+            insert_events(connection, events, claim)
 
         await self._database.write(enqueue)
 
