@@ -302,12 +302,13 @@ class Suite:
                 executor_service_pb2_grpc.add_ExecutorServicer_to_server,
             )
         )
+        handoff = self._handoff(self.backend, partition)
         self.worker = AsyncWorker(
             self.backend.queue,
             store,
             pool,
             code,
-            self._handoff(self.backend, partition),
+            handoff,
             RetryPolicy(settings.time_scale),
             WorkerSettings(
                 settings.executor_concurrency,
@@ -318,7 +319,10 @@ class Suite:
             self._executor_doorbell,
             self.metrics,
         )
-        if self._invocations is not None:  # an Invoker in this process hands it what it accepts
+        # It runs the follow-ups of what it settles, and what an Invoker beside it accepts, as
+        # they are queued, while it has room.
+        handoff.local_executor = self.worker
+        if self._invocations is not None:
             self._invocations.local_executor = self.worker
         self.server.workers.append(self.worker)
 

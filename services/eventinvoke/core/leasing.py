@@ -10,15 +10,41 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import structlog
+
+from eventinvoke.core.model import Claim, QueuedEvent
 
 log = structlog.get_logger("eventinvoke.leasing")
 
 T = TypeVar("T")
 
 IDLE_POLL_SECONDS = 0.1  # how often an idle loop looks for work that became due (retries, peers)
+
+
+class LocalExecutor(Protocol):
+    """The executor of this process (``executor.worker.AsyncWorker``). Events the suite queues
+    for it while it has room, accepted ones and a settle's follow-ups, are queued leased to it,
+    and it runs them at once (eager dispatch)."""
+
+    def claim(self, count: int) -> Claim | None:
+        """A claim on ``count`` events about to be queued, or None when there is no room."""
+
+    async def offer(self, events: list[QueuedEvent]) -> None:
+        """Run events queued under its claim."""
+
+
+async def dispatch(
+    events: list[QueuedEvent], executor: LocalExecutor | None, wake: Callable[[], None]
+) -> None:
+    """Events just queued: those leased to ``executor`` go to it to run, and ``wake`` rings
+    for any executor to lease the others."""
+    claimed = [event for event in events if event.event_id is not None]
+    if claimed and executor is not None:
+        await executor.offer(claimed)
+    if len(claimed) < len(events):
+        wake()
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from eventinvoke.backends.base import Backend
+from eventinvoke.core.leasing import LocalExecutor, dispatch
 from eventinvoke.core.model import (
     Attempt,
-    Claim,
     Delivery,
     ExecutionRecord,
     Handover,
@@ -43,8 +43,8 @@ class Handoff:
     """Outbox insert and ack in one transaction of the shared backend.
 
     With ``direct`` routes, a record bound for a function of this suite is queued as that
-    function's event in the same transaction: leased to the settling executor when it claims
-    it, else for any executor, which ``on_enqueued`` wakes.
+    function's event in the same transaction: leased to ``local_executor`` (the settling one)
+    while it has room, else for any executor, which ``on_enqueued`` wakes.
     """
 
     backend: Backend
@@ -52,6 +52,7 @@ class Handoff:
     direct: DirectRoutes | None = None
     on_enqueued: Callable[[], None] = lambda: None
     metrics: Metrics | None = None
+    local_executor: LocalExecutor | None = None
 
     async def settle(
         self,
@@ -60,12 +61,10 @@ class Handoff:
         record: ExecutionRecord,
         destinations: list[tuple[str, str]],
         attempts: tuple[Attempt, ...],
-        claim: Claim | None = None,
-    ) -> list[QueuedEvent] | None:
+    ) -> bool:
         """Return once the record is with the Router (or queued as the event of a function of
         this suite), the invocation is remembered for GetInvocation with its ``attempts``, and
-        the event is acked: with the events queued leased to ``claim``'s owner, for it to run
-        (``Backend.settle``). None, with nothing handed over, when the event's lease (of
+        the event is acked; False, with nothing handed over, when the event's lease (of
         ``epoch``) was lost to a newer one."""
         # The record's span, in the event's trace: its deliveries, and a function destination's
         # event, continue from it (the record carries it).
@@ -86,18 +85,18 @@ class Handoff:
             assert event.event_id is not None
             deliveries, queued, handovers = await self._route(record, destinations)
             invocation = remembered(event, record.condition, attempts, handovers)
-            settlement = Settlement(deliveries, queued, invocation, claim if queued else None)
+            executor = self.local_executor
+            claim = executor.claim(len(queued)) if queued and executor is not None else None
+            settlement = Settlement(deliveries, queued, invocation, claim)
             if not await self.backend.settle(event.event_id, epoch, settlement):
-                return None
+                return False
         if deliveries:
             self.router_doorbell.set()
-        claimed = [follow_up for follow_up in queued if follow_up.event_id is not None]
-        if len(claimed) < len(queued):  # for any executor to lease
-            self.on_enqueued()
+        await dispatch(queued, self.local_executor, self.on_enqueued)
         if self.metrics is not None:
             for follow_up in queued:
                 self.metrics.received(follow_up.function_name)
-        return claimed
+        return True
 
     async def _route(
         self, record: ExecutionRecord, destinations: list[tuple[str, str]]

@@ -395,25 +395,19 @@ class AsyncWorker:
     ) -> None:
         try:
             epoch = event.lease_epoch
-            # Follow-up events come back leased to this executor while it has room for them.
-            claim = self.claim(1)
-            settled = await self.handoff.settle(event, epoch, record, destinations, history, claim)
-            while settled is None and event.lease_epoch != epoch:
+            settled = await self.handoff.settle(event, epoch, record, destinations, history)
+            while not settled and event.lease_epoch != epoch:
                 # This executor leased it again while the settle was on its way: settle under
                 # the newer lease, which is its own.
                 epoch = event.lease_epoch
-                settled = await self.handoff.settle(
-                    event, epoch, record, destinations, history, claim
-                )
+                settled = await self.handoff.settle(event, epoch, record, destinations, history)
         except Exception as error:
             await self._system_error(event, error)
             return
-        if settled:
-            await self.offer(settled)
-        if settled is not None and self.metrics is not None:
+        if settled and self.metrics is not None:
             self.metrics.settled(event.function_name, record.condition)
         log.info(
-            "event_settled" if settled is not None else "event_lease_lost",
+            "event_settled" if settled else "event_lease_lost",
             condition=record.condition,
             attempts=record.approximate_invoke_count,
             destinations=[t for t, _ in destinations],

@@ -22,6 +22,7 @@ from eventinvoke.core.errors import (
     ValidationException,
     rate_exceeded,
 )
+from eventinvoke.core.leasing import LocalExecutor, dispatch
 from eventinvoke.core.model import Claim, Invocation, Lineage, QueuedEvent
 from eventinvoke.invoker.admission import Admission
 from eventinvoke.invoker.functions import Functions
@@ -65,17 +66,6 @@ class InvokeResult:
     function_error: str | None = None
     executed_version: str = ""
     log_tail: bytes | None = None  # raw bytes; None unless Tail was asked for a sync run
-
-
-class LocalExecutor(Protocol):
-    """The executor of this process (``executor.worker.AsyncWorker``): accepted events it has
-    room for are queued leased to it, and it runs them at once (eager dispatch)."""
-
-    def claim(self, count: int) -> Claim | None:
-        """A claim on ``count`` events about to be queued, or None when there is no room."""
-
-    async def offer(self, events: list[QueuedEvent]) -> None:
-        """Run events queued under its claim."""
 
 
 class Invocations:
@@ -134,7 +124,7 @@ class Invocations:
                     )
                     claim = self._claim(1)
                     await self.queue.enqueue(event, claim=claim)
-                await self._hand_over([event])
+                await dispatch([event], self.local_executor, self.on_enqueued)
                 if self.metrics is not None:
                     self.metrics.received(function.name)
                 return InvokeResult(status_code=202, request_id=request_id)
@@ -203,7 +193,7 @@ class Invocations:
                     event.traceparent = context
                 claim = self._claim(len(events))
                 await self.queue.enqueue(*events, claim=claim)
-            await self._hand_over(events)
+            await dispatch(events, self.local_executor, self.on_enqueued)
             if self.metrics is not None:
                 for event in events:
                     self.metrics.received(event.function_name)
@@ -212,14 +202,6 @@ class Invocations:
     def _claim(self, count: int) -> Claim | None:
         local = self.local_executor
         return None if local is None else local.claim(count)
-
-    async def _hand_over(self, events: list[QueuedEvent]) -> None:
-        """Queued events to the executor that claimed them, or to any executor, woken."""
-        claimed = [event for event in events if event.event_id is not None]
-        if claimed and self.local_executor is not None:
-            await self.local_executor.offer(claimed)
-        if len(claimed) < len(events):
-            self.on_enqueued()
 
 
 async def prepare_event(
